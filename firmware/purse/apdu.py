@@ -1,0 +1,242 @@
+"""ISO/IEC 7816-4 short APDUs with command chaining and 61XX + GET RESPONSE response chaining.
+
+DESIGN.md section 5 caps every command APDU at 250 bytes (header, Lc and Le included) and every
+response at 250 bytes (status word included), so that one APDU always fits one NFC frame. Longer
+commands are split with the chaining bit of CLA (0x10); longer responses are handed out in parts
+that end in 61XX until the host has fetched them all with GET RESPONSE.
+
+The four cases of a short command APDU (ISO/IEC 7816-3 section 12.1):
+    case 1: CLA INS P1 P2
+    case 2: CLA INS P1 P2 Le
+    case 3: CLA INS P1 P2 Lc data
+    case 4: CLA INS P1 P2 Lc data Le
+Lc is 1..255; Le 0x00 means 256. A zero byte where Lc would be starts an extended-length APDU,
+which this protocol does not use and refuses. Every failure raises APDUError.
+"""
+
+from purse import proto
+from purse.errors import APDUError
+
+HEADER = 4
+# Largest data field of one command part: 250 - header - Lc, and one byte less when Le follows.
+MAX_PART_DATA = proto.MAX_COMMAND_APDU - HEADER - 1
+# Largest data field of one response part: 250 - the status word.
+MAX_RESPONSE_DATA = proto.MAX_RESPONSE_APDU - 2
+# Bound on a whole chained response, so a confused card cannot keep a host reading forever.
+MAX_CHAINED_RESPONSE = 8192
+
+
+class Command:
+    """A parsed command APDU. `data` is a memoryview (possibly empty); `le` is None or 1..256."""
+
+    def __init__(self, cla, ins, p1, p2, data=b"", le=None):
+        self.cla = cla
+        self.ins = ins
+        self.p1 = p1
+        self.p2 = p2
+        self.data = data
+        self.le = le
+
+    @property
+    def chained(self):
+        return bool(self.cla & proto.CLA_CHAIN)
+
+
+def build_command(cla, ins, p1, p2, data=b"", le=None):
+    """Encode one short command APDU; refuses anything over 250 bytes."""
+    for name, value in (("CLA", cla), ("INS", ins), ("P1", p1), ("P2", p2)):
+        if value < 0 or value > 0xFF:
+            raise APDUError("%s 0x%X is not a byte" % (name, value))
+    n = len(data)
+    if n > 255:
+        raise APDUError("data of %d bytes does not fit a short APDU" % n)
+    if le is not None and (le < 1 or le > 256):
+        raise APDUError("Le %d outside 1..256" % le)
+    size = HEADER + (1 + n if n else 0) + (1 if le is not None else 0)
+    if size > proto.MAX_COMMAND_APDU:
+        raise APDUError("command APDU of %d bytes exceeds %d" % (size, proto.MAX_COMMAND_APDU))
+    out = bytearray(size)
+    out[0] = cla
+    out[1] = ins
+    out[2] = p1
+    out[3] = p2
+    pos = HEADER
+    if n:
+        out[pos] = n
+        out[pos + 1 : pos + 1 + n] = data
+        pos += 1 + n
+    if le is not None:
+        out[pos] = le & 0xFF
+    return bytes(out)
+
+
+def parse_command(apdu):
+    """Decode one short command APDU (any of the four cases) into a Command."""
+    n = len(apdu)
+    if n < HEADER:
+        raise APDUError("command APDU of %d bytes is shorter than its header" % n)
+    if n > proto.MAX_COMMAND_APDU:
+        raise APDUError("command APDU of %d bytes exceeds %d" % (n, proto.MAX_COMMAND_APDU))
+    mv = memoryview(apdu)
+    cla, ins, p1, p2 = mv[0], mv[1], mv[2], mv[3]
+    if cla == 0xFF:
+        raise APDUError("CLA 0xFF is reserved")
+    if n == HEADER:
+        return Command(cla, ins, p1, p2, mv[4:4])
+    if n == HEADER + 1:
+        return Command(cla, ins, p1, p2, mv[4:4], mv[4] or 256)
+    lc = mv[4]
+    if lc == 0:
+        raise APDUError("extended-length APDUs are not supported")
+    if n == HEADER + 1 + lc:
+        return Command(cla, ins, p1, p2, mv[5:n])
+    if n == HEADER + 2 + lc:
+        return Command(cla, ins, p1, p2, mv[5 : n - 1], mv[n - 1] or 256)
+    raise APDUError("Lc %d does not match a command APDU of %d bytes" % (lc, n))
+
+
+def chain_command(cla, ins, p1, p2, data=b"", le=None):
+    """Encode a command as one APDU, or as a chain of them when its data does not fit one.
+
+    Every part but the last has the chaining bit set in CLA and no Le; each is at most 250 bytes.
+    """
+    last_room = MAX_PART_DATA - (1 if le is not None else 0)
+    if len(data) <= last_room:
+        return [build_command(cla, ins, p1, p2, data, le)]
+    parts = []
+    pos = 0
+    # The final part takes what remains after full-size parts; it must hold at least one byte.
+    while len(data) - pos > last_room:
+        take = MAX_PART_DATA
+        if len(data) - pos - take < 1:
+            take = len(data) - pos - 1
+        parts.append(build_command(cla | proto.CLA_CHAIN, ins, p1, p2, data[pos : pos + take]))
+        pos += take
+    parts.append(build_command(cla, ins, p1, p2, data[pos:], le))
+    return parts
+
+
+class ChainAssembler:
+    """Card side of command chaining: collects the parts of a chained command.
+
+    feed() returns None while more parts are expected (the card answers each with 9000) and the
+    whole Command once its last part arrives. A part for another instruction, or a chain longer
+    than `limit`, raises APDUError and drops the chain.
+    """
+
+    def __init__(self, limit=proto.MAX_CHAINED_COMMAND):
+        self.limit = limit
+        self._buf = bytearray(limit)
+        self._len = 0
+        self._head = None
+
+    @property
+    def in_progress(self):
+        return self._head is not None
+
+    def reset(self):
+        self._len = 0
+        self._head = None
+
+    def feed(self, cmd):
+        head = (cmd.cla & ~proto.CLA_CHAIN, cmd.ins, cmd.p1, cmd.p2)
+        if self._head is not None and head != self._head:
+            self.reset()
+            raise APDUError("command chain interrupted by another command")
+        if not cmd.chained and self._head is None:
+            return cmd
+        n = len(cmd.data)
+        if self._len + n > self.limit:
+            self.reset()
+            raise APDUError("chained command longer than %d bytes" % self.limit)
+        self._buf[self._len : self._len + n] = cmd.data
+        self._len += n
+        if cmd.chained:
+            if cmd.le is not None:
+                self.reset()
+                raise APDUError("Le in a part that is not the last of a chain")
+            self._head = head
+            return None
+        whole = Command(head[0], cmd.ins, cmd.p1, cmd.p2, bytes(self._buf[: self._len]), cmd.le)
+        self.reset()
+        return whole
+
+
+def build_response(data, sw):
+    """Encode a response APDU: data then SW1 SW2; at most 250 bytes."""
+    if sw < 0 or sw > 0xFFFF:
+        raise APDUError("status word 0x%X out of range" % sw)
+    if len(data) > MAX_RESPONSE_DATA:
+        raise APDUError("response data of %d bytes exceeds %d" % (len(data), MAX_RESPONSE_DATA))
+    out = bytearray(len(data) + 2)
+    out[: len(data)] = data
+    out[-2] = sw >> 8
+    out[-1] = sw & 0xFF
+    return bytes(out)
+
+
+def parse_response(resp):
+    """Split a response APDU into (data, status word)."""
+    if len(resp) < 2:
+        raise APDUError("response of %d bytes has no status word" % len(resp))
+    if len(resp) > proto.MAX_RESPONSE_APDU:
+        raise APDUError("response of %d bytes exceeds %d" % (len(resp), proto.MAX_RESPONSE_APDU))
+    return bytes(resp[:-2]), (resp[-2] << 8) | resp[-1]
+
+
+class ResponseQueue:
+    """Card side of response chaining: hands out a long response in parts ending in 61XX."""
+
+    def __init__(self):
+        self._data = b""
+        self._pos = 0
+        self._sw = proto.SW_OK
+
+    @property
+    def pending(self):
+        return self._pos < len(self._data)
+
+    def clear(self):
+        self._data = b""
+        self._pos = 0
+
+    def start(self, data, sw):
+        """The first response APDU for (data, sw); the rest waits for GET RESPONSE."""
+        self._data = data
+        self._pos = 0
+        self._sw = sw
+        return self.next_part(MAX_RESPONSE_DATA)
+
+    def next_part(self, le):
+        """The next response APDU, of at most min(le, 248) data bytes."""
+        take = min(le, MAX_RESPONSE_DATA, len(self._data) - self._pos)
+        part = self._data[self._pos : self._pos + take]
+        self._pos += take
+        left = len(self._data) - self._pos
+        if left == 0:
+            self.clear()
+            return build_response(part, self._sw)
+        return build_response(part, proto.SW_MORE_DATA | (left if left < 256 else 0))
+
+
+def transceive(exchange, cla, ins, p1, p2, data=b"", le=None):
+    """Host side: send a command, chaining it if needed, and collect a chained response.
+
+    `exchange(apdu_bytes) -> response_bytes` carries one APDU over whatever link. Returns
+    (data, status word) of the whole response. An intermediate chain part answered with anything
+    but 9000 ends the exchange with that status word.
+    """
+    parts = chain_command(cla, ins, p1, p2, data, le)
+    for part in parts[:-1]:
+        body, sw = parse_response(exchange(part))
+        if sw != proto.SW_OK:
+            return body, sw
+    body, sw = parse_response(exchange(parts[-1]))
+    collected = bytearray(body)
+    while sw >> 8 == proto.SW_MORE_DATA >> 8:
+        if len(collected) > MAX_CHAINED_RESPONSE:
+            raise APDUError("chained response longer than %d bytes" % MAX_CHAINED_RESPONSE)
+        get = build_command(proto.CLA_ISO, proto.INS_GET_RESPONSE, 0, 0, b"", (sw & 0xFF) or 256)
+        body, sw = parse_response(exchange(get))
+        collected.extend(body)
+    return bytes(collected), sw

@@ -1,0 +1,139 @@
+"""The protocol's numbers, declared once: AID, version, APDU classes and instructions, status
+words, serial frame types and BER-TLV tags.
+
+Card, emulator, host and logger all import this module; no other module declares a protocol
+number. docs/PROTOCOL.md explains each value; the records issue fills in the record layouts that
+use the tags below.
+"""
+
+from purse.compat import const
+
+# Protocol version carried by every record and by the SELECT answer.
+VERSION = const(1)
+
+# Application identifier: category F (proprietary, unregistered, ISO/IEC 7816-5), then
+# "icpurse" in ASCII, then the protocol version.
+AID = b"\xf0icpurse\x01"
+
+# --- ISO 7816-4 classes -----------------------------------------------------------------------
+
+CLA_ISO = const(0x00)  # Interindustry: SELECT, GET RESPONSE.
+CLA_PROPRIETARY = const(0x80)  # Every purse command.
+CLA_CHAIN = const(0x10)  # Command chaining bit: more parts of this command follow.
+
+# Sizes that DESIGN.md section 5 fixes for every APDU, header, Lc and Le included.
+MAX_COMMAND_APDU = const(250)
+MAX_RESPONSE_APDU = const(250)
+# Largest command a card reassembles from a chain; bounds the card's receive buffer.
+MAX_CHAINED_COMMAND = const(1024)
+
+# --- Instructions -----------------------------------------------------------------------------
+# Beside each: the card state it needs and what may come before and after it. "Personalising"
+# is the state from the first SELECT of a fresh card until LOCK; "ready" is every state after.
+
+INS_SELECT = const(0xA4)  # CLA 00, P1 04 P2 00: any time; must be first after reset.
+INS_GET_RESPONSE = const(0xC0)  # CLA 00: only right after a response that ended in 61XX.
+
+# Provisioning: only while personalising, in this order, then refused with SW_LOCKED.
+INS_GENERATE_KEY = const(0x40)  # After SELECT; before INSTALL_CERTIFICATE.
+INS_INSTALL_CERTIFICATE = const(0x42)  # After GENERATE_KEY (the certificate names its key).
+INS_INSTALL_TRUST = const(0x44)  # After GENERATE_KEY: PkT, PkI, PkL.
+INS_INSTALL_RISK = const(0x46)  # After INSTALL_TRUST (the parameters are checked with PkI).
+INS_LOCK = const(0x48)  # After all three above; then only "ready" commands.
+
+# Ready: any order after SELECT unless noted.
+INS_GET_INFO = const(0x50)  # Any time after SELECT, personalising included.
+INS_LOAD_VOUCHER = const(0x52)  # Issuer value load (VoucherI); after LOCK.
+INS_MAKE_CHALLENGE = const(0x54)  # Recipient step 1; before ACCEPT of the same ChallID.
+INS_PAY = const(0x56)  # Payer step 2: answers a challenge; retried challenge, same answer.
+INS_ACCEPT = const(0x58)  # Recipient step 3: after MAKE_CHALLENGE with a pending ChallID.
+INS_TAKE_RECEIPT = const(0x5A)  # After ACCEPT queued an outbox entry (the logger's receipt).
+INS_READ_OUTBOX = const(0x5C)  # Any time after LOCK; before TAKE_RECEIPT.
+INS_READ_JOURNAL = const(0x5E)  # Any time after LOCK (the payer's signed payments).
+INS_INSTALL_REVOCATION = const(0x4A)  # After LOCK: a newer CA-signed revocation list.
+INS_GET_NONCE = const(0x4C)  # Embodiment 2: before ACCEPT; the logger's ticket binds it.
+
+# --- Status words (DESIGN.md section 5) -------------------------------------------------------
+# Each user-facing refusal has its own word; every cryptographic or integrity failure is
+# SW_SECURITY, whatever the detail, which goes to the card's local log instead.
+
+SW_OK = const(0x9000)
+SW_MORE_DATA = const(0x6100)  # 61XX: XX more bytes wait for GET RESPONSE (00: 256 or more).
+SW_WRONG_LENGTH = const(0x6700)
+SW_LAST_COMMAND_EXPECTED = const(0x6883)  # A chain was cut by another command.
+SW_CHAINING_UNSUPPORTED = const(0x6884)
+SW_SECURITY = const(0x6982)  # Signature, seal, certificate, voucher, MAC: all look alike.
+SW_WRONG_STATE = const(0x6985)  # Conditions of use not satisfied: command out of order.
+SW_LOCKED = const(0x6986)  # Command not allowed: personalisation is locked.
+SW_WRONG_DATA = const(0x6A80)  # Malformed TLV body.
+SW_NOT_FOUND = const(0x6A82)  # SELECT of an unknown AID.
+SW_STORE_FULL = const(0x6A84)
+SW_WRONG_P1P2 = const(0x6A86)
+SW_INS_UNSUPPORTED = const(0x6D00)
+SW_CLA_UNSUPPORTED = const(0x6E00)
+SW_INTERNAL = const(0x6F00)
+# Proprietary refusals of the purse (ISO 7816-4 leaves 9XXX other than 9000 to applications).
+SW_FUNDS = const(0x9401)  # Insufficient balance.
+SW_LIMIT = const(0x9402)  # Over a risk parameter: per-payment cap, balance cap, unlogged credit.
+SW_CHALLENGE_UNKNOWN = const(0x9403)  # ChallID not pending: unknown, expired by count or used.
+SW_MUST_SYNC = const(0x9404)  # An outbox entry is older than the settlement window.
+SW_TICKET = const(0x9405)  # Embodiment 2: ready-ticket missing, stale or for another nonce.
+SW_DECLINED = const(0x9406)  # The holder did not confirm the payment.
+SW_REVOKED = const(0x9407)  # The peer's certificate is on the revocation list.
+
+# --- Serial link frames (DESIGN.md section 7) -------------------------------------------------
+
+FRAME_COMMAND = const(0x01)  # Host to card: one command APDU.
+FRAME_RESPONSE = const(0x02)  # Card to host: one response APDU, same sequence number.
+FRAME_PING = const(0x03)  # Host to card: is the link up? Answered by FRAME_PONG.
+FRAME_PONG = const(0x04)
+FRAME_NAK = const(0x05)  # Card to host: the frame with this sequence number was unreadable.
+FRAME_TYPES = (FRAME_COMMAND, FRAME_RESPONSE, FRAME_PING, FRAME_PONG, FRAME_NAK)
+# Largest frame payload: one APDU of at most 250 bytes, with room to spare for a NAK reason.
+MAX_FRAME_PAYLOAD = const(256)
+
+# --- BER-TLV tags -----------------------------------------------------------------------------
+# Records are constructed tags of the application class (0x60-0x7E); their fields are
+# primitive context-specific tags (0x80-0x9E) unless they nest a record. The universal class
+# is never used, so a decoder can reject it outright.
+
+TAG_CERTIFICATE = const(0x61)  # CertT: CA certificate of a card key.
+TAG_VOUCHER = const(0x62)  # VoucherI: issuer value voucher.
+TAG_RISK = const(0x63)  # Issuer-signed risk parameters.
+TAG_CHALLENGE = const(0x64)  # Recipient's challenge (G1, G2, eC, x, ChallID).
+TAG_PAYMENT = const(0x65)  # Payer's answer, carrying S.
+TAG_LOG_RECORD = const(0x66)  # Transfer log record sent to the logger.
+TAG_RECEIPT = const(0x67)  # Logger receipt.
+TAG_TICKET = const(0x68)  # Logger ready-ticket (embodiment 2).
+TAG_REVOCATION = const(0x69)  # CA-signed revocation list.
+TAG_SIGNED = const(0x70)  # The signed body of a record, exactly the bytes a signature covers.
+TAG_INFO = const(0x71)  # GET INFO answer.
+
+TAG_VERSION = const(0x80)
+TAG_CARD_ID = const(0x81)  # IdU, 8 bytes.
+TAG_PUBLIC_KEY = const(0x82)  # PkU, 33-byte compressed SEC1.
+TAG_SIGNATURE = const(0x83)  # 64-byte raw r||s, low s.
+TAG_AMOUNT = const(0x84)  # x, unsigned 32-bit big-endian.
+TAG_CHALL_ID = const(0x85)  # ChallID, 8 bytes.
+TAG_G1 = const(0x86)  # G1 = H(IdUB, R1).
+TAG_G2 = const(0x87)  # G2 = H(PkUB, R2).
+TAG_SEALED = const(0x88)  # eC = Seal_K(R1, R2, x, ChallID).
+TAG_R1 = const(0x89)
+TAG_R2 = const(0x8A)
+TAG_COUNTER = const(0x8B)  # ctrA, the payer counter.
+TAG_ISSUED = const(0x8C)  # w, cumulative issued amount.
+TAG_SEQUENCE = const(0x8D)  # Voucher and revocation-list sequence numbers.
+TAG_LTIME = const(0x8E)  # L-time: logger-signed time, seconds.
+TAG_NOT_BEFORE = const(0x8F)
+TAG_NOT_AFTER = const(0x90)
+TAG_SERIAL = const(0x91)  # Certificate serial number.
+TAG_LEAF_INDEX = const(0x92)
+TAG_TREE_SIZE = const(0x93)
+TAG_RECORD_HASH = const(0x94)  # H(record) in a receipt.
+TAG_NONCE = const(0x95)  # The card's nonce bound by a ready-ticket.
+TAG_SEAL_MODE = const(0x96)  # Challenge seal mode of paragraph [0017].
+TAG_BALANCE = const(0x97)
+TAG_LIMIT = const(0x98)  # A risk parameter value.
+TAG_WINDOW = const(0x99)  # Settlement window, seconds of L-time.
+TAG_RTT = const(0x9A)  # Tap round-trip time, filled by the NFC transport.
+TAG_STATE = const(0x9B)  # Card life-cycle state in GET INFO.

@@ -1,0 +1,240 @@
+"""Strict BER-TLV (ISO/IEC 7816-4 section 5.2, ISO/IEC 8825-1) for the protocol's records.
+
+A tag is handled as the integer its bytes spell big-endian (0x84, 0x5F20, 0x7F2101), as EMV and
+ISO 7816 print them. The decoder accepts exactly one encoding of each value, so that the bytes a
+signature covers are canonical:
+- tags of one to three bytes, in the shortest form; the universal class is refused (the
+  protocol never uses it, and 0x00 padding between objects is refused with it);
+- lengths in the shortest definite form, at most 0x82 XX XX; the indefinite form is refused;
+- a value may not run past its buffer, and nothing may follow the last object;
+- decode_fields() also refuses unknown tags, tags out of the schema's order, duplicates and
+  missing mandatory fields, and fields of the wrong length.
+Every failure raises TLVError and nothing else.
+"""
+
+from purse.errors import TLVError
+
+MAX_LENGTH = 0xFFFF  # 0x82 XX XX is the longest length form accepted.
+
+# Bits of a tag's first byte.
+CLASS_MASK = 0xC0
+CLASS_UNIVERSAL = 0x00
+CLASS_APPLICATION = 0x40
+CLASS_CONTEXT = 0x80
+CLASS_PRIVATE = 0xC0
+CONSTRUCTED = 0x20
+
+
+def _tag_bytes(tag):
+    if tag < 0 or tag > 0xFFFFFF:
+        raise TLVError("tag 0x%X out of range" % tag)
+    if tag > 0xFFFF:
+        out = bytes(((tag >> 16) & 0xFF, (tag >> 8) & 0xFF, tag & 0xFF))
+    elif tag > 0xFF:
+        out = bytes(((tag >> 8) & 0xFF, tag & 0xFF))
+    else:
+        out = bytes((tag,))
+    # The encoder holds itself to the decoder's rules, so it can never write what it refuses.
+    if _read_tag(out, 0, len(out)) != (tag, len(out)):
+        raise TLVError("0x%X is not a valid BER-TLV tag" % tag)
+    return out
+
+
+def first_byte(tag):
+    """The first byte of a tag's encoding, which holds its class and constructed bit."""
+    while tag > 0xFF:
+        tag >>= 8
+    return tag
+
+
+def is_constructed(tag):
+    return bool(first_byte(tag) & CONSTRUCTED)
+
+
+def tag_class(tag):
+    return first_byte(tag) & CLASS_MASK
+
+
+def _length_bytes(length):
+    if length < 0 or length > MAX_LENGTH:
+        raise TLVError("length %d out of range" % length)
+    if length < 0x80:
+        return bytes((length,))
+    if length <= 0xFF:
+        return bytes((0x81, length))
+    return bytes((0x82, length >> 8, length & 0xFF))
+
+
+def encoded_size(tag, value_length):
+    """Bytes that encode(tag, value) takes for a value of `value_length` bytes."""
+    return len(_tag_bytes(tag)) + len(_length_bytes(value_length)) + value_length
+
+
+def encode_into(buf, offset, tag, value):
+    """Write one TLV into `buf` at `offset` (buf preallocated by the caller); return the end."""
+    for part in (_tag_bytes(tag), _length_bytes(len(value))):
+        buf[offset : offset + len(part)] = part
+        offset += len(part)
+    buf[offset : offset + len(value)] = value
+    return offset + len(value)
+
+
+def encode(tag, value):
+    """One TLV as bytes."""
+    buf = bytearray(encoded_size(tag, len(value)))
+    encode_into(buf, 0, tag, value)
+    return bytes(buf)
+
+
+def encode_all(items):
+    """The concatenation of encode(tag, value) for each (tag, value), built in one buffer."""
+    total = 0
+    for tag, value in items:
+        total += encoded_size(tag, len(value))
+    buf = bytearray(total)
+    offset = 0
+    for tag, value in items:
+        offset = encode_into(buf, offset, tag, value)
+    return bytes(buf)
+
+
+def _read_tag(data, pos, end):
+    if pos >= end:
+        raise TLVError("truncated: tag expected at offset %d" % pos)
+    b = data[pos]
+    if b & CLASS_MASK == CLASS_UNIVERSAL:
+        raise TLVError("universal-class tag 0x%02X at offset %d" % (b, pos))
+    tag = b
+    pos += 1
+    if b & 0x1F != 0x1F:
+        return tag, pos
+    # Subsequent tag bytes: bit 8 says another follows; the shortest form is required.
+    count = 0
+    while True:
+        if pos >= end:
+            raise TLVError("truncated multi-byte tag at offset %d" % pos)
+        b = data[pos]
+        if count == 0 and (b == 0x80 or b < 0x1F):
+            raise TLVError("non-minimal tag encoding at offset %d" % pos)
+        tag = (tag << 8) | b
+        pos += 1
+        count += 1
+        if not b & 0x80:
+            return tag, pos
+        if count == 2:
+            raise TLVError("tag longer than three bytes at offset %d" % pos)
+
+
+def _read_length(data, pos, end):
+    if pos >= end:
+        raise TLVError("truncated: length expected at offset %d" % pos)
+    b = data[pos]
+    pos += 1
+    if b < 0x80:
+        return b, pos
+    if b == 0x80:
+        raise TLVError("indefinite length at offset %d" % (pos - 1))
+    if b == 0x81:
+        if pos >= end:
+            raise TLVError("truncated length at offset %d" % pos)
+        n = data[pos]
+        if n < 0x80:
+            raise TLVError("non-minimal length at offset %d" % (pos - 1))
+        return n, pos + 1
+    if b == 0x82:
+        if pos + 2 > end:
+            raise TLVError("truncated length at offset %d" % pos)
+        n = (data[pos] << 8) | data[pos + 1]
+        if n < 0x100:
+            raise TLVError("non-minimal length at offset %d" % (pos - 1))
+        return n, pos + 2
+    raise TLVError("length form 0x%02X not supported at offset %d" % (b, pos - 1))
+
+
+def read(data, pos=0, end=None):
+    """Read the TLV at `pos`: return (tag, value, next position); value is a memoryview."""
+    if end is None:
+        end = len(data)
+    if not isinstance(data, memoryview):
+        data = memoryview(data)
+    tag, pos = _read_tag(data, pos, end)
+    length, pos = _read_length(data, pos, end)
+    if length > end - pos:
+        raise TLVError("value of tag 0x%X runs %d bytes past the end" % (tag, pos + length - end))
+    return tag, data[pos : pos + length], pos + length
+
+
+def decode_all(data):
+    """Every top-level TLV of `data` as a list of (tag, memoryview value)."""
+    mv = memoryview(data)
+    items = []
+    pos = 0
+    end = len(mv)
+    while pos < end:
+        tag, value, pos = read(mv, pos, end)
+        items.append((tag, value))
+    return items
+
+
+def decode_one(data, expected_tag=None):
+    """The single TLV that makes up all of `data`; its value as a memoryview.
+
+    With `expected_tag`, any other tag is refused. Trailing bytes are refused.
+    """
+    mv = memoryview(data)
+    tag, value, pos = read(mv, 0, len(mv))
+    if pos != len(mv):
+        raise TLVError("%d trailing bytes after tag 0x%X" % (len(mv) - pos, tag))
+    if expected_tag is not None and tag != expected_tag:
+        raise TLVError("tag 0x%X where 0x%X was expected" % (tag, expected_tag))
+    return tag, value
+
+
+# Field flags for decode_fields schemas.
+OPTIONAL = 1
+REPEATED = 2
+
+
+def decode_fields(data, schema):
+    """Decode the fields of a constructed value against a schema; return {tag: value}.
+
+    `schema` is a sequence of (tag, min_length, max_length, flags) in the canonical order; a
+    REPEATED field maps to a list of values (at least one unless it is also OPTIONAL). Unknown, misordered, duplicate, missing or
+    wrong-sized fields raise TLVError.
+    """
+    mv = memoryview(data)
+    end = len(mv)
+    pos = 0
+    out = {}
+    index = 0
+    count = len(schema)
+    while pos < end:
+        tag, value, pos = read(mv, pos, end)
+        if tag in out and not isinstance(out[tag], list):
+            raise TLVError("duplicate field 0x%X" % tag)
+        while index < count and schema[index][0] != tag:
+            field_tag, _, _, flags = schema[index]
+            if not flags & OPTIONAL and field_tag not in out:
+                raise TLVError("missing field 0x%X before 0x%X" % (field_tag, tag))
+            index += 1
+        if index == count:
+            for field in schema:
+                if field[0] == tag:
+                    raise TLVError("misordered field 0x%X" % tag)
+            raise TLVError("unexpected field 0x%X" % tag)
+        field_tag, min_len, max_len, flags = schema[index]
+        if len(value) < min_len or len(value) > max_len:
+            raise TLVError(
+                "field 0x%X has %d bytes, not %d to %d" % (tag, len(value), min_len, max_len)
+            )
+        if flags & REPEATED:
+            out.setdefault(tag, []).append(value)
+        else:
+            out[tag] = value
+            index += 1
+    while index < count:
+        field_tag, _, _, flags = schema[index]
+        if not flags & OPTIONAL and field_tag not in out:
+            raise TLVError("missing field 0x%X" % field_tag)
+        index += 1
+    return out
