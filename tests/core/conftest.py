@@ -80,7 +80,9 @@ def pytest_pyfunc_call(pyfuncitem):
             pytest.fail("on MicroPython:\n" + "\n".join(results[name]), pytrace=False)
         return True
     if module_error is not None:
-        pytest.fail("on MicroPython, the module failed:\n" + "\n".join(module_error), pytrace=False)
+        pytest.fail(
+            "on MicroPython, the module failed:\n" + "\n".join(module_error), pytrace=False
+        )
     pytest.fail(
         "on MicroPython, %s did not run; output:\n%s%s" % (name, done.stdout[-2000:], done.stderr),
         pytrace=False,

@@ -1,6 +1,7 @@
 """ISO 7816-4 short APDUs: the four cases, size rules, command and response chaining."""
 
 from _check import raises, unhex
+
 from purse import apdu, proto
 from purse.errors import APDUError
 
@@ -122,7 +123,7 @@ def test_response_chaining_with_get_response():
         card = apdu.ResponseQueue()
         sent = []
 
-        def exchange(command):
+        def exchange(command, card=card, sent=sent, data=data):
             sent.append(command)
             cmd = apdu.parse_command(command)
             if cmd.ins == proto.INS_GET_RESPONSE:

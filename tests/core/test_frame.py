@@ -1,6 +1,7 @@
 """Serial framing: COBS vectors from Cheshire and Baker's paper, CRC, resynchronisation."""
 
 from _check import raises, unhex
+
 from purse import frame, proto
 from purse.errors import FrameError
 

@@ -1,6 +1,7 @@
 """HMAC-SHA256 against the test cases of RFC 4231 section 4 (all seven, SHA-256 column)."""
 
 from _check import unhex
+
 from purse.crypto.hmac import HmacKey, equal, hmac_sha256
 
 # (key, data, HMAC-SHA-256) from RFC 4231 sections 4.2 to 4.8. Test case 5 is truncated to

@@ -1,6 +1,7 @@
 """BER-TLV codec: vectors written out from ISO/IEC 7816-4 and EMV, and every rejection rule."""
 
 from _check import raises, unhex
+
 from purse import tlv
 from purse.errors import TLVError
 

