@@ -11,7 +11,7 @@ import sys
 from icpurse import __version__
 
 # Modules that each define add_parser(subparsers); one line here adds a command group.
-COMMAND_MODULES = ()
+COMMAND_MODULES = ("icpurse.bench",)
 
 
 class UsageError(Exception):

@@ -1,0 +1,125 @@
+"""Scalar multiplication on P-256: a fixed-sequence comb for k*G, interleaved w-NAF for sums.
+
+`comb_mul` (signing, key generation) recodes an odd scalar m < 2^256 into 64 signed odd
+base-16 digits (Joye and Tunstall's regular recoding): no digit is zero, so every call runs
+the same 63 mixed additions and 12 doublings, in the same order, whatever the scalar. An even
+scalar k is replaced by n - k, which is odd and gives -k*G: same x, and the y is negated back.
+
+Residual leakage, which DESIGN.md section 3 asks us to state: this is Python on big integers.
+The duration of each multiplication depends on the operands' values (leading zero digits are
+skipped by the interpreter), table reads are indexed by secret digits, the sign of a digit
+selects between y and p - y, and the final inversion of Z runs an extended Euclid whose number
+of steps depends on Z. An attacker who can time single field operations or measure the power
+of a board can learn about the nonce; the signer mixes RFC 6979 extra entropy on boards so that
+such traces are not repeatable for one message.
+
+`straus` computes a sum of scalar multiples for verification, where nothing is secret: each
+scalar is split into its table's spans, recoded in width-w NAF, and all the parts share one
+chain of doublings (Straus-Shamir). Digits are kept in preallocated bytearrays, one byte each
+(|d| in bits 0-6, the sign in bit 7), so a call allocates no growing list.
+"""
+
+from purse.crypto import p256
+
+# Digit buffers reused by every call (the core is single-threaded): the comb's 64 digits, and
+# two scalars of at most 16 spans of 17 w-NAF digits (or one span of 257).
+_COMB_DIGITS = bytearray(64)
+_DIGITS = (bytearray(272), bytearray(272))
+
+
+def _wnaf(k, width, buf, start, length):
+    """Write the width-`width` NAF of k >= 0 into buf[start:start + length], lowest first."""
+    mask = (1 << width) - 1
+    half = 1 << (width - 1)
+    full = 1 << width
+    i = start
+    end = start + length
+    while i < end:
+        if k & 1:
+            d = k & mask
+            if d >= half:
+                d -= full
+                k -= d
+                buf[i] = 0x80 | -d
+            else:
+                k -= d
+                buf[i] = d
+        else:
+            buf[i] = 0
+        k >>= 1
+        i += 1
+    if k:
+        raise ValueError("scalar too large for the table")
+
+
+def comb_mul(table, k):
+    """k * P as an affine (x, y) for 0 < k < n, with the fixed operation sequence above.
+
+    `table` must have the comb's shape (16 spans of 16 bits, multiples up to 15).
+    """
+    if table.spans != 16 or table.width != 5:
+        raise ValueError("comb_mul needs a 16-span, width-5 table")
+    odd = k & 1
+    m = k if odd else p256.N - k
+    digits = _COMB_DIGITS
+    for i in range(63):
+        d = (m & 31) - 16
+        m = (m - d) >> 4
+        digits[i] = (-d) | 0x80 if d < 0 else d
+    if m > 15 or not m & 1:
+        raise ValueError("scalar out of range")
+    digits[63] = m
+    data = memoryview(table.data)
+    acc = None
+    for r in range(3, -1, -1):
+        if acc is not None:
+            for _ in range(4):
+                acc = p256.double(acc)
+        for j in range(16):
+            e = digits[4 * j + r]
+            o = (j * 8 + ((e & 0x7F) >> 1)) << 6
+            x = int.from_bytes(data[o : o + 32], "big")
+            y = int.from_bytes(data[o + 32 : o + 64], "big")
+            y = (p256.P - y, y)[(e >> 7) ^ 1]
+            if acc is None:
+                acc = (x, y, 1)
+            else:
+                acc = p256.add_affine(acc, x, y)
+    x, y = p256.to_affine(acc)
+    return x, (p256.P - y, y)[odd]
+
+
+def straus(table_a, k_a, table_b, k_b):
+    """k_a * A + k_b * B as a Jacobian point (possibly infinity), for public k_a, k_b in [0, n).
+
+    A and B are given by their tables; the tables may have different shapes.
+    """
+    terms = ((table_a, k_a, _DIGITS[0]), (table_b, k_b, _DIGITS[1]))
+    top = 0
+    for table, k, buf in terms:
+        length = table.span_bits + 1
+        mask = (1 << table.span_bits) - 1
+        for j in range(table.spans):
+            _wnaf((k >> (j * table.span_bits)) & mask, table.width, buf, j * length, length)
+        if length > top:
+            top = length
+    acc = p256.INFINITY
+    for pos in range(top - 1, -1, -1):
+        if acc[2]:
+            acc = p256.double(acc)
+        for table, _, buf in terms:
+            length = table.span_bits + 1
+            if pos >= length:
+                continue
+            data = memoryview(table.data)
+            count = table.count
+            for j in range(table.spans):
+                e = buf[j * length + pos]
+                if e:
+                    o = (j * count + ((e & 0x7F) >> 1)) << 6
+                    x = int.from_bytes(data[o : o + 32], "big")
+                    y = int.from_bytes(data[o + 32 : o + 64], "big")
+                    if e & 0x80:
+                        y = p256.P - y
+                    acc = p256.add_affine(acc, x, y)
+    return acc

@@ -1,0 +1,114 @@
+"""Precomputed tables of affine points: the generator's two tables and per-key tables.
+
+A table holds, for each of `spans` offsets j, the odd multiples 1, 3, ..., 2^(width-1) - 1 of
+2^(j * span_bits) * P, as affine points packed into one bytearray (32-byte big-endian x then y,
+64 bytes a point). Packed bytes take half the memory of a list of integers and never grow, so
+they do not fragment a small heap.
+
+A scalar is split into `spans` parts of `span_bits` bits; each part needs only `span_bits`
+doublings, shared by all the parts and by every other table used in the same sum. So:
+- the generator's comb, 16 spans of 16 bits with the multiples up to 15 (8 KiB), serves the
+  signer (64 signed odd digits, 12 doublings) and verification against a precomputed key;
+- the generator's w-NAF table, one span with the multiples up to 127 (4 KiB), serves
+  verification against an unknown key, where the 256 doublings of the key's part are paid
+  anyway and only the number of additions counts;
+- a per-key table for a key a card verifies again and again (PkT, PkI, PkL) has the comb's
+  shape (8 KiB by default; fewer spans take less memory and cost more doublings).
+The generator's tables are built on first use and kept for the life of the program.
+"""
+
+from purse.crypto import p256
+
+COMB_SPANS = 16
+COMB_WIDTH = 5
+WNAF_G_WIDTH = 8
+KEY_WIDTH = 5
+
+
+class Table:
+    """Odd multiples of a point at `spans` offsets; see the module docstring for the layout."""
+
+    def __init__(self, data, spans, width):
+        self.data = data
+        self.spans = spans
+        self.width = width
+        self.count = 1 << (width - 2)
+        self.span_bits = 256 // spans
+
+    def point(self, span, index):
+        """The affine point (2 * index + 1) * 2^(span * span_bits) * P as (x, y)."""
+        o = (span * self.count + index) << 6
+        mv = memoryview(self.data)
+        return int.from_bytes(mv[o : o + 32], "big"), int.from_bytes(mv[o + 32 : o + 64], "big")
+
+    def nbytes(self):
+        return len(self.data)
+
+
+def _write_odd_multiples(data, o, x, y, count):
+    """Write the affine x*P for the odd factors 1, 3, ..., 2*count - 1 of P = (x, y) at o.
+
+    The multiples are made in Jacobian coordinates and converted in batches of 8 with one
+    inversion each, so building a large table never holds more than 8 Jacobian points.
+    """
+    data[o : o + 32] = x.to_bytes(32, "big")
+    data[o + 32 : o + 64] = y.to_bytes(32, "big")
+    if count == 1:
+        return
+    x2, y2 = p256.to_affine(p256.double((x, y, 1)))
+    cur = (x, y, 1)
+    done = 1
+    while done < count:
+        batch = min(8, count - done)
+        jac = [None] * batch
+        for i in range(batch):
+            cur = p256.add_affine(cur, x2, y2)
+            jac[i] = cur
+        for px, py in p256.batch_affine(jac):
+            o += 64
+            data[o : o + 32] = px.to_bytes(32, "big")
+            data[o + 32 : o + 64] = py.to_bytes(32, "big")
+        jac = None
+        done += batch
+
+
+def build(x, y, spans=COMB_SPANS, width=KEY_WIDTH):
+    """A Table for the affine point (x, y), which the caller has validated.
+
+    `spans` must divide 256 and be at most 16 (the digit buffers of purse.crypto.scalarmul
+    hold 16 spans of 17 digits), and `width` lie in [2, 8], so that a digit fits in 7 bits.
+    """
+    if 256 % spans or spans > 16 or not 2 <= width <= 8:
+        raise ValueError("unsupported table shape")
+    table = Table(bytearray(spans * (64 << (width - 2))), spans, width)
+    data = table.data
+    o = 0
+    for j in range(spans):
+        if j:
+            pt = (x, y, 1)
+            for _ in range(table.span_bits):
+                pt = p256.double(pt)
+            x, y = p256.to_affine(pt)
+        _write_odd_multiples(data, o, x, y, table.count)
+        o += table.count << 6
+    return table
+
+
+_comb = None
+_wnaf_g = None
+
+
+def generator_comb():
+    """The generator's comb table (16 spans of 16 bits, odd multiples up to 15)."""
+    global _comb
+    if _comb is None:
+        _comb = build(p256.GX, p256.GY, COMB_SPANS, COMB_WIDTH)
+    return _comb
+
+
+def generator_wnaf():
+    """The generator's w-NAF table (one span, odd multiples up to 127)."""
+    global _wnaf_g
+    if _wnaf_g is None:
+        _wnaf_g = build(p256.GX, p256.GY, 1, WNAF_G_WIDTH)
+    return _wnaf_g

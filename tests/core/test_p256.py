@@ -1,0 +1,119 @@
+"""P-256 field and point arithmetic, checked against independent plain-integer formulas."""
+
+from _check import raises
+
+from purse.crypto import p256, scalarmul, tables
+
+P = p256.P
+N = p256.N
+G = (p256.GX, p256.GY)
+
+
+def affine_add(a, b):
+    """Textbook affine addition with Fermat inverses: an independent reference."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if a[0] == b[0] and (a[1] + b[1]) % P == 0:
+        return None
+    if a == b:
+        lam = (3 * a[0] * a[0] - 3) * pow(2 * a[1], P - 2, P) % P
+    else:
+        lam = (b[1] - a[1]) * pow(b[0] - a[0], P - 2, P) % P
+    x = (lam * lam - a[0] - b[0]) % P
+    return x, (lam * (a[0] - x) - a[1]) % P
+
+
+def affine_mul(k, pt):
+    acc = None
+    while k:
+        if k & 1:
+            acc = affine_add(acc, pt)
+        pt = affine_add(pt, pt)
+        k >>= 1
+    return acc
+
+
+def test_generator_on_curve_and_order():
+    assert p256.on_curve(p256.GX, p256.GY)
+    assert not p256.on_curve(p256.GX, p256.GY + 1)
+    assert affine_mul(N - 1, G) == (p256.GX, P - p256.GY)
+
+
+def test_inverse():
+    for a in (1, 2, 3, P - 1, p256.GX, 0x1234567890ABCDEF):
+        assert a * p256.inverse(a, P) % P == 1
+        assert a * p256.inverse(a, N) % N == 1
+    with raises(ValueError):
+        p256.inverse(0, P)
+    with raises(ValueError):
+        p256.inverse(N, N)
+
+
+def test_sqrt():
+    y2 = (p256.GX**3 - 3 * p256.GX + p256.B) % P
+    root = p256.fsqrt(y2)
+    assert root in (p256.GY, P - p256.GY)
+    # -1 is not a square modulo p because p = 3 (mod 4).
+    assert p256.fsqrt(P - 1) is None
+
+
+def test_double_and_add_match_affine():
+    g2 = affine_add(G, G)
+    assert p256.to_affine(p256.double((p256.GX, p256.GY, 1))) == g2
+    g3 = affine_add(g2, G)
+    jac = p256.double((p256.GX, p256.GY, 1))
+    assert p256.to_affine(p256.add_affine(jac, p256.GX, p256.GY)) == g3
+    # Exceptional cases: doubling through add, cancelling to infinity, adding to infinity.
+    assert p256.to_affine(p256.add_affine((p256.GX, p256.GY, 1), p256.GX, p256.GY)) == g2
+    assert p256.add_affine((p256.GX, p256.GY, 1), p256.GX, P - p256.GY)[2] == 0
+    assert p256.add_affine(p256.INFINITY, p256.GX, p256.GY) == (p256.GX, p256.GY, 1)
+    assert p256.double(p256.INFINITY)[2] == 0
+
+
+def test_batch_affine():
+    pts = [p256.double((p256.GX, p256.GY, 1))]
+    pts.append(p256.double(pts[0]))
+    pts.append(p256.add_affine(pts[1], p256.GX, p256.GY))
+    assert p256.batch_affine(pts) == [p256.to_affine(pt) for pt in pts]
+
+
+def test_comb_matches_reference():
+    comb = tables.generator_comb()
+    for k in (1, 2, 3, 15, 16, 17, 0xFFFF, 1 << 200, N - 1, N - 2, 0x1234567 << 100):
+        assert scalarmul.comb_mul(comb, k) == affine_mul(k, G), k
+
+
+def test_straus_matches_reference():
+    q = affine_mul(0xDEADBEEF, G)
+    own = tables.build(q[0], q[1], 1, 5)
+    keyed = tables.build(q[0], q[1], 16, 5)
+    for a, b in ((0, 1), (1, 0), (5, 7), (N - 1, 1), (0xABCDEF << 150, N - 3)):
+        want = affine_add(affine_mul(a, G), affine_mul(b, q))
+        for gt, qt in ((tables.generator_wnaf(), own), (tables.generator_comb(), keyed)):
+            assert p256.to_affine(scalarmul.straus(gt, a, qt, b)) == want
+
+
+def test_straus_cancels_to_infinity():
+    # 1*G + (n-1)*G is the point at infinity.
+    gt = tables.generator_wnaf()
+    assert scalarmul.straus(gt, 1, gt, N - 1)[2] == 0
+
+
+def test_table_entries():
+    comb = tables.generator_comb()
+    assert comb.nbytes() == 16 * 8 * 64
+    assert comb.point(0, 0) == G
+    assert comb.point(0, 7) == affine_mul(15, G)
+    assert comb.point(3, 1) == affine_mul(3 << 48, G)
+    with raises(ValueError):
+        tables.build(p256.GX, p256.GY, 3, 5)
+
+
+def test_counters():
+    p256.reset_counters()
+    p256.fmul(3, 4)
+    p256.nmul(3, 4)
+    p256.inverse(3, P)
+    assert p256.counters() == (1, 1, 1)

@@ -1,0 +1,105 @@
+"""Wycheproof ECDSA P-256 / SHA-256 (DER and P1363) against every backend and on MicroPython.
+
+The vectors come from ../shared/vectors (google-wycheproof 0.9rc5, Apache-2.0; see
+WYCHEPROOF-LICENSE there). "valid" cases must verify, "invalid" ones must be rejected with the
+documented errors (InvalidSignature, InvalidKey) and nothing else. The JSON is too big for a
+MicroPython heap, so CPython feeds the cases to MicroPython as compact lines, in chunks.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from mp_support import FIRMWARE, ROOT, run_micropython, vector_file
+
+from purse.crypto.pure import PureBackend
+
+sys.path.insert(0, str(ROOT / "tests" / "mp"))
+from wycheproof_case import check
+
+FILES = (
+    ("ecdsa_secp256r1_sha256_test.json", "D"),
+    ("ecdsa_secp256r1_sha256_p1363_test.json", "R"),
+)
+MP_SCRIPT = ROOT / "tests" / "mp" / "wycheproof_mp.py"
+CHUNK = 128
+
+
+def _cases():
+    """[(case id, kind, public key, message, signature, expected result)] of both files."""
+    out = []
+    for name, kind in FILES:
+        data = json.loads(Path(vector_file(name)).read_text())
+        for group in data["testGroups"]:
+            public_key = bytes.fromhex(group["publicKey"]["uncompressed"])
+            for case in group["tests"]:
+                assert case["result"] in ("valid", "invalid"), case["tcId"]
+                out.append(
+                    (
+                        "%s/%d" % (kind, case["tcId"]),
+                        kind,
+                        public_key,
+                        bytes.fromhex(case["msg"]),
+                        bytes.fromhex(case["sig"]),
+                        case["result"],
+                    )
+                )
+    return out
+
+
+def _backends():
+    backends = [PureBackend()]
+    try:
+        from icpurse.crypto_pyca import PycaBackend
+    except ImportError:
+        return backends
+    return [*backends, PycaBackend()]
+
+
+def test_case_count():
+    assert len(_cases()) == 746
+
+
+@pytest.mark.parametrize("backend", _backends(), ids=lambda b: b.name)
+def test_wycheproof_on_cpython(backend):
+    wrong = []
+    for case_id, kind, public_key, message, signature, expected in _cases():
+        got = check(backend, kind, public_key, message, signature)
+        if got != expected:
+            wrong.append("%s: expected %s, got %s" % (case_id, expected, got))
+    assert not wrong, "\n".join(wrong)
+
+
+def _line(case):
+    case_id, kind, public_key, message, signature, _ = case
+    return "%s %s %s %s %s\n" % (
+        case_id,
+        kind,
+        public_key.hex() or "-",
+        message.hex() or "-",
+        signature.hex() or "-",
+    )
+
+
+def test_wycheproof_on_micropython():
+    cases = _cases()
+    expected = {case[0]: case[5] for case in cases}
+    got = {}
+    for start in range(0, len(cases), CHUNK):
+        chunk = cases[start : start + CHUNK]
+        done = run_micropython(
+            [str(MP_SCRIPT), str(FIRMWARE)],
+            heap="512K",
+            stdin="".join(_line(case) for case in chunk),
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        for line in done.stdout.splitlines():
+            case_id, _, result = line.partition(" ")
+            got[case_id] = result
+    wrong = [
+        "%s: expected %s, got %s" % (case_id, want, got.get(case_id, "nothing"))
+        for case_id, want in expected.items()
+        if got.get(case_id) != want
+    ]
+    assert not wrong, "\n".join(wrong[:50])
