@@ -36,3 +36,12 @@ class InvalidKey(CryptoError):
 
 class SealError(CryptoError):
     """A sealed challenge does not open: it was altered, truncated or sealed under another key."""
+
+
+class RecordError(PurseError):
+    """A protocol record is malformed: wrong tag, domain, version, field or size."""
+
+
+class CredentialError(CryptoError):
+    """A credential is genuine but not acceptable here: a voucher for another card, a
+    certificate outside its validity, a revoked card. The peer sees it as any crypto failure."""

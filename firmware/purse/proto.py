@@ -93,9 +93,9 @@ FRAME_TYPES = (FRAME_COMMAND, FRAME_RESPONSE, FRAME_PING, FRAME_PONG, FRAME_NAK)
 MAX_FRAME_PAYLOAD = const(256)
 
 # --- BER-TLV tags -----------------------------------------------------------------------------
-# Records are constructed tags of the application class (0x60-0x7E); their fields are
-# primitive context-specific tags (0x80-0x9E) unless they nest a record. The universal class
-# is never used, so a decoder can reject it outright.
+# Records are constructed tags of the application class (0x61-0x7E); their fields are primitive
+# tags of the context-specific class (0x80-0x9E) unless they nest a record. The universal class
+# is never used, so a decoder refuses it outright. docs/PROTOCOL.md gives every layout.
 
 TAG_CERTIFICATE = const(0x61)  # CertT: CA certificate of a card key.
 TAG_VOUCHER = const(0x62)  # VoucherI: issuer value voucher.
@@ -106,34 +106,79 @@ TAG_LOG_RECORD = const(0x66)  # Transfer log record sent to the logger.
 TAG_RECEIPT = const(0x67)  # Logger receipt.
 TAG_TICKET = const(0x68)  # Logger ready-ticket (embodiment 2).
 TAG_REVOCATION = const(0x69)  # CA-signed revocation list.
-TAG_SIGNED = const(0x70)  # The signed body of a record, exactly the bytes a signature covers.
+TAG_SIGNED = const(0x70)  # The body of a record: exactly the bytes its signature covers.
 TAG_INFO = const(0x71)  # GET INFO answer.
 
-TAG_VERSION = const(0x80)
-TAG_CARD_ID = const(0x81)  # IdU, 8 bytes.
-TAG_PUBLIC_KEY = const(0x82)  # PkU, 33-byte compressed SEC1.
-TAG_SIGNATURE = const(0x83)  # 64-byte raw r||s, low s.
-TAG_AMOUNT = const(0x84)  # x, unsigned 32-bit big-endian.
-TAG_CHALL_ID = const(0x85)  # ChallID, 8 bytes.
-TAG_G1 = const(0x86)  # G1 = H(IdUB, R1).
-TAG_G2 = const(0x87)  # G2 = H(PkUB, R2).
-TAG_SEALED = const(0x88)  # eC = Seal_K(R1, R2, x, ChallID).
-TAG_R1 = const(0x89)
-TAG_R2 = const(0x8A)
-TAG_COUNTER = const(0x8B)  # ctrA, the payer counter.
-TAG_ISSUED = const(0x8C)  # w, cumulative issued amount.
-TAG_SEQUENCE = const(0x8D)  # Voucher and revocation-list sequence numbers.
-TAG_LTIME = const(0x8E)  # L-time: logger-signed time, seconds.
-TAG_NOT_BEFORE = const(0x8F)
-TAG_NOT_AFTER = const(0x90)
-TAG_SERIAL = const(0x91)  # Certificate serial number.
-TAG_LEAF_INDEX = const(0x92)
-TAG_TREE_SIZE = const(0x93)
-TAG_RECORD_HASH = const(0x94)  # H(record) in a receipt.
-TAG_NONCE = const(0x95)  # The card's nonce bound by a ready-ticket.
-TAG_SEAL_MODE = const(0x96)  # Challenge seal mode of paragraph [0017].
-TAG_BALANCE = const(0x97)
-TAG_LIMIT = const(0x98)  # A risk parameter value.
-TAG_WINDOW = const(0x99)  # Settlement window, seconds of L-time.
-TAG_RTT = const(0x9A)  # Tap round-trip time, filled by the NFC transport.
-TAG_STATE = const(0x9B)  # Card life-cycle state in GET INFO.
+TAG_DOMAIN = const(0x80)  # Domain-separation string, first field of every body.
+TAG_VERSION = const(0x81)  # Protocol version, 1 byte, second field of every body.
+TAG_CARD_ID = const(0x82)  # IdU, 8 bytes.
+TAG_PUBLIC_KEY = const(0x83)  # PkU, 33-byte compressed SEC1.
+TAG_SIGNATURE = const(0x84)  # 64-byte raw r||s, low s.
+TAG_AMOUNT = const(0x85)  # x, u32.
+TAG_CHALL_ID = const(0x86)  # ChallID, 8 bytes.
+TAG_G1 = const(0x87)  # G1 = H(IdUB, R1), 32 bytes.
+TAG_G2 = const(0x88)  # G2 = H(PkUB, R2), 32 bytes.
+TAG_SEALED = const(0x89)  # eC: the sealed or hashed challenge.
+TAG_R1 = const(0x8A)  # 16 bytes.
+TAG_R2 = const(0x8B)  # 16 bytes.
+TAG_COUNTER = const(0x8C)  # ctrA, the payer counter, u32.
+TAG_ISSUED = const(0x8D)  # w, cumulative issued amount, u64.
+TAG_SEQUENCE = const(0x8E)  # Sequence number of a voucher, risk parameters or list, u32.
+TAG_LTIME = const(0x8F)  # L-time: logger-signed time, u32 seconds.
+TAG_NOT_BEFORE = const(0x90)  # u32 seconds of L-time.
+TAG_NOT_AFTER = const(0x91)  # u32 seconds of L-time.
+TAG_SERIAL = const(0x92)  # Certificate serial number, u32.
+TAG_LEAF_INDEX = const(0x93)  # u64.
+TAG_TREE_SIZE = const(0x94)  # u64.
+TAG_RECORD_HASH = const(0x95)  # H(record) in a receipt, 32 bytes.
+TAG_NONCE = const(0x96)  # The card's nonce a ready-ticket binds, 16 bytes.
+TAG_SEAL_MODE = const(0x97)  # Challenge seal mode of paragraph [0017], 1 byte.
+TAG_BALANCE_CAP = const(0x98)  # u32.
+TAG_PAYMENT_CAP = const(0x99)  # u32.
+TAG_UNLOGGED_CAP = const(0x9A)  # u32: most credit a card holds whose log has no receipt.
+TAG_WINDOW = const(0x9B)  # Settlement window, u32 seconds of L-time.
+TAG_RTT = const(0x9C)  # Tap round-trip time, u32 microseconds, filled by the NFC transport.
+TAG_BALANCE = const(0x9D)  # u32.
+TAG_STATE = const(0x9E)  # Card life-cycle state in GET INFO, 1 byte.
+
+# --- Domain separation ------------------------------------------------------------------------
+# The first field of every signed body, and the prefix of every protocol hash, so that no
+# signature or hash made for one purpose can be presented for another.
+
+DOMAIN_CERTIFICATE = b"icpurse/certificate"
+DOMAIN_VOUCHER = b"icpurse/voucher"
+DOMAIN_RISK = b"icpurse/risk"
+DOMAIN_CHALLENGE = b"icpurse/challenge"
+DOMAIN_PAYMENT = b"icpurse/payment"
+DOMAIN_RECEIPT = b"icpurse/receipt"
+DOMAIN_TICKET = b"icpurse/ticket"
+DOMAIN_REVOCATION = b"icpurse/revocation"
+HASH_G1 = b"icpurse/G1"  # G1 = SHA-256(HASH_G1 || IdUB || R1)
+HASH_G2 = b"icpurse/G2"  # G2 = SHA-256(HASH_G2 || PkUB || R2)
+HASH_CARD_ID = b"icpurse/card-id"  # IdU = first 8 bytes of SHA-256(HASH_CARD_ID || PkU)
+HASH_SCRAMBLE = (
+    b"icpurse/eC"  # Hash-scrambled eC = SHA-256(HASH_SCRAMBLE || R1 || R2 || x || ChallID)
+)
+HASH_LOG_RECORD = b"icpurse/log-record"  # H(record) = SHA-256(HASH_LOG_RECORD || record)
+
+# --- Sizes and limits -------------------------------------------------------------------------
+
+CARD_ID_SIZE = const(8)
+PUBLIC_KEY_SIZE = const(33)
+SIGNATURE_SIZE = const(64)
+CHALL_ID_SIZE = const(8)
+RANDOM_SIZE = const(16)  # R1, R2 and ticket nonces.
+HASH_SIZE = const(32)
+MAX_AMOUNT = 0xFFFFFFFF  # x, balances and caps are u32 in the smallest unit.
+MAX_ISSUED = 0xFFFFFFFFFFFFFFFF  # w is u64: a card's lifetime loads may pass 2**32.
+MAX_REVOKED = const(
+    90
+)  # Card ids in one list: 105 + 10 per id fits one 1024-byte chained command.
+
+# --- Challenge seal modes (paragraph [0017]) ---------------------------------------------------
+
+SEAL_ENCRYPTED = const(1)  # eC = Seal_K(R1 || R2 || x || ChallID); B keeps only ChallID.
+SEAL_HASHED = const(2)  # eC = H(R1, R2, x, ChallID); B keeps R1, R2, x, ChallID.
+SEAL_SIGNED = const(3)  # Body signed with SkUB and sent with CertT(B): the identified mode.
+SEAL_PLAIN = const(4)  # No eC; B keeps the whole challenge.
+SEAL_MODES = (SEAL_ENCRYPTED, SEAL_HASHED, SEAL_SIGNED, SEAL_PLAIN)

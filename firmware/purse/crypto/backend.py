@@ -42,3 +42,22 @@ class Backend:
     def verify(self, public_key, message, signature):
         """Return None if `signature` (64-byte raw r||s) is valid, else raise InvalidSignature."""
         raise NotImplementedError
+
+
+class Signer:
+    """A private key held together with the backend that signs with it.
+
+    Records are signed through a Signer, so protocol code never handles the private key itself;
+    its repr shows only the public key.
+    """
+
+    def __init__(self, backend, private_key):
+        self._backend = backend
+        self._private_key = bytes(private_key)
+        self.public_key = backend.public_key(self._private_key)
+
+    def sign(self, message, extra_entropy=None):
+        return self._backend.sign(self._private_key, message, extra_entropy)
+
+    def __repr__(self):
+        return "<Signer %s>" % self.public_key.hex()

@@ -1,0 +1,67 @@
+"""Field encodings shared by every record: fixed-width integers and the protocol hashes."""
+
+import hashlib
+
+from purse import proto
+from purse.errors import RecordError
+
+
+def u32(value):
+    if value < 0 or value > 0xFFFFFFFF:
+        raise RecordError("%d does not fit an unsigned 32-bit field" % value)
+    return value.to_bytes(4, "big")
+
+
+def u64(value):
+    if value < 0 or value > 0xFFFFFFFFFFFFFFFF:
+        raise RecordError("%d does not fit an unsigned 64-bit field" % value)
+    return value.to_bytes(8, "big")
+
+
+def uint(data):
+    """The unsigned big-endian integer of a fixed-width field."""
+    return int.from_bytes(bytes(data), "big")
+
+
+def amount(value):
+    """x as a u32 field; an amount is 1 .. MAX_AMOUNT in the smallest unit."""
+    if value < 1 or value > proto.MAX_AMOUNT:
+        raise RecordError("amount %d outside 1..%d" % (value, proto.MAX_AMOUNT))
+    return value.to_bytes(4, "big")
+
+
+def sha256(*parts):
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part)
+    return h.digest()
+
+
+def card_id(public_key):
+    """IdU: the first 8 bytes of SHA-256("icpurse/card-id" || PkU), PkU compressed."""
+    return sha256(proto.HASH_CARD_ID, public_key)[: proto.CARD_ID_SIZE]
+
+
+def g1(id_b, r1):
+    """G1 = SHA-256("icpurse/G1" || IdUB || R1): names the recipient without revealing it."""
+    return sha256(proto.HASH_G1, id_b, r1)
+
+
+def g2(pk_b, r2):
+    """G2 = SHA-256("icpurse/G2" || PkUB || R2)."""
+    return sha256(proto.HASH_G2, pk_b, r2)
+
+
+def scrambled(r1, r2, x, chall_id):
+    """eC of the hash-scrambled seal mode: SHA-256("icpurse/eC" || R1 || R2 || x || ChallID)."""
+    return sha256(proto.HASH_SCRAMBLE, r1, r2, amount(x), chall_id)
+
+
+def sealed_plaintext(r1, r2, x, chall_id):
+    """The plaintext of the encrypted seal mode: R1 || R2 || x || ChallID (44 bytes)."""
+    return bytes(r1) + bytes(r2) + amount(x) + bytes(chall_id)
+
+
+def record_hash(encoded_log_record):
+    """H(record) = SHA-256("icpurse/log-record" || the log record's encoding)."""
+    return sha256(proto.HASH_LOG_RECORD, encoded_log_record)

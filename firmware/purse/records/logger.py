@@ -1,0 +1,94 @@
+"""The logger's signed records: the receipt for a stored log record, and the ready-ticket of
+the patent's embodiment 2. Both carry L-time, the logger-signed time cards live by."""
+
+from purse import proto
+from purse.errors import RecordError
+from purse.records import fields as f
+from purse.records.signed import Signed
+
+U32 = 4
+U64 = 8
+
+
+class Receipt(Signed):
+    """SkL(H(record), IdUB, ChallID, leaf index, tree size, L-time): L has stored the record
+    durably as leaf `leaf_index` of its Merkle tree of `tree_size` leaves."""
+
+    TAG = proto.TAG_RECEIPT
+    DOMAIN = proto.DOMAIN_RECEIPT
+    FIELDS = (
+        (proto.TAG_RECORD_HASH, 32, 32, 0),
+        (proto.TAG_CARD_ID, 8, 8, 0),
+        (proto.TAG_CHALL_ID, 8, 8, 0),
+        (proto.TAG_LEAF_INDEX, U64, U64, 0),
+        (proto.TAG_TREE_SIZE, U64, U64, 0),
+        (proto.TAG_LTIME, U32, U32, 0),
+    )
+
+    def __init__(
+        self,
+        record_hash=None,
+        recipient_id=None,
+        chall_id=None,
+        leaf_index=0,
+        tree_size=0,
+        ltime=0,
+    ):
+        Signed.__init__(self)
+        self.record_hash = record_hash
+        self.recipient_id = recipient_id
+        self.chall_id = chall_id
+        self.leaf_index = leaf_index
+        self.tree_size = tree_size
+        self.ltime = ltime
+
+    def items(self):
+        return [
+            (proto.TAG_RECORD_HASH, self.record_hash),
+            (proto.TAG_CARD_ID, self.recipient_id),
+            (proto.TAG_CHALL_ID, self.chall_id),
+            (proto.TAG_LEAF_INDEX, f.u64(self.leaf_index)),
+            (proto.TAG_TREE_SIZE, f.u64(self.tree_size)),
+            (proto.TAG_LTIME, f.u32(self.ltime)),
+        ]
+
+    def load(self, fields, outer):
+        self.record_hash = bytes(fields[proto.TAG_RECORD_HASH])
+        self.recipient_id = bytes(fields[proto.TAG_CARD_ID])
+        self.chall_id = bytes(fields[proto.TAG_CHALL_ID])
+        self.leaf_index = f.uint(fields[proto.TAG_LEAF_INDEX])
+        self.tree_size = f.uint(fields[proto.TAG_TREE_SIZE])
+        self.ltime = f.uint(fields[proto.TAG_LTIME])
+        if self.leaf_index >= self.tree_size:
+            raise RecordError("Receipt: leaf index outside the tree")
+
+    def matches(self, log_record):
+        """True if this receipt is for exactly `log_record` (its hash, IdUB and ChallID)."""
+        return (
+            self.record_hash == log_record.hash()
+            and self.recipient_id == log_record.recipient_id
+            and self.chall_id == log_record.payment.chall_id
+        )
+
+
+class Ticket(Signed):
+    """SkL(nonce, L-time): "I can accept a log now", bound to the card's fresh nonce."""
+
+    TAG = proto.TAG_TICKET
+    DOMAIN = proto.DOMAIN_TICKET
+    FIELDS = (
+        (proto.TAG_NONCE, 16, 16, 0),
+        (proto.TAG_LTIME, U32, U32, 0),
+    )
+
+    def __init__(self, nonce=None, ltime=0):
+        Signed.__init__(self)
+        self.nonce = nonce
+        self.ltime = ltime
+
+    def items(self):
+        return [(proto.TAG_NONCE, self.nonce), (proto.TAG_LTIME, f.u32(self.ltime))]
+
+    def load(self, fields, outer):
+        self.nonce = bytes(fields[proto.TAG_NONCE])
+        self.ltime = f.uint(fields[proto.TAG_LTIME])

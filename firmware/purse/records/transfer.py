@@ -1,0 +1,293 @@
+"""The records of one transfer: B's challenge, A's payment (carrying S) and B's log record.
+
+The patent's step names (DESIGN.md section 2): B makes the challenge (G1, G2, eC, x, ChallID);
+A answers with S = Sign_SkUA(x, G1, G2, ChallID, ctrA) plus CertT(A) and VoucherI(A); B queues
+the log record (IdUB, VoucherI, CertT, S, ctrA, x, R1, G2, ChallID) for the logger L.
+"""
+
+from purse import proto, tlv
+from purse.errors import CredentialError, RecordError, TLVError
+from purse.records import fields as f
+from purse.records.credentials import Certificate, Voucher
+from purse.records.signed import MAX_NESTED, Signed
+
+_OPT = tlv.OPTIONAL
+# Length of eC in each seal mode that carries one (encrypted: 44-byte plaintext + 16-byte tag).
+_SEALED_SIZE = {proto.SEAL_ENCRYPTED: 60, proto.SEAL_HASHED: 32}
+
+
+class Challenge(Signed):
+    """B's challenge. Unsigned in the anonymous modes; in SEAL_SIGNED (the identified mode) it
+    is signed with SkUB and carries CertT(B), so the payer sees whom it pays."""
+
+    TAG = proto.TAG_CHALLENGE
+    DOMAIN = proto.DOMAIN_CHALLENGE
+    FIELDS = (
+        (proto.TAG_SEAL_MODE, 1, 1, 0),
+        (proto.TAG_G1, 32, 32, 0),
+        (proto.TAG_G2, 32, 32, 0),
+        (proto.TAG_SEALED, 32, 60, _OPT),
+        (proto.TAG_AMOUNT, 4, 4, 0),
+        (proto.TAG_CHALL_ID, 8, 8, 0),
+    )
+    SIGNATURE_FLAGS = _OPT
+    EXTRA = ((proto.TAG_CERTIFICATE, 1, MAX_NESTED, _OPT),)
+
+    def __init__(
+        self, mode=proto.SEAL_ENCRYPTED, g1=None, g2=None, sealed=None, x=1, chall_id=None
+    ):
+        Signed.__init__(self)
+        self.mode = mode
+        self.g1 = g1
+        self.g2 = g2
+        self.sealed = sealed
+        self.x = x
+        self.chall_id = chall_id
+        self.certificate = None
+
+    def items(self):
+        out = [
+            (proto.TAG_SEAL_MODE, bytes((self.mode,))),
+            (proto.TAG_G1, self.g1),
+            (proto.TAG_G2, self.g2),
+        ]
+        if self.sealed is not None:
+            out.append((proto.TAG_SEALED, self.sealed))
+        out.append((proto.TAG_AMOUNT, f.amount(self.x)))
+        out.append((proto.TAG_CHALL_ID, self.chall_id))
+        return out
+
+    def extra_items(self):
+        if self.certificate is None:
+            return []
+        return [(proto.TAG_CERTIFICATE, self.certificate.encode_value())]
+
+    def encode_value(self):
+        self._check()
+        return Signed.encode_value(self)
+
+    def load(self, fields, outer):
+        self.mode = fields[proto.TAG_SEAL_MODE][0]
+        self.g1 = bytes(fields[proto.TAG_G1])
+        self.g2 = bytes(fields[proto.TAG_G2])
+        sealed = fields.get(proto.TAG_SEALED)
+        self.sealed = None if sealed is None else bytes(sealed)
+        self.x = f.uint(fields[proto.TAG_AMOUNT])
+        self.chall_id = bytes(fields[proto.TAG_CHALL_ID])
+        cert = outer.get(proto.TAG_CERTIFICATE)
+        self.certificate = None if cert is None else Certificate.from_value(cert)
+        self._check()
+
+    def _check(self):
+        if self.mode not in proto.SEAL_MODES:
+            raise RecordError("Challenge: unknown seal mode %d" % self.mode)
+        if self.x < 1:
+            raise RecordError("Challenge: amount must be at least 1")
+        want = _SEALED_SIZE.get(self.mode)
+        have = None if self.sealed is None else len(self.sealed)
+        if want != have:
+            raise RecordError("Challenge: eC does not fit seal mode %d" % self.mode)
+        identified = self.mode == proto.SEAL_SIGNED
+        if identified != (self.certificate is not None):
+            raise RecordError("Challenge: CertT(B) comes with the signed mode and only with it")
+        if self.signature is not None and not identified:
+            raise RecordError("Challenge: only the signed mode carries a signature")
+
+    def verify_identified(self, backend, ca_key, ltime=None):
+        """Signed mode: check CertT(B) with PkT (and its validity at `ltime`), then the
+        challenge's signature with PkUB. Returns the recipient's certificate."""
+        if self.mode != proto.SEAL_SIGNED or self.certificate is None:
+            raise RecordError("Challenge: not in the identified mode")
+        self.certificate.verify(backend, ca_key)
+        if ltime is not None and not self.certificate.valid_at(ltime):
+            raise CredentialError("recipient certificate is not valid at this L-time")
+        self.verify(backend, self.certificate.public_key)
+        return self.certificate
+
+
+class Payment(Signed):
+    """A's answer: S over (x, G1, G2, ChallID, ctrA), with eC echoed, CertT(A), VoucherI(A).
+
+    A payment is identified by (PkUA, ChallID, G1), never by its signature bytes.
+    """
+
+    TAG = proto.TAG_PAYMENT
+    DOMAIN = proto.DOMAIN_PAYMENT
+    FIELDS = (
+        (proto.TAG_AMOUNT, 4, 4, 0),
+        (proto.TAG_G1, 32, 32, 0),
+        (proto.TAG_G2, 32, 32, 0),
+        (proto.TAG_CHALL_ID, 8, 8, 0),
+        (proto.TAG_COUNTER, 4, 4, 0),
+    )
+    EXTRA = (
+        (proto.TAG_SEALED, 32, 60, _OPT),
+        (proto.TAG_CERTIFICATE, 1, MAX_NESTED, 0),
+        (proto.TAG_VOUCHER, 1, MAX_NESTED, 0),
+    )
+
+    def __init__(self, x=1, g1=None, g2=None, chall_id=None, counter=0):
+        Signed.__init__(self)
+        self.x = x
+        self.g1 = g1
+        self.g2 = g2
+        self.chall_id = chall_id
+        self.counter = counter
+        self.sealed = None
+        self.certificate = None
+        self.voucher = None
+
+    @classmethod
+    def answering(cls, challenge, counter, certificate, voucher):
+        """The unsigned payment that answers `challenge` with payer counter `counter`."""
+        pay = cls(challenge.x, challenge.g1, challenge.g2, challenge.chall_id, counter)
+        pay.sealed = challenge.sealed
+        pay.certificate = certificate
+        pay.voucher = voucher
+        return pay
+
+    def items(self):
+        return [
+            (proto.TAG_AMOUNT, f.amount(self.x)),
+            (proto.TAG_G1, self.g1),
+            (proto.TAG_G2, self.g2),
+            (proto.TAG_CHALL_ID, self.chall_id),
+            (proto.TAG_COUNTER, f.u32(self.counter)),
+        ]
+
+    def extra_items(self):
+        out = []
+        if self.sealed is not None:
+            out.append((proto.TAG_SEALED, self.sealed))
+        out.append((proto.TAG_CERTIFICATE, self.certificate.encode_value()))
+        out.append((proto.TAG_VOUCHER, self.voucher.encode_value()))
+        return out
+
+    def load(self, fields, outer):
+        self.x = f.uint(fields[proto.TAG_AMOUNT])
+        if self.x < 1:
+            raise RecordError("Payment: amount must be at least 1")
+        self.g1 = bytes(fields[proto.TAG_G1])
+        self.g2 = bytes(fields[proto.TAG_G2])
+        self.chall_id = bytes(fields[proto.TAG_CHALL_ID])
+        self.counter = f.uint(fields[proto.TAG_COUNTER])
+        sealed = outer.get(proto.TAG_SEALED)
+        self.sealed = None if sealed is None else bytes(sealed)
+        self.certificate = Certificate.from_value(outer[proto.TAG_CERTIFICATE])
+        self.voucher = Voucher.from_value(outer[proto.TAG_VOUCHER])
+
+    @property
+    def payer_key(self):
+        return self.certificate.public_key
+
+    def identity(self):
+        """(PkUA, ChallID, G1): what names this payment at the logger and in journals."""
+        return (self.certificate.public_key, self.chall_id, self.g1)
+
+    def answers(self, challenge):
+        """True if this payment answers exactly `challenge` (x, G1, G2, ChallID, eC)."""
+        return (
+            self.x == challenge.x
+            and self.g1 == challenge.g1
+            and self.g2 == challenge.g2
+            and self.chall_id == challenge.chall_id
+            and self.sealed == challenge.sealed
+        )
+
+    def verify_chain(self, backend, ca_key, issuer_key, ltime=None):
+        """Check CertT(A) with PkT, VoucherI(A) with PkI and for the same key, then S with PkUA.
+
+        With `ltime`, the certificate must also be valid at that L-time.
+        """
+        self.certificate.verify(backend, ca_key)
+        if ltime is not None and not self.certificate.valid_at(ltime):
+            raise CredentialError("payer certificate is not valid at this L-time")
+        self.voucher.verify(backend, issuer_key)
+        if self.voucher.public_key != self.certificate.public_key:
+            raise CredentialError("voucher was issued to another card")
+        self.verify(backend, self.certificate.public_key)
+
+
+class LogRecord:
+    """What B sends L: (IdUB, R1, G2, x, ChallID, ctrA, S, CertT(A), VoucherI(A)) and, from a
+    tap, the round-trip time. Not signed by B: L recomputes G1 = H(IdUB, R1) and checks S,
+    which binds the payment to B's id. H(record) (fields.record_hash) names it in receipts."""
+
+    TAG = proto.TAG_LOG_RECORD
+    SCHEMA = (
+        (proto.TAG_VERSION, 1, 1, 0),
+        (proto.TAG_CARD_ID, 8, 8, 0),
+        (proto.TAG_R1, 16, 16, 0),
+        (proto.TAG_G2, 32, 32, 0),
+        (proto.TAG_AMOUNT, 4, 4, 0),
+        (proto.TAG_CHALL_ID, 8, 8, 0),
+        (proto.TAG_COUNTER, 4, 4, 0),
+        (proto.TAG_SIGNATURE, 64, 64, 0),
+        (proto.TAG_CERTIFICATE, 1, MAX_NESTED, 0),
+        (proto.TAG_VOUCHER, 1, MAX_NESTED, 0),
+        (proto.TAG_RTT, 4, 4, _OPT),
+    )
+
+    def __init__(self, recipient_id=None, r1=None, payment=None, rtt=None):
+        self.recipient_id = recipient_id
+        self.r1 = r1
+        self.payment = payment
+        self.rtt = rtt
+
+    def g1(self):
+        return f.g1(self.recipient_id, self.r1)
+
+    def identity(self):
+        return self.payment.identity()
+
+    def encode(self):
+        p = self.payment
+        items = [
+            (proto.TAG_VERSION, bytes((proto.VERSION,))),
+            (proto.TAG_CARD_ID, self.recipient_id),
+            (proto.TAG_R1, self.r1),
+            (proto.TAG_G2, p.g2),
+            (proto.TAG_AMOUNT, f.amount(p.x)),
+            (proto.TAG_CHALL_ID, p.chall_id),
+            (proto.TAG_COUNTER, f.u32(p.counter)),
+            (proto.TAG_SIGNATURE, p.signature),
+            (proto.TAG_CERTIFICATE, p.certificate.encode_value()),
+            (proto.TAG_VOUCHER, p.voucher.encode_value()),
+        ]
+        if self.rtt is not None:
+            items.append((proto.TAG_RTT, f.u32(self.rtt)))
+        return tlv.encode(self.TAG, tlv.encode_all(items))
+
+    def hash(self):
+        return f.record_hash(self.encode())
+
+    @classmethod
+    def decode(cls, data):
+        try:
+            _, value = tlv.decode_one(data, cls.TAG)
+            fields = tlv.decode_fields(value, cls.SCHEMA)
+        except TLVError as exc:
+            raise RecordError("LogRecord: %s" % exc)
+        if fields[proto.TAG_VERSION][0] != proto.VERSION:
+            raise RecordError("LogRecord: unsupported version %d" % fields[proto.TAG_VERSION][0])
+        rec = cls(bytes(fields[proto.TAG_CARD_ID]), bytes(fields[proto.TAG_R1]))
+        rtt = fields.get(proto.TAG_RTT)
+        rec.rtt = None if rtt is None else f.uint(rtt)
+        pay = Payment(
+            f.uint(fields[proto.TAG_AMOUNT]),
+            rec.g1(),
+            bytes(fields[proto.TAG_G2]),
+            bytes(fields[proto.TAG_CHALL_ID]),
+            f.uint(fields[proto.TAG_COUNTER]),
+        )
+        if pay.x < 1:
+            raise RecordError("LogRecord: amount must be at least 1")
+        pay.signature = bytes(fields[proto.TAG_SIGNATURE])
+        pay.certificate = Certificate.from_value(fields[proto.TAG_CERTIFICATE])
+        pay.voucher = Voucher.from_value(fields[proto.TAG_VOUCHER])
+        rec.payment = pay
+        return rec
+
+    def verify(self, backend, ca_key, issuer_key):
+        """L's check: CertT, VoucherI and S, with G1 recomputed from IdUB and R1."""
+        self.payment.verify_chain(backend, ca_key, issuer_key)
