@@ -5,6 +5,7 @@ The records come from the worked example of docs/PROTOCOL.md (tests/core/_exampl
 
 from _check import raises
 from _example import Example
+
 from purse import proto, tlv
 from purse.crypto import ecdsa, encoding
 from purse.errors import CredentialError, InvalidSignature, RecordError
@@ -115,7 +116,9 @@ def test_high_s_signature_is_rejected():
         high = encoding.encode_raw(r, ecdsa.N - s)
         # The high-s twin is a valid ECDSA signature; only the records' low-s rule refuses it.
         EX.backend.verify(good, record.signed_bytes(), high)
-        bad = cls.decode(_rebuild(record.encode(), edit_outer=lambda o: _replace(o, 0x84, high)))
+        bad = cls.decode(
+            _rebuild(record.encode(), edit_outer=lambda o, h=high: _replace(o, 0x84, h))
+        )
         with raises(InvalidSignature, "low half"):
             bad.verify(EX.backend, good)
 
@@ -123,7 +126,7 @@ def test_high_s_signature_is_rejected():
 def test_der_signature_is_rejected():
     for cls, record, _, _ in _signed_cases():
         der = encoding.encode_der(*encoding.decode_raw(record.signature))
-        bad = _rebuild(record.encode(), edit_outer=lambda o: _replace(o, 0x84, der))
+        bad = _rebuild(record.encode(), edit_outer=lambda o, d=der: _replace(o, 0x84, d))
         with raises(RecordError):
             cls.decode(bad)
 
