@@ -28,50 +28,63 @@ MAX_RESPONSE_APDU = const(250)
 MAX_CHAINED_COMMAND = const(1024)
 
 # --- Instructions -----------------------------------------------------------------------------
-# Beside each: the card state it needs and what may come before and after it. "Personalising"
-# is the state from the first SELECT of a fresh card until LOCK; "ready" is every state after.
+# Beside each: the card state it needs and what must come before it (docs/PROTOCOL.md section 8
+# has the full table). States: FRESH (no key), KEYED (key generated, personalising), READY
+# (personalisation locked). SELECT must come first after every reset.
 
-INS_SELECT = const(0xA4)  # CLA 00, P1 04 P2 00: any time; must be first after reset.
-INS_GET_RESPONSE = const(0xC0)  # CLA 00: only right after a response that ended in 61XX.
+INS_SELECT = const(0xA4)  # CLA 00, P1 04, P2 00: any state; first command after reset.
+INS_GET_RESPONSE = const(0xC0)  # CLA 00: right after a response ending in 61XX.
 
-# Provisioning: only while personalising, in this order, then refused with SW_LOCKED.
-INS_GENERATE_KEY = const(0x40)  # After SELECT; before INSTALL_CERTIFICATE.
-INS_INSTALL_CERTIFICATE = const(0x42)  # After GENERATE_KEY (the certificate names its key).
-INS_INSTALL_TRUST = const(0x44)  # After GENERATE_KEY: PkT, PkI, PkL.
-INS_INSTALL_RISK = const(0x46)  # After INSTALL_TRUST (the parameters are checked with PkI).
-INS_LOCK = const(0x48)  # After all three above; then only "ready" commands.
+# Provisioning, refused with SW_LOCKED once READY.
+INS_GENERATE_KEY = const(0x40)  # FRESH -> KEYED. Before every other provisioning command.
+INS_INSTALL_TRUST = const(0x44)  # KEYED; P1 = TRUST_*: PkT, PkI, PkL, after GENERATE_KEY.
+INS_INSTALL_CERTIFICATE = const(0x42)  # KEYED; after INSTALL_TRUST of PkT (it checks CertT).
+INS_LOCK = const(0x48)  # KEYED -> READY; after certificate, all trust anchors and risk.
 
-# Ready: any order after SELECT unless noted.
-INS_GET_INFO = const(0x50)  # Any time after SELECT, personalising included.
-INS_LOAD_VOUCHER = const(0x52)  # Issuer value load (VoucherI); after LOCK.
-INS_MAKE_CHALLENGE = const(0x54)  # Recipient step 1; before ACCEPT of the same ChallID.
-INS_PAY = const(0x56)  # Payer step 2: answers a challenge; retried challenge, same answer.
-INS_ACCEPT = const(0x58)  # Recipient step 3: after MAKE_CHALLENGE with a pending ChallID.
-INS_TAKE_RECEIPT = const(0x5A)  # After ACCEPT queued an outbox entry (the logger's receipt).
-INS_READ_OUTBOX = const(0x5C)  # Any time after LOCK; before TAKE_RECEIPT.
-INS_READ_JOURNAL = const(0x5E)  # Any time after LOCK (the payer's signed payments).
-INS_INSTALL_REVOCATION = const(0x4A)  # After LOCK: a newer CA-signed revocation list.
-INS_GET_NONCE = const(0x4C)  # Embodiment 2: before ACCEPT; the logger's ticket binds it.
+# Any state after KEYED unless noted.
+INS_INSTALL_RISK = const(0x46)  # After INSTALL_TRUST of PkI; later only a newer sequence.
+INS_GET_NONCE = const(0x4C)  # A fresh nonce; before TAKE_TICKET or an embodiment-2 ACCEPT.
+INS_TAKE_TICKET = const(0x4E)  # After GET_NONCE: L's ticket for it; advances L-time.
+INS_INSTALL_REVOCATION = const(0x4A)  # READY: a newer CA-signed revocation list.
+INS_GET_INFO = const(0x50)  # Any state after SELECT.
+INS_LOAD_VOUCHER = const(0x52)  # READY: the issuer's value load (VoucherI).
+INS_MAKE_CHALLENGE = const(0x54)  # READY, recipient step 1; P1 = seal mode.
+INS_PAY = const(0x56)  # READY, payer step 2; a retried challenge gets the same answer.
+INS_ACCEPT = const(0x58)  # READY, recipient step 3; after MAKE_CHALLENGE of that ChallID.
+INS_TAKE_RECEIPT = const(0x5A)  # READY; after READ_OUTBOX handed the record to L.
+INS_READ_OUTBOX = const(0x5C)  # READY; P1 = entry index. Before TAKE_RECEIPT.
+INS_READ_JOURNAL = const(0x5E)  # READY; P1 P2 = entry index (the payer's signed payments).
+
+# Card life-cycle states (GET INFO, TAG_STATE).
+STATE_FRESH = const(0)
+STATE_KEYED = const(1)
+STATE_READY = const(2)
+
+# P1 of INSTALL_TRUST: which trust anchor the 33-byte key is.
+TRUST_CA = const(1)  # PkT
+TRUST_ISSUER = const(2)  # PkI
+TRUST_LOGGER = const(3)  # PkL
 
 # --- Status words (DESIGN.md section 5) -------------------------------------------------------
 # Each user-facing refusal has its own word; every cryptographic or integrity failure is
 # SW_SECURITY, whatever the detail, which goes to the card's local log instead.
 
-SW_OK = const(0x9000)
+SW_OK = const(0x9000)  # Success.
 SW_MORE_DATA = const(0x6100)  # 61XX: XX more bytes wait for GET RESPONSE (00: 256 or more).
-SW_WRONG_LENGTH = const(0x6700)
+SW_WRONG_LENGTH = const(0x6700)  # Lc, Le or a field length is wrong for the command.
 SW_LAST_COMMAND_EXPECTED = const(0x6883)  # A chain was cut by another command.
-SW_CHAINING_UNSUPPORTED = const(0x6884)
+SW_CHAINING_UNSUPPORTED = const(0x6884)  # Chaining where the command allows none.
 SW_SECURITY = const(0x6982)  # Signature, seal, certificate, voucher, MAC: all look alike.
 SW_WRONG_STATE = const(0x6985)  # Conditions of use not satisfied: command out of order.
 SW_LOCKED = const(0x6986)  # Command not allowed: personalisation is locked.
 SW_WRONG_DATA = const(0x6A80)  # Malformed TLV body.
 SW_NOT_FOUND = const(0x6A82)  # SELECT of an unknown AID.
-SW_STORE_FULL = const(0x6A84)
-SW_WRONG_P1P2 = const(0x6A86)
-SW_INS_UNSUPPORTED = const(0x6D00)
-SW_CLA_UNSUPPORTED = const(0x6E00)
-SW_INTERNAL = const(0x6F00)
+SW_STORE_FULL = const(0x6A84)  # No room left: pending challenges, outbox or journal.
+SW_WRONG_P1P2 = const(0x6A86)  # P1 or P2 not allowed for this command.
+SW_NO_MATCH = const(0x6A88)  # Referenced data not found: no such outbox or journal entry.
+SW_INS_UNSUPPORTED = const(0x6D00)  # Unknown instruction.
+SW_CLA_UNSUPPORTED = const(0x6E00)  # Unknown class byte.
+SW_INTERNAL = const(0x6F00)  # Unexpected error in the card; detail in its local log.
 # Proprietary refusals of the purse (ISO 7816-4 leaves 9XXX other than 9000 to applications).
 SW_FUNDS = const(0x9401)  # Insufficient balance.
 SW_LIMIT = const(0x9402)  # Over a risk parameter: per-payment cap, balance cap, unlogged credit.
@@ -140,6 +153,9 @@ TAG_WINDOW = const(0x9B)  # Settlement window, u32 seconds of L-time.
 TAG_RTT = const(0x9C)  # Tap round-trip time, u32 microseconds, filled by the NFC transport.
 TAG_BALANCE = const(0x9D)  # u32.
 TAG_STATE = const(0x9E)  # Card life-cycle state in GET INFO, 1 byte.
+# Two-byte context-class tags, for fields the single-byte range has no room for.
+TAG_OUTBOX_COUNT = const(0x9F20)  # GET INFO: log records waiting for a receipt, u32.
+TAG_JOURNAL_COUNT = const(0x9F21)  # GET INFO: signed payments in the journal, u32.
 
 # --- Domain separation ------------------------------------------------------------------------
 # The first field of every signed body, and the prefix of every protocol hash, so that no
