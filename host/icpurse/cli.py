@@ -9,13 +9,10 @@ import importlib
 import sys
 
 from icpurse import __version__
+from icpurse.errors import UsageError
 
 # Modules that each define add_parser(subparsers); one line here adds a command group.
-COMMAND_MODULES = ("icpurse.bench",)
-
-
-class UsageError(Exception):
-    """A bad argument or state the user can fix; printed without a traceback."""
+COMMAND_MODULES = ("icpurse.cli_authority", "icpurse.bench")
 
 
 def build_parser():
@@ -45,6 +42,10 @@ def main(argv=None):
     except UsageError as exc:
         print("icpurse: error: %s" % exc, file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader of our output went away (`icpurse ... | head`): not an error of ours.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,157 @@
+"""The issuer I: loads value onto cards with vouchers (VoucherI) and signs risk parameters.
+
+Its directory holds issuer-key.pem, issuer.pub (PkI, hex), ca.pub (PkT, to check the
+certificates of the cards it loads) and issuer.sqlite, its own ledger: for every card the
+cumulative issued amount w and every voucher signed.
+"""
+
+from pathlib import Path
+
+from icpurse.authority import AuthorityError, db, keys
+from icpurse.crypto_pyca import PycaBackend
+from purse import proto
+from purse.errors import CryptoError, RecordError
+from purse.records.credentials import Certificate, RiskParameters, Voucher
+
+KIND = "issuer"
+MIGRATIONS = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE cards (
+        card_id BLOB PRIMARY KEY,
+        public_key BLOB NOT NULL UNIQUE,
+        certificate BLOB NOT NULL,
+        issued INTEGER NOT NULL,
+        sequence INTEGER NOT NULL
+    );
+    CREATE TABLE vouchers (
+        card_id BLOB NOT NULL REFERENCES cards (card_id),
+        sequence INTEGER NOT NULL,
+        amount INTEGER NOT NULL,
+        issued INTEGER NOT NULL,
+        ltime INTEGER NOT NULL,
+        record BLOB NOT NULL,
+        PRIMARY KEY (card_id, sequence)
+    );
+    CREATE TABLE risk_parameters (
+        sequence INTEGER PRIMARY KEY,
+        record BLOB NOT NULL
+    );
+    """,
+)
+
+
+class Issuer:
+    def __init__(self, directory, signer, conn, ca_key):
+        self.directory = Path(directory)
+        self.signer = signer
+        self.conn = conn
+        self.ca_key = ca_key
+
+    @staticmethod
+    def paths(directory):
+        d = Path(directory)
+        return d / "issuer-key.pem", d / "issuer.pub", d / "issuer.sqlite", d / "ca.pub"
+
+    @classmethod
+    def init(cls, directory, ca_public, passphrase=None):
+        """Create the issuer's key pair and ledger, trusting the CA key `ca_public` (a .pub
+        file or hex). Refuses to touch an existing issuer. Returns PkI."""
+        key_path, pub_path, db_path, ca_path = cls.paths(directory)
+        if db_path.exists():
+            raise AuthorityError("refusing to overwrite the existing issuer ledger %s" % db_path)
+        ca_key = keys.read_public(ca_public)
+        public = keys.create(key_path, pub_path, passphrase)
+        ca_path.write_text(ca_key.hex() + "\n")
+        db.open_db(db_path, KIND, MIGRATIONS, create=True).close()
+        return public
+
+    @classmethod
+    def open(cls, directory, passphrase=None):
+        key_path, _, db_path, ca_path = cls.paths(directory)
+        conn = db.open_db(db_path, KIND, MIGRATIONS)
+        return cls(
+            directory, keys.load_signer(key_path, passphrase), conn, keys.read_public(ca_path)
+        )
+
+    def register(self, certificate_bytes):
+        """Accept a card by its CA certificate (checked with PkT); returns the Certificate."""
+        try:
+            cert = Certificate.decode(certificate_bytes)
+            cert.verify(PycaBackend(), self.ca_key)
+        except RecordError as exc:
+            raise AuthorityError("malformed certificate: %s" % exc) from None
+        except CryptoError:
+            raise AuthorityError("the certificate is not signed by this issuer's CA") from None
+        with db.transaction(self.conn):
+            self.conn.execute(
+                "INSERT OR IGNORE INTO cards VALUES (?, ?, ?, 0, 0)",
+                (cert.card_id, cert.public_key, cert.encode()),
+            )
+        return cert
+
+    def card(self, card_id):
+        """(public key, issued w, voucher sequence) of a registered card."""
+        row = self.conn.execute(
+            "SELECT public_key, issued, sequence FROM cards WHERE card_id = ?", (bytes(card_id),)
+        ).fetchone()
+        if row is None:
+            raise AuthorityError(
+                "unknown card %s: register it with its certificate (--certificate)"
+                % bytes(card_id).hex()
+            )
+        return row
+
+    def load(self, card_id, amount, ltime):
+        """Raise the card's cumulative issued amount by `amount` and sign the voucher."""
+        if not 1 <= amount <= proto.MAX_AMOUNT:
+            raise AuthorityError("amount must be from 1 to %d" % proto.MAX_AMOUNT)
+        with db.transaction(self.conn):
+            public_key, issued, sequence = self.card(card_id)
+            if issued + amount > proto.MAX_ISSUED:
+                raise AuthorityError("the card's issued total would pass %d" % proto.MAX_ISSUED)
+            voucher = Voucher(public_key, issued + amount, sequence + 1, ltime).sign(self.signer)
+            self.conn.execute(
+                "UPDATE cards SET issued = ?, sequence = ? WHERE card_id = ?",
+                (voucher.issued, voucher.sequence, bytes(card_id)),
+            )
+            self.conn.execute(
+                "INSERT INTO vouchers VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    bytes(card_id),
+                    voucher.sequence,
+                    amount,
+                    voucher.issued,
+                    ltime,
+                    voucher.encode(),
+                ),
+            )
+        return voucher
+
+    def risk(self, balance_cap, payment_cap, unlogged_cap, window, not_before, not_after):
+        """Sign the next risk parameters for every card."""
+        for name, value in (
+            ("balance cap", balance_cap),
+            ("payment cap", payment_cap),
+            ("unlogged-credit cap", unlogged_cap),
+            ("settlement window", window),
+        ):
+            if not 0 <= value <= proto.MAX_AMOUNT:
+                raise AuthorityError("%s must be from 0 to %d" % (name, proto.MAX_AMOUNT))
+        if payment_cap > balance_cap:
+            raise AuthorityError("the payment cap cannot exceed the balance cap")
+        with db.transaction(self.conn):
+            (sequence,) = self.conn.execute(
+                "SELECT COALESCE(MAX(sequence), 0) + 1 FROM risk_parameters"
+            ).fetchone()
+            try:
+                params = RiskParameters(
+                    sequence, balance_cap, payment_cap, unlogged_cap, window, not_before, not_after
+                )
+                params.sign(self.signer)
+            except RecordError as exc:
+                raise AuthorityError(str(exc)) from None
+            self.conn.execute(
+                "INSERT INTO risk_parameters VALUES (?, ?)", (sequence, params.encode())
+            )
+        return params

@@ -1,0 +1,89 @@
+"""Authority key pairs on disk: a PEM private key (PKCS#8, encrypted when a passphrase is
+given) and the public key as hex of its 33-byte compressed SEC1 form."""
+
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from icpurse.authority import AuthorityError
+from icpurse.crypto_pyca import PycaBackend
+from purse.crypto.backend import Signer
+
+
+def public_bytes(private_key):
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
+    )
+
+
+def create(key_path, pub_path, passphrase=None):
+    """Generate a P-256 key pair; refuse to overwrite an existing key. Returns the public key."""
+    key_path, pub_path = Path(key_path), Path(pub_path)
+    for path in (key_path, pub_path):
+        if path.exists():
+            raise AuthorityError("refusing to overwrite the existing key %s" % path)
+    key = ec.generate_private_key(ec.SECP256R1())
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL makes the no-overwrite rule hold even against a concurrent init.
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+        out.flush()
+        os.fsync(out.fileno())
+    public = public_bytes(key)
+    pub_path.write_text(public.hex() + "\n")
+    return public
+
+
+def load_signer(key_path, passphrase=None):
+    """A purse Signer for the key in `key_path`; clear errors for every way loading fails."""
+    key_path = Path(key_path)
+    try:
+        pem = key_path.read_bytes()
+    except FileNotFoundError:
+        raise AuthorityError("no key at %s (run init first)" % key_path) from None
+    try:
+        key = serialization.load_pem_private_key(pem, password=passphrase or None)
+    except TypeError:
+        if passphrase:
+            raise AuthorityError(
+                "%s is not encrypted, but a passphrase was given" % key_path
+            ) from None
+        raise AuthorityError(
+            "%s is encrypted: give --passphrase-file or set ICPURSE_PASSPHRASE" % key_path
+        ) from None
+    except ValueError:
+        if passphrase and b"ENCRYPTED" in pem:
+            raise AuthorityError("wrong passphrase for %s" % key_path) from None
+        raise AuthorityError("%s is not a readable PEM private key" % key_path) from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise AuthorityError("%s is not a P-256 key" % key_path)
+    scalar = key.private_numbers().private_value.to_bytes(32, "big")
+    return Signer(PycaBackend(), scalar)
+
+
+def read_public(pub_path):
+    """The 33-byte public key from a .pub file, or from hex text given directly."""
+    text = str(pub_path)
+    path = Path(text)
+    if path.is_dir():
+        raise AuthorityError("%s is a directory, not a public key" % path)
+    if path.exists():
+        text = path.read_text()
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise AuthorityError("%s is neither a public key file nor hex" % pub_path) from None
+    if len(key) != 33 or key[0] not in (2, 3):
+        raise AuthorityError("%s is not a 33-byte compressed P-256 public key" % pub_path)
+    return key

@@ -1,0 +1,321 @@
+"""`icpurse ca ...` and `icpurse issuer ...`: the certification authority and the issuer.
+
+Each authority lives in one directory (default ./ca and ./issuer). Keys are encrypted with the
+passphrase read from --passphrase-file or the environment variable ICPURSE_PASSPHRASE, when one
+is given. Signed records are printed as hex and, with --out, written to a file as raw bytes.
+"""
+
+import argparse
+import getpass
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from icpurse.authority import AuthorityError, keys
+from icpurse.authority.ca import CertificationAuthority
+from icpurse.authority.issuer import Issuer
+from purse import proto
+
+DAY = 86400
+
+
+# --- argument types -----------------------------------------------------------------------------
+
+
+def _amount(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= proto.MAX_AMOUNT:
+        raise argparse.ArgumentTypeError(
+            "%r is not an amount: give a whole number from 1 to %d in the smallest unit"
+            % (text, proto.MAX_AMOUNT)
+        )
+    return value
+
+
+def _u32(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise argparse.ArgumentTypeError("%r is not a whole number from 0 to 4294967295" % text)
+    return value
+
+
+def _duration(text):
+    """Seconds, from a number with an optional unit: 90, 90s, 15m, 12h, 7d."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": DAY}
+    unit = units.get(text[-1:].lower(), None)
+    number = text[:-1] if unit else text
+    try:
+        value = int(number) * (unit or 1)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise argparse.ArgumentTypeError("%r is not a duration like 3600, 45m, 12h or 7d" % text)
+    return value
+
+
+def _card_id(text):
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != proto.CARD_ID_SIZE:
+        raise argparse.ArgumentTypeError("%r is not a card id (16 hex digits)" % text)
+    return value
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _passphrase(args, prompt_if_needed, key_path=None):
+    if args.passphrase_file:
+        try:
+            return Path(args.passphrase_file).read_bytes().rstrip(b"\r\n")
+        except OSError as exc:
+            raise AuthorityError("cannot read the passphrase file: %s" % exc) from None
+    env = os.environ.get("ICPURSE_PASSPHRASE")
+    if env:
+        return env.encode()
+    if prompt_if_needed and key_path is not None and sys.stdin.isatty():
+        key = Path(key_path)
+        if key.exists() and b"ENCRYPTED" in key.read_bytes():
+            return getpass.getpass("passphrase for %s: " % key_path).encode()
+    return None
+
+
+def _stamp(seconds):
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _emit(args, what, record_bytes):
+    if args.out:
+        Path(args.out).write_bytes(record_bytes)
+        print("%s (%d bytes) written to %s" % (what, len(record_bytes), args.out))
+    else:
+        print("%s (%d bytes): %s" % (what, len(record_bytes), record_bytes.hex()))
+
+
+def _read_record(text, what):
+    """Record bytes from hex given on the command line, or from a file (raw or hex)."""
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        pass
+    path = Path(text)
+    if not path.is_file():
+        raise AuthorityError("%s: %r is neither hex nor a file" % (what, text))
+    data = path.read_bytes()
+    try:
+        return bytes.fromhex(data.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return data
+
+
+def _now(args):
+    return args.ltime if args.ltime is not None else int(time.time())
+
+
+# --- the CA -------------------------------------------------------------------------------------
+
+
+def ca_init(args):
+    passphrase = _passphrase(args, False)
+    public = CertificationAuthority.init(args.dir, passphrase)
+    print("created the CA in %s" % args.dir)
+    print("PkT: %s" % public.hex())
+    if not passphrase:
+        print("note: the CA key is stored unencrypted; use --passphrase-file to encrypt it")
+
+
+def _open_ca(args):
+    key_path = CertificationAuthority.paths(args.dir)[0]
+    return CertificationAuthority.open(args.dir, _passphrase(args, True, key_path))
+
+
+def ca_certify(args):
+    ca = _open_ca(args)
+    public_key = keys.read_public(args.public_key)
+    not_before = args.not_before if args.not_before is not None else int(time.time())
+    cert = ca.certify(public_key, not_before, not_before + args.days * DAY)
+    print(
+        "certified card %s (serial %d), valid %s to %s"
+        % (cert.card_id.hex(), cert.serial, _stamp(cert.not_before), _stamp(cert.not_after))
+    )
+    _emit(args, "certificate", cert.encode())
+
+
+def ca_revoke(args):
+    ca = _open_ca(args)
+    rl = ca.revoke(args.card, _now(args), args.reason)
+    print(
+        "revoked %s; revocation list %d lists %d card(s)"
+        % (", ".join(c.hex() for c in args.card), rl.sequence, len(rl.revoked))
+    )
+    _emit(args, "revocation list", rl.encode())
+
+
+# --- the issuer ---------------------------------------------------------------------------------
+
+
+def issuer_init(args):
+    if args.ca_public_key is None and args.ca is None:
+        raise AuthorityError("give the CA's public key: --ca DIR or --ca-public-key HEX|FILE")
+    ca_public = args.ca_public_key or CertificationAuthority.paths(args.ca)[1]
+    passphrase = _passphrase(args, False)
+    public = Issuer.init(args.dir, ca_public, passphrase)
+    print("created the issuer in %s, trusting PkT from %s" % (args.dir, ca_public))
+    print("PkI: %s" % public.hex())
+    if not passphrase:
+        print("note: the issuer key is stored unencrypted; use --passphrase-file to encrypt it")
+
+
+def _open_issuer(args):
+    key_path = Issuer.paths(args.dir)[0]
+    return Issuer.open(args.dir, _passphrase(args, True, key_path))
+
+
+def issuer_load(args):
+    issuer = _open_issuer(args)
+    if args.certificate:
+        cert = issuer.register(_read_record(args.certificate, "--certificate"))
+        if args.card is not None and cert.card_id != args.card:
+            raise AuthorityError("the certificate is for card %s" % cert.card_id.hex())
+        card_id = cert.card_id
+    elif args.card is not None:
+        card_id = args.card
+    else:
+        raise AuthorityError("name the card: --card ID or --certificate FILE")
+    voucher = issuer.load(card_id, args.amount, _now(args))
+    print(
+        "loaded %d onto card %s: issued total w = %d, voucher sequence %d"
+        % (args.amount, card_id.hex(), voucher.issued, voucher.sequence)
+    )
+    _emit(args, "voucher", voucher.encode())
+
+
+def issuer_risk(args):
+    issuer = _open_issuer(args)
+    not_before = args.not_before if args.not_before is not None else int(time.time())
+    params = issuer.risk(
+        args.balance_cap,
+        args.payment_cap,
+        args.unlogged_cap,
+        args.window,
+        not_before,
+        not_before + args.days * DAY,
+    )
+    print(
+        "risk parameters %d: balance cap %d, payment cap %d, unlogged credit cap %d, "
+        "settlement window %d s, valid %s to %s"
+        % (
+            params.sequence,
+            params.balance_cap,
+            params.payment_cap,
+            params.unlogged_cap,
+            params.window,
+            _stamp(params.not_before),
+            _stamp(params.not_after),
+        )
+    )
+    _emit(args, "risk parameters", params.encode())
+
+
+# --- parsers ------------------------------------------------------------------------------------
+
+
+def _common(parser, default_dir):
+    parser.add_argument(
+        "--dir", default=default_dir, help="the authority's directory (default ./%s)" % default_dir
+    )
+    parser.add_argument(
+        "--passphrase-file",
+        metavar="PATH",
+        help="file holding the key's passphrase (or set ICPURSE_PASSPHRASE)",
+    )
+
+
+def _output(parser):
+    parser.add_argument("--out", metavar="FILE", help="also write the signed record to FILE")
+
+
+def _validity(parser, days):
+    parser.add_argument(
+        "--not-before", type=_u32, metavar="LTIME", help="start of validity (default: now)"
+    )
+    parser.add_argument(
+        "--days", type=_u32, default=days, help="days of validity (default %d)" % days
+    )
+
+
+def add_parser(subparsers):
+    ca = subparsers.add_parser("ca", help="the certification authority T")
+    ca_cmds = ca.add_subparsers(dest="ca_command", metavar="ACTION", title="actions")
+    ca.set_defaults(handler=lambda args: ca.print_help())
+
+    p = ca_cmds.add_parser("init", help="create the CA's key pair and database")
+    _common(p, "ca")
+    p.set_defaults(handler=ca_init)
+
+    p = ca_cmds.add_parser("certify", help="sign CertT for a card's public key")
+    _common(p, "ca")
+    p.add_argument(
+        "--public-key", required=True, metavar="HEX|FILE", help="the card's 33-byte key"
+    )
+    _validity(p, 5 * 365)
+    _output(p)
+    p.set_defaults(handler=ca_certify)
+
+    p = ca_cmds.add_parser("revoke", help="revoke cards and sign the next revocation list")
+    _common(p, "ca")
+    p.add_argument(
+        "--card", type=_card_id, action="append", required=True, metavar="ID",
+        help="card id to revoke (repeat for several)",
+    )  # fmt: skip
+    p.add_argument("--reason", default="revoked", help="recorded in the CA's database")
+    p.add_argument("--ltime", type=_u32, help="L-time of the list (default: now)")
+    _output(p)
+    p.set_defaults(handler=ca_revoke)
+
+    issuer = subparsers.add_parser("issuer", help="the issuer I")
+    issuer_cmds = issuer.add_subparsers(dest="issuer_command", metavar="ACTION", title="actions")
+    issuer.set_defaults(handler=lambda args: issuer.print_help())
+
+    p = issuer_cmds.add_parser("init", help="create the issuer's key pair and ledger")
+    _common(p, "issuer")
+    p.add_argument("--ca", metavar="DIR", help="the CA directory whose ca.pub to trust")
+    p.add_argument("--ca-public-key", metavar="HEX|FILE", help="PkT, if not given by --ca")
+    p.set_defaults(handler=issuer_init)
+
+    p = issuer_cmds.add_parser("load", help="load value onto a card: sign the next voucher")
+    _common(p, "issuer")
+    p.add_argument("--card", type=_card_id, metavar="ID", help="a card the issuer knows")
+    p.add_argument(
+        "--certificate", metavar="FILE|HEX", help="the card's CertT, to register a new card"
+    )
+    p.add_argument("--amount", type=_amount, required=True, help="amount in the smallest unit")
+    p.add_argument("--ltime", type=_u32, help="L-time written in the voucher (default: now)")
+    _output(p)
+    p.set_defaults(handler=issuer_load)
+
+    p = issuer_cmds.add_parser("risk", help="sign the risk parameters every card enforces")
+    _common(p, "issuer")
+    p.add_argument("--balance-cap", type=_u32, required=True, help="most a card may hold")
+    p.add_argument("--payment-cap", type=_u32, required=True, help="most one payment may move")
+    p.add_argument(
+        "--unlogged-cap", type=_u32, required=True,
+        help="most credit a card may hold before the logger has receipted it",
+    )  # fmt: skip
+    p.add_argument(
+        "--window", type=_duration, required=True,
+        help="settlement window: 3600, 45m, 12h or 7d",
+    )  # fmt: skip
+    _validity(p, 365)
+    _output(p)
+    p.set_defaults(handler=issuer_risk)

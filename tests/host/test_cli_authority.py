@@ -1,0 +1,175 @@
+"""`icpurse ca` and `icpurse issuer` end to end, on real key files and SQLite databases."""
+
+import re
+
+import pytest
+
+from icpurse.cli import main
+from purse.crypto.pure import PureBackend
+from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
+
+BACKEND = PureBackend()
+CARD_KEY = "02" + "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def record_hex(out, what):
+    return bytes.fromhex(re.search(r"%s \(\d+ bytes\): ([0-9a-f]+)" % what, out).group(1))
+
+
+@pytest.fixture
+def authorities(tmp_path, capsys):
+    ca, issuer = tmp_path / "ca", tmp_path / "issuer"
+    assert run(capsys, "ca", "init", "--dir", str(ca))[0] == 0
+    assert run(capsys, "issuer", "init", "--dir", str(issuer), "--ca", str(ca))[0] == 0
+    pk_t = bytes.fromhex((ca / "ca.pub").read_text())
+    pk_i = bytes.fromhex((issuer / "issuer.pub").read_text())
+    return ca, issuer, pk_t, pk_i
+
+
+def test_init_refuses_to_overwrite(authorities, capsys):
+    ca, issuer, _, _ = authorities
+    key_before = (ca / "ca-key.pem").read_bytes()
+    code, _, err = run(capsys, "ca", "init", "--dir", str(ca))
+    assert code == 2 and "refusing to overwrite" in err
+    assert (ca / "ca-key.pem").read_bytes() == key_before
+    code, _, err = run(capsys, "issuer", "init", "--dir", str(issuer), "--ca", str(ca))
+    assert code == 2 and "refusing to overwrite" in err
+
+
+def test_certify_load_risk_revoke(authorities, capsys, tmp_path):
+    ca, issuer, pk_t, pk_i = authorities
+    code, out, _ = run(
+        capsys, "ca", "certify", "--dir", str(ca), "--public-key", CARD_KEY,
+        "--not-before", "1767225600", "--days", "30",
+    )  # fmt: skip
+    assert code == 0 and "serial 1" in out
+    cert = Certificate.decode(record_hex(out, "certificate"))
+    cert.verify(BACKEND, pk_t)
+    assert cert.public_key.hex() == CARD_KEY and cert.not_after == 1767225600 + 30 * 86400
+    card = cert.card_id.hex()
+    assert "certified card %s" % card in out
+
+    code, _, err = run(capsys, "ca", "certify", "--dir", str(ca), "--public-key", CARD_KEY)
+    assert code == 2 and "already certified" in err
+
+    cert_file = tmp_path / "card.cert"
+    cert_file.write_bytes(cert.encode())
+    code, out, _ = run(
+        capsys, "issuer", "load", "--dir", str(issuer), "--certificate", str(cert_file),
+        "--amount", "5000", "--ltime", "1767300000",
+    )  # fmt: skip
+    assert code == 0 and "issued total w = 5000" in out
+    code, out, _ = run(
+        capsys, "issuer", "load", "--dir", str(issuer), "--card", card, "--amount", "250",
+        "--out", str(tmp_path / "v.bin"),
+    )  # fmt: skip
+    assert code == 0 and "issued total w = 5250, voucher sequence 2" in out
+    voucher = Voucher.decode((tmp_path / "v.bin").read_bytes())
+    voucher.verify(BACKEND, pk_i)
+    assert (voucher.public_key, voucher.issued, voucher.sequence) == (cert.public_key, 5250, 2)
+
+    code, out, _ = run(
+        capsys, "issuer", "risk", "--dir", str(issuer), "--balance-cap", "100000",
+        "--payment-cap", "20000", "--unlogged-cap", "50000", "--window", "7d",
+    )  # fmt: skip
+    assert code == 0
+    risk = RiskParameters.decode(record_hex(out, "risk parameters"))
+    risk.verify(BACKEND, pk_i)
+    assert (risk.sequence, risk.window, risk.payment_cap) == (1, 7 * 86400, 20000)
+
+    code, out, _ = run(capsys, "ca", "revoke", "--dir", str(ca), "--card", card, "--ltime", "9")
+    assert code == 0 and "revocation list 1 lists 1 card(s)" in out
+    rl = RevocationList.decode(record_hex(out, "revocation list"))
+    rl.verify(BACKEND, pk_t)
+    assert rl.revoked == [cert.card_id] and rl.ltime == 9
+    code, out, _ = run(capsys, "ca", "revoke", "--dir", str(ca), "--card", card)
+    assert RevocationList.decode(record_hex(out, "revocation list")).sequence == 2
+
+
+def test_clear_errors(authorities, capsys, tmp_path):
+    ca, issuer, _, _ = authorities
+    code, _, err = run(capsys, "issuer", "load", "--dir", str(issuer), "--card", "00" * 8,
+                       "--amount", "3")  # fmt: skip
+    assert code == 2 and "unknown card 0000000000000000" in err
+    code, _, err = run(capsys, "ca", "revoke", "--dir", str(ca), "--card", "00" * 8)
+    assert code == 2 and "never certified" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["issuer", "load", "--dir", str(issuer), "--card", "00" * 8, "--amount", "0"])
+    assert exc.value.code == 2
+    assert "is not an amount" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["issuer", "load", "--dir", str(issuer), "--card", "xyz", "--amount", "1"])
+    assert "is not a card id" in capsys.readouterr().err
+    code, _, err = run(capsys, "ca", "certify", "--dir", str(ca), "--public-key", "02" + "ff" * 32)
+    assert code == 2 and "not a valid P-256 public key" in err
+    code, _, err = run(capsys, "ca", "certify", "--dir", str(ca), "--public-key", "04" + "00" * 32)
+    assert code == 2 and "compressed" in err
+    code, _, err = run(
+        capsys, "issuer", "risk", "--dir", str(issuer), "--balance-cap", "10",
+        "--payment-cap", "20", "--unlogged-cap", "5", "--window", "1h",
+    )  # fmt: skip
+    assert code == 2 and "payment cap cannot exceed" in err
+    code, _, err = run(capsys, "ca", "certify", "--dir", str(tmp_path / "nowhere"),
+                       "--public-key", CARD_KEY)  # fmt: skip
+    assert code == 2 and "run init first" in err
+
+
+def test_certificate_of_another_ca_is_refused(authorities, capsys, tmp_path):
+    _, issuer, _, _ = authorities
+    other = tmp_path / "other-ca"
+    run(capsys, "ca", "init", "--dir", str(other))
+    _, out, _ = run(capsys, "ca", "certify", "--dir", str(other), "--public-key", CARD_KEY)
+    foreign = record_hex(out, "certificate").hex()
+    code, _, err = run(capsys, "issuer", "load", "--dir", str(issuer), "--certificate", foreign,
+                       "--amount", "1")  # fmt: skip
+    assert code == 2 and "not signed by this issuer's CA" in err
+
+
+def test_encrypted_keys(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ICPURSE_PASSPHRASE", raising=False)
+    secret = tmp_path / "pass"
+    secret.write_text("correct horse\n")
+    ca = tmp_path / "ca"
+    code, out, _ = run(capsys, "ca", "init", "--dir", str(ca), "--passphrase-file", str(secret))
+    assert code == 0 and "unencrypted" not in out
+    assert b"ENCRYPTED" in (ca / "ca-key.pem").read_bytes()
+    code, _, err = run(capsys, "ca", "certify", "--dir", str(ca), "--public-key", CARD_KEY)
+    assert code == 2 and "is encrypted" in err
+    monkeypatch.setenv("ICPURSE_PASSPHRASE", "wrong")
+    code, _, err = run(capsys, "ca", "certify", "--dir", str(ca), "--public-key", CARD_KEY)
+    assert code == 2 and "wrong passphrase" in err
+    monkeypatch.setenv("ICPURSE_PASSPHRASE", "correct horse")
+    code, out, _ = run(capsys, "ca", "certify", "--dir", str(ca), "--public-key", CARD_KEY)
+    assert code == 0 and "serial 1" in out
+    assert "correct horse" not in out
+
+
+def test_damaged_files(authorities, capsys):
+    ca, issuer, _, _ = authorities
+    (ca / "ca-key.pem").write_text("not a key")
+    code, _, err = run(capsys, "ca", "certify", "--dir", str(ca), "--public-key", CARD_KEY)
+    assert code == 2 and "not a readable PEM private key" in err
+    (issuer / "issuer.sqlite").write_bytes(b"garbage" * 100)
+    for suffix in ("-wal", "-shm"):
+        (issuer / ("issuer.sqlite" + suffix)).unlink(missing_ok=True)
+    code, _, err = run(capsys, "issuer", "load", "--dir", str(issuer), "--card", "00" * 8,
+                       "--amount", "1")  # fmt: skip
+    assert code == 2 and "damaged or not a database" in err
+
+
+def test_help_on_every_command(capsys):
+    for argv in (
+        ["ca", "--help"], ["ca", "init", "--help"], ["ca", "certify", "--help"],
+        ["ca", "revoke", "--help"], ["issuer", "--help"], ["issuer", "init", "--help"],
+        ["issuer", "load", "--help"], ["issuer", "risk", "--help"],
+    ):  # fmt: skip
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+        assert "usage: icpurse" in capsys.readouterr().out
