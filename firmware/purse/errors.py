@@ -45,3 +45,57 @@ class RecordError(PurseError):
 class CredentialError(CryptoError):
     """A credential is genuine but not acceptable here: a voucher for another card, a
     certificate outside its validity, a revoked card. The peer sees it as any crypto failure."""
+
+
+class Refusal(PurseError):
+    """A user-facing refusal of the card: each subclass has its own status word (the applet's
+    dispatcher holds the table). A refusal leaves the card's stored state unchanged."""
+
+
+class InsufficientFunds(Refusal):
+    """The balance does not cover the amount."""
+
+
+class LimitExceeded(Refusal):
+    """A risk parameter forbids it: payment cap, balance cap or unlogged-credit cap."""
+
+
+class UnknownChallenge(Refusal):
+    """The ChallID is not pending: never made here, expired by count, or already used."""
+
+
+class MustSync(Refusal):
+    """The card must see the logger first: an outbox entry is older than the settlement
+    window, or its risk parameters are not valid at its L-time."""
+
+
+class TicketRefused(Refusal):
+    """Embodiment 2: the ready-ticket is missing, stale, or binds another nonce."""
+
+
+class Declined(Refusal):
+    """The holder did not confirm the payment."""
+
+
+class Revoked(Refusal):
+    """The peer's certificate is on the card's revocation list."""
+
+
+class WrongState(Refusal):
+    """The command is out of order or the card lacks what it needs (no key, no voucher...)."""
+
+
+class Locked(Refusal):
+    """Personalisation is locked: provisioning commands are refused for good."""
+
+
+class NotFound(Refusal):
+    """No such outbox or journal entry, or no entry matches a receipt."""
+
+
+class StoreFull(Refusal):
+    """The card has no room for another pending challenge or outbox entry."""
+
+
+class StoreError(PurseError):
+    """The card's stored state is corrupt, truncated, or of an unknown format version."""
