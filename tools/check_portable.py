@@ -11,6 +11,7 @@ every port has. Board glue elsewhere in firmware/ may also use the board's own m
 """
 
 import ast
+import builtins
 import sys
 from pathlib import Path
 
@@ -137,6 +138,11 @@ class Checker(ast.NodeVisitor):
             if self.core and func.id in CORE_BANNED_CALLS:
                 self.report(node, "%s(): %s" % (func.id, CORE_BANNED_CALLS[func.id]))
         elif isinstance(func, ast.Attribute):
+            base = func.value
+            if func.attr == "__init__" and isinstance(base, ast.Name) and base.id in dir(builtins):
+                self.report(
+                    node, "%s.__init__(self, ...): not on MicroPython; use super()" % base.id
+                )
             if func.attr in BANNED_METHODS:
                 self.report(node, "%s(): %s" % (func.attr, BANNED_METHODS[func.attr]))
             if func.attr in ("to_bytes", "from_bytes"):

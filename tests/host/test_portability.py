@@ -66,6 +66,7 @@ BAD_SOURCES = {
     "class A:\n    __slots__ = ('a',)\n": "__slots__",
     "class A(metaclass=M):\n    pass\n": "metaclass",
     "print('x')\n": "no I/O",
+    "class E(Exception):\n    def __init__(self):\n        Exception.__init__(self)\n": "super()",
     "match x:\n    case 1:\n        pass\n": "match",
 }
 

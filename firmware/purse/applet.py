@@ -1,0 +1,281 @@
+"""The card's APDU command set (docs/PROTOCOL.md section 8): one handler per command, one table.
+
+`Applet.process(apdu) -> response` is the whole card as a transport sees it. It reassembles
+chained commands, hands out long responses through GET RESPONSE, requires SELECT first, and is
+the only place where an exception becomes a status word (the table _STATUS); the detail of a
+refusal goes to the card's local log, never to the peer.
+"""
+
+from purse import apdu, errors, proto, tlv
+from purse.wallet import credentials, payer, recipient
+
+
+class _BadP1P2(errors.PurseError):
+    """P1 or P2 is not one this command takes."""
+
+
+# Exception class -> status word, most specific first (DESIGN.md section 5).
+_STATUS = (
+    (_BadP1P2, proto.SW_WRONG_P1P2),
+    (errors.InsufficientFunds, proto.SW_FUNDS),
+    (errors.LimitExceeded, proto.SW_LIMIT),
+    (errors.UnknownChallenge, proto.SW_CHALLENGE_UNKNOWN),
+    (errors.MustSync, proto.SW_MUST_SYNC),
+    (errors.TicketRefused, proto.SW_TICKET),
+    (errors.Declined, proto.SW_DECLINED),
+    (errors.Revoked, proto.SW_REVOKED),
+    (errors.Locked, proto.SW_LOCKED),
+    (errors.NotFound, proto.SW_NO_MATCH),
+    (errors.StoreFull, proto.SW_STORE_FULL),
+    (errors.WrongState, proto.SW_WRONG_STATE),
+    (errors.APDUError, proto.SW_WRONG_LENGTH),
+    (errors.TLVError, proto.SW_WRONG_DATA),
+    # A malformed record and a failed signature look alike to the peer: both are integrity.
+    (errors.RecordError, proto.SW_SECURITY),
+    (errors.CryptoError, proto.SW_SECURITY),
+    (errors.StoreError, proto.SW_INTERNAL),
+)
+
+
+def status_for(exc):
+    for cls, sw in _STATUS:
+        if isinstance(exc, cls):
+            return sw
+    return proto.SW_INTERNAL
+
+
+def _p1p2(cmd, p1=0, p2=0):
+    if cmd.p1 != p1 or cmd.p2 != p2:
+        raise _BadP1P2("P1 P2 must be %02X %02X" % (p1, p2))
+
+
+def _u32(value):
+    return value.to_bytes(4, "big")
+
+
+def _records(data):
+    """Split a command body into its top-level records, each as its complete encoding."""
+    mv = memoryview(data)
+    out = []
+    pos = 0
+    while pos < len(mv):
+        start = pos
+        tag, _, pos = tlv.read(mv, pos)
+        out.append((tag, bytes(mv[start:pos])))
+    return out
+
+
+# --- handlers: each takes (applet, command) and returns the response data ----------------------
+
+
+def handle_select(applet, cmd):
+    _p1p2(cmd, 0x04, 0x00)
+    if bytes(cmd.data) != proto.AID:
+        applet.selected = False
+        raise errors.NotFound("unknown AID")
+    applet.selected = True
+    return _info(applet, short=True)
+
+
+def _info(applet, short=False):
+    state = applet.card.state
+    items = [
+        (proto.TAG_VERSION, bytes((proto.VERSION,))),
+        (proto.TAG_STATE, bytes((state.lifecycle,))),
+    ]
+    if not short and state.public_key is not None:
+        items += [
+            (proto.TAG_CARD_ID, applet.card.card_id()),
+            (proto.TAG_PUBLIC_KEY, state.public_key),
+            (proto.TAG_BALANCE, _u32(state.balance)),
+            (proto.TAG_ISSUED, applet.card.issued().to_bytes(8, "big")),
+            (proto.TAG_COUNTER, _u32(state.pay_counter)),
+            (proto.TAG_LTIME, _u32(state.ltime)),
+            (proto.TAG_OUTBOX_COUNT, _u32(len(state.outbox))),
+            (proto.TAG_JOURNAL_COUNT, _u32(len(state.journal))),
+        ]
+    return tlv.encode(proto.TAG_INFO, tlv.encode_all(items))
+
+
+def handle_get_info(applet, cmd):
+    _p1p2(cmd)
+    return _info(applet)
+
+
+def handle_generate_key(applet, cmd):
+    _p1p2(cmd)
+    if len(cmd.data) not in (0, 32):
+        raise errors.APDUError("host entropy is 32 bytes or none")
+    card_id, public_key = credentials.generate_key(applet.card, bytes(cmd.data))
+    return tlv.encode(
+        proto.TAG_INFO,
+        tlv.encode_all(((proto.TAG_CARD_ID, card_id), (proto.TAG_PUBLIC_KEY, public_key))),
+    )
+
+
+def handle_install_trust(applet, cmd):
+    if cmd.p1 not in (proto.TRUST_CA, proto.TRUST_ISSUER, proto.TRUST_LOGGER) or cmd.p2:
+        raise _BadP1P2("P1 names the trust anchor: 01, 02 or 03")
+    credentials.install_trust(applet.card, cmd.p1, cmd.data)
+    return b""
+
+
+def handle_install_certificate(applet, cmd):
+    _p1p2(cmd)
+    credentials.install_certificate(applet.card, cmd.data)
+    return b""
+
+
+def handle_install_risk(applet, cmd):
+    _p1p2(cmd)
+    credentials.install_risk(applet.card, cmd.data)
+    return b""
+
+
+def handle_lock(applet, cmd):
+    _p1p2(cmd)
+    credentials.lock(applet.card)
+    return b""
+
+
+def handle_get_nonce(applet, cmd):
+    _p1p2(cmd)
+    return tlv.encode(proto.TAG_NONCE, credentials.get_nonce(applet.card))
+
+
+def handle_take_ticket(applet, cmd):
+    _p1p2(cmd)
+    credentials.take_ticket(applet.card, cmd.data)
+    return b""
+
+
+def handle_install_revocation(applet, cmd):
+    _p1p2(cmd)
+    credentials.install_revocation(applet.card, cmd.data)
+    return b""
+
+
+def handle_load_voucher(applet, cmd):
+    _p1p2(cmd)
+    return tlv.encode(proto.TAG_BALANCE, _u32(credentials.load_voucher(applet.card, cmd.data)))
+
+
+def handle_make_challenge(applet, cmd):
+    if cmd.p1 not in proto.SEAL_MODES or cmd.p2 not in (0, 1):
+        raise _BadP1P2("P1 is the seal mode, P2 01 asks for a ready-ticket")
+    items = tlv.decode_all(cmd.data)
+    if len(items) != 1 or items[0][0] != proto.TAG_AMOUNT or len(items[0][1]) != 4:
+        raise errors.TLVError("MAKE CHALLENGE takes the amount, 85 04 x")
+    x = int.from_bytes(bytes(items[0][1]), "big")
+    return recipient.make_challenge(applet.card, cmd.p1, x, cmd.p2 == 1)
+
+
+def handle_pay(applet, cmd):
+    _p1p2(cmd)
+    return payer.pay(applet.card, cmd.data)
+
+
+def handle_accept(applet, cmd):
+    _p1p2(cmd)
+    parts = _records(cmd.data)
+    if not parts or parts[0][0] != proto.TAG_PAYMENT or len(parts) > 2:
+        raise errors.TLVError("ACCEPT takes a payment, then optionally a ticket")
+    ticket = None
+    if len(parts) == 2:
+        if parts[1][0] != proto.TAG_TICKET:
+            raise errors.TLVError("the second record of ACCEPT must be a ticket")
+        ticket = parts[1][1]
+    balance = recipient.accept(applet.card, parts[0][1], ticket)
+    return tlv.encode(proto.TAG_BALANCE, _u32(balance))
+
+
+def handle_take_receipt(applet, cmd):
+    _p1p2(cmd)
+    recipient.take_receipt(applet.card, cmd.data)
+    return b""
+
+
+def handle_read_outbox(applet, cmd):
+    if cmd.p2:
+        raise _BadP1P2("P1 is the entry index, P2 00")
+    return recipient.outbox_record(applet.card, cmd.p1)
+
+
+def handle_read_journal(applet, cmd):
+    return payer.journal_payment(applet.card, (cmd.p1 << 8) | cmd.p2)
+
+
+# INS -> handler. SELECT and GET RESPONSE come with CLA 00, every other command with CLA 80.
+_HANDLERS = {
+    proto.INS_SELECT: handle_select,
+    proto.INS_GET_INFO: handle_get_info,
+    proto.INS_GENERATE_KEY: handle_generate_key,
+    proto.INS_INSTALL_TRUST: handle_install_trust,
+    proto.INS_INSTALL_CERTIFICATE: handle_install_certificate,
+    proto.INS_INSTALL_RISK: handle_install_risk,
+    proto.INS_LOCK: handle_lock,
+    proto.INS_GET_NONCE: handle_get_nonce,
+    proto.INS_TAKE_TICKET: handle_take_ticket,
+    proto.INS_INSTALL_REVOCATION: handle_install_revocation,
+    proto.INS_LOAD_VOUCHER: handle_load_voucher,
+    proto.INS_MAKE_CHALLENGE: handle_make_challenge,
+    proto.INS_PAY: handle_pay,
+    proto.INS_ACCEPT: handle_accept,
+    proto.INS_TAKE_RECEIPT: handle_take_receipt,
+    proto.INS_READ_OUTBOX: handle_read_outbox,
+    proto.INS_READ_JOURNAL: handle_read_journal,
+}
+_ISO_CLASS = (proto.INS_SELECT, proto.INS_GET_RESPONSE)
+
+
+class Applet:
+    """The card as its transport sees it: bytes of a command APDU in, a response APDU out."""
+
+    def __init__(self, card):
+        self.card = card
+        self.selected = False
+        self._chain = apdu.ChainAssembler()
+        self._responses = apdu.ResponseQueue()
+
+    def reset(self):
+        """What a power-up does: deselect, drop chains and pending responses, reread state."""
+        self.selected = False
+        self._chain.reset()
+        self._responses.clear()
+        self.card.load()
+
+    def process(self, raw):
+        try:
+            cmd = apdu.parse_command(raw)
+        except errors.APDUError as exc:
+            self.card.note(str(exc))
+            return apdu.build_response(b"", proto.SW_WRONG_LENGTH)
+        if cmd.ins == proto.INS_GET_RESPONSE and cmd.cla == proto.CLA_ISO:
+            if not self._responses.pending:
+                return apdu.build_response(b"", proto.SW_WRONG_STATE)
+            return self._responses.next_part(cmd.le or 256)
+        self._responses.clear()
+        try:
+            whole = self._chain.feed(cmd)
+        except errors.APDUError as exc:
+            self.card.note(str(exc))
+            return apdu.build_response(b"", proto.SW_LAST_COMMAND_EXPECTED)
+        if whole is None:
+            return apdu.build_response(b"", proto.SW_OK)
+        data, sw = self._dispatch(whole)
+        return self._responses.start(data, sw)
+
+    def _dispatch(self, cmd):
+        handler = _HANDLERS.get(cmd.ins)
+        if handler is None:
+            return b"", proto.SW_INS_UNSUPPORTED
+        cla = proto.CLA_ISO if cmd.ins in _ISO_CLASS else proto.CLA_PROPRIETARY
+        if cmd.cla != cla:
+            return b"", proto.SW_CLA_UNSUPPORTED
+        if not self.selected and cmd.ins != proto.INS_SELECT:
+            return b"", proto.SW_WRONG_STATE
+        try:
+            return handler(self, cmd), proto.SW_OK
+        except errors.PurseError as exc:
+            self.card.note("%s: %s" % (exc.__class__.__name__, exc))
+            return b"", status_for(exc)

@@ -1,0 +1,130 @@
+"""The terminal's side of the card's APDU command set: one method per command, over any link.
+
+A CardClient wraps `exchange(apdu) -> response` (an in-process Applet, a serial port, an NFC
+reader on a board) and handles command chaining and GET RESPONSE. A refusal raises CardError
+with the status word; the records it returns are the card's bytes, unchanged. It lives in the
+core because a board acting as an NFC reader drives the other card with it too.
+"""
+
+from purse import apdu, proto, tlv
+
+
+class CardError(Exception):
+    """The card refused a command; `.sw` is its status word."""
+
+    def __init__(self, command, sw):
+        super().__init__("%s refused with status %04X" % (command, sw))
+        self.command = command
+        self.sw = sw
+
+
+def _u32(data):
+    return int.from_bytes(bytes(data), "big")
+
+
+class Info:
+    """GET INFO (or SELECT) answer."""
+
+    def __init__(self, data):
+        fields = dict(tlv.decode_all(tlv.decode_one(data, proto.TAG_INFO)[1]))
+        self.version = _u32(fields.get(proto.TAG_VERSION, b""))
+        self.state = _u32(fields.get(proto.TAG_STATE, b""))
+        self.card_id = bytes(fields.get(proto.TAG_CARD_ID, b""))
+        self.public_key = bytes(fields.get(proto.TAG_PUBLIC_KEY, b""))
+        self.balance = _u32(fields.get(proto.TAG_BALANCE, b""))
+        self.issued = _u32(fields.get(proto.TAG_ISSUED, b""))
+        self.counter = _u32(fields.get(proto.TAG_COUNTER, b""))
+        self.ltime = _u32(fields.get(proto.TAG_LTIME, b""))
+        self.outbox = _u32(fields.get(proto.TAG_OUTBOX_COUNT, b""))
+        self.journal = _u32(fields.get(proto.TAG_JOURNAL_COUNT, b""))
+
+
+class CardClient:
+    def __init__(self, exchange):
+        self.exchange = exchange
+
+    def command(self, name, ins, p1=0, p2=0, data=b"", cla=proto.CLA_PROPRIETARY):
+        body, sw = apdu.transceive(self.exchange, cla, ins, p1, p2, data)
+        if sw != proto.SW_OK:
+            raise CardError(name, sw)
+        return body
+
+    def select(self):
+        return Info(self.command("SELECT", proto.INS_SELECT, 4, 0, proto.AID, proto.CLA_ISO))
+
+    def info(self):
+        return Info(self.command("GET INFO", proto.INS_GET_INFO))
+
+    def generate_key(self, host_entropy=b""):
+        info = Info(self.command("GENERATE KEY", proto.INS_GENERATE_KEY, data=host_entropy))
+        return info.card_id, info.public_key
+
+    def install_trust(self, which, key):
+        self.command("INSTALL TRUST", proto.INS_INSTALL_TRUST, which, 0, key)
+
+    def install_certificate(self, cert):
+        self.command("INSTALL CERTIFICATE", proto.INS_INSTALL_CERTIFICATE, data=cert)
+
+    def install_risk(self, risk):
+        self.command("INSTALL RISK", proto.INS_INSTALL_RISK, data=risk)
+
+    def lock(self):
+        self.command("LOCK", proto.INS_LOCK)
+
+    def get_nonce(self):
+        return bytes(tlv.decode_one(self.command("GET NONCE", proto.INS_GET_NONCE))[1])
+
+    def take_ticket(self, ticket):
+        self.command("TAKE TICKET", proto.INS_TAKE_TICKET, data=ticket)
+
+    def install_revocation(self, revocation):
+        self.command("INSTALL REVOCATION", proto.INS_INSTALL_REVOCATION, data=revocation)
+
+    def load_voucher(self, voucher):
+        return _u32(
+            tlv.decode_one(self.command("LOAD VOUCHER", proto.INS_LOAD_VOUCHER, data=voucher))[1]
+        )
+
+    def make_challenge(self, x, mode=proto.SEAL_ENCRYPTED, needs_ticket=False):
+        data = tlv.encode(proto.TAG_AMOUNT, x.to_bytes(4, "big"))
+        return self.command(
+            "MAKE CHALLENGE", proto.INS_MAKE_CHALLENGE, mode, 1 if needs_ticket else 0, data
+        )
+
+    def pay(self, challenge):
+        return self.command("PAY", proto.INS_PAY, data=challenge)
+
+    def accept(self, payment, ticket=None):
+        data = payment + (ticket or b"")
+        return _u32(tlv.decode_one(self.command("ACCEPT", proto.INS_ACCEPT, data=data))[1])
+
+    def take_receipt(self, receipt):
+        self.command("TAKE RECEIPT", proto.INS_TAKE_RECEIPT, data=receipt)
+
+    def read_outbox(self, index):
+        return self.command("READ OUTBOX", proto.INS_READ_OUTBOX, index)
+
+    def read_journal(self, index):
+        return self.command("READ JOURNAL", proto.INS_READ_JOURNAL, index >> 8, index & 0xFF)
+
+    def outbox(self):
+        """Every log record waiting on the card for a receipt."""
+        return [self.read_outbox(i) for i in range(self.info().outbox)]
+
+
+def personalise(client, anchors, certify, risk, ticket_for, host_entropy=b""):
+    """Provision a fresh card in the order docs/PROTOCOL.md section 8 gives, then lock it.
+
+    `anchors` is (PkT, PkI, PkL); `certify(public_key) -> CertT bytes` asks the CA;
+    `risk` is the issuer's signed risk parameters; `ticket_for(nonce) -> ticket bytes` asks the
+    logger for the card's first L-time. Only the public key leaves the card. Returns its Info.
+    """
+    client.select()
+    _, public_key = client.generate_key(host_entropy)
+    for which, key in zip((proto.TRUST_CA, proto.TRUST_ISSUER, proto.TRUST_LOGGER), anchors):
+        client.install_trust(which, key)
+    client.install_certificate(certify(public_key))
+    client.take_ticket(ticket_for(client.get_nonce()))
+    client.install_risk(risk)
+    client.lock()
+    return client.info()

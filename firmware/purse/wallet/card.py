@@ -1,0 +1,127 @@
+"""The card: its state, the records it holds, and the one way it changes — an atomic commit.
+
+Every command builds the next state on a copy, checks everything first, and commits once at
+the end; a refusal raises before the commit, so the stored state is unchanged byte for byte.
+Time and randomness come from outside: `rng(n)` returns n random bytes (a board mixes its
+sources into it), and the only clock is L-time, taken from records the logger or the CA signed.
+"""
+
+from purse import proto
+from purse.crypto.pure import PureBackend
+from purse.errors import MustSync, WrongState
+from purse.records import fields as f
+from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
+from purse.wallet.state import CardState, blob_name
+
+# Refusal details kept in RAM for the holder's terminal (DESIGN.md section 5): the peer only
+# ever sees the status word.
+LOG_SIZE = 16
+
+
+class _CardSigner:
+    """Signs with the card's key without recomputing its public key (a scalar multiplication)."""
+
+    def __init__(self, card):
+        self._card = card
+        self.public_key = card.state.public_key
+
+    def sign(self, message, extra_entropy=None):
+        return self._card.backend.sign(self._card.state.secret, message, extra_entropy)
+
+
+class Card:
+    def __init__(self, store, rng, backend=None, confirm=None):
+        self.store = store
+        self.rng = rng
+        self.backend = backend or PureBackend()
+        # confirm(x, recipient card id or None) -> bool: the holder's approval of a payment.
+        self.confirm = confirm
+        self.nonce = None
+        self.log = []
+        self.load()
+
+    # --- loading and committing ---------------------------------------------------------------
+
+    def load(self):
+        """(Re)read the state from the store and remove what a cut commit left behind."""
+        payload = self.store.load()
+        self.state = CardState() if payload is None else CardState.decode(payload)
+        self.store.collect_garbage(self.state.referenced())
+        self._parsed = {}
+        self.nonce = None
+
+    def commit(self, state, new_blobs=None, drop=()):
+        self.store.commit(state.encode(), new_blobs, drop)
+        self.state = state
+        for name in drop:
+            self._parsed.pop(name, None)
+
+    def note(self, text):
+        """Keep the detail of a refusal in the card's local log."""
+        self.log.append(text)
+        if len(self.log) > LOG_SIZE:
+            self.log.pop(0)
+
+    # --- what the card holds ------------------------------------------------------------------
+
+    def _record(self, cls, letter, number):
+        if number is None:
+            return None
+        name = blob_name(letter, number)
+        parsed = self._parsed.get(name)
+        if parsed is None:
+            parsed = cls.decode(self.store.read_blob(name))
+            self._parsed[name] = parsed
+        return parsed
+
+    def certificate(self):
+        return self._record(Certificate, "c", self.state.certificate_blob)
+
+    def voucher(self):
+        return self._record(Voucher, "v", self.state.voucher_blob)
+
+    def risk(self):
+        return self._record(RiskParameters, "r", self.state.risk_blob)
+
+    def revocation(self):
+        return self._record(RevocationList, "x", self.state.revocation_blob)
+
+    def card_id(self):
+        return f.card_id(self.state.public_key)
+
+    def signer(self):
+        return _CardSigner(self)
+
+    def issued(self):
+        voucher = self.voucher()
+        return 0 if voucher is None else voucher.issued
+
+    def is_revoked(self, card_id):
+        revocation = self.revocation()
+        return revocation is not None and revocation.is_revoked(card_id)
+
+    # --- checks shared by payer and recipient ---------------------------------------------------
+
+    def require(self, lifecycle):
+        if self.state.lifecycle != lifecycle:
+            raise WrongState("the card is not in life-cycle state %d" % lifecycle)
+
+    def require_trade(self):
+        """Paying and receiving need a locked card, valid risk parameters and a settled outbox."""
+        self.require(proto.STATE_READY)
+        risk = self.risk()
+        if risk is None or not risk.valid_at(self.state.ltime):
+            raise MustSync("risk parameters are not valid at L-time %d" % self.state.ltime)
+        for entry in self.state.outbox:
+            if self.state.ltime - entry.ltime > risk.window:
+                raise MustSync("an outbox entry is older than the settlement window")
+        return risk
+
+    def next_state(self):
+        return self.state.copy()
+
+
+def advance_ltime(state, ltime):
+    """L-time only moves forward (DESIGN.md section 4)."""
+    if ltime > state.ltime:
+        state.ltime = ltime

@@ -1,0 +1,86 @@
+"""The payer's side of a transfer (DESIGN.md section 2, step 2): answer a challenge with S.
+
+A challenge already in the journal gets the journalled payment again, so a retry never debits
+twice. Otherwise the card checks amount, balance and limits (and, in the identified mode, the
+recipient's certificate and revocation), asks its holder, increments ctrA, and debits and
+journals the signed payment in one commit before the payment leaves the card.
+"""
+
+from purse import proto
+from purse.errors import (
+    CryptoError,
+    Declined,
+    InsufficientFunds,
+    LimitExceeded,
+    NotFound,
+    Revoked,
+    WrongState,
+)
+from purse.records.transfer import Challenge, Payment
+from purse.wallet.state import JournalEntry
+
+
+def _journalled(card, challenge):
+    """The stored payment bytes answering exactly this challenge, or None.
+
+    The same (ChallID, G1) with different contents is a conflicting challenge: it is refused
+    rather than paid, since a payment's identity is (PkUA, ChallID, G1).
+    """
+    prefix = challenge.g1[:8]
+    for entry in card.state.journal:
+        if entry.chall_id == challenge.chall_id and entry.g1_prefix == prefix:
+            data = card.store.read_blob(entry.name)
+            if Payment.decode(data).answers(challenge):
+                return data
+            raise CryptoError("challenge conflicts with a journalled payment")
+    return None
+
+
+def pay(card, data):
+    """PAY: the payment record answering the challenge `data`."""
+    card.require(proto.STATE_READY)
+    challenge = Challenge.decode(data)
+    again = _journalled(card, challenge)
+    if again is not None:
+        return again
+    risk = card.require_trade()
+    x = challenge.x
+    if x > risk.payment_cap:
+        raise LimitExceeded("%d is over the payment cap" % x)
+    if x > card.state.balance:
+        raise InsufficientFunds("balance %d is below %d" % (card.state.balance, x))
+    voucher = card.voucher()
+    if voucher is None:
+        raise WrongState("the card has no voucher to show")
+    recipient = None
+    if challenge.mode == proto.SEAL_SIGNED:
+        recipient = challenge.verify_identified(card.backend, card.state.ca_key, card.state.ltime)
+        if card.is_revoked(recipient.card_id):
+            raise Revoked("the recipient's certificate is revoked")
+    if card.confirm is not None and not card.confirm(
+        x, None if recipient is None else recipient.card_id
+    ):
+        raise Declined("the holder declined")
+    state = card.next_state()
+    state.pay_counter += 1
+    state.balance -= x
+    payment = Payment.answering(challenge, state.pay_counter, card.certificate(), voucher)
+    # Boards mix fresh entropy into RFC 6979 (section 3.6) so power traces do not repeat.
+    payment.sign(card.signer(), card.rng(32))
+    encoded = payment.encode()
+    number = state.take_blob_number()
+    entry = JournalEntry(number, challenge.chall_id, challenge.g1[:8], x, state.pay_counter)
+    state.journal.append(entry)
+    drop = ()
+    if len(state.journal) > proto.JOURNAL_MAX:
+        drop = (state.journal.pop(0).name,)
+    card.commit(state, {entry.name: encoded}, drop)
+    return encoded
+
+
+def journal_payment(card, index):
+    """READ JOURNAL: the signed payment at `index`, oldest first."""
+    card.require(proto.STATE_READY)
+    if index >= len(card.state.journal):
+        raise NotFound("no journal entry %d" % index)
+    return card.store.read_blob(card.state.journal[index].name)

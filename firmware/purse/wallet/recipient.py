@@ -1,0 +1,156 @@
+"""The recipient's side of a transfer (DESIGN.md section 2, steps 1 and 3, and the receipt).
+
+make_challenge persists the challenge counter (and, outside the encrypted mode, what it must
+remember) before the challenge leaves the card. accept runs every check of the patent's step 3
+and then, in one commit, erases the ChallID, credits the amount and queues the log record.
+take_receipt drops exactly the outbox entry a valid logger receipt names.
+"""
+
+from purse import proto
+from purse.crypto.hmac import equal
+from purse.crypto.seal import SealKey
+from purse.errors import (
+    CryptoError,
+    LimitExceeded,
+    NotFound,
+    Revoked,
+    UnknownChallenge,
+    WrongState,
+)
+from purse.records import fields as f
+from purse.records.logger import Receipt
+from purse.records.transfer import Challenge, LogRecord, Payment
+from purse.wallet.card import advance_ltime
+from purse.wallet.credentials import check_ticket
+from purse.wallet.state import PENDING_NEEDS_TICKET, OutboxEntry, Pending
+
+_PLAINTEXT = 44  # R1 (16) || R2 (16) || x (4) || ChallID (8)
+
+
+def make_challenge(card, mode, x, needs_ticket=False):
+    """MAKE CHALLENGE: a challenge for `x` in seal `mode`; with `needs_ticket`, ACCEPT will
+    require a ready-ticket (embodiment 2). Returns the encoded challenge."""
+    risk = card.require_trade()
+    if mode not in proto.SEAL_MODES:
+        raise WrongState("unknown seal mode %d" % mode)
+    if x < 1 or x > proto.MAX_AMOUNT:
+        raise LimitExceeded("amount %d outside 1..%d" % (x, proto.MAX_AMOUNT))
+    if card.state.balance + x > risk.balance_cap:
+        raise LimitExceeded("receiving %d would pass the balance cap" % x)
+    state = card.next_state()
+    state.chall_counter += 1
+    chall_id = state.chall_counter.to_bytes(4, "big") + bytes(card.rng(4))
+    r1 = bytes(card.rng(proto.RANDOM_SIZE))
+    r2 = bytes(card.rng(proto.RANDOM_SIZE))
+    card_id = card.card_id()
+    challenge = Challenge(mode, f.g1(card_id, r1), f.g2(state.public_key, r2), None, x, chall_id)
+    flags = mode | (PENDING_NEEDS_TICKET if needs_ticket else 0)
+    if mode == proto.SEAL_ENCRYPTED:
+        plaintext = f.sealed_plaintext(r1, r2, x, chall_id)
+        challenge.sealed = SealKey(state.seal_key).seal(chall_id, plaintext)
+        entry = Pending(chall_id, flags)
+    else:
+        entry = Pending(chall_id, flags, r1, r2, x)
+        if mode == proto.SEAL_HASHED:
+            challenge.sealed = f.scrambled(r1, r2, x, chall_id)
+        elif mode == proto.SEAL_SIGNED:
+            challenge.certificate = card.certificate()
+            challenge.sign(card.signer(), card.rng(32))
+    state.pending.append(entry)
+    if len(state.pending) > proto.PENDING_MAX:
+        state.pending.pop(0)
+    # The counter is stored before the challenge leaves: a ChallID (the seal's nonce) is never
+    # handed out twice, power cuts included.
+    card.commit(state)
+    return challenge.encode()
+
+
+def _challenge_values(card, entry, payment):
+    """(R1, R2, x) of the pending challenge the payment answers; a mismatch is an integrity
+    failure, reported to the peer like any other."""
+    if entry.mode == proto.SEAL_ENCRYPTED:
+        if payment.sealed is None:
+            raise CryptoError("eC missing from the payment")
+        key = SealKey(card.state.seal_key)
+        plain = key.open(entry.chall_id, payment.sealed, plaintext_length=_PLAINTEXT)
+        if plain[36:44] != entry.chall_id:
+            raise CryptoError("eC seals another ChallID")
+        return plain[:16], plain[16:32], int.from_bytes(plain[32:36], "big")
+    if entry.mode == proto.SEAL_HASHED:
+        expected = f.scrambled(entry.r1, entry.r2, entry.x, entry.chall_id)
+        if payment.sealed is None or not equal(payment.sealed, expected):
+            raise CryptoError("eC does not match the challenge")
+    elif payment.sealed is not None:
+        raise CryptoError("eC in a payment for a challenge without one")
+    return entry.r1, entry.r2, entry.x
+
+
+def accept(card, data, ticket=None):
+    """ACCEPT: check a payment against its pending challenge and credit it. Returns the new
+    balance. `ticket` is the ready-ticket, required if the challenge asked for one."""
+    risk = card.require_trade()
+    payment = Payment.decode(data)
+    entry = None
+    for pending in card.state.pending:
+        if pending.chall_id == payment.chall_id:
+            entry = pending
+    if entry is None:
+        raise UnknownChallenge("ChallID is not pending")
+    r1, r2, x = _challenge_values(card, entry, payment)
+    card_id = card.card_id()
+    if not (
+        equal(payment.g1, f.g1(card_id, r1))
+        and equal(payment.g2, f.g2(card.state.public_key, r2))
+        and payment.x == x
+    ):
+        raise CryptoError("G1, G2 or x does not match the challenge")
+    payment.verify_chain(card.backend, card.state.ca_key, card.state.issuer_key, card.state.ltime)
+    if card.is_revoked(payment.certificate.card_id):
+        raise Revoked("the payer's certificate is revoked")
+    state = card.next_state()
+    if entry.flags & PENDING_NEEDS_TICKET:
+        advance_ltime(state, check_ticket(card, ticket, risk.window).ltime)
+    if state.balance + x > risk.balance_cap:
+        raise LimitExceeded("crediting %d would pass the balance cap" % x)
+    if state.unlogged_credit() + x > risk.unlogged_cap:
+        raise LimitExceeded("crediting %d would pass the unlogged-credit cap" % x)
+    if len(state.outbox) >= proto.OUTBOX_MAX:
+        raise LimitExceeded("the outbox is full: sync with the logger")
+    record = LogRecord(card_id, r1, payment).encode()
+    number = state.take_blob_number()
+    queued = OutboxEntry(number, payment.chall_id, x, state.ltime)
+    state.pending = [p for p in state.pending if p is not entry]
+    state.balance += x
+    state.outbox.append(queued)
+    card.commit(state, {queued.name: record})
+    if entry.flags & PENDING_NEEDS_TICKET:
+        card.nonce = None
+    return state.balance
+
+
+def take_receipt(card, data):
+    """TAKE RECEIPT: a receipt signed by L for one of the outbox's records drops that entry
+    and advances L-time."""
+    card.require(proto.STATE_READY)
+    receipt = Receipt.decode(data)
+    receipt.verify(card.backend, card.state.logger_key)
+    if receipt.recipient_id != card.card_id():
+        raise NotFound("the receipt is for another card")
+    for entry in card.state.outbox:
+        if entry.chall_id == receipt.chall_id:
+            record = card.store.read_blob(entry.name)
+            if equal(f.record_hash(record), receipt.record_hash):
+                state = card.next_state()
+                state.outbox = [e for e in state.outbox if e is not entry]
+                advance_ltime(state, receipt.ltime)
+                card.commit(state, None, (entry.name,))
+                return
+    raise NotFound("no outbox entry matches the receipt")
+
+
+def outbox_record(card, index):
+    """READ OUTBOX: the log record at `index`, oldest first."""
+    card.require(proto.STATE_READY)
+    if index >= len(card.state.outbox):
+        raise NotFound("no outbox entry %d" % index)
+    return card.store.read_blob(card.state.outbox[index].name)

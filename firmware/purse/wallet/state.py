@@ -1,0 +1,262 @@
+"""The card's durable state: what the file "state" holds, and the blobs it references.
+
+The state is small and rewritten on every commit; records that rarely change or that pile up
+(certificate, voucher, risk parameters, revocation list, outbox log records, journalled
+payments) live in immutable blob files the state names by number. A commit writes new blobs
+first and the state last (purse.store), so a power cut leaves the old state or the new one.
+"""
+
+from purse import proto, tlv
+from purse.errors import StoreError, TLVError
+
+_U32 = 4
+_OPT = tlv.OPTIONAL
+_LIST = tlv.OPTIONAL | tlv.REPEATED
+
+# Flags byte of a pending challenge: the seal mode in the low bits, and whether ACCEPT must
+# come with a ready-ticket (embodiment 2).
+PENDING_MODE_MASK = 0x07
+PENDING_NEEDS_TICKET = 0x80
+
+_SCHEMA = (
+    (proto.ST_VERSION, 1, 1, 0),
+    (proto.ST_LIFECYCLE, 1, 1, 0),
+    (proto.ST_SECRET, 32, 32, _OPT),
+    (proto.ST_SEAL_KEY, 32, 32, _OPT),
+    (proto.ST_PUBLIC_KEY, 33, 33, _OPT),
+    (proto.ST_ANCHOR_CA, 33, 33, _OPT),
+    (proto.ST_ANCHOR_ISSUER, 33, 33, _OPT),
+    (proto.ST_ANCHOR_LOGGER, 33, 33, _OPT),
+    (proto.ST_BALANCE, _U32, _U32, 0),
+    (proto.ST_PAY_COUNTER, _U32, _U32, 0),
+    (proto.ST_CHALL_COUNTER, _U32, _U32, 0),
+    (proto.ST_LTIME, _U32, _U32, 0),
+    (proto.ST_NEXT_BLOB, _U32, _U32, 0),
+    (proto.ST_CERTIFICATE, _U32, _U32, _OPT),
+    (proto.ST_VOUCHER, _U32, _U32, _OPT),
+    (proto.ST_RISK, _U32, _U32, _OPT),
+    (proto.ST_REVOCATION, _U32, _U32, _OPT),
+    (proto.ST_PENDING, 9, 45, _LIST),
+    (proto.ST_OUTBOX, 20, 20, _LIST),
+    (proto.ST_JOURNAL, 28, 28, _LIST),
+)
+
+# Optional 33-byte and 32-byte fields, by attribute name.
+_KEYS = (
+    (proto.ST_SECRET, "secret"),
+    (proto.ST_SEAL_KEY, "seal_key"),
+    (proto.ST_PUBLIC_KEY, "public_key"),
+    (proto.ST_ANCHOR_CA, "ca_key"),
+    (proto.ST_ANCHOR_ISSUER, "issuer_key"),
+    (proto.ST_ANCHOR_LOGGER, "logger_key"),
+)
+_COUNTERS = (
+    (proto.ST_BALANCE, "balance"),
+    (proto.ST_PAY_COUNTER, "pay_counter"),
+    (proto.ST_CHALL_COUNTER, "chall_counter"),
+    (proto.ST_LTIME, "ltime"),
+    (proto.ST_NEXT_BLOB, "next_blob"),
+)
+# Blob references: state attribute, tag, and the letter that starts the blob's file name.
+_BLOBS = (
+    (proto.ST_CERTIFICATE, "certificate_blob", "c"),
+    (proto.ST_VOUCHER, "voucher_blob", "v"),
+    (proto.ST_RISK, "risk_blob", "r"),
+    (proto.ST_REVOCATION, "revocation_blob", "x"),
+)
+
+
+def blob_name(letter, number):
+    return "%s%d" % (letter, number)
+
+
+def _u32(data, pos=0):
+    return int.from_bytes(bytes(data[pos : pos + 4]), "big")
+
+
+class Pending:
+    """A challenge waiting for its payment. In the encrypted mode only ChallID is kept."""
+
+    def __init__(self, chall_id, flags, r1=None, r2=None, x=0):
+        self.chall_id = chall_id
+        self.flags = flags
+        self.r1 = r1
+        self.r2 = r2
+        self.x = x
+
+    @property
+    def mode(self):
+        return self.flags & PENDING_MODE_MASK
+
+    def encode(self):
+        head = self.chall_id + bytes((self.flags,))
+        if self.r1 is None:
+            return head
+        return head + self.r1 + self.r2 + self.x.to_bytes(4, "big")
+
+    @classmethod
+    def decode(cls, data):
+        data = bytes(data)
+        if len(data) == 9:
+            return cls(data[:8], data[8])
+        if len(data) != 45:
+            raise StoreError("pending challenge entry of %d bytes" % len(data))
+        return cls(data[:8], data[8], data[9:25], data[25:41], _u32(data, 41))
+
+
+class OutboxEntry:
+    """A log record waiting for the logger's receipt; the record itself is blob o<number>."""
+
+    def __init__(self, blob, chall_id, x, ltime):
+        self.blob = blob
+        self.chall_id = chall_id
+        self.x = x
+        self.ltime = ltime
+
+    @property
+    def name(self):
+        return blob_name("o", self.blob)
+
+    def encode(self):
+        return (
+            self.blob.to_bytes(4, "big")
+            + self.chall_id
+            + self.x.to_bytes(4, "big")
+            + self.ltime.to_bytes(4, "big")
+        )
+
+    @classmethod
+    def decode(cls, data):
+        data = bytes(data)
+        return cls(_u32(data), data[4:12], _u32(data, 12), _u32(data, 16))
+
+
+class JournalEntry:
+    """A payment this card signed; the whole payment is blob j<number>."""
+
+    def __init__(self, blob, chall_id, g1_prefix, x, counter):
+        self.blob = blob
+        self.chall_id = chall_id
+        self.g1_prefix = g1_prefix
+        self.x = x
+        self.counter = counter
+
+    @property
+    def name(self):
+        return blob_name("j", self.blob)
+
+    def encode(self):
+        return (
+            self.blob.to_bytes(4, "big")
+            + self.chall_id
+            + self.g1_prefix
+            + self.x.to_bytes(4, "big")
+            + self.counter.to_bytes(4, "big")
+        )
+
+    @classmethod
+    def decode(cls, data):
+        data = bytes(data)
+        return cls(_u32(data), data[4:12], data[12:20], _u32(data, 20), _u32(data, 24))
+
+
+class CardState:
+    """The decoded state; `encode()` gives the payload the store commits."""
+
+    def __init__(self):
+        self.lifecycle = proto.STATE_FRESH
+        for _, attr in _KEYS:
+            setattr(self, attr, None)
+        for _, attr in _COUNTERS:
+            setattr(self, attr, 0)
+        for _, attr, _ in _BLOBS:
+            setattr(self, attr, None)
+        self.pending = []
+        self.outbox = []
+        self.journal = []
+
+    def copy(self):
+        """An independent copy, so a command can build the next state and drop it on refusal."""
+        other = CardState()
+        other.lifecycle = self.lifecycle
+        for _, attr in _KEYS + _COUNTERS:
+            setattr(other, attr, getattr(self, attr))
+        for _, attr, _ in _BLOBS:
+            setattr(other, attr, getattr(self, attr))
+        # Entries are never changed in place, so copying the lists is enough.
+        other.pending = list(self.pending)
+        other.outbox = list(self.outbox)
+        other.journal = list(self.journal)
+        return other
+
+    def take_blob_number(self):
+        number = self.next_blob
+        self.next_blob += 1
+        return number
+
+    def referenced(self):
+        """The names of every blob file this state refers to."""
+        names = []
+        for _, attr, letter in _BLOBS:
+            number = getattr(self, attr)
+            if number is not None:
+                names.append(blob_name(letter, number))
+        for entry in self.outbox:
+            names.append(entry.name)
+        for entry in self.journal:
+            names.append(entry.name)
+        return names
+
+    def unlogged_credit(self):
+        total = 0
+        for entry in self.outbox:
+            total += entry.x
+        return total
+
+    def encode(self):
+        items = [
+            (proto.ST_VERSION, bytes((proto.STATE_VERSION,))),
+            (proto.ST_LIFECYCLE, bytes((self.lifecycle,))),
+        ]
+        for tag, attr in _KEYS:
+            value = getattr(self, attr)
+            if value is not None:
+                items.append((tag, value))
+        for tag, attr in _COUNTERS:
+            items.append((tag, getattr(self, attr).to_bytes(4, "big")))
+        for tag, attr, _ in _BLOBS:
+            value = getattr(self, attr)
+            if value is not None:
+                items.append((tag, value.to_bytes(4, "big")))
+        for entry in self.pending:
+            items.append((proto.ST_PENDING, entry.encode()))
+        for entry in self.outbox:
+            items.append((proto.ST_OUTBOX, entry.encode()))
+        for entry in self.journal:
+            items.append((proto.ST_JOURNAL, entry.encode()))
+        return tlv.encode_all(items)
+
+    @classmethod
+    def decode(cls, payload):
+        try:
+            fields = tlv.decode_fields(payload, _SCHEMA)
+        except TLVError as exc:
+            raise StoreError("card state: %s" % exc)
+        if fields[proto.ST_VERSION][0] != proto.STATE_VERSION:
+            raise StoreError("card state layout %d is not supported" % fields[proto.ST_VERSION][0])
+        state = cls()
+        state.lifecycle = fields[proto.ST_LIFECYCLE][0]
+        if state.lifecycle not in (proto.STATE_FRESH, proto.STATE_KEYED, proto.STATE_READY):
+            raise StoreError("card state: unknown life-cycle state %d" % state.lifecycle)
+        for tag, attr in _KEYS:
+            value = fields.get(tag)
+            setattr(state, attr, None if value is None else bytes(value))
+        for tag, attr in _COUNTERS:
+            setattr(state, attr, _u32(fields[tag]))
+        for tag, attr, _ in _BLOBS:
+            value = fields.get(tag)
+            setattr(state, attr, None if value is None else _u32(value))
+        state.pending = [Pending.decode(v) for v in fields.get(proto.ST_PENDING, ())]
+        state.outbox = [OutboxEntry.decode(v) for v in fields.get(proto.ST_OUTBOX, ())]
+        state.journal = [JournalEntry.decode(v) for v in fields.get(proto.ST_JOURNAL, ())]
+        return state

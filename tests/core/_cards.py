@@ -1,0 +1,153 @@
+"""In-process cards for tests: real Card, Applet and Store (on a MemoryBackend behind a fault
+point), driven through APDUs by CardClient, with the authorities of the worked example.
+
+Runs on CPython and on MicroPython, like every core test.
+"""
+
+import hashlib
+
+from _example import NOT_AFTER, NOT_BEFORE, derive
+
+from purse import proto
+from purse.applet import Applet
+from purse.client import CardClient, personalise
+from purse.crypto.backend import Signer
+from purse.crypto.pure import PureBackend
+from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
+from purse.records.logger import Receipt, Ticket
+from purse.records.transfer import LogRecord
+from purse.store import FaultPoint, MemoryBackend, Store
+from purse.wallet.card import Card
+
+START_LTIME = 1795000000
+WINDOW = 7 * 86400
+
+
+class Rng:
+    """Deterministic randomness for reproducible cards: SHA-256 of a seed and a counter."""
+
+    def __init__(self, seed):
+        self.seed = seed
+        self.counter = 0
+
+    def __call__(self, n):
+        out = b""
+        while len(out) < n:
+            self.counter += 1
+            out += hashlib.sha256(self.seed + self.counter.to_bytes(4, "big")).digest()
+        return out[:n]
+
+
+class TestCard:
+    """One card: its fault-injectable storage, the Card, its Applet and a client for it."""
+
+    def __init__(self, world, name, confirm=None):
+        self.name = name
+        self.memory = MemoryBackend()
+        self.fault = FaultPoint(self.memory)
+        self.card = Card(Store(self.fault), Rng(name), world.backend, confirm)
+        self.applet = Applet(self.card)
+        self.client = CardClient(self._exchange)
+        self.responses = []
+
+    def _exchange(self, command):
+        response = self.applet.process(command)
+        self.responses.append(response)
+        return response
+
+    def leaked(self, secret):
+        """True if `secret` appeared in any response the card ever sent."""
+        for response in self.responses:
+            if secret in response:
+                return True
+        return False
+
+    def snapshot(self):
+        """Every stored file, to prove a refusal changed nothing."""
+        return dict(self.memory.files)
+
+    def power_cycle(self):
+        """Power comes back: a new Card reads the store, as a board does at boot."""
+        self.fault.restore()
+        self.applet.reset()
+        self.client.select()
+
+
+class World:
+    """The CA, the issuer and the logger of the worked example, and the cards they serve."""
+
+    def __init__(self, balance_cap=100000, payment_cap=20000, unlogged_cap=50000):
+        self.backend = PureBackend()
+        self.ca = Signer(self.backend, derive(b"SkT"))
+        self.issuer = Signer(self.backend, derive(b"SkI"))
+        self.logger = Signer(self.backend, derive(b"SkL"))
+        self.anchors = (self.ca.public_key, self.issuer.public_key, self.logger.public_key)
+        self.ltime = START_LTIME
+        self.serial = 0
+        self.issued = {}
+        self.leaves = 0
+        self.risk_sequence = 0
+        self.risk = self.risk_parameters(balance_cap, payment_cap, unlogged_cap)
+
+    def risk_parameters(self, balance_cap, payment_cap, unlogged_cap, window=WINDOW):
+        self.risk_sequence += 1
+        params = RiskParameters(
+            self.risk_sequence, balance_cap, payment_cap, unlogged_cap, window, NOT_BEFORE,
+            NOT_AFTER,
+        )  # fmt: skip
+        return params.sign(self.issuer).encode()
+
+    def certify(self, public_key, ca=None):
+        self.serial += 1
+        cert = Certificate(self.serial, public_key, NOT_BEFORE, NOT_AFTER)
+        return cert.sign(ca or self.ca).encode()
+
+    def ticket_for(self, nonce, ltime=None):
+        return Ticket(nonce, self.ltime if ltime is None else ltime).sign(self.logger).encode()
+
+    def new_card(self, name, amount=0, confirm=None):
+        card = TestCard(self, name, confirm)
+        personalise(card.client, self.anchors, self.certify, self.risk, self.ticket_for)
+        # Every card gets a first voucher, for w = 0 if nothing is loaded: a payment always
+        # shows VoucherI(A), even one paid from received money only.
+        self.load(card, amount)
+        return card
+
+    def voucher(self, card, amount, issuer=None, public_key=None):
+        """The next voucher for a card: cumulative w raised by `amount`, sequence + 1."""
+        key = public_key or card.card.state.public_key
+        issued, sequence = self.issued.get(key, (0, 0))
+        voucher = Voucher(key, issued + amount, sequence + 1, self.ltime)
+        return voucher.sign(issuer or self.issuer).encode()
+
+    def load(self, card, amount):
+        data = self.voucher(card, amount)
+        balance = card.client.load_voucher(data)
+        card.last_voucher = data
+        key = card.card.state.public_key
+        issued, sequence = self.issued.get(key, (0, 0))
+        self.issued[key] = (issued + amount, sequence + 1)
+        return balance
+
+    def revocation(self, card_ids, sequence=1):
+        return RevocationList(sequence, self.ltime, card_ids).sign(self.ca).encode()
+
+    def receipt_for(self, record, ltime=None):
+        """The logger's receipt for a log record, as L would sign it."""
+        rec = LogRecord.decode(record)
+        self.leaves += 1
+        receipt = Receipt(
+            rec.hash(), rec.recipient_id, rec.payment.chall_id, self.leaves - 1, self.leaves,
+            self.ltime if ltime is None else ltime,
+        )  # fmt: skip
+        return receipt.sign(self.logger).encode()
+
+    def transfer(self, payer, recipient, x, mode=proto.SEAL_ENCRYPTED, with_ticket=False):
+        """The patent's exchange relayed by an honest terminal. Returns the payment bytes."""
+        challenge = recipient.client.make_challenge(x, mode, with_ticket)
+        payment = payer.client.pay(challenge)
+        ticket = None
+        if with_ticket:
+            ticket = self.ticket_for(recipient.client.get_nonce())
+        recipient.client.accept(payment, ticket)
+        return payment
