@@ -53,6 +53,50 @@ def render_instructions():
     return _table(("INS", "command", "state and order"), rows)
 
 
+def render_store():
+    rows = [("`%s`" % v.upper().replace("0X", ""), n[3:], c) for n, v, c in _constants("ST_")]
+    return _table(("tag", "field", "content"), rows)
+
+
+def render_apdus():
+    """The APDU exchange of provisioning two cards, a value load and one transfer."""
+    from _cards import World
+
+    world = World()
+    a = world.new_card(b"A", 10000)
+    b = world.new_card(b"B")
+    marks = (len(a.exchanges), len(b.exchanges))
+    world.transfer(a, b, 1250)
+    record = b.client.read_outbox(0)
+    b.client.take_receipt(world.receipt_for(record))
+    lines = []
+    for title, card, start, end in (
+        ("Card A: provisioning and a value load of 10000", a, 0, marks[0]),
+        ("Card B: provisioning (and its first voucher, for w = 0)", b, 0, marks[1]),
+        ("Transfer of 1250 from A to B, log record, receipt", None, 0, 0),
+    ):
+        lines.append("%s:\n\n```" % title)
+        if card is None:
+            steps = _interleave(a.exchanges[marks[0] :], b.exchanges[marks[1] :])
+        else:
+            steps = [("A" if card is a else "B", e) for e in card.exchanges[start:end]]
+        for who, (command, response) in steps:
+            lines.append("%s> %s" % (who, command.hex().upper()))
+            lines.append("%s< %s" % (who, response.hex().upper()))
+        lines.append("```\n")
+    return "\n".join(lines)
+
+
+def _interleave(a_steps, b_steps):
+    """The transfer's exchanges in the order the terminal made them: B, A, then B."""
+    order = []
+    b_iter = iter(b_steps)
+    order.append(("B", next(b_iter)))  # MAKE CHALLENGE
+    order += [("A", e) for e in a_steps]  # PAY and its GET RESPONSEs
+    order += [("B", e) for e in b_iter]  # ACCEPT, READ OUTBOX, TAKE RECEIPT
+    return order
+
+
 def _hex_lines(data):
     h = data.hex().upper()
     return "\n".join(h[i : i + 64] for i in range(0, len(h), 64))
@@ -72,6 +116,8 @@ RENDERERS = {
     "status": render_status,
     "instructions": render_instructions,
     "example": render_example,
+    "store": render_store,
+    "apdus": render_apdus,
 }
 
 

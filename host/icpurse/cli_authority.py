@@ -29,9 +29,9 @@ def _amount(text):
         value = int(text)
     except ValueError:
         value = 0
-    if not 1 <= value <= proto.MAX_AMOUNT:
+    if not 0 <= value <= proto.MAX_AMOUNT:
         raise argparse.ArgumentTypeError(
-            "%r is not an amount: give a whole number from 1 to %d in the smallest unit"
+            "%r is not an amount: give a whole number from 0 to %d in the smallest unit"
             % (text, proto.MAX_AMOUNT)
         )
     return value
@@ -294,7 +294,10 @@ def add_parser(subparsers):
     p.add_argument(
         "--certificate", metavar="FILE|HEX", help="the card's CertT, to register a new card"
     )
-    p.add_argument("--amount", type=_amount, required=True, help="amount in the smallest unit")
+    p.add_argument(
+        "--amount", type=_amount, required=True,
+        help="amount in the smallest unit; 0 issues a new card's first voucher",
+    )  # fmt: skip
     p.add_argument("--ltime", type=_u32, help="L-time written in the voucher (default: now)")
     _output(p)
     p.set_defaults(handler=issuer_load)

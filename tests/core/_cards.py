@@ -48,16 +48,16 @@ class TestCard:
         self.card = Card(Store(self.fault), Rng(name), world.backend, confirm)
         self.applet = Applet(self.card)
         self.client = CardClient(self._exchange)
-        self.responses = []
+        self.exchanges = []
 
     def _exchange(self, command):
         response = self.applet.process(command)
-        self.responses.append(response)
+        self.exchanges.append((command, response))
         return response
 
     def leaked(self, secret):
         """True if `secret` appeared in any response the card ever sent."""
-        for response in self.responses:
+        for _, response in self.exchanges:
             if secret in response:
                 return True
         return False

@@ -100,7 +100,7 @@ def test_clear_errors(authorities, capsys, tmp_path):
     code, _, err = run(capsys, "ca", "revoke", "--dir", str(ca), "--card", "00" * 8)
     assert code == 2 and "never certified" in err
     with pytest.raises(SystemExit) as exc:
-        main(["issuer", "load", "--dir", str(issuer), "--card", "00" * 8, "--amount", "0"])
+        main(["issuer", "load", "--dir", str(issuer), "--card", "00" * 8, "--amount", "-1"])
     assert exc.value.code == 2
     assert "is not an amount" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -103,9 +103,11 @@ class Issuer:
         return row
 
     def load(self, card_id, amount, ltime):
-        """Raise the card's cumulative issued amount by `amount` and sign the voucher."""
-        if not 1 <= amount <= proto.MAX_AMOUNT:
-            raise AuthorityError("amount must be from 1 to %d" % proto.MAX_AMOUNT)
+        """Raise the card's cumulative issued amount by `amount` and sign the voucher. An amount
+        of 0 issues a card's first voucher: a payment always shows one, even from received
+        money only."""
+        if not 0 <= amount <= proto.MAX_AMOUNT:
+            raise AuthorityError("amount must be from 0 to %d" % proto.MAX_AMOUNT)
         with db.transaction(self.conn):
             public_key, issued, sequence = self.card(card_id)
             if issued + amount > proto.MAX_ISSUED:

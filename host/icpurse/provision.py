@@ -1,0 +1,57 @@
+"""Personalise a card with the host's authorities: the CA certifies the key the card generated,
+the issuer's risk parameters and first voucher are installed, the logger gives the first L-time.
+
+The command sequence itself is purse.client.personalise, shared with every other terminal; this
+module supplies what the host's CA, issuer and logger sign. It works over any link: an
+in-process Applet today, a serial port or an NFC reader through the same CardClient.
+"""
+
+import time
+
+from icpurse.authority import AuthorityError
+from purse.client import CardClient, personalise
+
+DAY = 86400
+
+
+class Provisioner:
+    """The CA, the issuer and the logger's key and tickets, ready to personalise cards.
+
+    `ticket_for(nonce) -> ticket bytes` asks the logger for a ready-ticket; until the logger
+    service runs, a test or a demo signs them with the logger's key.
+    """
+
+    def __init__(self, ca, issuer, logger_key, ticket_for):
+        self.ca = ca
+        self.issuer = issuer
+        self.logger_key = logger_key
+        self.ticket_for = ticket_for
+
+    def current_risk(self):
+        """The issuer's newest risk parameters, as bytes."""
+        row = self.issuer.conn.execute(
+            "SELECT record FROM risk_parameters ORDER BY sequence DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            raise AuthorityError("the issuer has signed no risk parameters yet (issuer risk)")
+        return row[0]
+
+    def personalise(self, exchange, amount=0, days=5 * 365, ltime=None, host_entropy=b""):
+        """Provision the card behind `exchange`, register it with the issuer and load `amount`
+        with its first voucher (possibly for 0). Returns the card's Info after the load."""
+        client = CardClient(exchange)
+        now = int(time.time()) if ltime is None else ltime
+        issued = {}
+
+        def certify(public_key):
+            cert = self.ca.certify(public_key, now, now + days * DAY)
+            issued["certificate"] = cert
+            return cert.encode()
+
+        anchors = (self.ca.signer.public_key, self.issuer.signer.public_key, self.logger_key)
+        risk = self.current_risk()
+        info = personalise(client, anchors, certify, risk, self.ticket_for, host_entropy)
+        self.issuer.register(issued["certificate"].encode())
+        voucher = self.issuer.load(info.card_id, amount, now)
+        client.load_voucher(voucher.encode())
+        return client.info()
