@@ -1,0 +1,91 @@
+"""`icpurse logger ...`: create the logger's key and run the logger service."""
+
+import os
+import sys
+
+from icpurse.authority import AuthorityError, keys
+from icpurse.authority.ca import CertificationAuthority
+from icpurse.authority.issuer import Issuer
+from icpurse.logger.storage import open_storage
+
+
+def logger_init(args):
+    passphrase = os.environ.get("ICPURSE_PASSPHRASE", "").encode() or None
+    public = keys.create(args.key, args.key + ".pub", passphrase)
+    print("created the logger key %s" % args.key)
+    print("PkL: %s" % public.hex())
+
+
+def _anchor(value, directory, kind):
+    if value:
+        return keys.read_public(value)
+    if directory:
+        path = (CertificationAuthority if kind == "ca" else Issuer).paths(directory)[1]
+        return keys.read_public(path)
+    return None
+
+
+def logger_serve(args):
+    import uvicorn
+
+    ca = _anchor(args.ca_public_key, args.ca, "ca")
+    issuer = _anchor(args.issuer_public_key, args.issuer, "issuer")
+    # Check the key, the database and the anchors here, so a mistake is reported before the
+    # server starts (and before any worker process does the same).
+    keys.load_signer(args.key, os.environ.get("ICPURSE_PASSPHRASE", "").encode() or None)
+    storage = open_storage(args.db)
+    for name, value in (("ca_key", ca), ("issuer_key", issuer)):
+        stored = storage.meta(name)
+        if stored is None and value is None:
+            raise AuthorityError("a new logger database needs --%s" % name.replace("_key", ""))
+        if stored is not None and value is not None and stored != value:
+            raise AuthorityError("the database %s belongs to another %s" % (args.db, name))
+    storage.close()
+    os.environ.update(
+        {
+            "ICPURSE_LOGGER_DB": args.db,
+            "ICPURSE_LOGGER_KEY": os.path.abspath(args.key),
+            "ICPURSE_LOGGER_CA": ca.hex() if ca else "",
+            "ICPURSE_LOGGER_ISSUER": issuer.hex() if issuer else "",
+        }
+    )
+    print(
+        "icpurse logger on http://%s:%d (database %s, %d worker(s))"
+        % (args.host, args.port, args.db, args.workers),
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        "icpurse.logger.server:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+    )
+
+
+def add_parser(subparsers):
+    logger = subparsers.add_parser("logger", help="the third-party logger L")
+    cmds = logger.add_subparsers(dest="logger_command", metavar="ACTION", title="actions")
+    logger.set_defaults(handler=lambda args: logger.print_help())
+
+    p = cmds.add_parser("init", help="create the logger's key pair (PEM, and PATH.pub)")
+    p.add_argument("--key", required=True, metavar="PATH", help="where to write the private key")
+    p.set_defaults(handler=logger_init)
+
+    p = cmds.add_parser("serve", help="run the logger's HTTP service")
+    p.add_argument(
+        "--db", default="sqlite:///logger.db",
+        help="sqlite:///PATH (default sqlite:///logger.db) or postgresql://USER@HOST:PORT/DB",
+    )  # fmt: skip
+    p.add_argument("--key", required=True, metavar="PATH", help="the logger's PEM private key")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8462, help="port (default 8462)")
+    p.add_argument("--workers", type=int, default=1, help="service worker processes")
+    p.add_argument("--ca", metavar="DIR", help="CA directory whose ca.pub is PkT")
+    p.add_argument("--ca-public-key", metavar="HEX|FILE", help="PkT (a new database needs it)")
+    p.add_argument("--issuer", metavar="DIR", help="issuer directory whose issuer.pub is PkI")
+    p.add_argument("--issuer-public-key", metavar="HEX|FILE", help="PkI (a new database needs it)")
+    p.add_argument("--log-level", default="warning", help="uvicorn's log level")
+    p.set_defaults(handler=logger_serve)

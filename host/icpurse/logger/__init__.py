@@ -1,0 +1,1 @@
+"""The third-party logger L: storage, Merkle tree, HTTP service and client."""

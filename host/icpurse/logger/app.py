@@ -1,0 +1,236 @@
+"""The logger's HTTP API (JSON over Starlette; the description is served at /openapi.json).
+
+Binary values (records, receipts, keys, nonces, proof hashes) travel as lowercase hex strings.
+Every bad input gets a 4xx answer with a reason and stores nothing half-way; a record is
+answered only once its commit is durable.
+"""
+
+import asyncio
+import contextlib
+import json
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from icpurse.logger import merkle
+from icpurse.logger.openapi import OPENAPI
+from icpurse.logger.sequencer import Overloaded
+from icpurse.logger.service import HEARTBEAT_SECONDS, MAX_BATCH_RECORDS, SubmitError, Unavailable
+from purse.records.logger import Checkpoint
+
+MAX_BODY = 1024 * 1024
+MAX_RECORD_HEX = 2 * 4096
+
+
+class BadRequest(Exception):
+    def __init__(self, status, reason):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _error(status, reason, headers=None):
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
+
+
+async def _json(request):
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        raise BadRequest(413, "the body is larger than %d bytes" % MAX_BODY)
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise BadRequest(413, "the body is larger than %d bytes" % MAX_BODY)
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest(400, "the body is not JSON") from None
+    if not isinstance(value, dict):
+        raise BadRequest(400, "the body must be a JSON object")
+    return value
+
+
+def _hex(value, name, limit=MAX_RECORD_HEX):
+    if not isinstance(value, str) or len(value) > limit:
+        raise BadRequest(400, "%s must be a hex string of at most %d digits" % (name, limit))
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise BadRequest(400, "%s is not hex" % name) from None
+
+
+def _int(request, name, minimum=0):
+    text = request.query_params.get(name, "")
+    if not text.isdigit() or int(text) < minimum or int(text) >= 2**63:
+        raise BadRequest(400, "query parameter %s must be a whole number >= %d" % (name, minimum))
+    return int(text)
+
+
+def _endpoint(handler):
+    """Turn the API's exceptions into answers, so every route says what went wrong."""
+
+    async def wrapped(request: Request):
+        try:
+            return await handler(request)
+        except BadRequest as exc:
+            return _error(exc.status, exc.reason)
+        except SubmitError as exc:
+            return _error(exc.status, exc.reason)
+        except (Unavailable, Overloaded) as exc:
+            return _error(503, str(exc), {"Retry-After": "1"})
+        except merkle.ProofError as exc:
+            return _error(400, str(exc))
+
+    return wrapped
+
+
+def build_app(service):
+    """The Starlette application around a LoggerService."""
+
+    @_endpoint
+    async def status(request):
+        nonce = _hex(request.query_params.get("nonce", ""), "nonce", 64)
+        if len(nonce) != 16:
+            raise BadRequest(400, "nonce must be 16 bytes (32 hex digits)")
+        ticket = service.ticket(nonce)
+        return JSONResponse(
+            {"ticket": ticket.hex(), "ltime": service.ltime(), "tree_size": service.tree_size()}
+        )
+
+    @_endpoint
+    async def submit_one(request):
+        body = await _json(request)
+        data = _hex(body.get("record"), "record")
+        (result,) = await service.submit([data])
+        return JSONResponse(result, status_code=result["status"])
+
+    @_endpoint
+    async def submit_batch(request):
+        body = await _json(request)
+        records = body.get("records")
+        if not isinstance(records, list) or not 1 <= len(records) <= MAX_BATCH_RECORDS:
+            raise BadRequest(
+                400, "records must be a list of 1 to %d hex strings" % MAX_BATCH_RECORDS
+            )
+        data = [_hex(r, "records[%d]" % i) for i, r in enumerate(records)]
+        return JSONResponse({"results": await service.submit(data)})
+
+    @_endpoint
+    async def leaf(request):
+        index = request.path_params["index"]
+        try:
+            record, receipt = await _off_loop(service.leaf, index)
+        except KeyError:
+            raise BadRequest(404, "no leaf %d" % index) from None
+        return JSONResponse(
+            {"leaf_index": index, "record": record.hex(), "receipt": receipt.hex()}
+        )
+
+    @_endpoint
+    async def checkpoint(request):
+        record = await _off_loop(service.checkpoint)
+        cp = Checkpoint.decode(record)
+        return JSONResponse(
+            {"checkpoint": record.hex(), "tree_size": cp.tree_size, "root": cp.root.hex(),
+             "ltime": cp.ltime}
+        )  # fmt: skip
+
+    @_endpoint
+    async def inclusion(request):
+        index, size = _int(request, "index"), _int(request, "size", 1)
+        if index >= size or size > service.tree_size():
+            raise BadRequest(400, "need index < size <= the current tree size")
+        proof = await _off_loop(service.inclusion, index, size)
+        return JSONResponse({"index": index, "size": size, "proof": [h.hex() for h in proof]})
+
+    @_endpoint
+    async def consistency(request):
+        old, new = _int(request, "old", 1), _int(request, "new", 1)
+        if old > new or new > service.tree_size():
+            raise BadRequest(400, "need 1 <= old <= new <= the current tree size")
+        proof = await _off_loop(service.consistency, old, new)
+        return JSONResponse({"old": old, "new": new, "proof": [h.hex() for h in proof]})
+
+    @_endpoint
+    async def card(request):
+        card_id = _hex(request.path_params["card_id"], "card id", 16)
+        if len(card_id) != 8:
+            raise BadRequest(400, "a card id is 8 bytes (16 hex digits)")
+        info = await _off_loop(service.card, card_id)
+        if not info["known"] and not info["history"]:
+            raise BadRequest(404, "unknown card %s" % card_id.hex())
+        return JSONResponse(info)
+
+    @_endpoint
+    async def alerts(request):
+        return JSONResponse(await _off_loop(service.alerts))
+
+    @_endpoint
+    async def get_revocation(request):
+        record = await _off_loop(service.revocation)
+        if record is None:
+            raise BadRequest(404, "no revocation list yet")
+        return JSONResponse({"revocation": record.hex()})
+
+    @_endpoint
+    async def post_revocation(request):
+        body = await _json(request)
+        rl = await _off_loop(service.set_revocation, _hex(body.get("revocation"), "revocation"))
+        return JSONResponse({"sequence": rl.sequence, "revoked": [c.hex() for c in rl.revoked]})
+
+    @_endpoint
+    async def post_voucher(request):
+        body = await _json(request)
+        card_id = await _off_loop(service.add_voucher, _hex(body.get("voucher"), "voucher"))
+        return JSONResponse({"card_id": card_id.hex()})
+
+    async def openapi(request):
+        return JSONResponse(OPENAPI)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        service.sequencer.start()
+        await service.sequencer.run_alone(service.heartbeat)
+        beat = asyncio.get_running_loop().create_task(_heartbeat(service))
+        try:
+            yield
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+            await service.sequencer.stop()
+
+    routes = [
+        Route("/v1/status", status, methods=["GET"]),
+        Route("/v1/record", submit_one, methods=["POST"]),
+        Route("/v1/records", submit_batch, methods=["POST"]),
+        Route("/v1/records/{index:int}", leaf, methods=["GET"]),
+        Route("/v1/checkpoint", checkpoint, methods=["GET"]),
+        Route("/v1/proofs/inclusion", inclusion, methods=["GET"]),
+        Route("/v1/proofs/consistency", consistency, methods=["GET"]),
+        Route("/v1/cards/{card_id}", card, methods=["GET"]),
+        Route("/v1/alerts", alerts, methods=["GET"]),
+        Route("/v1/revocation", get_revocation, methods=["GET"]),
+        Route("/v1/revocation", post_revocation, methods=["POST"]),
+        Route("/v1/vouchers", post_voucher, methods=["POST"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _off_loop(func, *args):
+    """Database reads run on a worker thread, so they never stall the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, func, *args)
+
+
+async def _heartbeat(service):
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        if service.sequencer.queued == 0:
+            try:
+                await service.sequencer.run_alone(service.heartbeat)
+            except Exception as exc:  # noqa: BLE001 - a failed heartbeat makes the status 503.
+                service.sequencer.last_error = exc

@@ -1,0 +1,161 @@
+"""The host's client of the logger: submit records, fetch receipts, proofs, checkpoints,
+balances and the revocation list, and sync a card's outbox.
+
+Every answer that the logger signs is checked here with PkL before it is used, and proofs are
+verified against signed checkpoints, so a terminal trusts the logger's key, not its transport.
+"""
+
+import httpx2
+
+from icpurse.crypto_pyca import PycaBackend
+from icpurse.logger import merkle
+from purse import proto
+from purse.client import CardError
+from purse.records.logger import Checkpoint, Receipt, Ticket
+from purse.records.transfer import LogRecord
+
+
+class LoggerError(Exception):
+    """The logger refused a request or could not be reached; `.status` is the HTTP status."""
+
+    def __init__(self, status, reason):
+        super().__init__("logger: %s (HTTP %s)" % (reason, status))
+        self.status = status
+        self.reason = reason
+
+
+class LoggerClient:
+    def __init__(self, base_url=None, logger_key=None, http=None, timeout=10.0):
+        """`http` may be any httpx2.Client (a Starlette TestClient in tests); otherwise one is
+        made for `base_url`. With `logger_key` (PkL), signed answers are verified."""
+        self.http = http or httpx2.Client(base_url=base_url, timeout=timeout)
+        self.logger_key = logger_key
+        self.backend = PycaBackend()
+
+    def close(self):
+        self.http.close()
+
+    def _call(self, method, path, **kwargs):
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx2.HTTPError as exc:
+            raise LoggerError(None, "cannot reach the logger: %s" % exc) from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise LoggerError(response.status_code, "the answer is not JSON") from None
+        if response.status_code >= 400:
+            raise LoggerError(response.status_code, body.get("error", "refused"))
+        return body
+
+    def _signed(self, cls, data):
+        record = cls.decode(data)
+        if self.logger_key is not None:
+            record.verify(self.backend, self.logger_key)
+        return record
+
+    # --- records ------------------------------------------------------------------------------
+
+    def submit(self, record):
+        """Store one log record; returns the receipt bytes (checked with PkL)."""
+        body = self._call("POST", "/v1/record", json={"record": bytes(record).hex()})
+        receipt = bytes.fromhex(body["receipt"])
+        parsed = self._signed(Receipt, receipt)
+        if not parsed.matches(LogRecord.decode(record)):
+            raise LoggerError(200, "the receipt is for another record")
+        return receipt
+
+    def submit_batch(self, records):
+        """Store records in one request: [receipt bytes or LoggerError] per record."""
+        body = self._call("POST", "/v1/records", json={"records": [r.hex() for r in records]})
+        out = []
+        for result in body["results"]:
+            if result["status"] == 200:
+                out.append(bytes.fromhex(result["receipt"]))
+            else:
+                out.append(LoggerError(result["status"], result.get("error", "refused")))
+        return out
+
+    def leaf(self, index):
+        body = self._call("GET", "/v1/records/%d" % index)
+        return bytes.fromhex(body["record"]), bytes.fromhex(body["receipt"])
+
+    def ticket(self, nonce):
+        """The ready-ticket for a card's nonce (embodiment 2)."""
+        body = self._call("GET", "/v1/status", params={"nonce": bytes(nonce).hex()})
+        ticket = bytes.fromhex(body["ticket"])
+        self._signed(Ticket, ticket)
+        return ticket
+
+    # --- proofs -------------------------------------------------------------------------------
+
+    def checkpoint(self):
+        body = self._call("GET", "/v1/checkpoint")
+        return self._signed(Checkpoint, bytes.fromhex(body["checkpoint"]))
+
+    def inclusion_proof(self, index, size):
+        body = self._call("GET", "/v1/proofs/inclusion", params={"index": index, "size": size})
+        return [bytes.fromhex(h) for h in body["proof"]]
+
+    def consistency_proof(self, old, new):
+        body = self._call("GET", "/v1/proofs/consistency", params={"old": old, "new": new})
+        return [bytes.fromhex(h) for h in body["proof"]]
+
+    def verify_included(self, record, receipt, checkpoint):
+        """Prove that `record` (with its receipt) is in the tree of a signed checkpoint."""
+        rc = self._signed(Receipt, receipt)
+        if rc.leaf_index >= checkpoint.tree_size:
+            raise merkle.ProofError("the checkpoint predates the record")
+        proof = self.inclusion_proof(rc.leaf_index, checkpoint.tree_size)
+        merkle.verify_inclusion(
+            merkle.leaf_hash(record), rc.leaf_index, checkpoint.tree_size, proof, checkpoint.root
+        )
+
+    def verify_consistent(self, old, new):
+        """Prove that signed checkpoint `new` extends `old` (the log only grew)."""
+        proof = self.consistency_proof(old.tree_size, new.tree_size)
+        merkle.verify_consistency(old.tree_size, new.tree_size, old.root, new.root, proof)
+
+    # --- cards and feeds ----------------------------------------------------------------------
+
+    def card(self, card_id):
+        return self._call("GET", "/v1/cards/%s" % bytes(card_id).hex())
+
+    def alerts(self):
+        return self._call("GET", "/v1/alerts")
+
+    def revocation(self):
+        """The newest CA-signed revocation list (bytes), or None."""
+        try:
+            body = self._call("GET", "/v1/revocation")
+        except LoggerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return bytes.fromhex(body["revocation"])
+
+    def publish_revocation(self, data):
+        return self._call("POST", "/v1/revocation", json={"revocation": bytes(data).hex()})
+
+    def publish_voucher(self, data):
+        return self._call("POST", "/v1/vouchers", json={"voucher": bytes(data).hex()})
+
+    # --- a card's sync ------------------------------------------------------------------------
+
+    def sync(self, card):
+        """Drain a card's outbox into the log and hand each receipt back to the card; install
+        a newer revocation list. `card` is a purse.client.CardClient. Returns the number of
+        records receipted."""
+        done = 0
+        for record in card.outbox():
+            card.take_receipt(self.submit(record))
+            done += 1
+        revocation = self.revocation()
+        if revocation is not None:
+            try:
+                card.install_revocation(revocation)
+            except CardError as exc:
+                # WRONG STATE: the card already holds this list or a newer one.
+                if exc.sw != proto.SW_WRONG_STATE:
+                    raise
+        return done

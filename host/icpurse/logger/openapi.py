@@ -1,0 +1,203 @@
+"""The OpenAPI 3.1 description of the logger's HTTP API, served at /openapi.json."""
+
+_HEX = {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"}
+_ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+}
+
+
+def _json(schema):
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _answer(description, schema=None):
+    answer = {"description": description}
+    if schema is not None:
+        answer.update(_json(schema))
+    return answer
+
+
+_ERRORS = {
+    "400": _answer("malformed input", _ERROR),
+    "413": _answer("body too large", _ERROR),
+    "503": _answer("not able to commit now; retry after the Retry-After header", _ERROR),
+}
+_RESULT = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "integer"},
+        "receipt": _HEX,
+        "leaf_index": {"type": "integer"},
+        "tree_size": {"type": "integer"},
+        "error": {"type": "string"},
+        "conflicts_with": {"type": "integer"},
+    },
+    "required": ["status"],
+}
+_PROOF = {
+    "type": "object",
+    "properties": {"proof": {"type": "array", "items": _HEX}},
+    "required": ["proof"],
+}
+
+
+def _query(name, minimum=0):
+    return {
+        "name": name,
+        "in": "query",
+        "required": True,
+        "schema": {"type": "integer", "minimum": minimum},
+    }
+
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "icpurse third-party logger",
+        "version": "1",
+        "description": "Stores card-to-card transfer logs durably in an append-only Merkle "
+        "tree (RFC 9162 hashing), answers with signed receipts, proves inclusion and "
+        "consistency, and reconstructs card balances. Binary values are hex strings; "
+        "records are the BER-TLV encodings of docs/PROTOCOL.md.",
+    },
+    "paths": {
+        "/v1/status": {
+            "get": {
+                "summary": "Ready-ticket for a card's nonce (embodiment 2)",
+                "parameters": [{"name": "nonce", "in": "query", "required": True, "schema": _HEX}],
+                "responses": {
+                    "200": _answer("the logger can take a log now", {"type": "object"}),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/record": {
+            "post": {
+                "summary": "Submit one transfer log record; answered after a durable commit",
+                "requestBody": _json(
+                    {"type": "object", "properties": {"record": _HEX}, "required": ["record"]}
+                ),
+                "responses": {
+                    "200": _answer("stored (or stored before): the receipt", _RESULT),
+                    "403": _answer("the payer card is revoked", _RESULT),
+                    "409": _answer("another record for the payment, or a reused counter", _RESULT),
+                    "422": _answer("the record does not verify, or an unknown card", _RESULT),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/records": {
+            "post": {
+                "summary": "Submit a batch of records; one result per record",
+                "requestBody": _json(
+                    {
+                        "type": "object",
+                        "properties": {"records": {"type": "array", "items": _HEX}},
+                        "required": ["records"],
+                    }
+                ),
+                "responses": {
+                    "200": _answer(
+                        "per-record results",
+                        {
+                            "type": "object",
+                            "properties": {"results": {"type": "array", "items": _RESULT}},
+                        },
+                    ),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/records/{index}": {
+            "get": {
+                "summary": "A stored record and its receipt, by leaf index",
+                "parameters": [
+                    {
+                        "name": "index",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
+                ],
+                "responses": {"200": _answer("the leaf"), "404": _answer("no such leaf", _ERROR)},
+            }
+        },
+        "/v1/checkpoint": {
+            "get": {
+                "summary": "Signed checkpoint of the current tree: size and root",
+                "responses": {"200": _answer("the checkpoint")},
+            }
+        },
+        "/v1/proofs/inclusion": {
+            "get": {
+                "summary": "Inclusion proof of a leaf in the tree of a given size",
+                "parameters": [_query("index"), _query("size", 1)],
+                "responses": {"200": _answer("the audit path", _PROOF), **_ERRORS},
+            }
+        },
+        "/v1/proofs/consistency": {
+            "get": {
+                "summary": "Consistency proof between two tree sizes",
+                "parameters": [_query("old", 1), _query("new", 1)],
+                "responses": {"200": _answer("the proof", _PROOF), **_ERRORS},
+            }
+        },
+        "/v1/cards/{card_id}": {
+            "get": {
+                "summary": "A card's history and reconstructed balance",
+                "parameters": [
+                    {"name": "card_id", "in": "path", "required": True, "schema": _HEX}
+                ],
+                "responses": {
+                    "200": _answer("issued + received - paid, and the history"),
+                    "404": _answer("unknown card", _ERROR),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/alerts": {
+            "get": {
+                "summary": "Overspending payers and evidence of clones and conflicts",
+                "responses": {"200": _answer("the alerts")},
+            }
+        },
+        "/v1/revocation": {
+            "get": {
+                "summary": "The newest CA-signed revocation list",
+                "responses": {"200": _answer("the list"), "404": _answer("none yet", _ERROR)},
+            },
+            "post": {
+                "summary": "Serve a newer CA-signed revocation list",
+                "requestBody": _json(
+                    {
+                        "type": "object",
+                        "properties": {"revocation": _HEX},
+                        "required": ["revocation"],
+                    }
+                ),
+                "responses": {
+                    "200": _answer("stored"),
+                    "409": _answer("not newer", _ERROR),
+                    "422": _answer("not signed by the CA", _ERROR),
+                    **_ERRORS,
+                },
+            },
+        },
+        "/v1/vouchers": {
+            "post": {
+                "summary": "Issuer feed: a voucher the issuer signed",
+                "requestBody": _json(
+                    {"type": "object", "properties": {"voucher": _HEX}, "required": ["voucher"]}
+                ),
+                "responses": {
+                    "200": _answer("recorded"),
+                    "409": _answer("another voucher with that sequence", _ERROR),
+                    "422": _answer("not signed by the issuer", _ERROR),
+                    **_ERRORS,
+                },
+            }
+        },
+    },
+}

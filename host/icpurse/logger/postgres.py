@@ -1,0 +1,68 @@
+"""PostgreSQL storage for the logger, through psycopg 3 and a connection pool.
+
+Several service workers share one database: the sequencer's transaction takes a transaction
+-level advisory lock, so appends to the Merkle tree stay serial whichever worker makes them.
+"""
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from icpurse.logger.storage import MIGRATIONS_POSTGRES, Storage, StorageError, _migrate
+
+# Key of the advisory lock the sequencer holds while it appends ("icpurse" in ASCII).
+SEQUENCER_LOCK = 0x6963707572736500
+
+
+class PostgresStorage(Storage):
+    dialect = "postgresql"
+
+    def __init__(self, url, min_size=1, max_size=8):
+        self.url = url
+        try:
+            self.pool = ConnectionPool(
+                url, min_size=min_size, max_size=max_size, kwargs={"autocommit": True},
+                open=True, timeout=10,
+            )  # fmt: skip
+            self.pool.wait(timeout=10)
+        except (psycopg.Error, Exception) as exc:  # noqa: BLE001 - the pool raises its own types.
+            raise StorageError("cannot reach PostgreSQL at %s: %s" % (url, exc)) from None
+        with self.pool.connection() as conn:
+            _migrate(self, conn, MIGRATIONS_POSTGRES)
+
+    def _reader(self):
+        return self.pool.connection()
+
+    def _writer(self):
+        return self.pool.connection()
+
+    def _execute(self, conn, sql, params):
+        cur = conn.execute(sql.replace("?", "%s"), params)
+        if cur.description is None:
+            return []
+        return cur.fetchall()
+
+    def _execute_many(self, conn, sql, rows):
+        with conn.cursor() as cur:
+            cur.executemany(sql.replace("?", "%s"), rows)
+
+    def _transaction(self, conn, sequencer=False):
+        return _PgTransaction(conn, sequencer)
+
+    def close(self):
+        self.pool.close()
+
+
+class _PgTransaction:
+    def __init__(self, conn, sequencer):
+        self.conn = conn
+        self.sequencer = sequencer
+        self._tx = None
+
+    def __enter__(self):
+        self._tx = self.conn.transaction()
+        self._tx.__enter__()
+        if self.sequencer:
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (SEQUENCER_LOCK,))
+
+    def __exit__(self, exc_type, exc, tb):
+        return self._tx.__exit__(exc_type, exc, tb)

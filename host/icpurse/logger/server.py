@@ -1,0 +1,36 @@
+"""The logger as uvicorn runs it: an application factory configured from the environment, so
+that several worker processes (`--workers N`) each build the same service.
+
+`icpurse logger serve` sets these variables and starts uvicorn:
+    ICPURSE_LOGGER_DB      database URL (sqlite:///PATH or postgresql://...)
+    ICPURSE_LOGGER_KEY     the logger's PEM private key
+    ICPURSE_LOGGER_CA      PkT (hex), needed when the database is new
+    ICPURSE_LOGGER_ISSUER  PkI (hex), needed when the database is new
+    ICPURSE_PASSPHRASE     the key's passphrase, if it is encrypted
+"""
+
+import os
+
+from icpurse.authority import keys
+from icpurse.logger.app import build_app
+from icpurse.logger.service import LoggerService
+from icpurse.logger.storage import open_storage
+
+
+def create_app():
+    env = os.environ
+    signer = keys.load_signer(env["ICPURSE_LOGGER_KEY"], _bytes(env.get("ICPURSE_PASSPHRASE")))
+    storage = open_storage(env["ICPURSE_LOGGER_DB"])
+    ca = env.get("ICPURSE_LOGGER_CA")
+    issuer = env.get("ICPURSE_LOGGER_ISSUER")
+    service = LoggerService(
+        storage,
+        signer,
+        bytes.fromhex(ca) if ca else None,
+        bytes.fromhex(issuer) if issuer else None,
+    )
+    return build_app(service)
+
+
+def _bytes(text):
+    return text.encode() if text else None

@@ -1,0 +1,450 @@
+"""The logger's work, apart from HTTP: check records, sequence them, prove and reconstruct.
+
+A transfer log record is stored only if CertT(A) verifies with PkT, VoucherI(A) with PkI and
+for the same key, and S with PkUA over G1 recomputed from IdUB and R1 (the patent checks only
+the first two). The payment's identity (PkUA, ChallID, G1) is stored once: an identical
+resubmission gets the same receipt, a different record with that identity is refused and kept
+as evidence, and so is a second payment with a payer counter already used — proof of a clone.
+Record formats and checks come from purse.records; signatures go through the pyca backend.
+"""
+
+import shutil
+import time
+
+from icpurse.crypto_pyca import PycaBackend
+from icpurse.logger import merkle
+from icpurse.logger.sequencer import Sequencer
+from icpurse.logger.storage import StorageError
+from purse.errors import CredentialError, CryptoError, RecordError
+from purse.records import fields as f
+from purse.records.credentials import RevocationList, Voucher
+from purse.records.logger import Checkpoint, Receipt, Ticket
+from purse.records.transfer import LogRecord
+
+MAX_BATCH_RECORDS = 1000
+# A heartbeat write keeps "a recent commit succeeded" true while no record arrives.
+HEARTBEAT_SECONDS = 2.0
+FRESH_SECONDS = 10.0
+MIN_FREE_BYTES = 64 * 1024 * 1024
+
+
+class SubmitError(Exception):
+    """A record refused before or while sequencing; `status` is the HTTP status to answer."""
+
+    def __init__(self, status, reason, conflicts_with=None):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.conflicts_with = conflicts_with
+
+
+class Unavailable(Exception):
+    """The logger cannot promise to store a record now (503, Retry-After)."""
+
+
+class Prepared:
+    """A record that passed every check that needs no sequencing."""
+
+    def __init__(self, data, record):
+        payment = record.payment
+        self.data = bytes(data)
+        self.record = record
+        self.identity = payment.certificate.public_key + payment.chall_id + payment.g1
+        self.record_hash = f.record_hash(self.data)
+        self.payer_key = payment.certificate.public_key
+        self.payer_id = payment.certificate.card_id
+        self.counter = payment.counter
+        self.recipient_id = record.recipient_id
+        self.chall_id = payment.chall_id
+        self.amount = payment.x
+        self.voucher = payment.voucher
+
+
+class LoggerService:
+    def __init__(self, storage, signer, ca_key=None, issuer_key=None, clock=time.time):
+        self.storage = storage
+        self.signer = signer
+        self.clock = clock
+        self.backend = PycaBackend()
+        self.ca_key = self._anchor("ca_key", ca_key)
+        self.issuer_key = self._anchor("issuer_key", issuer_key)
+        self._anchor("logger_key", signer.public_key)
+        self._last_ltime = 0
+        self._verified = {}
+        self.sequencer = Sequencer(self._commit_batch)
+
+    def _anchor(self, name, given):
+        """Trust anchors are fixed at the first start and kept in the database."""
+        stored = self.storage.meta(name)
+        if stored is None:
+            if given is None:
+                raise StorageError("a new logger database needs the %s" % name.replace("_", " "))
+            self.storage.write([("INSERT INTO meta (key, value) VALUES (?, ?)", (name, given))])
+            return bytes(given)
+        if given is not None and bytes(given) != stored:
+            raise StorageError("this database belongs to another %s" % name.replace("_", " "))
+        return stored
+
+    def ltime(self):
+        """The logger's time, which it signs and cards live by: never goes back."""
+        now = int(self.clock())
+        if now > self._last_ltime:
+            self._last_ltime = now
+        return self._last_ltime
+
+    # --- submission -------------------------------------------------------------------------
+
+    def _verified_once(self, kind, record, key):
+        """Certificates and vouchers are verified once per distinct encoding, then cached."""
+        cache_key = (kind, record.encode())
+        if cache_key not in self._verified:
+            record.verify(self.backend, key)
+            if len(self._verified) > 100000:
+                self._verified.clear()
+            self._verified[cache_key] = True
+
+    def prepare(self, data):
+        """Parse and verify one log record; raises SubmitError with the reason."""
+        try:
+            record = LogRecord.decode(data)
+        except RecordError as exc:
+            raise SubmitError(400, "malformed log record: %s" % exc) from None
+        payment = record.payment
+        try:
+            self._verified_once("certificate", payment.certificate, self.ca_key)
+            self._verified_once("voucher", payment.voucher, self.issuer_key)
+            if payment.voucher.public_key != payment.certificate.public_key:
+                raise CredentialError("the voucher was issued to another card")
+            payment.verify(self.backend, payment.certificate.public_key)
+        except CryptoError as exc:
+            raise SubmitError(422, "record does not verify: %s" % exc) from None
+        prepared = Prepared(data, record)
+        if self.is_revoked(prepared.payer_id):
+            raise SubmitError(403, "the payer card %s is revoked" % prepared.payer_id.hex())
+        if not self.known_card(prepared.recipient_id):
+            raise SubmitError(422, "unknown recipient card %s" % prepared.recipient_id.hex())
+        return prepared
+
+    async def submit(self, records):
+        """Check and store records; one result per record, in order (dicts for the API)."""
+        results = [None] * len(records)
+        ready = []
+        for pos, data in enumerate(records):
+            try:
+                ready.append((pos, self.prepare(data)))
+            except SubmitError as exc:
+                results[pos] = _refusal(exc)
+        if ready:
+            stored = await self.sequencer.submit([p for _, p in ready])
+            for (pos, _), result in zip(ready, stored, strict=True):
+                results[pos] = result
+        return results
+
+    def _commit_batch(self, items):
+        return self.storage.append(lambda tx: self._append(tx, items))
+
+    def _append(self, tx, items):
+        size = tx.one("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM leaves")[0]
+        results = [None] * len(items)
+        fresh = []
+        first = {}
+        counters = {}
+        ltime = self.ltime()
+        for pos, item in enumerate(items):
+            row = tx.one(
+                "SELECT leaf_index, record_hash, receipt FROM leaves WHERE identity = ?",
+                (item.identity,),
+            )
+            if row is not None:
+                results[pos] = self._existing(tx, item, row, ltime)
+                continue
+            if item.identity in first:
+                continue  # Resolved after the batch: the same result, or a conflict.
+            used = tx.one(
+                "SELECT leaf_index FROM leaves WHERE payer_key = ? AND counter = ?",
+                (item.payer_key, item.counter),
+            )
+            clash = used[0] if used else counters.get((item.payer_key, item.counter))
+            if clash is not None:
+                _evidence(tx, "counter-reuse", item, clash, ltime)
+                results[pos] = _refusal(
+                    SubmitError(409, "payer counter %d already used: clone" % item.counter, clash)
+                )
+                continue
+            first[item.identity] = pos
+            counters[(item.payer_key, item.counter)] = size + len(fresh)
+            fresh.append((pos, item))
+        tree_size = size + len(fresh)
+        if fresh:
+            self._store_leaves(tx, size, tree_size, fresh, results, ltime)
+        for pos, item in enumerate(items):
+            if results[pos] is None:
+                original = items[first[item.identity]]
+                if original.record_hash == item.record_hash:
+                    results[pos] = results[first[item.identity]]
+                else:
+                    index = results[first[item.identity]]["leaf_index"]
+                    results[pos] = self._conflict(tx, item, index, ltime)
+        tx.run("DELETE FROM heartbeat")
+        tx.run("INSERT INTO heartbeat (id, ltime) VALUES (1, ?)", (ltime,))
+        return results
+
+    def _store_leaves(self, tx, size, tree_size, fresh, results, ltime):
+        def get(level, index):
+            row = tx.one("SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index))
+            if row is None:
+                raise KeyError((level, index))
+            return bytes(row[0])
+
+        leaf_hashes = [merkle.leaf_hash(item.data) for _, item in fresh]
+        nodes = merkle.new_nodes(size, leaf_hashes, get)
+        rows = []
+        for k, (pos, item) in enumerate(fresh):
+            index = size + k
+            receipt = Receipt(
+                item.record_hash, item.recipient_id, item.chall_id, index, tree_size, ltime
+            ).sign(self.signer)
+            encoded = receipt.encode()
+            rows.append(
+                (index, item.identity, item.data, item.record_hash, item.payer_key,
+                 item.payer_id, item.counter, item.recipient_id, item.amount, ltime, encoded)
+            )  # fmt: skip
+            results[pos] = _accepted(encoded, index, tree_size)
+        tx.run_many(
+            "INSERT INTO leaves (leaf_index, identity, record, record_hash, payer_key, payer_id,"
+            " counter, recipient_id, amount, ltime, receipt) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        tx.run_many("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
+        vouchers = {}
+        for _, item in fresh:
+            v = item.voucher
+            vouchers[(item.payer_id, v.sequence)] = (
+                item.payer_id, v.sequence, v.issued, v.public_key, v.encode()
+            )  # fmt: skip
+        for row in vouchers.values():
+            if (
+                tx.one(
+                    "SELECT 1 FROM vouchers WHERE card_id = ? AND sequence = ?", (row[0], row[1])
+                )
+                is None
+            ):
+                tx.run("INSERT INTO vouchers VALUES (?, ?, ?, ?, ?)", row)
+
+    def _existing(self, tx, item, row, ltime):
+        index, record_hash, receipt = row
+        if bytes(record_hash) == item.record_hash:
+            tree = Receipt.decode(bytes(receipt)).tree_size
+            return _accepted(bytes(receipt), index, tree)
+        return self._conflict(tx, item, index, ltime)
+
+    def _conflict(self, tx, item, index, ltime):
+        _evidence(tx, "identity-conflict", item, index, ltime)
+        return _refusal(
+            SubmitError(409, "another record for this payment is already stored", index)
+        )
+
+    # --- status and heartbeat ---------------------------------------------------------------
+
+    def health(self):
+        """None if the logger can take a record now, else the reason it cannot."""
+        if self.sequencer.last_error is not None:
+            return "the last commit failed: %s" % self.sequencer.last_error
+        if time.monotonic() - self.sequencer.last_commit > FRESH_SECONDS:
+            return "no commit has succeeded recently"
+        if self.sequencer.queued > self.sequencer.max_queue // 2:
+            return "the commit queue is long"
+        path = getattr(self.storage, "path", None)
+        if path is not None and shutil.disk_usage(path.parent).free < MIN_FREE_BYTES:
+            return "the disk is nearly full"
+        return None
+
+    def ticket(self, nonce):
+        """The ready-ticket of embodiment 2 for a card's nonce, if the logger is healthy."""
+        problem = self.health()
+        if problem is not None:
+            raise Unavailable(problem)
+        return Ticket(bytes(nonce), self.ltime()).sign(self.signer).encode()
+
+    def heartbeat(self):
+        ltime = self.ltime()
+        self.storage.write(
+            [
+                ("DELETE FROM heartbeat", ()),
+                ("INSERT INTO heartbeat (id, ltime) VALUES (1, ?)", (ltime,)),
+            ]
+        )
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def tree_size(self):
+        return self.storage.tree_size()
+
+    def checkpoint(self):
+        """The signed checkpoint of the current tree (made and stored if the tree grew)."""
+        size = self.storage.tree_size()
+        row = self.storage.one("SELECT record FROM checkpoints WHERE tree_size = ?", (size,))
+        if row is not None:
+            return bytes(row[0])
+        root = merkle.root(size, self.storage.node_getter())
+        record = Checkpoint(size, root, self.ltime()).sign(self.signer).encode()
+        self.storage.write(
+            [("INSERT INTO checkpoints (tree_size, root, record) VALUES (?, ?, ?)"
+              " ON CONFLICT (tree_size) DO NOTHING", (size, root, record))]
+        )  # fmt: skip
+        return record
+
+    def leaf(self, index):
+        row = self.storage.one("SELECT record, receipt FROM leaves WHERE leaf_index = ?", (index,))
+        if row is None:
+            raise KeyError(index)
+        return bytes(row[0]), bytes(row[1])
+
+    def inclusion(self, index, size):
+        return merkle.inclusion_proof(index, size, self.storage.node_getter())
+
+    def consistency(self, old, new):
+        return merkle.consistency_proof(old, new, self.storage.node_getter())
+
+    def known_card(self, card_id):
+        return (
+            self.storage.one("SELECT 1 FROM vouchers WHERE card_id = ?", (bytes(card_id),))
+            is not None
+        )
+
+    def card(self, card_id):
+        """History and reconstructed balance: issued (vouchers) + received - paid."""
+        card_id = bytes(card_id)
+        issued = self.storage.one(
+            "SELECT COALESCE(MAX(issued), 0) FROM vouchers WHERE card_id = ?", (card_id,)
+        )[0]
+        received = self.storage.one(
+            "SELECT COALESCE(SUM(amount), 0) FROM leaves WHERE recipient_id = ?", (card_id,)
+        )[0]
+        paid = self.storage.one(
+            "SELECT COALESCE(SUM(amount), 0) FROM leaves WHERE payer_id = ?", (card_id,)
+        )[0]
+        history = self.storage.all(
+            "SELECT leaf_index, payer_id, recipient_id, amount, counter, ltime FROM leaves"
+            " WHERE payer_id = ? OR recipient_id = ? ORDER BY leaf_index",
+            (card_id, card_id),
+        )
+        return {
+            "card_id": card_id.hex(),
+            "known": self.known_card(card_id),
+            "issued": int(issued),
+            "received": int(received),
+            "paid": int(paid),
+            "balance": int(issued) + int(received) - int(paid),
+            "revoked": self.is_revoked(card_id),
+            "history": [
+                {
+                    "leaf_index": int(r[0]),
+                    "direction": "paid" if bytes(r[1]) == card_id else "received",
+                    "counterpart": bytes(r[2] if bytes(r[1]) == card_id else r[1]).hex(),
+                    "amount": int(r[3]),
+                    "payer_counter": int(r[4]),
+                    "ltime": int(r[5]),
+                }
+                for r in history
+            ],
+        }
+
+    def alerts(self):
+        """Overspending payers and cryptographic proofs of clones (reused payer counters)."""
+        overspend = []
+        for (payer_id,) in self.storage.all("SELECT DISTINCT payer_id FROM leaves"):
+            card = self.card(bytes(payer_id))
+            if card["paid"] > card["issued"] + card["received"]:
+                overspend.append(
+                    {key: card[key] for key in ("card_id", "issued", "received", "paid")}
+                )
+        evidence = self.storage.all(
+            "SELECT kind, payer_id, record, conflicts_with, ltime FROM evidence ORDER BY id"
+        )
+        return {
+            "overspend": overspend,
+            "evidence": [
+                {
+                    "kind": r[0],
+                    "payer_id": bytes(r[1]).hex(),
+                    "record": bytes(r[2]).hex(),
+                    "conflicts_with": int(r[3]),
+                    "ltime": int(r[4]),
+                }
+                for r in evidence
+            ],
+        }
+
+    # --- feeds from the issuer and the CA -----------------------------------------------------
+
+    def add_voucher(self, data):
+        """The issuer feed: every voucher the issuer signs, so balances add up from its side."""
+        try:
+            voucher = Voucher.decode(data)
+            voucher.verify(self.backend, self.issuer_key)
+        except RecordError as exc:
+            raise SubmitError(400, "malformed voucher: %s" % exc) from None
+        except CryptoError as exc:
+            raise SubmitError(422, "voucher does not verify: %s" % exc) from None
+        card_id = f.card_id(voucher.public_key)
+        row = self.storage.one(
+            "SELECT record FROM vouchers WHERE card_id = ? AND sequence = ?",
+            (card_id, voucher.sequence),
+        )
+        if row is not None:
+            if bytes(row[0]) != voucher.encode():
+                raise SubmitError(409, "another voucher with this sequence is recorded")
+            return card_id
+        self.storage.write(
+            [("INSERT INTO vouchers VALUES (?, ?, ?, ?, ?)",
+              (card_id, voucher.sequence, voucher.issued, voucher.public_key, voucher.encode()))]
+        )  # fmt: skip
+        return card_id
+
+    def set_revocation(self, data):
+        """Store a newer CA-signed revocation list, which the logger then serves to terminals."""
+        try:
+            rl = RevocationList.decode(data)
+            rl.verify(self.backend, self.ca_key)
+        except RecordError as exc:
+            raise SubmitError(400, "malformed revocation list: %s" % exc) from None
+        except CryptoError as exc:
+            raise SubmitError(422, "revocation list does not verify: %s" % exc) from None
+        current = self.revocation()
+        if current is not None and RevocationList.decode(current).sequence >= rl.sequence:
+            raise SubmitError(409, "a revocation list as new or newer is already served")
+        self.storage.write([("INSERT INTO revocations VALUES (?, ?)", (rl.sequence, rl.encode()))])
+        return rl
+
+    def revocation(self):
+        row = self.storage.one("SELECT record FROM revocations ORDER BY sequence DESC LIMIT 1")
+        return None if row is None else bytes(row[0])
+
+    def is_revoked(self, card_id):
+        current = self.revocation()
+        return current is not None and RevocationList.decode(current).is_revoked(card_id)
+
+
+def _accepted(receipt, index, tree_size):
+    return {
+        "status": 200,
+        "receipt": receipt.hex(),
+        "leaf_index": int(index),
+        "tree_size": int(tree_size),
+    }
+
+
+def _refusal(exc):
+    result = {"status": exc.status, "error": exc.reason}
+    if exc.conflicts_with is not None:
+        result["conflicts_with"] = int(exc.conflicts_with)
+    return result
+
+
+def _evidence(tx, kind, item, conflicts_with, ltime):
+    tx.run(
+        "INSERT INTO evidence (kind, identity, payer_id, record, conflicts_with, ltime)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (kind, item.identity, item.payer_id, item.data, conflicts_with, ltime),
+    )

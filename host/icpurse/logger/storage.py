@@ -1,0 +1,312 @@
+"""The logger's storage: one interface, an SQLite file by default, PostgreSQL to scale out.
+
+`open_storage(url)` takes `sqlite:///path/to/file.db` (or a plain path) or
+`postgresql://user@host:port/db`. Both dialects share the queries below (written with `?`
+placeholders; PostgreSQL gets `%s`) and have their own versioned migrations, applied at open
+and recorded in the table `schema_version`.
+
+Writes happen only in `append` (the sequencer's one transaction per batch) and in the small
+feeds (vouchers, revocation lists, checkpoints, heartbeat); everything else reads.
+"""
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from icpurse.errors import UsageError
+
+
+class StorageError(UsageError):
+    """The database cannot be opened or is not an icpurse logger database."""
+
+
+MIGRATIONS_SQLITE = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+    CREATE TABLE leaves (
+        leaf_index INTEGER PRIMARY KEY,
+        identity BLOB NOT NULL UNIQUE,
+        record BLOB NOT NULL,
+        record_hash BLOB NOT NULL,
+        payer_key BLOB NOT NULL,
+        payer_id BLOB NOT NULL,
+        counter INTEGER NOT NULL,
+        recipient_id BLOB NOT NULL,
+        amount INTEGER NOT NULL,
+        ltime INTEGER NOT NULL,
+        receipt BLOB NOT NULL,
+        UNIQUE (payer_key, counter)
+    );
+    CREATE INDEX leaves_payer ON leaves (payer_id);
+    CREATE INDEX leaves_recipient ON leaves (recipient_id);
+    CREATE TABLE nodes (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    );
+    CREATE TABLE evidence (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        identity BLOB NOT NULL,
+        payer_id BLOB NOT NULL,
+        record BLOB NOT NULL,
+        conflicts_with INTEGER NOT NULL,
+        ltime INTEGER NOT NULL
+    );
+    CREATE TABLE vouchers (
+        card_id BLOB NOT NULL,
+        sequence INTEGER NOT NULL,
+        issued INTEGER NOT NULL,
+        public_key BLOB NOT NULL,
+        record BLOB NOT NULL,
+        PRIMARY KEY (card_id, sequence)
+    );
+    CREATE TABLE revocations (sequence INTEGER PRIMARY KEY, record BLOB NOT NULL);
+    CREATE TABLE checkpoints (
+        tree_size INTEGER PRIMARY KEY,
+        root BLOB NOT NULL,
+        record BLOB NOT NULL
+    );
+    CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), ltime INTEGER NOT NULL);
+    """,
+)
+
+MIGRATIONS_POSTGRES = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL);
+    CREATE TABLE leaves (
+        leaf_index BIGINT PRIMARY KEY,
+        identity BYTEA NOT NULL UNIQUE,
+        record BYTEA NOT NULL,
+        record_hash BYTEA NOT NULL,
+        payer_key BYTEA NOT NULL,
+        payer_id BYTEA NOT NULL,
+        counter BIGINT NOT NULL,
+        recipient_id BYTEA NOT NULL,
+        amount BIGINT NOT NULL,
+        ltime BIGINT NOT NULL,
+        receipt BYTEA NOT NULL,
+        UNIQUE (payer_key, counter)
+    );
+    CREATE INDEX leaves_payer ON leaves (payer_id);
+    CREATE INDEX leaves_recipient ON leaves (recipient_id);
+    CREATE TABLE nodes (
+        level INTEGER NOT NULL,
+        idx BIGINT NOT NULL,
+        hash BYTEA NOT NULL,
+        PRIMARY KEY (level, idx)
+    );
+    CREATE TABLE evidence (
+        id BIGSERIAL PRIMARY KEY,
+        kind TEXT NOT NULL,
+        identity BYTEA NOT NULL,
+        payer_id BYTEA NOT NULL,
+        record BYTEA NOT NULL,
+        conflicts_with BIGINT NOT NULL,
+        ltime BIGINT NOT NULL
+    );
+    CREATE TABLE vouchers (
+        card_id BYTEA NOT NULL,
+        sequence BIGINT NOT NULL,
+        issued BIGINT NOT NULL,
+        public_key BYTEA NOT NULL,
+        record BYTEA NOT NULL,
+        PRIMARY KEY (card_id, sequence)
+    );
+    CREATE TABLE revocations (sequence BIGINT PRIMARY KEY, record BYTEA NOT NULL);
+    CREATE TABLE checkpoints (
+        tree_size BIGINT PRIMARY KEY,
+        root BYTEA NOT NULL,
+        record BYTEA NOT NULL
+    );
+    CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), ltime BIGINT NOT NULL);
+    """,
+)
+
+
+def open_storage(url):
+    """A Storage for `url`: sqlite:///path, a plain path, or postgresql://..."""
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        from icpurse.logger.postgres import PostgresStorage
+
+        return PostgresStorage(text)
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite:///") :]
+    elif "://" in text:
+        raise StorageError(
+            "unsupported database URL %r: use sqlite:///PATH or postgresql://" % url
+        )
+    return SQLiteStorage(text)
+
+
+class Storage:
+    """What the service and the sequencer need; each dialect provides `_connection()`,
+    `_execute(conn, sql, params)` and `_transaction(conn)`."""
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def one(self, sql, params=()):
+        with self._reader() as conn:
+            rows = self._execute(conn, sql, params)
+            return rows[0] if rows else None
+
+    def all(self, sql, params=()):
+        with self._reader() as conn:
+            return self._execute(conn, sql, params)
+
+    def tree_size(self):
+        row = self.one("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM leaves")
+        return row[0]
+
+    def node_getter(self):
+        """A `get(level, index)` over committed nodes, for Merkle roots and proofs."""
+
+        def get(level, index):
+            row = self.one("SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index))
+            if row is None:
+                raise KeyError((level, index))
+            return bytes(row[0])
+
+        return get
+
+    def meta(self, key):
+        row = self.one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else bytes(row[0])
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def write(self, statements):
+        """Run (sql, params) statements in one durable transaction."""
+        with self._writer() as conn, self._transaction(conn):
+            for sql, params in statements:
+                self._execute(conn, sql, params)
+
+    def append(self, work):
+        """Run `work(tx)` in the sequencer's transaction; `tx` has `one`, `all` and `run`.
+
+        For PostgreSQL the transaction first takes an advisory lock, so only one sequencer
+        among all service workers appends at a time; SQLite's BEGIN IMMEDIATE does the same.
+        """
+        with self._writer() as conn, self._transaction(conn, sequencer=True):
+            return work(_Tx(self, conn))
+
+
+class _Tx:
+    def __init__(self, storage, conn):
+        self._storage = storage
+        self._conn = conn
+
+    def all(self, sql, params=()):
+        return self._storage._execute(self._conn, sql, params)
+
+    def one(self, sql, params=()):
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
+
+    def run(self, sql, params=()):
+        self._storage._execute(self._conn, sql, params)
+
+    def run_many(self, sql, rows):
+        self._storage._execute_many(self._conn, sql, rows)
+
+
+class _Borrowed:
+    """Context manager for a connection that stays with its owner (thread-local SQLite)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __enter__(self):
+        return self.conn
+
+    def __exit__(self, *exc):
+        return False
+
+
+class SQLiteStorage(Storage):
+    """An SQLite file in WAL mode with synchronous=FULL: a commit is on disk when it returns."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        conn = self._connection()
+        try:
+            _migrate(self, conn, MIGRATIONS_SQLITE)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError("%s is damaged or not a database: %s" % (self.path, exc)) from None
+
+    def _connection(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+            except sqlite3.DatabaseError as exc:
+                raise StorageError("cannot open %s: %s" % (self.path, exc)) from None
+            self._local.conn = conn
+        return conn
+
+    def _reader(self):
+        return _Borrowed(self._connection())
+
+    def _writer(self):
+        return _Borrowed(self._connection())
+
+    def _execute(self, conn, sql, params):
+        return conn.execute(sql, params).fetchall()
+
+    def _execute_many(self, conn, sql, rows):
+        conn.executemany(sql, rows)
+
+    def _transaction(self, conn, sequencer=False):
+        return _SQLiteTransaction(conn)
+
+    def close(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class _SQLiteTransaction:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+        return False
+
+
+def _migrate(storage, conn, migrations):
+    """Bring the schema to the newest version in one locked transaction (several service
+    workers may start at once); refuse a database newer than this code."""
+    execute = storage._execute
+    with storage._transaction(conn, sequencer=True):
+        execute(conn, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", ())
+        rows = execute(conn, "SELECT version FROM schema_version", ())
+        version = rows[0][0] if rows else 0
+        if version > len(migrations):
+            raise StorageError(
+                "the database has schema version %d; this icpurse knows %d"
+                % (version, len(migrations))
+            )
+        for number in range(version, len(migrations)):
+            for statement in migrations[number].split(";"):
+                if statement.strip():
+                    execute(conn, statement, ())
+        if version == 0:
+            execute(conn, "INSERT INTO schema_version (version) VALUES (?)", (len(migrations),))
+        elif version < len(migrations):
+            execute(conn, "UPDATE schema_version SET version = ?", (len(migrations),))

@@ -1,0 +1,70 @@
+"""A logger service on a real database, with in-process cards that trust it.
+
+`make_logger(url)` builds the service and its Starlette app; `LoggerWorld` adds the worked
+example's authorities and cards (tests/core/_cards.py), feeds the issuer's vouchers to the
+logger, and gives a LoggerClient over the app (a Starlette TestClient is an httpx client).
+"""
+
+import os
+import sys
+import uuid
+
+from mp_support import ROOT, need
+from starlette.testclient import TestClient
+
+from icpurse.crypto_pyca import PycaBackend
+from icpurse.logger.app import build_app
+from icpurse.logger.client import LoggerClient
+from icpurse.logger.service import LoggerService
+from icpurse.logger.storage import open_storage
+from purse.crypto.backend import Signer
+
+sys.path.insert(0, str(ROOT / "tests" / "core"))
+from _cards import World
+from _example import derive
+
+PG_URL = os.environ.get("ICPURSE_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def postgres_url():
+    """A fresh schema in the test database, so tests never see each other's tables."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
+            schema = "icpurse_%s" % uuid.uuid4().hex[:12]
+            conn.execute("CREATE SCHEMA %s" % schema)
+    except Exception as exc:  # noqa: BLE001 - any failure means no usable server.
+        need(False, "PostgreSQL at %s (%s)" % (PG_URL, exc))
+    return "%s?options=-csearch_path%%3D%s" % (PG_URL, schema), schema
+
+
+def drop_schema(schema):
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA %s CASCADE" % schema)
+
+
+class LoggerWorld(World):
+    def __init__(self, url, **caps):
+        super().__init__(**caps)
+        self.storage = open_storage(url)
+        self.logger_signer = Signer(PycaBackend(), derive(b"SkL"))
+        self.service = LoggerService(
+            self.storage, self.logger_signer, self.ca.public_key, self.issuer.public_key
+        )
+        self.app = build_app(self.service)
+        self.http = TestClient(self.app, base_url="http://logger")
+        self.http.__enter__()
+        self.client = LoggerClient(logger_key=self.logger.public_key, http=self.http)
+
+    def close(self):
+        self.http.__exit__(None, None, None)
+        self.storage.close()
+
+    def load(self, card, amount):
+        """Every voucher the issuer signs also goes to the logger (the issuer feed)."""
+        balance = super().load(card, amount)
+        self.client.publish_voucher(card.last_voucher)
+        return balance

@@ -1,0 +1,81 @@
+"""Run `icpurse logger serve` as a real process on a free loopback port."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+
+from icpurse.authority import keys
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LoggerProcess:
+    """The logger service in its own process; a context manager that waits until it answers
+    and fails fast if the process dies."""
+
+    def __init__(self, directory, db, ca_key, issuer_key, workers=1):
+        self.directory = Path(directory)
+        self.key = self.directory / "logger.pem"
+        if not self.key.exists():
+            keys.create(self.key, str(self.key) + ".pub")
+        self.public_key = keys.read_public(str(self.key) + ".pub")
+        self.db = db
+        self.ca_key = ca_key
+        self.issuer_key = issuer_key
+        self.workers = workers
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.process = None
+
+    def start(self, timeout=30):
+        command = [
+            sys.executable, "-m", "icpurse", "logger", "serve", "--db", self.db,
+            "--key", str(self.key), "--port", str(self.port),
+            "--ca-public-key", self.ca_key.hex(), "--issuer-public-key", self.issuer_key.hex(),
+            "--workers", str(self.workers),
+        ]  # fmt: skip
+        self.log = open(self.directory / ("logger-%d.log" % time.monotonic_ns()), "wb")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen(
+            command, stdout=self.log, stderr=subprocess.STDOUT, env=env
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("the logger exited with %d" % self.process.returncode)
+            try:
+                if httpx2.get(self.url + "/openapi.json", timeout=1).status_code == 200:
+                    return self
+            except httpx2.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("the logger did not answer within %d s" % timeout)
+
+    def kill(self):
+        """SIGKILL: the power-cut of a server."""
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False

@@ -1,0 +1,165 @@
+"""The logger service end to end, on a real SQLite file and on the real PostgreSQL server.
+
+Cards are the in-process cards of tests/core/_cards.py; their outboxes are drained through the
+host client library and the cards accept the logger's receipts.
+"""
+
+import json
+
+from icpurse.logger import merkle
+from icpurse.logger.client import LoggerError
+from purse import proto
+from purse.records.logger import Receipt
+from purse.records.transfer import LogRecord, Payment
+
+
+def _pair(world):
+    return world.new_card(b"A", 10000), world.new_card(b"B")
+
+
+def test_sync_drains_the_outbox_and_cards_take_the_receipts(logger_world):
+    w = logger_world
+    a, b = _pair(w)
+    for mode in proto.SEAL_MODES:
+        w.transfer(a, b, 100 * mode, mode)
+    assert b.client.info().outbox == 4
+    assert w.client.sync(b.client) == 4
+    info = b.client.info()
+    assert info.outbox == 0 and info.ltime >= w.ltime
+    # The logger's reconstruction agrees with the cards.
+    for card in (a, b):
+        state = card.client.info()
+        assert w.client.card(state.card_id)["balance"] == state.balance
+    assert w.service.tree_size() == 4
+
+
+def test_resubmission_conflict_and_clone(logger_world):
+    w = logger_world
+    a, b = _pair(w)
+    w.transfer(a, b, 300)
+    record = b.client.read_outbox(0)
+    first = w.client.submit(record)
+    assert w.client.submit(record) == first
+    # The same payment identity with other bytes (a relay adds a round-trip time): refused.
+    changed = LogRecord.decode(record)
+    changed.rtt = 1234
+    try:
+        w.client.submit(changed.encode())
+        raise AssertionError("a conflicting record was accepted")
+    except LoggerError as exc:
+        assert exc.status == 409
+    kinds = [e["kind"] for e in w.client.alerts()["evidence"]]
+    assert kinds == ["identity-conflict"]
+
+    # A clone: A's stored state copied onto a second card, which pays again with ctrA = 2.
+    c = w.new_card(b"C")
+    clone = w.new_card(b"A2")
+    clone.memory.files.clear()
+    clone.memory.files.update(a.memory.files)
+    clone.power_cycle()
+    w.transfer(a, b, 10)
+    w.transfer(clone, c, 10)
+    # B's outbox: the first record (receipted before, not yet handed back) and the new one.
+    assert w.client.sync(b.client) == 2
+    try:
+        w.client.sync(c.client)
+        raise AssertionError("a reused payer counter was accepted")
+    except LoggerError as exc:
+        assert exc.status == 409 and "clone" in exc.reason
+    evidence = w.client.alerts()["evidence"]
+    assert evidence[-1]["kind"] == "counter-reuse"
+    assert evidence[-1]["payer_id"] == a.client.info().card_id.hex()
+
+
+def test_proofs_and_checkpoints(logger_world):
+    w = logger_world
+    a, b = _pair(w)
+    checkpoints = [w.client.checkpoint()]
+    receipts = []
+    for i in range(7):
+        w.transfer(a, b, 10 + i)
+        record = b.client.read_outbox(i)
+        receipts.append((record, w.client.submit(record)))
+        checkpoints.append(w.client.checkpoint())
+    assert [c.tree_size for c in checkpoints] == list(range(8))
+    assert checkpoints[0].root == merkle.EMPTY_ROOT
+    for record, receipt in receipts:
+        w.client.verify_included(record, receipt, checkpoints[-1])
+    for old in checkpoints[1:]:
+        for new in checkpoints[1:]:
+            if old.tree_size <= new.tree_size:
+                w.client.verify_consistent(old, new)
+    index = Receipt.decode(receipts[2][1]).leaf_index
+    assert w.client.leaf(index) == receipts[2]
+
+
+def test_embodiment_2_ticket_from_the_service(logger_world):
+    w = logger_world
+    a, b = _pair(w)
+    payment = a.client.pay(b.client.make_challenge(55, needs_ticket=True))
+    ticket = w.client.ticket(b.client.get_nonce())
+    assert b.client.accept(payment, ticket) == 55
+
+
+def test_bad_input_gets_a_clear_answer(logger_world):
+    w = logger_world
+    a, b = _pair(w)
+    w.transfer(a, b, 300)
+    record = b.client.read_outbox(0)
+    http = w.http
+
+    def post(path, body, **kw):
+        return http.post(path, content=body, headers={"content-type": "application/json"}, **kw)
+
+    assert post("/v1/record", b"{not json").status_code == 400
+    assert post("/v1/record", b"[1, 2]").status_code == 400
+    assert post("/v1/record", json.dumps({"record": 5}).encode()).status_code == 400
+    assert post("/v1/record", json.dumps({"record": "zz"}).encode()).status_code == 400
+    assert post("/v1/record", b"{" + b" " * (1024 * 1024 + 10) + b"}").status_code == 413
+    truncated = json.dumps({"record": record[:-3].hex()}).encode()
+    answer = post("/v1/record", truncated)
+    assert answer.status_code == 400 and "malformed" in answer.json()["error"]
+    bad = Payment.decode(Payment.encode(LogRecord.decode(record).payment))
+    rec = LogRecord.decode(record)
+    sig = bytearray(rec.payment.signature)
+    sig[5] ^= 1
+    rec.payment.signature = bytes(sig)
+    answer = post("/v1/record", json.dumps({"record": rec.encode().hex()}).encode())
+    assert answer.status_code == 422 and "verify" in answer.json()["error"]
+    unknown = LogRecord(b"\x00" * 8, rec.r1, bad)
+    answer = post("/v1/record", json.dumps({"record": unknown.encode().hex()}).encode())
+    assert answer.status_code in (422,)
+    assert http.get("/v1/status", params={"nonce": "00"}).status_code == 400
+    assert http.get("/v1/proofs/inclusion", params={"index": 0, "size": 1}).status_code == 400
+    assert http.get("/v1/cards/00").status_code == 400
+    assert http.get("/v1/cards/%s" % ("00" * 8)).status_code == 404
+    assert http.get("/v1/records/99").status_code == 404
+    assert w.service.tree_size() == 0
+    w.client.submit(record)
+    assert w.service.tree_size() == 1
+    assert http.get("/openapi.json").json()["openapi"].startswith("3.1")
+
+
+def test_revoked_payer_is_refused_and_the_list_is_served(logger_world):
+    w = logger_world
+    a, b = _pair(w)
+    w.transfer(a, b, 20)
+    a_id = a.client.info().card_id
+    w.client.publish_revocation(w.revocation([a_id], sequence=1))
+    try:
+        w.client.submit(b.client.read_outbox(0))
+        raise AssertionError("a revoked payer's record was stored")
+    except LoggerError as exc:
+        assert exc.status == 403
+    try:
+        w.client.publish_revocation(w.revocation([], sequence=1))
+        raise AssertionError("an older revocation list replaced a newer one")
+    except LoggerError as exc:
+        assert exc.status == 409
+    c = w.new_card(b"C")
+    w.client.sync(c.client)
+    try:
+        c.client.accept(a.client.pay(c.client.make_challenge(5)))
+        raise AssertionError("a revoked payer was accepted")
+    except Exception as exc:  # noqa: BLE001 - the card's refusal
+        assert getattr(exc, "sw", None) == proto.SW_REVOKED

@@ -1,0 +1,66 @@
+"""SIGKILL the logger in the middle of a stream of submissions: every record whose receipt was
+returned is there after a restart, and the Merkle tree verifies (SQLite and PostgreSQL)."""
+
+import threading
+
+import pytest
+from logger_fixtures import drop_schema, postgres_url
+from logger_process import LoggerProcess
+
+from icpurse.logger.client import LoggerClient, LoggerError
+from icpurse.logger.loadgen import LoadGenerator
+from purse.records.logger import Receipt
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_kill_during_submissions(tmp_path, dialect):
+    schema = None
+    if dialect == "sqlite":
+        db = "sqlite:///%s" % (tmp_path / "log.db")
+    else:
+        db, schema = postgres_url()
+    gen = LoadGenerator(b"crash", cards=6)
+    records = gen.records(600)
+    server = LoggerProcess(tmp_path, db, gen.ca.public_key, gen.issuer.public_key).start()
+    receipted = {}
+    lock = threading.Lock()
+    try:
+        feed = LoggerClient(server.url, server.public_key)
+        for voucher in gen.vouchers():
+            feed.publish_voucher(voucher)
+
+        def stream(part):
+            client = LoggerClient(server.url, server.public_key, timeout=5)
+            for i in range(part, len(records), 4):
+                try:
+                    receipt = client.submit(records[i])
+                except LoggerError:
+                    return  # The server is gone: what was receipted is what counts.
+                with lock:
+                    receipted[i] = receipt
+                    if len(receipted) == 150:
+                        server.kill()
+
+        threads = [threading.Thread(target=stream, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert 150 <= len(receipted) < len(records)
+
+        server.start()
+        client = LoggerClient(server.url, server.public_key)
+        checkpoint = client.checkpoint()
+        assert checkpoint.tree_size >= len(receipted)
+        for i, receipt in receipted.items():
+            index = Receipt.decode(receipt).leaf_index
+            assert client.leaf(index) == (records[i], receipt)
+            client.verify_included(records[i], receipt, checkpoint)
+        # The log goes on from where it stopped, consistently with what came before.
+        more = [client.submit(r) for r in records if r not in {records[i] for i in receipted}][:5]
+        assert len(more) == 5
+        client.verify_consistent(checkpoint, client.checkpoint())
+    finally:
+        server.stop()
+        if schema:
+            drop_schema(schema)
