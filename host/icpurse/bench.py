@@ -1,10 +1,16 @@
-"""`icpurse bench ...`: benchmarks. One sub-command per measured area; only `crypto` so far."""
+"""`icpurse bench ...`: benchmarks. One sub-command per measured area."""
 
 
 def _crypto(args):
     from icpurse import bench_crypto
 
     return bench_crypto.run(args)
+
+
+def _logger(args):
+    from icpurse import bench_logger
+
+    return bench_logger.run(args)
 
 
 def add_parser(subparsers):
@@ -18,4 +24,17 @@ def add_parser(subparsers):
         "--rounds", type=int, default=50, help="timed runs per operation (default 50)"
     )
     crypto.set_defaults(handler=_crypto)
+    logger = areas.add_parser(
+        "logger",
+        help="logger service on loopback: records/s and latency, SQLite and PostgreSQL",
+    )
+    logger.add_argument(
+        "--records", type=int, default=20000, help="records per database (default 20000)"
+    )
+    logger.add_argument("--batch", type=int, default=200, help="records per batch request")
+    logger.add_argument("--clients", type=int, default=8, help="concurrent batch clients")
+    logger.add_argument(
+        "--pg-workers", type=int, default=2, help="service workers against PostgreSQL"
+    )
+    logger.set_defaults(handler=_logger)
     parser.set_defaults(handler=lambda args: parser.print_help())

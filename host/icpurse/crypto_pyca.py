@@ -67,10 +67,29 @@ def _public_key(public_key):
         raise InvalidKey("public key is not a point of P-256")
 
 
+# Loading a key costs a point decompression or a scalar multiplication, more than a verify;
+# the logger sees the same payer keys and signs with one key, so loaded keys are kept.
+_CACHE_LIMIT = 4096
+
+
 class PycaBackend(Backend):
     """P-256 ECDSA / SHA-256 on pyca/cryptography (OpenSSL); SHA-256 from the base class."""
 
     name = "pyca"
+
+    def __init__(self):
+        self._public = {}
+        self._private = {}
+
+    def _load(self, cache, loader, key_bytes):
+        key_bytes = bytes(key_bytes)
+        loaded = cache.get(key_bytes)
+        if loaded is None:
+            loaded = loader(key_bytes)
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[key_bytes] = loaded
+        return loaded
 
     def public_key(self, private_key):
         """The 33-byte compressed SEC1 public key of a 32-byte private key."""
@@ -87,7 +106,7 @@ class PycaBackend(Backend):
         RFC 6979 section 3.6 extra entropy into it, so when a caller asks for entropy this
         backend signs with OpenSSL's fresh random nonce instead, which the interface allows.
         """
-        key = _private_key(private_key)
+        key = self._load(self._private, _private_key, private_key)
         algorithm = ec.ECDSA(hashes.SHA256(), deterministic_signing=extra_entropy is None)
         r, s = decode_dss_signature(key.sign(bytes(message), algorithm))
         # Records require the low-s form; (r, n - s) is the same signature's other encoding.
@@ -101,7 +120,9 @@ class PycaBackend(Backend):
         A malformed public key raises InvalidKey. Any s in [1, n-1] is accepted: the low-s rule
         belongs to the records layer.
         """
-        key = _public_key(public_key)
+        if not isinstance(public_key, bytes | bytearray | memoryview):
+            raise InvalidKey("public key must be bytes")
+        key = self._load(self._public, _public_key, public_key)
         if not isinstance(signature, bytes | bytearray | memoryview) or len(signature) != 64:
             raise InvalidSignature("signature must be 64 bytes")
         sig = bytes(signature)

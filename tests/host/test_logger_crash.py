@@ -5,10 +5,10 @@ import threading
 
 import pytest
 from logger_fixtures import drop_schema, postgres_url
-from logger_process import LoggerProcess
 
 from icpurse.logger.client import LoggerClient, LoggerError
 from icpurse.logger.loadgen import LoadGenerator
+from icpurse.logger.process import LoggerProcess
 from purse.records.logger import Receipt
 
 
@@ -60,6 +60,46 @@ def test_kill_during_submissions(tmp_path, dialect):
         more = [client.submit(r) for r in records if r not in {records[i] for i in receipted}][:5]
         assert len(more) == 5
         client.verify_consistent(checkpoint, client.checkpoint())
+    finally:
+        server.stop()
+        if schema:
+            drop_schema(schema)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_two_workers_share_one_database(tmp_path, dialect):
+    """Several service processes, one log: every record gets a receipt, the tree verifies."""
+    schema = None
+    if dialect == "sqlite":
+        db = "sqlite:///%s" % (tmp_path / "log.db")
+    else:
+        db, schema = postgres_url()
+    gen = LoadGenerator(b"workers", cards=6)
+    records = gen.records(300)
+    server = LoggerProcess(tmp_path, db, gen.ca.public_key, gen.issuer.public_key, 2).start()
+    receipts = {}
+    try:
+        feed = LoggerClient(server.url, server.public_key)
+        for voucher in gen.vouchers():
+            feed.publish_voucher(voucher)
+
+        def stream(part):
+            client = LoggerClient(server.url, server.public_key, timeout=30)
+            for i in range(part, len(records), 6):
+                receipts[i] = client.submit(records[i])
+
+        threads = [threading.Thread(target=stream, args=(k,)) for k in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert len(receipts) == len(records)
+        checkpoint = feed.checkpoint()
+        assert checkpoint.tree_size == len(records)
+        indices = sorted(Receipt.decode(r).leaf_index for r in receipts.values())
+        assert indices == list(range(len(records)))
+        for i in range(0, len(records), 17):
+            feed.verify_included(records[i], receipts[i], checkpoint)
     finally:
         server.stop()
         if schema:

@@ -13,7 +13,7 @@ import time
 
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger import merkle
-from icpurse.logger.sequencer import Sequencer
+from icpurse.logger.sequencer import Overloaded, Sequencer
 from icpurse.logger.storage import StorageError
 from purse.errors import CredentialError, CryptoError, RecordError
 from purse.records import fields as f
@@ -26,6 +26,11 @@ MAX_BATCH_RECORDS = 1000
 HEARTBEAT_SECONDS = 2.0
 FRESH_SECONDS = 10.0
 MIN_FREE_BYTES = 64 * 1024 * 1024
+# An upsert, so that workers writing their heartbeats at once never collide.
+_HEARTBEAT = (
+    "INSERT INTO heartbeat (id, ltime) VALUES (1, ?)"
+    " ON CONFLICT (id) DO UPDATE SET ltime = excluded.ltime"
+)
 
 
 class SubmitError(Exception):
@@ -96,7 +101,8 @@ class LoggerService:
 
     def _verified_once(self, kind, record, key):
         """Certificates and vouchers are verified once per distinct encoding, then cached."""
-        cache_key = (kind, record.encode())
+        # The signed body and signature identify the record; no need to encode it again.
+        cache_key = (kind, record.signed_bytes(), record.signature)
         if cache_key not in self._verified:
             record.verify(self.backend, key)
             if len(self._verified) > 100000:
@@ -135,7 +141,16 @@ class LoggerService:
             except SubmitError as exc:
                 results[pos] = _refusal(exc)
         if ready:
-            stored = await self.sequencer.submit([p for _, p in ready])
+            try:
+                stored = await self.sequencer.submit([p for _, p in ready])
+            except Overloaded:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a failed commit stored nothing.
+                # The batch's transaction was rolled back: nothing of it is stored, and a
+                # retry is safe because an identical record gets the same receipt.
+                raise Unavailable(
+                    "the commit failed (%s); retry" % exc.__class__.__name__
+                ) from None
             for (pos, _), result in zip(ready, stored, strict=True):
                 results[pos] = result
         return results
@@ -185,8 +200,7 @@ class LoggerService:
                 else:
                     index = results[first[item.identity]]["leaf_index"]
                     results[pos] = self._conflict(tx, item, index, ltime)
-        tx.run("DELETE FROM heartbeat")
-        tx.run("INSERT INTO heartbeat (id, ltime) VALUES (1, ?)", (ltime,))
+        tx.run(_HEARTBEAT, (ltime,))
         return results
 
     def _store_leaves(self, tx, size, tree_size, fresh, results, ltime):
@@ -268,12 +282,7 @@ class LoggerService:
 
     def heartbeat(self):
         ltime = self.ltime()
-        self.storage.write(
-            [
-                ("DELETE FROM heartbeat", ()),
-                ("INSERT INTO heartbeat (id, ltime) VALUES (1, ?)", (ltime,)),
-            ]
-        )
+        self.storage.write([(_HEARTBEAT, (ltime,))])
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Run `icpurse logger serve` as a real process on a free loopback port."""
+"""Run `icpurse logger serve` as a real process on a free loopback port (tests, benchmarks,
+the demo)."""
 
 import os
 import socket

@@ -1,0 +1,101 @@
+"""Property test: no input, however malformed, makes the logger answer with a 5xx."""
+
+import json
+import string
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from icpurse.crypto_pyca import PycaBackend
+from icpurse.logger.app import build_app
+from icpurse.logger.loadgen import LoadGenerator
+from icpurse.logger.service import LoggerService
+from icpurse.logger.storage import open_storage
+from purse.crypto.backend import Signer
+
+GEN = LoadGenerator(b"fuzz", cards=3)
+GOOD = GEN.records(4)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+url_text = st.text(alphabet=string.ascii_letters + string.digits + "-_.~%", max_size=20)
+
+
+def _mutations():
+    """Hex strings that are almost records: truncated, extended, flipped, spliced."""
+    base = st.sampled_from(GOOD)
+    return st.one_of(
+        st.builds(lambda r, k: r[:k].hex(), base, st.integers(0, 600)),
+        st.builds(lambda r, extra: (r + extra).hex(), base, st.binary(max_size=8)),
+        st.builds(
+            lambda r, i, b: (r[: i % len(r)] + bytes([b]) + r[i % len(r) + 1 :]).hex(),
+            base,
+            st.integers(0, 10**4),
+            st.integers(0, 255),
+        ),
+        st.binary(max_size=64).map(bytes.hex),
+        st.text(max_size=40),
+    )
+
+
+def _client(tmp_path_factory):
+    db = tmp_path_factory.mktemp("fuzz") / "log.db"
+
+    service = LoggerService(open_storage(db), Signer(PycaBackend(), b"\x07" * 32),
+                            GEN.ca.public_key, GEN.issuer.public_key)  # fmt: skip
+    client = TestClient(build_app(service))
+    client.__enter__()
+    for voucher in GEN.vouchers():
+        client.post("/v1/vouchers", json={"voucher": voucher.hex()})
+    return client
+
+
+def test_no_input_causes_a_server_error(tmp_path_factory):
+    client = _client(tmp_path_factory)
+    paths = ["/v1/record", "/v1/records", "/v1/vouchers", "/v1/revocation"]
+    keys = ["record", "records", "voucher", "revocation", "x"]
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        path=st.sampled_from(paths),
+        body=st.one_of(
+            json_values.map(json.dumps),
+            st.builds(lambda k, v: json.dumps({k: v}), st.sampled_from(keys), _mutations()),
+            st.builds(lambda v: json.dumps({"records": v}), st.lists(_mutations(), max_size=4)),
+            st.binary(max_size=50).map(lambda b: b.decode("latin-1")),
+        ),
+    )
+    def post(path, body):
+        answer = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert answer.status_code < 500, (path, body, answer.text)
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        path=st.sampled_from(
+            ["/v1/status", "/v1/proofs/inclusion", "/v1/proofs/consistency", "/v1/cards/%s"]
+        ),
+        params=st.dictionaries(
+            st.sampled_from(["nonce", "index", "size", "old", "new"]),
+            st.one_of(st.integers(-5, 10**20).map(str), st.text(max_size=40)),
+            max_size=3,
+        ),
+        card=url_text,
+    )
+    def get(path, params, card):
+        if "%s" in path:
+            path = path % card
+        answer = client.get(path, params=params)
+        assert answer.status_code < 500, (path, params, answer.text)
+
+    post()
+    get()
+    # The good records still go in after all that.
+    for record in GOOD:
+        assert client.post("/v1/record", json={"record": record.hex()}).status_code == 200
+    client.__exit__(None, None, None)
