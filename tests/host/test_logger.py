@@ -163,3 +163,20 @@ def test_revoked_payer_is_refused_and_the_list_is_served(logger_world):
         raise AssertionError("a revoked payer was accepted")
     except Exception as exc:  # noqa: BLE001 - the card's refusal
         assert getattr(exc, "sw", None) == proto.SW_REVOKED
+
+
+def test_damaged_database_is_reported(tmp_path):
+    from icpurse.logger.storage import StorageError, open_storage
+
+    db = tmp_path / "log.db"
+    db.write_bytes(b"this is not a database" * 100)
+    try:
+        open_storage("sqlite:///%s" % db)
+        raise AssertionError("a damaged database was opened")
+    except StorageError as exc:
+        assert "damaged or not a database" in str(exc)
+    try:
+        open_storage("mysql://x")
+        raise AssertionError("an unsupported URL was accepted")
+    except StorageError as exc:
+        assert "unsupported database URL" in str(exc)

@@ -248,7 +248,9 @@ class SQLiteStorage(Storage):
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
             except sqlite3.DatabaseError as exc:
-                raise StorageError("cannot open %s: %s" % (self.path, exc)) from None
+                raise StorageError(
+                    "%s is damaged or not a database: %s" % (self.path, exc)
+                ) from None
             self._local.conn = conn
         return conn
 
