@@ -262,7 +262,10 @@ class LogRecord:
         return f.record_hash(self.encode())
 
     @classmethod
-    def decode(cls, data):
+    def decode(cls, data, parsed=None):
+        """Parse a log record. `parsed`, a dict the caller keeps, reuses the CertT(A) and
+        VoucherI(A) already parsed from identical bytes (the logger sees each payer's again
+        and again); records parsed from it are shared, so callers must not change them."""
         try:
             _, value = tlv.decode_one(data, cls.TAG)
             fields = tlv.decode_fields(value, cls.SCHEMA)
@@ -283,11 +286,22 @@ class LogRecord:
         if pay.x < 1:
             raise RecordError("LogRecord: amount must be at least 1")
         pay.signature = bytes(fields[proto.TAG_SIGNATURE])
-        pay.certificate = Certificate.from_value(fields[proto.TAG_CERTIFICATE])
-        pay.voucher = Voucher.from_value(fields[proto.TAG_VOUCHER])
+        pay.certificate = _nested(Certificate, fields[proto.TAG_CERTIFICATE], parsed)
+        pay.voucher = _nested(Voucher, fields[proto.TAG_VOUCHER], parsed)
         rec.payment = pay
         return rec
 
     def verify(self, backend, ca_key, issuer_key):
         """L's check: CertT, VoucherI and S, with G1 recomputed from IdUB and R1."""
         self.payment.verify_chain(backend, ca_key, issuer_key)
+
+
+def _nested(cls, value, parsed):
+    if parsed is None:
+        return cls.from_value(value)
+    key = (cls.TAG, bytes(value))
+    record = parsed.get(key)
+    if record is None:
+        record = cls.from_value(value)
+        parsed[key] = record
+    return record

@@ -75,6 +75,7 @@ class LoggerService:
         self.issuer_key = self._anchor("issuer_key", issuer_key)
         self._anchor("logger_key", signer.public_key)
         self._last_ltime = 0
+        self._parsed = {}
         self._verified = {}
         self.sequencer = Sequencer(self._commit_batch)
 
@@ -99,26 +100,27 @@ class LoggerService:
 
     # --- submission -------------------------------------------------------------------------
 
-    def _verified_once(self, kind, record, key):
-        """Certificates and vouchers are verified once per distinct encoding, then cached."""
-        # The signed body and signature identify the record; no need to encode it again.
-        cache_key = (kind, record.signed_bytes(), record.signature)
-        if cache_key not in self._verified:
+    def _verified_once(self, record, key):
+        """Certificates and vouchers are parsed (LogRecord.decode with the `_parsed` cache) and
+        verified once per distinct encoding; the parsed object is then shared and marked."""
+        if id(record) not in self._verified:
             record.verify(self.backend, key)
-            if len(self._verified) > 100000:
-                self._verified.clear()
-            self._verified[cache_key] = True
+            self._verified[id(record)] = record
 
     def prepare(self, data):
         """Parse and verify one log record; raises SubmitError with the reason."""
+        if len(self._parsed) > 100000:
+            # Bounded caches: dropping them only costs re-parsing and re-verifying.
+            self._parsed.clear()
+            self._verified.clear()
         try:
-            record = LogRecord.decode(data)
+            record = LogRecord.decode(data, self._parsed)
         except RecordError as exc:
             raise SubmitError(400, "malformed log record: %s" % exc) from None
         payment = record.payment
         try:
-            self._verified_once("certificate", payment.certificate, self.ca_key)
-            self._verified_once("voucher", payment.voucher, self.issuer_key)
+            self._verified_once(payment.certificate, self.ca_key)
+            self._verified_once(payment.voucher, self.issuer_key)
             if payment.voucher.public_key != payment.certificate.public_key:
                 raise CredentialError("the voucher was issued to another card")
             payment.verify(self.backend, payment.certificate.public_key)
