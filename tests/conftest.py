@@ -5,12 +5,16 @@ def pytest_terminal_summary(terminalreporter):
     """Print the MicroPython pass count next to pytest's own summary."""
     passed = failed = 0
     for report in terminalreporter.stats.get("passed", []):
-        if report.when == "call" and "[micropython" in report.nodeid:
+        if report.when == "call" and _core_on_micropython(report.nodeid):
             passed += 1
     for report in terminalreporter.stats.get("failed", []):
-        if report.when == "call" and "[micropython" in report.nodeid:
+        if report.when == "call" and _core_on_micropython(report.nodeid):
             failed += 1
     if passed or failed:
         terminalreporter.write_line(
             "core tests on the MicroPython Unix port: %d passed, %d failed" % (passed, failed)
         )
+
+
+def _core_on_micropython(nodeid):
+    return nodeid.startswith("tests/core/") and "[micropython" in nodeid

@@ -9,6 +9,17 @@ core because a board acting as an NFC reader drives the other card with it too.
 from purse import apdu, proto, tlv
 
 
+class CardReset(Exception):
+    """The card restarted while a command was under way (a reset, a power cut). The link
+    raises it after selecting the applet again; CardClient then sends the whole command
+    again — every command is safe to repeat: a payment comes from the journal, a used
+    challenge is refused, a voucher or receipt already taken is refused."""
+
+
+# How often one command is sent again after resets before giving up.
+RESET_RETRIES = 3
+
+
 class CardError(Exception):
     """The card refused a command; `.sw` is its status word."""
 
@@ -44,7 +55,15 @@ class CardClient:
         self.exchange = exchange
 
     def command(self, name, ins, p1=0, p2=0, data=b"", cla=proto.CLA_PROPRIETARY):
-        body, sw = apdu.transceive(self.exchange, cla, ins, p1, p2, data)
+        tries = 0
+        while True:
+            try:
+                body, sw = apdu.transceive(self.exchange, cla, ins, p1, p2, data)
+                break
+            except CardReset:
+                tries += 1
+                if tries > RESET_RETRIES:
+                    raise
         if sw != proto.SW_OK:
             raise CardError(name, sw)
         return body

@@ -12,7 +12,12 @@ from icpurse import __version__
 from icpurse.errors import UsageError
 
 # Modules that each define add_parser(subparsers); one line here adds a command group.
-COMMAND_MODULES = ("icpurse.cli_authority", "icpurse.cli_logger", "icpurse.bench")
+COMMAND_MODULES = (
+    "icpurse.cli_authority",
+    "icpurse.cli_logger",
+    "icpurse.cli_emulate",
+    "icpurse.bench",
+)
 
 
 def build_parser():

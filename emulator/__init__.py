@@ -1,0 +1,1 @@
+"""Virtual cards: the firmware's own main.py on MicroPython or CPython, behind a pty."""

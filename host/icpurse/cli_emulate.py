@@ -1,0 +1,81 @@
+"""`icpurse emulate`: run firmware/main.py as a virtual card behind a pseudo-terminal."""
+
+import signal
+import sys
+
+from icpurse.emulator import relay, runtime
+from icpurse.errors import UsageError
+
+
+def _probability(text):
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(text)
+    return value
+
+
+def emulate(args):
+    try:
+        command = runtime.command(args.runtime, args.heap)
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise UsageError(str(exc)) from None
+    runtime.write_config(args.state, args.seed, args.cut_at)
+    faults = relay.Faults(
+        args.drop,
+        args.duplicate,
+        args.corrupt,
+        args.delay,
+        args.delay_ms / 1000.0,
+        args.fault_seed,
+    )
+    link = relay.Relay(
+        command, str(args.state), faults, args.tcp,
+        log=lambda text: print("icpurse emulate: %s" % text, file=sys.stderr, flush=True),
+    )  # fmt: skip
+    # The first line is for programs (EmulatedCard reads it); people read the rest.
+    print("card on %s" % link.pty_path, flush=True)
+    if args.tcp is not None:
+        print("also on socket://127.0.0.1:%d" % args.tcp, flush=True)
+    print(
+        "icpurse emulate: %s card, state in %s; Ctrl-C stops it" % (args.runtime, args.state),
+        file=sys.stderr,
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    try:
+        code = link.run()
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        link.close()
+    if code not in (0, None):
+        raise UsageError("the card's firmware exited with status %s" % code)
+    return 0
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "emulate", help="run a virtual card (the firmware's own main.py) on a pty"
+    )
+    p.add_argument("--state", required=True, help="the card's directory (created if missing)")
+    p.add_argument(
+        "--runtime", choices=runtime.RUNTIMES, default="micropython",
+        help="MicroPython Unix port (default) or CPython",
+    )  # fmt: skip
+    p.add_argument(
+        "--heap", default=runtime.DEFAULT_HEAP,
+        help="MicroPython heap (default %s)" % runtime.DEFAULT_HEAP,
+    )  # fmt: skip
+    p.add_argument("--seed", help="hex seed: reproducible randomness (keys, challenges)")
+    p.add_argument("--cut-at", type=int, help="cut the power at this store operation")
+    p.add_argument("--tcp", type=int, metavar="PORT", help="also serve socket://127.0.0.1:PORT")
+    for name, help_text in (
+        ("drop", "probability of dropping a frame"),
+        ("duplicate", "probability of sending a frame twice"),
+        ("corrupt", "probability of flipping a bit of a frame"),
+        ("delay", "probability of delaying a frame"),
+    ):
+        p.add_argument("--" + name, type=_probability, default=0.0, help=help_text)
+    p.add_argument("--delay-ms", type=int, default=200, help="length of an injected delay")
+    p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault injection")
+    p.set_defaults(handler=emulate)

@@ -1,0 +1,104 @@
+"""The host side of the serial link to a card (a board's USB port, an emulated card's pty, or
+`socket://host:port`), through pyserial.
+
+Each APDU goes out in one COBS frame with a sequence number and comes back in one response
+frame with the same number. A lost, corrupted or unanswered frame is sent again with the same
+number, and the card answers a repeat from its last answer without running the command twice.
+When the card announces that it started again (a reset, a power cut), the link selects the
+applet again before it resends. Noise on the line is skipped by the deframer.
+"""
+
+import time
+
+import serial
+
+from purse import apdu, frame, proto
+from purse.client import CardReset
+from purse.errors import FrameError
+
+BOOT_NOTICE = b"boot"
+
+
+class LinkError(Exception):
+    """The card cannot be reached: no such port, a busy port, or no answer."""
+
+
+class SerialLink:
+    def __init__(self, port, timeout=3.0, retries=4):
+        self.port = port
+        self.timeout = timeout
+        self.retries = retries
+        self.resets = 0
+        self.resends = 0
+        self._seq = 0
+        self._deframer = frame.Deframer()
+        try:
+            self.serial = serial.serial_for_url(port, baudrate=115200, timeout=0.05)
+            if hasattr(self.serial, "exclusive") and not port.startswith("socket://"):
+                self.serial.exclusive = True
+        except (serial.SerialException, ValueError) as exc:
+            text = str(exc)
+            if "lock" in text.lower() or "busy" in text.lower():
+                raise LinkError("%s is busy: another program has it open" % port) from None
+            raise LinkError("cannot open %s: %s" % (port, text)) from None
+
+    def close(self):
+        self.serial.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _next_seq(self):
+        self._seq = self._seq % 255 + 1
+        return self._seq
+
+    def _send(self, kind, seq, payload):
+        self.serial.write(frame.encode_frame(kind, seq, payload))
+        self.serial.flush()
+
+    def _frames(self, deadline):
+        """Decoded frames as they arrive, until the deadline; bad frames are skipped."""
+        while time.monotonic() < deadline:
+            data = self.serial.read(self.serial.in_waiting or 1)
+            for raw in self._deframer.feed(data):
+                try:
+                    yield frame.decode_frame(raw)
+                except FrameError:
+                    continue
+
+    def _transact(self, kind, payload, want):
+        seq = self._next_seq()
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.resends += 1
+            self._send(kind, seq, payload)
+            for got, got_seq, body in self._frames(time.monotonic() + self.timeout):
+                if got == proto.FRAME_PONG and got_seq == 0 and body == BOOT_NOTICE:
+                    self.resets += 1
+                    if kind != proto.FRAME_COMMAND:
+                        break  # A PING is simply sent again.
+                    # The card lost the command under way (and any chain it belonged to):
+                    # select the applet again and let the client resend the whole command.
+                    self._reselect()
+                    raise CardReset("the card on %s restarted" % self.port)
+                if got == want and got_seq == seq:
+                    return body
+                if got == proto.FRAME_NAK:
+                    break
+        raise LinkError("the card on %s does not answer" % self.port)
+
+    def _reselect(self):
+        select = apdu.build_command(proto.CLA_ISO, proto.INS_SELECT, 4, 0, proto.AID)
+        self._transact(proto.FRAME_COMMAND, select, proto.FRAME_RESPONSE)
+
+    def ping(self, payload=b""):
+        """Wait until the card answers a PING (after a reset: what it says at boot is skipped)."""
+        return self._transact(proto.FRAME_PING, payload, proto.FRAME_PONG)
+
+    def exchange(self, command):
+        """One command APDU in, its response APDU out (the `exchange` of purse.client)."""
+        return self._transact(proto.FRAME_COMMAND, bytes(command), proto.FRAME_RESPONSE)
