@@ -44,7 +44,11 @@ BOARD_MODULES = CORE_MODULES | {
     "rp2",
     "esp32",
     "uctypes",
+    "json",
+    "ujson",
 }
+# Board glue may import the firmware's own top-level modules (cardfs, entropy, link ...).
+FIRMWARE_MODULES = {path.stem for path in FIRMWARE.glob("*.py")}
 
 # Calls on any object that some port lacks.
 BANNED_METHODS = {
@@ -75,7 +79,7 @@ class Checker(ast.NodeVisitor):
     def __init__(self, path, core):
         self.path = path
         self.core = core
-        self.allowed = CORE_MODULES if core else BOARD_MODULES
+        self.allowed = CORE_MODULES if core else BOARD_MODULES | FIRMWARE_MODULES
         self.findings = []
 
     def report(self, node, message):
