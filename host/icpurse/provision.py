@@ -8,10 +8,8 @@ in-process Applet today, a serial port or an NFC reader through the same CardCli
 
 import time
 
-from icpurse.authority import AuthorityError
+from icpurse.authority import AuthorityError, validity
 from purse.client import CardClient, personalise
-
-DAY = 86400
 
 
 class Provisioner:
@@ -21,11 +19,13 @@ class Provisioner:
     service runs, a test or a demo signs them with the logger's key.
     """
 
-    def __init__(self, ca, issuer, logger_key, ticket_for):
+    def __init__(self, ca, issuer, logger_key, ticket_for, publish=None):
         self.ca = ca
         self.issuer = issuer
         self.logger_key = logger_key
         self.ticket_for = ticket_for
+        # publish(voucher bytes): the issuer feed to the logger, for every voucher signed here.
+        self.publish = publish
 
     def current_risk(self):
         """The issuer's newest risk parameters, as bytes."""
@@ -44,7 +44,7 @@ class Provisioner:
         issued = {}
 
         def certify(public_key):
-            cert = self.ca.certify(public_key, now, now + days * DAY)
+            cert = self.ca.certify(public_key, *validity(days, now))
             issued["certificate"] = cert
             return cert.encode()
 
@@ -53,5 +53,7 @@ class Provisioner:
         info = personalise(client, anchors, certify, risk, self.ticket_for, host_entropy)
         self.issuer.register(issued["certificate"].encode())
         voucher = self.issuer.load(info.card_id, amount, now)
+        if self.publish is not None:
+            self.publish(voucher.encode())
         client.load_voucher(voucher.encode())
         return client.info()

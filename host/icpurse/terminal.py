@@ -1,0 +1,74 @@
+"""The terminal: it relays the patent's exchange between a payer card and a recipient card.
+
+The relay is untrusted by design — every guarantee is card-to-card cryptography — so this code
+only moves records and tells people what happened: paid, refused (and why, in words), or in
+doubt (the payer signed and debited, the recipient did not credit; the payment stays in the
+payer's journal for reconciliation).
+"""
+
+from icpurse.statuswords import explain
+from purse import proto
+from purse.client import CardError
+from purse.records.transfer import LogRecord, Payment
+
+
+class TransferRefused(Exception):
+    """A card refused before any value moved; nothing is in doubt."""
+
+
+class TransferInDoubt(Exception):
+    """The payer debited and signed, the recipient did not credit: left for reconciliation."""
+
+    def __init__(self, message, payment):
+        super().__init__(message)
+        self.payment = payment
+
+
+class Outcome:
+    def __init__(self, payment, receipts, was_resent):
+        self.payment = payment
+        self.receipts = receipts
+        self.was_resent = was_resent
+
+
+def _credited(recipient, payment):
+    """True if the recipient's outbox holds this payment's log record (by its identity)."""
+    identity = Payment.decode(payment).identity()
+    return any(LogRecord.decode(r).identity() == identity for r in recipient.outbox())
+
+
+def transfer(payer, recipient, amount, mode=proto.SEAL_ENCRYPTED, logger=None, ticket=False):
+    """Move `amount` from `payer` to `recipient` (purse.client.CardClient objects).
+
+    With `logger` (a LoggerClient) the recipient's log is synced afterwards; with `ticket`
+    the recipient requires the logger's ready-ticket (embodiment 2).
+    """
+    try:
+        challenge = recipient.make_challenge(amount, mode, needs_ticket=ticket)
+    except CardError as exc:
+        raise TransferRefused("the recipient refused to make a challenge: %s" % explain(exc.sw))
+    try:
+        payment = payer.pay(challenge)
+    except CardError as exc:
+        raise TransferRefused("the payer refused: %s" % explain(exc.sw)) from None
+    ready = None
+    if ticket:
+        ready = logger.ticket(recipient.get_nonce())
+    was_resent = False
+    try:
+        recipient.accept(payment, ready)
+    except CardError as exc:
+        # After a reset the card may have credited before it lost the answer: its outbox
+        # tells. Otherwise the payment is in doubt and stays in the payer's journal.
+        if exc.sw == proto.SW_CHALLENGE_UNKNOWN and _credited(recipient, payment):
+            was_resent = True
+        else:
+            raise TransferInDoubt(
+                "the recipient refused the payment (%s); the payer has debited it, and it "
+                "stays in the payer's journal for reconciliation" % explain(exc.sw),
+                payment,
+            ) from None
+    receipts = 0
+    if logger is not None:
+        receipts = logger.sync(recipient)
+    return Outcome(payment, receipts, was_resent)
