@@ -13,6 +13,12 @@ def _logger(args):
     return bench_logger.run(args)
 
 
+def _transfer(args):
+    from icpurse import bench_transfer
+
+    return bench_transfer.run(args)
+
+
 def add_parser(subparsers):
     parser = subparsers.add_parser("bench", help="run benchmarks")
     areas = parser.add_subparsers(dest="area", metavar="AREA", title="areas")
@@ -37,4 +43,10 @@ def add_parser(subparsers):
         "--pg-workers", type=int, default=2, help="service workers against PostgreSQL"
     )
     logger.set_defaults(handler=_logger)
+    transfer = areas.add_parser(
+        "transfer",
+        help="one transfer between emulated cards over ptys: CPython, MicroPython, heap",
+    )
+    transfer.add_argument("--rounds", type=int, default=5, help="transfers to time (default 5)")
+    transfer.set_defaults(handler=_transfer)
     parser.set_defaults(handler=lambda args: parser.print_help())

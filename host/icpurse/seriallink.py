@@ -63,7 +63,10 @@ class SerialLink:
     def _frames(self, deadline):
         """Decoded frames as they arrive, until the deadline; bad frames are skipped."""
         while time.monotonic() < deadline:
-            data = self.serial.read(self.serial.in_waiting or 1)
+            try:
+                data = self.serial.read(self.serial.in_waiting or 1)
+            except serial.SerialException as exc:
+                raise LinkError("the link to %s broke: %s" % (self.port, exc)) from None
             for raw in self._deframer.feed(data):
                 try:
                     yield frame.decode_frame(raw)

@@ -1,0 +1,161 @@
+"""`icpurse bench transfer`: one transfer between two emulated cards over the pty link.
+
+For both cards on CPython and both on MicroPython (firmware precompiled by mpy-cross, as a
+board holds it) it prints the end-to-end time of a transfer and of each step (MAKE CHALLENGE,
+PAY, ACCEPT), the heap a MicroPython card holds after each step (gc.mem_alloc, asked over the
+link), the smallest `-X heapsize` with which a whole provisioning and transfer still completes
+(bisection), and the size of firmware/ compiled by mpy-cross.
+"""
+
+import hashlib
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from icpurse.crypto_pyca import PycaBackend
+from icpurse.emulator import runtime
+from icpurse.emulator.card import EmulatedCard, EmulatorError
+from icpurse.seriallink import LinkError
+from purse.client import CardError, personalise
+from purse.crypto.backend import Signer
+from purse.records.credentials import Certificate, RiskParameters, Voucher
+from purse.records.logger import Ticket
+
+MEMORY_QUERY = b"mem?"
+
+
+def progress(text):
+    print("... " + text, file=sys.stderr, flush=True)
+
+
+def _authorities():
+    """Throwaway authorities for the benchmark's cards: CA, issuer, logger."""
+    backend = PycaBackend()
+    return [
+        Signer(backend, hashlib.sha256(b"icpurse bench " + label).digest())
+        for label in (b"T", b"I", b"L")
+    ]
+
+
+class Bench:
+    def __init__(self):
+        self.ca, self.issuer, self.logger = _authorities()
+        self.ltime = int(time.time())
+        self.risk = (
+            RiskParameters(1, 100000, 20000, 50000, 86400, self.ltime - 86400, self.ltime + 86400)
+            .sign(self.issuer)
+            .encode()
+        )
+
+    def provision(self, client, amount):
+        anchors = (self.ca.public_key, self.issuer.public_key, self.logger.public_key)
+        info = personalise(
+            client, anchors,
+            lambda pk: Certificate(1, pk, self.ltime - 86400, self.ltime + 86400)
+            .sign(self.ca).encode(),
+            self.risk,
+            lambda nonce: Ticket(nonce, self.ltime).sign(self.logger).encode(),
+        )  # fmt: skip
+        voucher = Voucher(info.public_key, amount, 1, self.ltime).sign(self.issuer)
+        client.load_voucher(voucher.encode())
+
+
+def _memory(card):
+    try:
+        text = card.link.ping(MEMORY_QUERY).decode()
+    except (LinkError, UnicodeDecodeError):
+        return None
+    parts = text.split()
+    return int(parts[0]) if parts and parts[0].isdigit() else None
+
+
+def _one_runtime(bench, name, heap=None, rounds=3):
+    """Step timings (seconds) and MicroPython heap use for `rounds` transfers."""
+    with tempfile.TemporaryDirectory() as tmp:
+        a = EmulatedCard(Path(tmp) / "a", runtime=name, heap=heap, seed="aa")
+        b = EmulatedCard(Path(tmp) / "b", runtime=name, heap=heap, seed="bb")
+        with a, b:
+            bench.provision(a.client, 100000)
+            bench.provision(b.client, 0)
+            steps = {"MAKE CHALLENGE": [], "PAY": [], "ACCEPT": [], "transfer": []}
+            heap_use = {"payer": [], "recipient": []}
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                challenge = b.client.make_challenge(100)
+                t1 = time.perf_counter()
+                payment = a.client.pay(challenge)
+                t2 = time.perf_counter()
+                b.client.accept(payment)
+                t3 = time.perf_counter()
+                steps["MAKE CHALLENGE"].append(t1 - t0)
+                steps["PAY"].append(t2 - t1)
+                steps["ACCEPT"].append(t3 - t2)
+                steps["transfer"].append(t3 - t0)
+                heap_use["payer"].append(_memory(a))
+                heap_use["recipient"].append(_memory(b))
+            return steps, heap_use
+
+
+def _works(bench, heap):
+    try:
+        _one_runtime(bench, "micropython", heap, rounds=1)
+        return True
+    except (EmulatorError, LinkError, CardError):
+        return False
+
+
+def smallest_heap(bench, low=96, high=512):
+    """Bisect, in KiB, the smallest heap with which provisioning and a transfer complete."""
+    if not _works(bench, "%dK" % high):
+        return None
+    while high - low > 8:
+        mid = (low + high) // 2
+        progress("heap %dK" % mid)
+        if _works(bench, "%dK" % mid):
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def firmware_size():
+    compiled = runtime.compiled_firmware()
+    mpy = sum(p.stat().st_size for p in compiled.rglob("*.mpy"))
+    source = sum(p.stat().st_size for p in runtime.FIRMWARE.rglob("*.py"))
+    return mpy, source
+
+
+def run(args):
+    bench = Bench()
+    results = {}
+    for name in ("cpython", "micropython"):
+        progress("%s: two cards, %d transfers" % (name, args.rounds))
+        results[name] = _one_runtime(bench, name, None, args.rounds)
+    progress("bisecting the smallest MicroPython heap for a whole transfer")
+    smallest = smallest_heap(bench)
+    mpy, source = firmware_size()
+    print()
+    print("one transfer between two emulated cards over ptys (median of %d)" % args.rounds)
+    print("%-16s %12s %12s" % ("step", "CPython", "MicroPython"))
+    print("-" * 42)
+    for step in ("MAKE CHALLENGE", "PAY", "ACCEPT", "transfer"):
+        row = [statistics.median(results[n][0][step]) * 1000 for n in ("cpython", "micropython")]
+        print("%-16s %9.1f ms %9.1f ms" % (step, row[0], row[1]))
+    total = statistics.median(results["micropython"][0]["transfer"])
+    print()
+    print("share of a MicroPython transfer: " + ", ".join(
+        "%s %.0f%%" % (s, 100 * statistics.median(results["micropython"][0][s]) / total)
+        for s in ("MAKE CHALLENGE", "PAY", "ACCEPT")))  # fmt: skip
+    heap = results["micropython"][1]
+    print(
+        "MicroPython heap in use after a transfer (gc.mem_alloc, %s heap): payer %s B, "
+        "recipient %s B" % (runtime.DEFAULT_HEAP, max(heap["payer"]), max(heap["recipient"]))
+    )
+    print(
+        "smallest -X heapsize for provisioning + a transfer: %s (target 160K, stretch 128K)"
+        % ("%dK" % smallest if smallest else "more than 512K")
+    )
+    print("firmware/: %d bytes of source, %d bytes compiled by mpy-cross" % (source, mpy))
+    return 0
