@@ -1,4 +1,14 @@
-"""Test-suite hooks shared by every test directory."""
+"""Test-suite options and hooks shared by every test directory."""
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("icpurse", "real boards (DESIGN.md section 10)")
+    group.addoption(
+        "--port-a", default=None, help="serial port of board A (or ICPURSE_PORT_A); fresh board"
+    )
+    group.addoption(
+        "--port-b", default=None, help="serial port of board B (or ICPURSE_PORT_B); fresh board"
+    )
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,18 +1,25 @@
-"""Transfers between emulated cards over real ptys, on MicroPython and on CPython: plain, with
-injected frame faults, and with a power cut in the middle on each side."""
+"""Transfers over the real serial link: between emulated cards on ptys (MicroPython and
+CPython) — plain, with injected frame faults, and with a power cut in the middle on each side —
+and the same tests on two real boards when --port-a/--port-b name them (skipped otherwise)."""
 
 import pytest
-from emulated import Cards
+from emulated import Boards, Cards, board_ports
 
 from purse import proto
 from purse.client import CardError
 
-RUNTIMES = ["micropython", "cpython"]
+RUNTIMES = ["micropython", "cpython", "boards"]
 
 
 @pytest.fixture(params=RUNTIMES)
 def cards(request, tmp_path):
-    c = Cards(tmp_path, request.param)
+    if request.param == "boards":
+        ports = board_ports(request.config)
+        if ports is None:
+            pytest.skip("no real boards: give --port-a/--port-b or ICPURSE_PORT_A/ICPURSE_PORT_B")
+        c = Boards(tmp_path, ports)
+    else:
+        c = Cards(tmp_path, request.param)
     yield c
     c.close()
 
