@@ -75,3 +75,24 @@ def test_power_cut_mid_transfer(cards, side, cut):
     assert a.client.pay(challenge) == payment
     assert _balances(a, b) == [4300, 700]
     assert (a if side == "payer" else b).link.resets >= 1
+
+
+def test_a_payment_in_doubt_is_left_visible(cards):
+    """The recipient refuses after the payer signed: the terminal says so, and the payment
+    stays in the payer's journal for reconciliation; no value is created."""
+    from icpurse.terminal import TransferInDoubt, transfer
+    from purse.records.transfer import Payment
+
+    a = cards.card("a", 5000)
+    b = cards.card("b")
+    c = cards.card("c")
+    # C revokes A: C's card refuses A's payment only after A has signed and debited it.
+    c.client.install_revocation(cards.world.revocation([a.card_id]))
+    with pytest.raises(TransferInDoubt) as caught:
+        transfer(a.client, c.client, 400)
+    assert "journal" in str(caught.value)
+    journalled = Payment.decode(a.client.read_journal(0))
+    assert journalled.encode() == caught.value.payment and journalled.x == 400
+    assert _balances(a, c) == [4600, 0]
+    transfer(a.client, b.client, 100)
+    assert _balances(a, b) == [4500, 100]
