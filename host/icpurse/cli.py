@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "icpurse.cli_authority",
     "icpurse.cli_logger",
     "icpurse.cli_emulate",
+    "icpurse.cli_terminal",
     "icpurse.demo",
     "icpurse.bench",
 )

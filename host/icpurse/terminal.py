@@ -47,13 +47,18 @@ def transfer(payer, recipient, amount, mode=proto.SEAL_ENCRYPTED, logger=None, t
         challenge = recipient.make_challenge(amount, mode, needs_ticket=ticket)
     except CardError as exc:
         raise TransferRefused("the recipient refused to make a challenge: %s" % explain(exc.sw))
+    ready = None
+    if ticket:
+        # The ticket comes before PAY: if the logger cannot vouch for itself now, nothing has
+        # been debited yet (the nonce it binds is held by the recipient only).
+        try:
+            ready = logger.ticket(recipient.get_nonce())
+        except CardError as exc:
+            raise TransferRefused("the recipient gave no nonce: %s" % explain(exc.sw)) from None
     try:
         payment = payer.pay(challenge)
     except CardError as exc:
         raise TransferRefused("the payer refused: %s" % explain(exc.sw)) from None
-    ready = None
-    if ticket:
-        ready = logger.ticket(recipient.get_nonce())
     was_resent = False
     try:
         recipient.accept(payment, ready)

@@ -5,11 +5,15 @@ named by --port-a/--port-b (or ICPURSE_PORT_A/ICPURSE_PORT_B) for the same tests
 import os
 import sys
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from mp_support import ROOT
 
 from icpurse.emulator.card import EmulatedCard
+from icpurse.logger.process import LoggerProcess
 from icpurse.seriallink import SerialLink
 from purse import proto
 from purse.client import CardClient, personalise
@@ -17,6 +21,7 @@ from purse.records.credentials import Voucher
 
 sys.path.insert(0, str(ROOT / "tests" / "core"))
 from _cards import World
+from _example import derive
 
 
 class Cards:
@@ -28,6 +33,8 @@ class Cards:
         self.runtime = runtime
         self.stack = ExitStack()
         self.issued = {}
+        # Every voucher signed for a card, by its public key: a test feeds them to a logger.
+        self.vouchers = {}
 
     def card(self, name, amount=0, **options):
         card = EmulatedCard(self.tmp_path / name, runtime=self.runtime, seed=name.encode().hex(),
@@ -45,6 +52,7 @@ class Cards:
         voucher = Voucher(card.public_key, issued + amount, sequence + 1, self.world.ltime)
         voucher.sign(self.world.issuer)
         self.issued[card.public_key] = (issued + amount, sequence + 1)
+        self.vouchers.setdefault(card.public_key, []).append(voucher.encode())
         return card.client.load_voucher(voucher.encode())
 
     def restart(self, card, **options):
@@ -54,6 +62,38 @@ class Cards:
             setattr(card, name, value)
         card.start()
         card.client.select()
+
+    def release(self, card):
+        """Close the test's own link, so another program (the `icpurse` CLI) can open the
+        card's port: a link opens its port exclusively."""
+        card.link.close()
+        card.link = None
+        card.client = None
+
+    def attach(self, card):
+        """Open the test's link to the card again after `release`."""
+        card.link = SerialLink(card.port, timeout=card.link_timeout)
+        card.client = CardClient(card.link.exchange)
+        card.client.select()
+
+    def logger_process(self, directory, db):
+        """A real `icpurse logger serve` process that signs with the world's SkL, whose PkL
+        every card of this world trusts. LoggerProcess keeps a key it finds in its directory,
+        so the key is written there first. The process stops when the cards do."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        key = ec.derive_private_key(int.from_bytes(derive(b"SkL"), "big"), ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        (directory / "logger.pem").write_bytes(pem)
+        (directory / "logger.pem.pub").write_text(self.world.logger.public_key.hex() + "\n")
+        server = LoggerProcess(
+            directory, db, self.world.ca.public_key, self.world.issuer.public_key
+        )
+        return self.stack.enter_context(server)
 
     def close(self):
         self.stack.close()
