@@ -13,6 +13,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from icpurse import argtypes
 from icpurse.authority import DAY, AuthorityError, keys, validity
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
@@ -21,17 +22,7 @@ from purse import proto
 # --- argument types -----------------------------------------------------------------------------
 
 
-def _amount(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 0 <= value <= proto.MAX_AMOUNT:
-        raise argparse.ArgumentTypeError(
-            "%r is not an amount: give a whole number from 0 to %d in the smallest unit"
-            % (text, proto.MAX_AMOUNT)
-        )
-    return value
+_amount = argtypes.amount(0)
 
 
 def _u32(text):

@@ -12,6 +12,7 @@ import sys
 from contextlib import ExitStack
 from datetime import datetime, timezone
 
+from icpurse import argtypes
 from icpurse.authority import keys
 from icpurse.errors import UsageError
 from icpurse.logger.client import LoggerClient, LoggerError
@@ -64,17 +65,7 @@ exit statuses:
 # --- argument types -----------------------------------------------------------------------------
 
 
-def _amount(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= proto.MAX_AMOUNT:
-        raise argparse.ArgumentTypeError(
-            "%r is not an amount: give a whole number from 1 to %d in the smallest unit"
-            % (text, proto.MAX_AMOUNT)
-        )
-    return value
+_amount = argtypes.amount(1)
 
 
 def _seconds(text):

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from icpurse.authority.db import transaction
 from icpurse.errors import UsageError
 
 
@@ -267,28 +268,13 @@ class SQLiteStorage(Storage):
         conn.executemany(sql, rows)
 
     def _transaction(self, conn, sequencer=False):
-        return _SQLiteTransaction(conn)
+        return transaction(conn)
 
     def close(self):
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
-
-
-class _SQLiteTransaction:
-    def __init__(self, conn):
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
-        return False
 
 
 def _migrate(storage, conn, migrations):
