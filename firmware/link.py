@@ -13,11 +13,8 @@ import gc
 from purse import frame, proto
 from purse.errors import FrameError
 
-# The escape back to the REPL, honoured only before personalisation: a PING frame whose
-# payload is this text. After LOCK the link never leaves the applet (DESIGN.md section 3).
-REPL_ESCAPE = b"icpurse: to the REPL"
-# A PING with this payload is answered with "heap-in-use heap-free" (MicroPython's gc).
-MEMORY_QUERY = b"mem?"
+# The escape back to the REPL (proto.REPL_ESCAPE) is honoured only before personalisation:
+# after LOCK the link never leaves the applet (DESIGN.md section 3).
 
 
 class CardLink:
@@ -48,7 +45,7 @@ class CardLink:
             self._write(frame.encode_frame(proto.FRAME_NAK, 0, b"bad frame"))
             return None
         if kind == proto.FRAME_PING:
-            if payload == MEMORY_QUERY:
+            if payload == proto.MEMORY_QUERY:
                 # Diagnostics for the emulator's benchmark: the heap in use after a collect.
                 usage = b"n/a"
                 if hasattr(gc, "mem_alloc"):
@@ -56,7 +53,10 @@ class CardLink:
                     usage = ("%d %d" % (gc.mem_alloc(), gc.mem_free())).encode()
                 self._write(frame.encode_frame(proto.FRAME_PONG, seq, usage))
                 return None
-            if payload == REPL_ESCAPE and self.applet.card.state.lifecycle != proto.STATE_READY:
+            if (
+                payload == proto.REPL_ESCAPE
+                and self.applet.card.state.lifecycle != proto.STATE_READY
+            ):
                 self._write(frame.encode_frame(proto.FRAME_PONG, seq, payload))
                 return "repl"
             self._write(frame.encode_frame(proto.FRAME_PONG, seq, b""))

@@ -3,7 +3,7 @@
 It reads `config.json` from the current directory (the board's root after flashing, the state
 directory of an emulated card), opens the card's store, and serves the applet over COBS frames
 on the configured link: USB CDC (stdin/stdout) or a UART. Before personalisation a PING frame
-carrying link.REPL_ESCAPE returns to the REPL; after LOCK the link never does, and only
+carrying proto.REPL_ESCAPE returns to the REPL; after LOCK the link never does, and only
 re-flashing (which wipes the card) gets the REPL back.
 
 config.json keys (firmware/boards/*.json are the per-board defaults):
@@ -33,7 +33,6 @@ from purse.store import FaultPoint, PowerCut, Store
 from purse.wallet.card import Card
 
 POWER_CUT_EXIT = 3
-BOOT_NOTICE = b"boot"
 BUTTON_SECONDS = 20
 
 
@@ -129,7 +128,7 @@ def main():
         read, write = _stdio()
     link = CardLink(read, write, Applet(card))
     # Tell the host the card (re)started: it selects the applet again before going on.
-    write(frame.encode_frame(proto.FRAME_PONG, 0, BOOT_NOTICE))
+    write(frame.encode_frame(proto.FRAME_PONG, 0, proto.BOOT_NOTICE))
     try:
         return link.serve()
     except PowerCut:

@@ -102,6 +102,12 @@ FRAME_PING = const(0x03)  # Host to card: is the link up? Answered by FRAME_PONG
 FRAME_PONG = const(0x04)
 FRAME_NAK = const(0x05)  # Card to host: the frame with this sequence number was unreadable.
 FRAME_TYPES = (FRAME_COMMAND, FRAME_RESPONSE, FRAME_PING, FRAME_PONG, FRAME_NAK)
+# PONG payload a card sends, with sequence number 0, when it (re)starts.
+BOOT_NOTICE = b"boot"
+# PING payloads: leave the link for the REPL (honoured only before personalisation), and ask
+# for the heap in use and free (answered "ALLOC FREE", MicroPython only).
+REPL_ESCAPE = b"icpurse: to the REPL"
+MEMORY_QUERY = b"mem?"
 # Largest frame payload: one APDU of at most 250 bytes, with room to spare for a NAK reason.
 MAX_FRAME_PAYLOAD = const(256)
 

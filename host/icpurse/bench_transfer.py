@@ -18,12 +18,11 @@ from icpurse.crypto_pyca import PycaBackend
 from icpurse.emulator import runtime
 from icpurse.emulator.card import EmulatedCard, EmulatorError
 from icpurse.seriallink import LinkError
+from purse import proto
 from purse.client import CardError, personalise
 from purse.crypto.backend import Signer
 from purse.records.credentials import Certificate, RiskParameters, Voucher
 from purse.records.logger import Ticket
-
-MEMORY_QUERY = b"mem?"
 
 
 def progress(text):
@@ -64,7 +63,7 @@ class Bench:
 
 def _memory(card):
     try:
-        text = card.link.ping(MEMORY_QUERY).decode()
+        text = card.link.ping(proto.MEMORY_QUERY).decode()
     except (LinkError, UnicodeDecodeError):
         return None
     parts = text.split()

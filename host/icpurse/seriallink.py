@@ -16,8 +16,6 @@ from purse import apdu, frame, proto
 from purse.client import CardReset
 from purse.errors import FrameError
 
-BOOT_NOTICE = b"boot"
-
 
 class LinkError(Exception):
     """The card cannot be reached: no such port, a busy port, or no answer."""
@@ -80,7 +78,7 @@ class SerialLink:
                 self.resends += 1
             self._send(kind, seq, payload)
             for got, got_seq, body in self._frames(time.monotonic() + self.timeout):
-                if got == proto.FRAME_PONG and got_seq == 0 and body == BOOT_NOTICE:
+                if got == proto.FRAME_PONG and got_seq == 0 and body == proto.BOOT_NOTICE:
                     self.resets += 1
                     if kind != proto.FRAME_COMMAND:
                         break  # A PING is simply sent again.

@@ -1,0 +1,74 @@
+"""The card side of the serial link (firmware/link.py), byte for byte, with an in-process card:
+repeated sequence numbers, unreadable frames, the REPL escape before and after LOCK."""
+
+import sys
+
+from mp_support import FIRMWARE, ROOT
+
+sys.path.insert(0, str(FIRMWARE))
+sys.path.insert(0, str(ROOT / "tests" / "core"))
+from _cards import World
+from link import CardLink
+
+from purse import apdu, frame, proto
+
+
+class Wire:
+    """Collects what the card writes and decodes it into frames."""
+
+    def __init__(self):
+        self.deframer = frame.Deframer()
+        self.frames = []
+
+    def write(self, data):
+        self.frames += [frame.decode_frame(raw) for raw in self.deframer.feed(data)]
+
+
+def _link(card):
+    wire = Wire()
+    return CardLink(lambda n: b"", wire.write, card.applet), wire
+
+
+def _command(seq, raw):
+    return frame.encode_frame(proto.FRAME_COMMAND, seq, raw)[1:-1]
+
+
+def test_a_repeated_sequence_number_is_answered_without_running_again():
+    world = World()
+    b = world.new_card(b"B")
+    link, wire = _link(b)
+    challenge = apdu.build_command(
+        proto.CLA_PROPRIETARY, proto.INS_MAKE_CHALLENGE, 1, 0, b"\x85\x04\x00\x00\x00\x05"
+    )
+    select = apdu.build_command(proto.CLA_ISO, proto.INS_SELECT, 4, 0, proto.AID)
+    link.handle(_command(1, select))
+    link.handle(_command(2, challenge))
+    link.handle(_command(2, challenge))
+    assert wire.frames[1] == wire.frames[2]
+    assert len(b.card.state.pending) == 1  # The challenge was made once.
+    link.handle(_command(3, challenge))
+    assert len(b.card.state.pending) == 2 and wire.frames[3][1] == 3
+
+
+def test_unreadable_frames_get_a_nak():
+    world = World()
+    link, wire = _link(world.new_card(b"B"))
+    bad = bytearray(_command(7, b"\x00\xa4\x04\x00"))
+    bad[4] ^= 0x01
+    link.handle(bytes(bad))
+    assert wire.frames == [(proto.FRAME_NAK, 0, b"bad frame")]
+
+
+def test_repl_escape_only_before_personalisation():
+    world = World()
+    fresh = world.new_card(b"A")
+    link, wire = _link(fresh)
+    ping = frame.encode_frame(proto.FRAME_PING, 4, proto.REPL_ESCAPE)[1:-1]
+    # A personalised card answers the escape like any ping and stays on the link.
+    assert link.handle(ping) is None
+    assert wire.frames[-1] == (proto.FRAME_PONG, 4, b"")
+    fresh.memory.files.clear()
+    fresh.power_cycle()
+    assert fresh.card.state.lifecycle == proto.STATE_FRESH
+    assert link.handle(ping) == "repl"
+    assert wire.frames[-1] == (proto.FRAME_PONG, 4, proto.REPL_ESCAPE)
