@@ -42,6 +42,9 @@ def add_parser(subparsers):
     logger.add_argument(
         "--pg-workers", type=int, default=2, help="service workers against PostgreSQL"
     )
+    logger.add_argument(
+        "--sqlite-workers", type=int, default=1, help="service workers against SQLite"
+    )
     logger.set_defaults(handler=_logger)
     transfer = areas.add_parser(
         "transfer",

@@ -139,7 +139,10 @@ def run(args):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         records = gen.records(args.records)
-        rows += _run_one("sqlite", "sqlite:///%s/log.db" % tmp, gen, records, args)
+        rows += _run_one(
+            "sqlite (%d worker%s)" % (args.sqlite_workers, "s" * (args.sqlite_workers > 1)),
+            "sqlite:///%s/log.db" % tmp, gen, records, args, workers=args.sqlite_workers,
+        )  # fmt: skip
     schema = _postgres_schema()
     if schema is not None:
         try:
