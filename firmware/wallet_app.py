@@ -1,0 +1,141 @@
+"""The wallet on a board, and on the emulator (same files, MicroPython or CPython); main.py
+only imports it and calls run().
+
+It reads `config.json` from the current directory (the board's root after flashing, the state
+directory of an emulated card), opens the card's store, and serves the applet over COBS frames
+on the configured link: USB CDC (stdin/stdout) or a UART. Before personalisation a PING frame
+carrying proto.REPL_ESCAPE returns to the REPL; after LOCK the link never does, and only
+re-flashing (which wipes the card) gets the REPL back.
+
+config.json keys (firmware/boards/*.json are the per-board defaults):
+    board     name of the board, for GET INFO and the logs
+    link      "stdio" (USB CDC, or a pipe on the emulator) or "uart"
+    uart      {"id": 1, "baudrate": 115200, "tx": 17, "rx": 16} for link "uart"
+    state     directory of the card store (LittleFS on boards; FAT is not supported)
+    button    pin number of the confirmation button (pressed = low); null: confirm all
+    seed      emulator only: hex seed for reproducible randomness
+    cut_at    emulator only: cut the power at this store operation (exit status 3)
+"""
+
+import sys
+
+try:
+    import json
+except ImportError:  # Very small ports ship it as ujson.
+    import ujson as json
+
+from cardfs import FileBackend
+from entropy import Entropy
+from link import CardLink
+
+from purse import frame, proto
+from purse.applet import Applet
+from purse.store import FaultPoint, PowerCut, Store
+from purse.wallet.card import Card
+
+POWER_CUT_EXIT = 3
+BUTTON_SECONDS = 20
+
+
+def load_config(path="config.json"):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _stdio():
+    """Byte-level read and write on stdin/stdout, with Ctrl-C disabled on the link."""
+    try:
+        import micropython
+
+        micropython.kbd_intr(-1)
+    except (ImportError, AttributeError):
+        pass
+    stdin = sys.stdin.buffer
+    stdout = sys.stdout.buffer
+    # CPython's buffered stdin has read1 (what is there, at least one byte); MicroPython's
+    # read(n) waits for all n bytes, so it reads one at a time.
+    read1 = getattr(stdin, "read1", None)
+
+    def read(n):
+        return read1(n) if read1 is not None else stdin.read(1)
+
+    def write(data):
+        stdout.write(data)
+        flush = getattr(stdout, "flush", None)
+        if flush is not None:
+            flush()
+
+    return read, write
+
+
+def _uart(options):
+    import machine
+
+    uart = machine.UART(
+        options.get("id", 1),
+        baudrate=options.get("baudrate", 115200),
+        tx=options.get("tx"),
+        rx=options.get("rx"),
+        timeout=1000,
+    )
+
+    def read(n):
+        data = uart.read(1)
+        return data if data is not None else b"\x00"  # A timeout: keep waiting.
+
+    def write(data):
+        uart.write(data)
+
+    return read, write
+
+
+def _button_confirm(pin_number):
+    """The holder confirms a payment by pressing the button within BUTTON_SECONDS."""
+    import time
+
+    import machine
+
+    pin = machine.Pin(pin_number, machine.Pin.IN, machine.Pin.PULL_UP)
+
+    def confirm(x, recipient):
+        deadline = time.ticks_add(time.ticks_ms(), BUTTON_SECONDS * 1000)
+        while time.ticks_diff(deadline, time.ticks_ms()) > 0:
+            if pin.value() == 0:
+                return True
+            time.sleep_ms(20)
+        return False
+
+    return confirm
+
+
+def build_card(config):
+    backend = FileBackend(config.get("state", "icpurse"))
+    if config.get("cut_at") is not None:
+        backend = FaultPoint(backend, int(config["cut_at"]))
+    seed = config.get("seed")
+    rng = Entropy(bytes.fromhex(seed) if seed else None)
+    confirm = None
+    if config.get("button") is not None:
+        confirm = _button_confirm(config["button"])
+    return Card(Store(backend), rng, confirm=confirm)
+
+
+def main():
+    config = load_config()
+    card = build_card(config)
+    if config.get("link", "stdio") == "uart":
+        read, write = _uart(config.get("uart", {}))
+    else:
+        read, write = _stdio()
+    link = CardLink(read, write, Applet(card))
+    # Tell the host the card (re)started: it selects the applet again before going on.
+    write(frame.encode_frame(proto.FRAME_PONG, 0, proto.BOOT_NOTICE))
+    try:
+        return link.serve()
+    except PowerCut:
+        sys.exit(POWER_CUT_EXIT)
+
+
+def run():
+    if main() == "repl":
+        print("icpurse: link closed, REPL")
