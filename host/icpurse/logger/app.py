@@ -15,9 +15,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from icpurse.logger import merkle
+from icpurse.logger.ledger import SubmitError
 from icpurse.logger.openapi import OPENAPI
 from icpurse.logger.sequencer import Overloaded
-from icpurse.logger.service import HEARTBEAT_SECONDS, MAX_BATCH_RECORDS, SubmitError, Unavailable
+from icpurse.logger.service import HEARTBEAT_SECONDS, MAX_BATCH_RECORDS, Unavailable
 from purse.records.logger import Checkpoint
 
 MAX_BODY = 1024 * 1024
