@@ -1,5 +1,12 @@
 """Test-suite options and hooks shared by every test directory."""
 
+from hypothesis import settings
+
+# No per-example deadline: CI shares two cores with the MicroPython runs and the emulated
+# cards, and a slow example is not a failure. Hypothesis's other defaults stay.
+settings.register_profile("icpurse", deadline=None)
+settings.load_profile("icpurse")
+
 
 def pytest_addoption(parser):
     group = parser.getgroup("icpurse", "real boards (DESIGN.md section 10)")
