@@ -124,15 +124,21 @@ class LedgerViews:
 
     # --- feeds from the issuer and the CA -----------------------------------------------------
 
+    def _checked(self, cls, data, key, what):
+        """A record of `cls` parsed and verified with `key`: 400 if malformed, 422 if not
+        signed by that key."""
+        try:
+            record = cls.decode(data)
+            record.verify(self.backend, key)
+        except RecordError as exc:
+            raise SubmitError(400, "malformed %s: %s" % (what, exc)) from None
+        except CryptoError as exc:
+            raise SubmitError(422, "%s does not verify: %s" % (what, exc)) from None
+        return record
+
     def add_voucher(self, data):
         """The issuer feed: every voucher the issuer signs, so balances add up from its side."""
-        try:
-            voucher = Voucher.decode(data)
-            voucher.verify(self.backend, self.issuer_key)
-        except RecordError as exc:
-            raise SubmitError(400, "malformed voucher: %s" % exc) from None
-        except CryptoError as exc:
-            raise SubmitError(422, "voucher does not verify: %s" % exc) from None
+        voucher = self._checked(Voucher, data, self.issuer_key, "voucher")
         card_id = f.card_id(voucher.public_key)
         row = self.storage.one(
             "SELECT record FROM vouchers WHERE card_id = ? AND sequence = ?",
@@ -150,13 +156,7 @@ class LedgerViews:
 
     def set_revocation(self, data):
         """Store a newer CA-signed revocation list, which the logger then serves to terminals."""
-        try:
-            rl = RevocationList.decode(data)
-            rl.verify(self.backend, self.ca_key)
-        except RecordError as exc:
-            raise SubmitError(400, "malformed revocation list: %s" % exc) from None
-        except CryptoError as exc:
-            raise SubmitError(422, "revocation list does not verify: %s" % exc) from None
+        rl = self._checked(RevocationList, data, self.ca_key, "revocation list")
         current = self.revocation()
         if current is not None and RevocationList.decode(current).sequence >= rl.sequence:
             raise SubmitError(409, "a revocation list as new or newer is already served")
