@@ -30,6 +30,7 @@ from link import CardLink
 
 from purse import frame, proto
 from purse.applet import Applet
+from purse.crypto import tables
 from purse.store import FaultPoint, PowerCut, Store
 from purse.wallet.card import Card
 
@@ -121,6 +122,11 @@ def build_card(config):
 
 
 def main():
+    # The generator's tables are two blocks of 8 and 4 KB that every signature and
+    # verification needs: built first, while the heap is still in one piece, they always find
+    # room; built in the middle of a transfer, a fragmented heap may not have it.
+    tables.generator_comb()
+    tables.generator_wnaf()
     config = load_config()
     card = build_card(config)
     if config.get("link", "stdio") == "uart":

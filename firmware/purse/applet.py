@@ -7,7 +7,13 @@ refusal goes to the card's local log, never to the peer.
 """
 
 from purse import apdu, errors, proto, tlv
-from purse.wallet import credentials, payer, recipient
+
+
+def _wallet(name):
+    """The wallet module for a command, imported on first use: a card that only pays never
+    loads the recipient's code (or the provisioning code after it is personalised), which
+    keeps a board's heap free for the cryptography (DESIGN.md section 10)."""
+    return __import__("purse.wallet." + name, None, None, (name,))
 
 
 class _BadP1P2(errors.PurseError):
@@ -106,7 +112,7 @@ def handle_generate_key(applet, cmd):
     _p1p2(cmd)
     if len(cmd.data) not in (0, 32):
         raise errors.APDUError("host entropy is 32 bytes or none")
-    card_id, public_key = credentials.generate_key(applet.card, bytes(cmd.data))
+    card_id, public_key = _wallet("credentials").generate_key(applet.card, bytes(cmd.data))
     return tlv.encode(
         proto.TAG_INFO,
         tlv.encode_all(((proto.TAG_CARD_ID, card_id), (proto.TAG_PUBLIC_KEY, public_key))),
@@ -116,48 +122,50 @@ def handle_generate_key(applet, cmd):
 def handle_install_trust(applet, cmd):
     if cmd.p1 not in (proto.TRUST_CA, proto.TRUST_ISSUER, proto.TRUST_LOGGER) or cmd.p2:
         raise _BadP1P2("P1 names the trust anchor: 01, 02 or 03")
-    credentials.install_trust(applet.card, cmd.p1, cmd.data)
+    _wallet("credentials").install_trust(applet.card, cmd.p1, cmd.data)
     return b""
 
 
 def handle_install_certificate(applet, cmd):
     _p1p2(cmd)
-    credentials.install_certificate(applet.card, cmd.data)
+    _wallet("credentials").install_certificate(applet.card, cmd.data)
     return b""
 
 
 def handle_install_risk(applet, cmd):
     _p1p2(cmd)
-    credentials.install_risk(applet.card, cmd.data)
+    _wallet("credentials").install_risk(applet.card, cmd.data)
     return b""
 
 
 def handle_lock(applet, cmd):
     _p1p2(cmd)
-    credentials.lock(applet.card)
+    _wallet("credentials").lock(applet.card)
     return b""
 
 
 def handle_get_nonce(applet, cmd):
     _p1p2(cmd)
-    return tlv.encode(proto.TAG_NONCE, credentials.get_nonce(applet.card))
+    return tlv.encode(proto.TAG_NONCE, _wallet("tickets").get_nonce(applet.card))
 
 
 def handle_take_ticket(applet, cmd):
     _p1p2(cmd)
-    credentials.take_ticket(applet.card, cmd.data)
+    _wallet("credentials").take_ticket(applet.card, cmd.data)
     return b""
 
 
 def handle_install_revocation(applet, cmd):
     _p1p2(cmd)
-    credentials.install_revocation(applet.card, cmd.data)
+    _wallet("credentials").install_revocation(applet.card, cmd.data)
     return b""
 
 
 def handle_load_voucher(applet, cmd):
     _p1p2(cmd)
-    return tlv.encode(proto.TAG_BALANCE, _u32(credentials.load_voucher(applet.card, cmd.data)))
+    return tlv.encode(
+        proto.TAG_BALANCE, _u32(_wallet("credentials").load_voucher(applet.card, cmd.data))
+    )
 
 
 def handle_make_challenge(applet, cmd):
@@ -167,12 +175,12 @@ def handle_make_challenge(applet, cmd):
     if len(items) != 1 or items[0][0] != proto.TAG_AMOUNT or len(items[0][1]) != 4:
         raise errors.TLVError("MAKE CHALLENGE takes the amount, 85 04 x")
     x = int.from_bytes(bytes(items[0][1]), "big")
-    return recipient.make_challenge(applet.card, cmd.p1, x, cmd.p2 == 1)
+    return _wallet("recipient").make_challenge(applet.card, cmd.p1, x, cmd.p2 == 1)
 
 
 def handle_pay(applet, cmd):
     _p1p2(cmd)
-    return payer.pay(applet.card, cmd.data)
+    return _wallet("payer").pay(applet.card, cmd.data)
 
 
 def handle_accept(applet, cmd):
@@ -185,24 +193,24 @@ def handle_accept(applet, cmd):
         if parts[1][0] != proto.TAG_TICKET:
             raise errors.TLVError("the second record of ACCEPT must be a ticket")
         ticket = parts[1][1]
-    balance = recipient.accept(applet.card, parts[0][1], ticket)
+    balance = _wallet("recipient").accept(applet.card, parts[0][1], ticket)
     return tlv.encode(proto.TAG_BALANCE, _u32(balance))
 
 
 def handle_take_receipt(applet, cmd):
     _p1p2(cmd)
-    recipient.take_receipt(applet.card, cmd.data)
+    _wallet("recipient").take_receipt(applet.card, cmd.data)
     return b""
 
 
 def handle_read_outbox(applet, cmd):
     if cmd.p2:
         raise _BadP1P2("P1 is the entry index, P2 00")
-    return recipient.outbox_record(applet.card, cmd.p1)
+    return _wallet("recipient").outbox_record(applet.card, cmd.p1)
 
 
 def handle_read_journal(applet, cmd):
-    return payer.journal_payment(applet.card, (cmd.p1 << 8) | cmd.p2)
+    return _wallet("payer").journal_payment(applet.card, (cmd.p1 << 8) | cmd.p2)
 
 
 # INS -> handler. SELECT and GET RESPONSE come with CLA 00, every other command with CLA 80.

@@ -8,11 +8,11 @@ import hashlib
 
 from purse import proto
 from purse.crypto import ecdsa, encoding
-from purse.errors import CredentialError, LimitExceeded, Locked, TicketRefused, WrongState
+from purse.errors import CredentialError, LimitExceeded, Locked, WrongState
 from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
-from purse.records.logger import Ticket
 from purse.wallet.card import advance_ltime
 from purse.wallet.state import blob_name
+from purse.wallet.tickets import check_ticket
 
 _ANCHORS = {
     proto.TRUST_CA: "ca_key",
@@ -100,32 +100,6 @@ def lock(card):
     state = card.next_state()
     state.lifecycle = proto.STATE_READY
     card.commit(state)
-
-
-def get_nonce(card):
-    """A fresh 16-byte nonce for a ready-ticket; kept in RAM and used once."""
-    if card.state.lifecycle == proto.STATE_FRESH:
-        raise WrongState("generate the key first")
-    card.nonce = bytes(card.rng(proto.RANDOM_SIZE))
-    return card.nonce
-
-
-def check_ticket(card, data, window):
-    """A ticket signed by L for the card's current nonce, not older than `window` of L-time.
-
-    Returns the Ticket; the caller advances L-time in the state it commits.
-    """
-    if card.state.logger_key is None:
-        raise WrongState("install PkL first")
-    if data is None:
-        raise TicketRefused("a ready-ticket is required")
-    ticket = Ticket.decode(data)
-    ticket.verify(card.backend, card.state.logger_key)
-    if card.nonce is None or ticket.nonce != card.nonce:
-        raise TicketRefused("the ticket binds another nonce")
-    if ticket.ltime + window < card.state.ltime:
-        raise TicketRefused("the ticket is older than the settlement window")
-    return ticket
 
 
 def take_ticket(card, data):

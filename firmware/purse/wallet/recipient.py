@@ -21,8 +21,8 @@ from purse.records import fields as f
 from purse.records.logger import Receipt
 from purse.records.transfer import Challenge, LogRecord, Payment
 from purse.wallet.card import advance_ltime
-from purse.wallet.credentials import check_ticket
 from purse.wallet.state import PENDING_NEEDS_TICKET, OutboxEntry, Pending
+from purse.wallet.tickets import check_ticket
 
 _PLAINTEXT = 44  # R1 (16) || R2 (16) || x (4) || ChallID (8)
 
