@@ -9,7 +9,8 @@ payer's journal for reconciliation).
 from icpurse.statuswords import explain
 from purse import proto
 from purse.client import CardError
-from purse.records.transfer import LogRecord, Payment
+from purse.records.log import LogRecord
+from purse.records.transfer import Payment
 
 
 class TransferRefused(Exception):

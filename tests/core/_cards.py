@@ -14,8 +14,8 @@ from purse.client import CardClient, personalise
 from purse.crypto.backend import Signer
 from purse.crypto.pure import PureBackend
 from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
+from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
-from purse.records.transfer import LogRecord
 from purse.store import FaultPoint, MemoryBackend, Store
 from purse.wallet.card import Card
 

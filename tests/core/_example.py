@@ -14,8 +14,9 @@ from purse.crypto.pure import PureBackend
 from purse.crypto.seal import SealKey
 from purse.records import fields as f
 from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
+from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
-from purse.records.transfer import Challenge, LogRecord, Payment
+from purse.records.transfer import Challenge, Payment
 
 NOT_BEFORE = 1767225600  # 2026-01-01T00:00:00Z in L-time seconds.
 NOT_AFTER = 1893456000  # 2030-01-01T00:00:00Z.

@@ -7,12 +7,13 @@ from _check import raises
 from _example import Example
 
 from purse import proto, tlv
-from purse.crypto import ecdsa, encoding
+from purse.crypto import der, ecdsa, encoding
 from purse.errors import CredentialError, InvalidSignature, RecordError
 from purse.records import fields as f
 from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
+from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
-from purse.records.transfer import Challenge, LogRecord, Payment
+from purse.records.transfer import Challenge, Payment
 
 EX = Example()
 
@@ -125,8 +126,8 @@ def test_high_s_signature_is_rejected():
 
 def test_der_signature_is_rejected():
     for cls, record, _, _ in _signed_cases():
-        der = encoding.encode_der(*encoding.decode_raw(record.signature))
-        bad = _rebuild(record.encode(), edit_outer=lambda o, d=der: _replace(o, 0x84, d))
+        der_sig = der.encode_der(*encoding.decode_raw(record.signature))
+        bad = _rebuild(record.encode(), edit_outer=lambda o, d=der_sig: _replace(o, 0x84, d))
         with raises(RecordError):
             cls.decode(bad)
 

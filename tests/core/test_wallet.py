@@ -10,7 +10,8 @@ from _check import raises
 from purse import proto
 from purse.client import CardError
 from purse.records import fields as f
-from purse.records.transfer import Challenge, LogRecord, Payment
+from purse.records.log import LogRecord
+from purse.records.transfer import Challenge, Payment
 
 
 def _pair():

@@ -11,8 +11,9 @@ from purse import proto
 from purse.client import CardError
 from purse.crypto.backend import Signer
 from purse.records.credentials import Certificate, Voucher
+from purse.records.log import LogRecord
 from purse.records.logger import Receipt
-from purse.records.transfer import Challenge, LogRecord, Payment
+from purse.records.transfer import Challenge, Payment
 
 
 def refused(card, sw, call, *args):

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from purse.crypto import ecdsa, encoding, p256
+from purse.crypto import der, ecdsa, encoding, p256
 from purse.crypto.pure import PureBackend
 from purse.errors import InvalidKey, InvalidSignature
 
@@ -70,11 +70,11 @@ def test_random_interop(seed):
         ours = PURE.sign(private_bytes, message)
         assert ours == encoding.encode_raw(*ecdsa.low_s(*raw))
         assert _pyca_accepts(public_key, message, ours)
-        pyca_key.public_key().verify(encoding.encode_der(*raw), message, RANDOMISED)
+        pyca_key.public_key().verify(der.encode_der(*raw), message, RANDOMISED)
 
         # We verify pyca's randomised signature, given as DER and as raw r||s.
         theirs = pyca_key.sign(message, RANDOMISED)
-        r, s = encoding.decode_der(theirs)
+        r, s = der.decode_der(theirs)
         PURE.verify(public_key, message, encoding.encode_raw(r, s))
 
         # A one-bit change anywhere is rejected, by us and by pyca.
@@ -90,4 +90,4 @@ def test_random_interop(seed):
         assert not _pyca_accepts(bad_key, message, ours)
         bad_der = _flip(theirs, rng)
         with pytest.raises(InvalidSignature):
-            PURE.verify(public_key, message, encoding.encode_raw(*encoding.decode_der(bad_der)))
+            PURE.verify(public_key, message, encoding.encode_raw(*der.decode_der(bad_der)))

@@ -9,8 +9,9 @@ import json
 from icpurse.logger import merkle
 from icpurse.logger.client import LoggerError
 from purse import proto
+from purse.records.log import LogRecord
 from purse.records.logger import Receipt
-from purse.records.transfer import LogRecord, Payment
+from purse.records.transfer import Payment
 
 
 def _pair(world):

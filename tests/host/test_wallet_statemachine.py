@@ -20,7 +20,8 @@ from _cards import World
 
 from purse import proto
 from purse.client import CardError
-from purse.records.transfer import Challenge, LogRecord, Payment
+from purse.records.log import LogRecord
+from purse.records.transfer import Challenge, Payment
 from purse.store import PowerCut
 
 NAMES = (b"A", b"B", b"C")

@@ -5,7 +5,7 @@
 propagates, so the caller reports it as a crash.
 """
 
-from purse.crypto import encoding
+from purse.crypto import der, encoding
 from purse.errors import InvalidKey, InvalidSignature
 
 
@@ -13,7 +13,7 @@ def check(backend, kind, public_key, message, signature):
     """kind is "D" for a DER signature (decoded strictly first) or "R" for raw r||s."""
     try:
         if kind == "D":
-            r, s = encoding.decode_der(signature)
+            r, s = der.decode_der(signature)
             signature = encoding.encode_raw(r, s)
         backend.verify(public_key, message, signature)
     except (InvalidSignature, InvalidKey):

@@ -1,4 +1,5 @@
-"""The records of one transfer: B's challenge, A's payment (carrying S) and B's log record.
+"""The records of one transfer: B's challenge and A's payment (carrying S); B's log record is
+in purse.records.log.
 
 The patent's step names (DESIGN.md section 2): B makes the challenge (G1, G2, eC, x, ChallID);
 A answers with S = Sign_SkUA(x, G1, G2, ChallID, ctrA) plus CertT(A) and VoucherI(A); B queues
@@ -6,7 +7,7 @@ the log record (IdUB, VoucherI, CertT, S, ctrA, x, R1, G2, ChallID) for the logg
 """
 
 from purse import proto, tlv
-from purse.errors import CredentialError, RecordError, TLVError
+from purse.errors import CredentialError, RecordError
 from purse.records import fields as f
 from purse.records.credentials import Certificate, Voucher
 from purse.records.signed import MAX_NESTED, Signed
@@ -206,102 +207,3 @@ class Payment(Signed):
         if self.voucher.public_key != self.certificate.public_key:
             raise CredentialError("voucher was issued to another card")
         self.verify(backend, self.certificate.public_key)
-
-
-class LogRecord:
-    """What B sends L: (IdUB, R1, G2, x, ChallID, ctrA, S, CertT(A), VoucherI(A)) and, from a
-    tap, the round-trip time. Not signed by B: L recomputes G1 = H(IdUB, R1) and checks S,
-    which binds the payment to B's id. H(record) (fields.record_hash) names it in receipts."""
-
-    TAG = proto.TAG_LOG_RECORD
-    SCHEMA = (
-        (proto.TAG_VERSION, 1, 1, 0),
-        (proto.TAG_CARD_ID, 8, 8, 0),
-        (proto.TAG_R1, 16, 16, 0),
-        (proto.TAG_G2, 32, 32, 0),
-        (proto.TAG_AMOUNT, 4, 4, 0),
-        (proto.TAG_CHALL_ID, 8, 8, 0),
-        (proto.TAG_COUNTER, 4, 4, 0),
-        (proto.TAG_SIGNATURE, 64, 64, 0),
-        (proto.TAG_CERTIFICATE, 1, MAX_NESTED, 0),
-        (proto.TAG_VOUCHER, 1, MAX_NESTED, 0),
-        (proto.TAG_RTT, 4, 4, _OPT),
-    )
-
-    def __init__(self, recipient_id=None, r1=None, payment=None, rtt=None):
-        self.recipient_id = recipient_id
-        self.r1 = r1
-        self.payment = payment
-        self.rtt = rtt
-
-    def g1(self):
-        return f.g1(self.recipient_id, self.r1)
-
-    def identity(self):
-        return self.payment.identity()
-
-    def encode(self):
-        p = self.payment
-        items = [
-            (proto.TAG_VERSION, bytes((proto.VERSION,))),
-            (proto.TAG_CARD_ID, self.recipient_id),
-            (proto.TAG_R1, self.r1),
-            (proto.TAG_G2, p.g2),
-            (proto.TAG_AMOUNT, f.amount(p.x)),
-            (proto.TAG_CHALL_ID, p.chall_id),
-            (proto.TAG_COUNTER, f.u32(p.counter)),
-            (proto.TAG_SIGNATURE, p.signature),
-            (proto.TAG_CERTIFICATE, p.certificate.encode_value()),
-            (proto.TAG_VOUCHER, p.voucher.encode_value()),
-        ]
-        if self.rtt is not None:
-            items.append((proto.TAG_RTT, f.u32(self.rtt)))
-        return tlv.encode(self.TAG, tlv.encode_all(items))
-
-    def hash(self):
-        return f.record_hash(self.encode())
-
-    @classmethod
-    def decode(cls, data, parsed=None):
-        """Parse a log record. `parsed`, a dict the caller keeps, reuses the CertT(A) and
-        VoucherI(A) already parsed from identical bytes (the logger sees each payer's again
-        and again); records parsed from it are shared, so callers must not change them."""
-        try:
-            _, value = tlv.decode_one(data, cls.TAG)
-            fields = tlv.decode_fields(value, cls.SCHEMA)
-        except TLVError as exc:
-            raise RecordError("LogRecord: %s" % exc)
-        if fields[proto.TAG_VERSION][0] != proto.VERSION:
-            raise RecordError("LogRecord: unsupported version %d" % fields[proto.TAG_VERSION][0])
-        rec = cls(bytes(fields[proto.TAG_CARD_ID]), bytes(fields[proto.TAG_R1]))
-        rtt = fields.get(proto.TAG_RTT)
-        rec.rtt = None if rtt is None else f.uint(rtt)
-        pay = Payment(
-            f.uint(fields[proto.TAG_AMOUNT]),
-            rec.g1(),
-            bytes(fields[proto.TAG_G2]),
-            bytes(fields[proto.TAG_CHALL_ID]),
-            f.uint(fields[proto.TAG_COUNTER]),
-        )
-        if pay.x < 1:
-            raise RecordError("LogRecord: amount must be at least 1")
-        pay.signature = bytes(fields[proto.TAG_SIGNATURE])
-        pay.certificate = _nested(Certificate, fields[proto.TAG_CERTIFICATE], parsed)
-        pay.voucher = _nested(Voucher, fields[proto.TAG_VOUCHER], parsed)
-        rec.payment = pay
-        return rec
-
-    def verify(self, backend, ca_key, issuer_key):
-        """L's check: CertT, VoucherI and S, with G1 recomputed from IdUB and R1."""
-        self.payment.verify_chain(backend, ca_key, issuer_key)
-
-
-def _nested(cls, value, parsed):
-    if parsed is None:
-        return cls.from_value(value)
-    key = (cls.TAG, bytes(value))
-    record = parsed.get(key)
-    if record is None:
-        record = cls.from_value(value)
-        parsed[key] = record
-    return record

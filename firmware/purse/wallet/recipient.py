@@ -18,11 +18,10 @@ from purse.errors import (
     WrongState,
 )
 from purse.records import fields as f
-from purse.records.logger import Receipt
-from purse.records.transfer import Challenge, LogRecord, Payment
+from purse.records.log import LogRecord
+from purse.records.transfer import Challenge, Payment
 from purse.wallet.card import advance_ltime
 from purse.wallet.state import PENDING_NEEDS_TICKET, OutboxEntry, Pending
-from purse.wallet.tickets import check_ticket
 
 _PLAINTEXT = 44  # R1 (16) || R2 (16) || x (4) || ChallID (8)
 
@@ -109,6 +108,9 @@ def accept(card, data, ticket=None):
         raise Revoked("the payer's certificate is revoked")
     state = card.next_state()
     if entry.flags & PENDING_NEEDS_TICKET:
+        # Imported here: most challenges need no ticket, and a card's heap is small.
+        from purse.wallet.tickets import check_ticket
+
         advance_ltime(state, check_ticket(card, ticket, risk.window).ltime)
     if state.balance + x > risk.balance_cap:
         raise LimitExceeded("crediting %d would pass the balance cap" % x)
@@ -132,6 +134,8 @@ def take_receipt(card, data):
     """TAKE RECEIPT: a receipt signed by L for one of the outbox's records drops that entry
     and advances L-time."""
     card.require(proto.STATE_READY)
+    from purse.records.logger import Receipt  # Only receipts need it (a card's heap is small).
+
     receipt = Receipt.decode(data)
     receipt.verify(card.backend, card.state.logger_key)
     if receipt.recipient_id != card.card_id():

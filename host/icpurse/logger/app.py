@@ -19,7 +19,7 @@ from icpurse.logger.ledger import SubmitError
 from icpurse.logger.openapi import OPENAPI
 from icpurse.logger.sequencer import Overloaded
 from icpurse.logger.service import HEARTBEAT_SECONDS, MAX_BATCH_RECORDS, Unavailable
-from purse.records.logger import Checkpoint
+from purse.records.checkpoint import Checkpoint
 
 MAX_BODY = 1024 * 1024
 MAX_RECORD_HEX = 2 * 4096

@@ -11,8 +11,9 @@ from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger import merkle
 from purse import proto
 from purse.client import CardError
-from purse.records.logger import Checkpoint, Receipt, Ticket
-from purse.records.transfer import LogRecord
+from purse.records.checkpoint import Checkpoint
+from purse.records.log import LogRecord
+from purse.records.logger import Receipt, Ticket
 
 
 class LoggerError(Exception):

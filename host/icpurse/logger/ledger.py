@@ -6,8 +6,8 @@ reconstructed balances, alerts; and the feeds it takes from the issuer (vouchers
 from icpurse.logger import merkle
 from purse.errors import CryptoError, RecordError
 from purse.records import fields as f
+from purse.records.checkpoint import Checkpoint
 from purse.records.credentials import RevocationList, Voucher
-from purse.records.logger import Checkpoint
 
 
 class SubmitError(Exception):

@@ -11,7 +11,8 @@ from icpurse.crypto_pyca import PycaBackend
 from purse.crypto.backend import Signer
 from purse.records import fields as f
 from purse.records.credentials import Certificate, Voucher
-from purse.records.transfer import LogRecord, Payment
+from purse.records.log import LogRecord
+from purse.records.transfer import Payment
 
 NOT_BEFORE = 1767225600
 NOT_AFTER = 1893456000

@@ -18,8 +18,8 @@ from icpurse.logger.sequencer import Overloaded, Sequencer
 from icpurse.logger.storage import StorageError
 from purse.errors import CredentialError, CryptoError, RecordError
 from purse.records import fields as f
+from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
-from purse.records.transfer import LogRecord
 
 MAX_BATCH_RECORDS = 1000
 # A heartbeat write keeps "a recent commit succeeded" true while no record arrives.
