@@ -98,6 +98,7 @@ def _one_runtime(bench, name, heap=None, rounds=3):
 
 
 def _works(bench, heap):
+    """Provisioning and a transfer in one boot, both cards under `heap`."""
     try:
         _one_runtime(bench, "micropython", heap, rounds=1)
         return True
@@ -105,14 +106,35 @@ def _works(bench, heap):
         return False
 
 
-def smallest_heap(bench, low=96, high=512):
-    """Bisect, in KiB, the smallest heap with which provisioning and a transfer complete."""
-    if not _works(bench, "%dK" % high):
+def _works_after_reboot(bench, heap):
+    """Cards provisioned under the default heap, then started again under `heap` — as a board
+    is personalised once and then only trades — pay and accept in all four seal modes."""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            a = EmulatedCard(Path(tmp) / "a", runtime="micropython", seed="aa")
+            b = EmulatedCard(Path(tmp) / "b", runtime="micropython", seed="bb")
+            with a, b:
+                bench.provision(a.client, 100000)
+                bench.provision(b.client, 0)
+            a.heap = b.heap = heap
+            with a, b:
+                a.client.select()
+                b.client.select()
+                for mode in proto.SEAL_MODES:
+                    b.client.accept(a.client.pay(b.client.make_challenge(100, mode)))
+        return True
+    except (EmulatorError, LinkError, CardError):
+        return False
+
+
+def smallest_heap(works, bench, low=96, high=512):
+    """Bisect, in KiB, the smallest heap with which `works(bench, heap)` succeeds."""
+    if not works(bench, "%dK" % high):
         return None
     while high - low > 8:
         mid = (low + high) // 2
         progress("heap %dK" % mid)
-        if _works(bench, "%dK" % mid):
+        if works(bench, "%dK" % mid):
             high = mid
         else:
             low = mid
@@ -132,8 +154,10 @@ def run(args):
     for name in ("cpython", "micropython"):
         progress("%s: two cards, %d transfers" % (name, args.rounds))
         results[name] = _one_runtime(bench, name, None, args.rounds)
-    progress("bisecting the smallest MicroPython heap for a whole transfer")
-    smallest = smallest_heap(bench)
+    progress("bisecting the smallest MicroPython heap: provisioning and a transfer in one boot")
+    smallest = smallest_heap(_works, bench)
+    progress("bisecting the smallest MicroPython heap: transfers after a reboot")
+    trading = smallest_heap(_works_after_reboot, bench)
     mpy, source = firmware_size()
     print()
     print("one transfer between two emulated cards over ptys (median of %d)" % args.rounds)
@@ -152,9 +176,13 @@ def run(args):
         "MicroPython heap in use after a transfer (gc.mem_alloc, %s heap): payer %s B, "
         "recipient %s B" % (runtime.DEFAULT_HEAP, max(heap["payer"]), max(heap["recipient"]))
     )
-    print(
-        "smallest -X heapsize for provisioning + a transfer: %s (target 160K, stretch 128K)"
-        % ("%dK" % smallest if smallest else "more than 512K")
-    )
+    for label, value in (
+        ("provisioning + a transfer in one boot", smallest),
+        ("transfers in all four seal modes after a reboot", trading),
+    ):
+        print(
+            "smallest -X heapsize, %s: %s (target 160K, stretch 128K)"
+            % (label, "%dK" % value if value else "more than 512K")
+        )
     print("firmware/: %d bytes of source, %d bytes compiled by mpy-cross" % (source, mpy))
     return 0
