@@ -109,6 +109,19 @@ def _button_confirm(pin_number):
     return confirm
 
 
+def _collect_early():
+    """Collect garbage after every quarter of the free heap is allocated (the MicroPython
+    documentation's advice against fragmentation): a transfer's big-integer churn then leaves
+    room for the records it builds at the end."""
+    try:
+        import gc
+
+        gc.collect()
+        gc.threshold(gc.mem_free() // 4 + gc.mem_alloc())
+    except (ImportError, AttributeError):
+        pass  # CPython: no heap to manage.
+
+
 def build_card(config):
     backend = FileBackend(config.get("state", "icpurse"))
     if config.get("cut_at") is not None:
@@ -129,6 +142,7 @@ def main():
     tables.generator_wnaf()
     config = load_config()
     card = build_card(config)
+    _collect_early()
     if config.get("link", "stdio") == "uart":
         read, write = _uart(config.get("uart", {}))
     else:
