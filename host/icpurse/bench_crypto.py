@@ -9,11 +9,11 @@ then bisects the smallest MicroPython heap that signs and verifies with the core
 
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from icpurse.mpycompile import FIRMWARE, compile_tree, find_tool
+from icpurse.emulator import runtime
+from icpurse.mpycompile import FIRMWARE, find_tool
 
 MP_SCRIPT = Path(__file__).resolve().parent / "bench_mp.py"
 ROWS = (
@@ -28,13 +28,6 @@ TARGETS = {"sign": 900, "verify_unknown": 3000, "verify_precomputed": 1400}
 
 def progress(text):
     print("... " + text, file=sys.stderr, flush=True)
-
-
-def compile_firmware(out):
-    """Compile firmware/ with mpy-cross into `out`, as a board would hold it in flash."""
-    errors = compile_tree(FIRMWARE, out)
-    if errors:
-        raise RuntimeError("mpy-cross rejected %s" % ", ".join(str(p) for p, _ in errors))
 
 
 def parse(output):
@@ -178,13 +171,12 @@ def run(args):
     if mp_exe is None:
         progress("micropython not found: skipping the MicroPython columns")
     else:
-        with tempfile.TemporaryDirectory(prefix="icpurse-bench-") as tmp:
-            progress("compiling firmware/ with mpy-cross")
-            compile_firmware(tmp)
-            progress("measuring on MicroPython (%d rounds per operation)" % rounds)
-            mp = run_measure([mp_exe, "-X", "heapsize=4M"], tmp, rounds)
-            for label, pre in (("sign + verify", False), ("with a precomputed key", True)):
-                progress("bisecting the smallest heap, %s" % label)
-                heaps.append((label, smallest_heap(mp_exe, tmp, pre)))
+        progress("compiling firmware/ with mpy-cross")
+        compiled = str(runtime.compiled_firmware())
+        progress("measuring on MicroPython (%d rounds per operation)" % rounds)
+        mp = run_measure([mp_exe, "-X", "heapsize=4M"], compiled, rounds)
+        for label, pre in (("sign + verify", False), ("with a precomputed key", True)):
+            progress("bisecting the smallest heap, %s" % label)
+            heaps.append((label, smallest_heap(mp_exe, compiled, pre)))
     report(cp, mp, pyca, heaps)
     return 0
