@@ -13,6 +13,9 @@ import gc
 from purse import frame, proto
 from purse.errors import FrameError
 
+# CPython has no small heap to keep in order, and its collector costs more per call.
+_COLLECT = hasattr(gc, "mem_free")
+
 # The escape back to the REPL (proto.REPL_ESCAPE) is honoured only before personalisation:
 # after LOCK the link never leaves the applet (DESIGN.md section 3).
 
@@ -70,6 +73,11 @@ class CardLink:
         # Forget the old answer first: if the command cuts the power, no stale answer remains.
         self._last_seq = None
         self._last_answer = None
+        # A collection before each command lets what the command keeps (the next state, a
+        # queued record) fill the heap from the bottom instead of landing between the last
+        # command's garbage, which would leave a small heap too fragmented for a transfer.
+        if _COLLECT:
+            gc.collect()
         answer = frame.encode_frame(proto.FRAME_RESPONSE, seq, self.applet.process(payload))
         self._last_seq = seq
         self._last_answer = answer

@@ -6,6 +6,8 @@ the only place where an exception becomes a status word (the table _STATUS); the
 refusal goes to the card's local log, never to the peer.
 """
 
+import sys
+
 from purse import apdu, errors, proto, tlv
 
 
@@ -14,6 +16,24 @@ def _wallet(name):
     loads the recipient's code (or the provisioning code after it is personalised), which
     keeps a board's heap free for the cryptography (DESIGN.md section 10)."""
     return __import__("purse.wallet." + name, None, None, (name,))
+
+
+# Wallet modules of provisioning and of rare commands (vouchers, tickets, revocation lists). On
+# MicroPython a card unloads them after each such command, so a board personalised in this boot
+# trades with as much free heap as one that restarted since. CPython keeps them: host code in
+# the same process shares their classes.
+_TRANSIENT = ("credentials", "tickets")
+_UNLOAD = sys.implementation.name == "micropython"
+
+
+def _unload_transient():
+    package = sys.modules.get("purse.wallet")
+    for name in _TRANSIENT:
+        if sys.modules.pop("purse.wallet." + name, None) is not None and package is not None:
+            try:
+                delattr(package, name)
+            except AttributeError:
+                pass
 
 
 class _BadP1P2(errors.PurseError):
@@ -287,3 +307,6 @@ class Applet:
         except errors.PurseError as exc:
             self.card.note("%s: %s" % (exc.__class__.__name__, exc))
             return b"", status_for(exc)
+        finally:
+            if _UNLOAD:
+                _unload_transient()

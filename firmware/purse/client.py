@@ -6,7 +6,7 @@ with the status word; the records it returns are the card's bytes, unchanged. It
 core because a board acting as an NFC reader drives the other card with it too.
 """
 
-from purse import apdu, proto, tlv
+from purse import proto, reader, tlv
 
 
 class CardReset(Exception):
@@ -58,7 +58,7 @@ class CardClient:
         tries = 0
         while True:
             try:
-                body, sw = apdu.transceive(self.exchange, cla, ins, p1, p2, data)
+                body, sw = reader.transceive(self.exchange, cla, ins, p1, p2, data)
                 break
             except CardReset:
                 tries += 1

@@ -131,7 +131,7 @@ def smallest_heap(works, bench, low=96, high=512):
     """Bisect, in KiB, the smallest heap with which `works(bench, heap)` succeeds."""
     if not works(bench, "%dK" % high):
         return None
-    while high - low > 8:
+    while high - low > 2:
         mid = (low + high) // 2
         progress("heap %dK" % mid)
         if works(bench, "%dK" % mid):

