@@ -130,6 +130,10 @@ class CardClient:
         """Every log record waiting on the card for a receipt."""
         return [self.read_outbox(i) for i in range(self.info().outbox)]
 
+    def journal(self):
+        """Every signed payment the card keeps in its journal, oldest first."""
+        return [self.read_journal(i) for i in range(self.info().journal)]
+
 
 def personalise(client, anchors, certify, risk, ticket_for, host_entropy=b""):
     """Provision a fresh card in the order docs/PROTOCOL.md section 8 gives, then lock it.

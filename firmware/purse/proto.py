@@ -128,6 +128,7 @@ TAG_REVOCATION = const(0x69)  # CA-signed revocation list.
 TAG_SIGNED = const(0x70)  # The body of a record: exactly the bytes its signature covers.
 TAG_INFO = const(0x71)  # GET INFO answer.
 TAG_CHECKPOINT = const(0x6A)  # Logger-signed checkpoint: tree size and root.
+TAG_STATEMENT = const(0x6B)  # Logger-signed balance statement of a recovered card.
 
 TAG_DOMAIN = const(0x80)  # Domain-separation string, first field of every body.
 TAG_VERSION = const(0x81)  # Protocol version, 1 byte, second field of every body.
@@ -164,6 +165,7 @@ TAG_ROOT = const(0x9F22)  # A Merkle tree root in a checkpoint, 32 bytes.
 # Two-byte context-class tags, for fields the single-byte range has no room for.
 TAG_OUTBOX_COUNT = const(0x9F20)  # GET INFO: log records waiting for a receipt, u32.
 TAG_JOURNAL_COUNT = const(0x9F21)  # GET INFO: signed payments in the journal, u32.
+TAG_SUCCESSOR = const(0x9F23)  # Balance statement: IdU of the card that takes over.
 
 # --- Card store -------------------------------------------------------------------------------
 # The card's own state file (purse.wallet.state) uses primitive private-class tags, so no record
@@ -207,6 +209,7 @@ DOMAIN_RECEIPT = b"icpurse/receipt"
 DOMAIN_TICKET = b"icpurse/ticket"
 DOMAIN_REVOCATION = b"icpurse/revocation"
 DOMAIN_CHECKPOINT = b"icpurse/checkpoint"
+DOMAIN_STATEMENT = b"icpurse/statement"
 HASH_G1 = b"icpurse/G1"  # G1 = SHA-256(HASH_G1 || IdUB || R1)
 HASH_G2 = b"icpurse/G2"  # G2 = SHA-256(HASH_G2 || PkUB || R2)
 HASH_CARD_ID = b"icpurse/card-id"  # IdU = first 8 bytes of SHA-256(HASH_CARD_ID || PkU)

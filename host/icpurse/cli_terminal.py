@@ -327,14 +327,27 @@ def sync(args):
         logger = _logger(stack, args)
         client = _open_link(stack, args.port, args.timeout)
         before = _select(client, args.port)
-        receipted = logger.sync(client)
+        report = logger.sync(client)
         after = client.info()
         revocation = logger.revocation()
     print("card %s synced with the logger at %s" % (after.card_id.hex(), args.logger))
     print(
         "receipts: %d log record(s) sent and receipted; outbox %d before, %d now"
-        % (receipted, before.outbox, after.outbox)
+        % (report.receipted, before.outbox, after.outbox)
     )
+    for reason in report.refused:
+        print("refused: a log record stays on the card: %s" % reason)
+    if report.journal:
+        print(
+            "journal: %d signed payment(s) known to the logger (%s)"
+            % (sum(report.journal.values()),
+               ", ".join("%d %s" % (n, s) for s, n in sorted(report.journal.items())))
+        )  # fmt: skip
+    if report.voucher_loaded:
+        print(
+            "voucher: the issuer's newest voucher is loaded (issued %d, was %d): balance %d"
+            % (after.issued, before.issued, after.balance)
+        )
     if revocation is None:
         print("revocation: the logger has no revocation list yet")
     else:
@@ -418,7 +431,10 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "sync", help="send a card's log records to the logger and take the receipts back",
         description="Drain the card's outbox into the logger, hand each receipt back to the\n"
-        "card, and install the logger's revocation list if it is newer than the card's.",
+        "card, upload the card's journal of signed payments (so a payment that never reached\n"
+        "a log can be settled), load a newer voucher the issuer recorded for the card (a\n"
+        "refund or a recovered balance), and install the logger's revocation list if it is\n"
+        "newer than the card's.",
         epilog=COMMON_EPILOG, formatter_class=formatter,
     )  # fmt: skip
     p.add_argument("port", metavar="PORT", help="serial port, pty or socket://HOST:PORT")

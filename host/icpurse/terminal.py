@@ -76,5 +76,5 @@ def transfer(payer, recipient, amount, mode=proto.SEAL_ENCRYPTED, logger=None, t
             ) from None
     receipts = 0
     if logger is not None:
-        receipts = logger.sync(recipient)
+        receipts = logger.sync(recipient).receipted
     return Outcome(payment, receipts, was_resent)

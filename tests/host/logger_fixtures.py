@@ -7,6 +7,7 @@ logger, and gives a LoggerClient over the app (a Starlette TestClient is an http
 
 import os
 import sys
+import time
 import uuid
 
 from mp_support import ROOT, need
@@ -46,18 +47,28 @@ def drop_schema(schema):
         conn.execute("DROP SCHEMA %s CASCADE" % schema)
 
 
+# The logger's settlement window in these tests; `LoggerWorld.advance` moves its clock past it.
+WINDOW = 60
+
+
 class LoggerWorld(World):
-    def __init__(self, url, **caps):
+    def __init__(self, url, window=WINDOW, **caps):
         super().__init__(**caps)
         self.storage = open_storage(url)
         self.logger_signer = Signer(PycaBackend(), derive(b"SkL"))
+        self.offset = 0
         self.service = LoggerService(
-            self.storage, self.logger_signer, self.ca.public_key, self.issuer.public_key
-        )
+            self.storage, self.logger_signer, self.ca.public_key, self.issuer.public_key,
+            clock=lambda: time.time() + self.offset, window=window,
+        )  # fmt: skip
         self.app = build_app(self.service)
         self.http = TestClient(self.app, base_url="http://logger")
         self.http.__enter__()
         self.client = LoggerClient(logger_key=self.logger.public_key, http=self.http)
+
+    def advance(self, seconds):
+        """Move the logger's clock (its L-time) forward."""
+        self.offset += seconds
 
     def close(self):
         self.http.__exit__(None, None, None)

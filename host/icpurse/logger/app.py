@@ -19,10 +19,40 @@ from icpurse.logger.ledger import SubmitError
 from icpurse.logger.openapi import OPENAPI
 from icpurse.logger.sequencer import Overloaded
 from icpurse.logger.service import HEARTBEAT_SECONDS, MAX_BATCH_RECORDS, Unavailable
+from icpurse.logger.settlement import MAX_JOURNAL_UPLOAD, WindowOpen, check_reason
 from purse.records.checkpoint import Checkpoint
 
 MAX_BODY = 1024 * 1024
 MAX_RECORD_HEX = 2 * 4096
+MAX_PAGE = 1000
+# Tables the audit reads whole, page by page: GET /v1/ledger/{table}.
+LEDGER_TABLES = {
+    "vouchers": (
+        "SELECT card_id, sequence, issued, reason, reference, record FROM vouchers"
+        " ORDER BY card_id, sequence",
+        ("card_id", "sequence", "issued", "reason", "reference", "record"),
+    ),
+    "payments": (
+        "SELECT identity, payer_id, counter, amount, seen, record FROM payments"
+        " ORDER BY identity",
+        ("identity", "payer_id", "payer_counter", "amount", "seen", "payment"),
+    ),
+    "settlements": (
+        "SELECT identity, payer_id, amount, kind, voucher_sequence, ltime FROM settlements"
+        " ORDER BY identity",
+        ("identity", "payer_id", "amount", "kind", "voucher_sequence", "ltime"),
+    ),
+    "recoveries": (
+        "SELECT card_id, successor, amount, shortfall, statement, ltime, voucher_sequence"
+        " FROM recoveries ORDER BY card_id",
+        ("card_id", "successor", "amount", "shortfall", "statement", "ltime",
+         "voucher_sequence"),
+    ),
+    "checkpoints": (
+        "SELECT tree_size, root, record FROM checkpoints ORDER BY tree_size",
+        ("tree_size", "root", "checkpoint"),
+    ),
+}  # fmt: skip
 
 
 class BadRequest(Exception):
@@ -78,6 +108,8 @@ def _endpoint(handler):
             return await handler(request)
         except BadRequest as exc:
             return _error(exc.status, exc.reason)
+        except WindowOpen as exc:
+            return _error(exc.status, exc.reason, {"Retry-After": str(exc.retry_after)})
         except SubmitError as exc:
             return _error(exc.status, exc.reason)
         except (Unavailable, Overloaded) as exc:
@@ -157,9 +189,7 @@ def build_app(service):
 
     @_endpoint
     async def card(request):
-        card_id = _hex(request.path_params["card_id"], "card id", 16)
-        if len(card_id) != 8:
-            raise BadRequest(400, "a card id is 8 bytes (16 hex digits)")
+        card_id = _card_id(request.path_params["card_id"])
         info = await _off_loop(service.card, card_id)
         if not info["known"] and not info["history"]:
             raise BadRequest(404, "unknown card %s" % card_id.hex())
@@ -185,8 +215,80 @@ def build_app(service):
     @_endpoint
     async def post_voucher(request):
         body = await _json(request)
-        card_id = await _off_loop(service.add_voucher, _hex(body.get("voucher"), "voucher"))
-        return JSONResponse({"card_id": card_id.hex()})
+        data = _hex(body.get("voucher"), "voucher")
+        reason, reference = check_reason(body.get("reason"), body.get("reference"))
+        card_id = await service.sequencer.run_alone(
+            lambda: service.add_voucher(data, reason, reference)
+        )
+        return JSONResponse({"card_id": card_id.hex(), "reason": reason})
+
+    @_endpoint
+    async def card_voucher(request):
+        card_id = _card_id(request.path_params["card_id"])
+        row = await _off_loop(
+            service.storage.one,
+            "SELECT record FROM vouchers WHERE card_id = ? ORDER BY sequence DESC LIMIT 1",
+            (card_id,),
+        )
+        if row is None:
+            raise BadRequest(404, "no voucher for card %s" % card_id.hex())
+        return JSONResponse({"voucher": bytes(row[0]).hex()})
+
+    @_endpoint
+    async def post_payments(request):
+        body = await _json(request)
+        payments = body.get("payments")
+        if not isinstance(payments, list) or not 1 <= len(payments) <= MAX_JOURNAL_UPLOAD:
+            raise BadRequest(
+                400, "payments must be a list of 1 to %d hex strings" % MAX_JOURNAL_UPLOAD
+            )
+        data = [_hex(p, "payments[%d]" % i) for i, p in enumerate(payments)]
+        results = await service.sequencer.run_alone(lambda: service.add_payments(data))
+        return JSONResponse({"results": results})
+
+    @_endpoint
+    async def in_doubt(request):
+        text = request.query_params.get("card")
+        card_id = None if text is None else _card_id(text)
+        return JSONResponse({"payments": await _off_loop(service.in_doubt, card_id)})
+
+    @_endpoint
+    async def post_recovery(request):
+        body = await _json(request)
+        old = _card_id(body.get("card_id"))
+        new = _card_id(body.get("successor"))
+        statement = await service.sequencer.run_alone(lambda: service.recover(old, new))
+        return JSONResponse({"statement": statement.hex()})
+
+    @_endpoint
+    async def ledger(request):
+        return JSONResponse(await service.sequencer.run_alone(service.ledger))
+
+    @_endpoint
+    async def ledger_table(request):
+        table = request.path_params["table"]
+        if table not in LEDGER_TABLES:
+            raise BadRequest(404, "no ledger table %r" % table)
+        start = _int(request, "start") if "start" in request.query_params else 0
+        sql, names = LEDGER_TABLES[table]
+        rows = await _off_loop(service.storage.all, sql + " LIMIT ? OFFSET ?", (MAX_PAGE, start))
+        return JSONResponse(
+            {"start": start, "rows": [dict(zip(names, map(_plain, r), strict=True)) for r in rows]}
+        )
+
+    @_endpoint
+    async def leaves(request):
+        start = _int(request, "start") if "start" in request.query_params else 0
+        rows = await _off_loop(
+            service.storage.all,
+            "SELECT leaf_index, record, receipt, amount, payer_id, recipient_id FROM leaves"
+            " WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?",
+            (start, MAX_PAGE),
+        )
+        names = ("leaf_index", "record", "receipt", "amount", "payer_id", "recipient_id")
+        return JSONResponse(
+            {"start": start, "rows": [dict(zip(names, map(_plain, r), strict=True)) for r in rows]}
+        )
 
     async def openapi(request):
         return JSONResponse(OPENAPI)
@@ -217,9 +319,30 @@ def build_app(service):
         Route("/v1/revocation", get_revocation, methods=["GET"]),
         Route("/v1/revocation", post_revocation, methods=["POST"]),
         Route("/v1/vouchers", post_voucher, methods=["POST"]),
+        Route("/v1/cards/{card_id}/voucher", card_voucher, methods=["GET"]),
+        Route("/v1/payments", post_payments, methods=["POST"]),
+        Route("/v1/in-doubt", in_doubt, methods=["GET"]),
+        Route("/v1/recoveries", post_recovery, methods=["POST"]),
+        Route("/v1/ledger", ledger, methods=["GET"]),
+        Route("/v1/ledger/{table}", ledger_table, methods=["GET"]),
+        Route("/v1/leaves", leaves, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _card_id(text):
+    card_id = _hex(text, "card id", 16)
+    if len(card_id) != 8:
+        raise BadRequest(400, "a card id is 8 bytes (16 hex digits)")
+    return card_id
+
+
+def _plain(value):
+    """A database value as JSON: bytes as hex."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return value
 
 
 async def _off_loop(func, *args):

@@ -19,10 +19,12 @@ from purse.records.logger import Receipt, Ticket
 class LoggerError(Exception):
     """The logger refused a request or could not be reached; `.status` is the HTTP status."""
 
-    def __init__(self, status, reason):
+    def __init__(self, status, reason, retry_after=None):
         super().__init__("logger: %s (HTTP %s)" % (reason, status))
         self.status = status
         self.reason = reason
+        # Seconds the logger asked to wait (503, or 425 while a settlement window is open).
+        self.retry_after = retry_after
 
 
 class LoggerClient:
@@ -46,7 +48,12 @@ class LoggerClient:
         except ValueError:
             raise LoggerError(response.status_code, "the answer is not JSON") from None
         if response.status_code >= 400:
-            raise LoggerError(response.status_code, body.get("error", "refused"))
+            retry = response.headers.get("retry-after", "")
+            raise LoggerError(
+                response.status_code,
+                body.get("error", "refused") if isinstance(body, dict) else "refused",
+                int(retry) if retry.isdigit() else None,
+            )
         return body
 
     def _signed(self, cls, data):
@@ -138,25 +145,123 @@ class LoggerClient:
     def publish_revocation(self, data):
         return self._call("POST", "/v1/revocation", json={"revocation": bytes(data).hex()})
 
-    def publish_voucher(self, data):
-        return self._call("POST", "/v1/vouchers", json={"voucher": bytes(data).hex()})
+    def publish_voucher(self, data, reason="load", reference=None):
+        """Record a voucher the issuer signed: a load, a refund of the in-doubt payment whose
+        identity is `reference`, or a recovery of the card whose id is `reference`."""
+        body = {"voucher": bytes(data).hex(), "reason": reason}
+        if reference is not None:
+            body["reference"] = bytes(reference).hex()
+        return self._call("POST", "/v1/vouchers", json=body)
+
+    def latest_voucher(self, card_id):
+        """The newest voucher the issuer recorded for a card (bytes), or None."""
+        try:
+            body = self._call("GET", "/v1/cards/%s/voucher" % bytes(card_id).hex())
+        except LoggerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return bytes.fromhex(body["voucher"])
+
+    # --- settlement ---------------------------------------------------------------------------
+
+    def upload_journal(self, payments):
+        """Record a payer's signed payments; returns one result dict per payment."""
+        results = []
+        for start in range(0, len(payments), 64):
+            chunk = [bytes(p).hex() for p in payments[start : start + 64]]
+            results += self._call("POST", "/v1/payments", json={"payments": chunk})["results"]
+        return results
+
+    def in_doubt(self, card_id=None):
+        params = {} if card_id is None else {"card": bytes(card_id).hex()}
+        return self._call("GET", "/v1/in-doubt", params=params)["payments"]
+
+    def recover(self, card_id, successor):
+        """The logger's signed balance statement (bytes, checked with PkL) closing `card_id`
+        onto `successor`; LoggerError 425 with `retry_after` while the window is open."""
+        body = self._call(
+            "POST", "/v1/recoveries",
+            json={"card_id": bytes(card_id).hex(), "successor": bytes(successor).hex()},
+        )  # fmt: skip
+        from purse.records.statement import BalanceStatement
+
+        data = bytes.fromhex(body["statement"])
+        self._signed(BalanceStatement, data)
+        return data
+
+    def ledger(self):
+        return self._call("GET", "/v1/ledger")
+
+    def ledger_table(self, table):
+        """Every row of a ledger table (vouchers, payments, settlements, recoveries,
+        checkpoints), fetched page by page."""
+        rows = []
+        while True:
+            page = self._call("GET", "/v1/ledger/%s" % table, params={"start": len(rows)})
+            rows += page["rows"]
+            if not page["rows"]:
+                return rows
+
+    def leaves(self):
+        """Every stored leaf: index, record, receipt and the columns the ledger sums."""
+        rows = []
+        while True:
+            page = self._call("GET", "/v1/leaves", params={"start": len(rows)})
+            rows += page["rows"]
+            if not page["rows"]:
+                return rows
 
     # --- a card's sync ------------------------------------------------------------------------
 
     def sync(self, card):
-        """Drain a card's outbox into the log and hand each receipt back to the card; install
-        a newer revocation list. `card` is a purse.client.CardClient. Returns the number of
-        records receipted."""
-        done = 0
+        """Drain a card's outbox into the log and hand each receipt back to the card; upload
+        its journal (so a payment that never reached a recipient's log can be settled); load
+        a newer voucher the issuer recorded for it (a refund or a recovered balance); install a
+        newer revocation list. `card` is a purse.client.CardClient. Returns a SyncReport."""
+        report = SyncReport()
         for record in card.outbox():
-            card.take_receipt(self.submit(record))
-            done += 1
+            try:
+                card.take_receipt(self.submit(record))
+                report.receipted += 1
+            except LoggerError as exc:
+                if exc.status not in (403, 409):
+                    raise
+                # Refused for good (settled late, a closed payer): the record stays on the
+                # card as the evidence of what it holds; the card must be recovered.
+                report.refused.append(exc.reason)
+        journal = card.journal()
+        if journal:
+            for result in self.upload_journal(journal):
+                state = result.get("state", "refused")
+                report.journal[state] = report.journal.get(state, 0) + 1
+        info = card.info()
+        voucher = self.latest_voucher(info.card_id)
+        if voucher is not None:
+            from purse.records.credentials import Voucher
+
+            if Voucher.decode(voucher).issued > info.issued:
+                card.load_voucher(voucher)
+                report.voucher_loaded = True
         revocation = self.revocation()
         if revocation is not None:
             try:
                 card.install_revocation(revocation)
+                report.revocation_installed = True
             except CardError as exc:
                 # WRONG STATE: the card already holds this list or a newer one.
                 if exc.sw != proto.SW_WRONG_STATE:
                     raise
-        return done
+        return report
+
+
+class SyncReport:
+    """What a sync did: records receipted, records refused for good, the journal's payments
+    by state at the logger, whether a voucher or a revocation list was installed."""
+
+    def __init__(self):
+        self.receipted = 0
+        self.refused = []
+        self.journal = {}
+        self.voucher_loaded = False
+        self.revocation_installed = False

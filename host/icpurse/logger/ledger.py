@@ -5,9 +5,8 @@ reconstructed balances, alerts; and the feeds it takes from the issuer (vouchers
 
 from icpurse.logger import merkle
 from purse.errors import CryptoError, RecordError
-from purse.records import fields as f
 from purse.records.checkpoint import Checkpoint
-from purse.records.credentials import RevocationList, Voucher
+from purse.records.credentials import RevocationList
 
 
 class SubmitError(Exception):
@@ -59,30 +58,34 @@ class LedgerViews:
         )
 
     def card(self, card_id):
-        """History and reconstructed balance: issued (vouchers) + received - paid."""
+        """History and reconstructed balance: issued (vouchers) + received - paid, where paid
+        includes the card's journalled payments that no log record credits (in doubt or
+        refunded) and a balance carried over to a successor (see settlement.py)."""
         card_id = bytes(card_id)
-        issued = self.storage.one(
-            "SELECT COALESCE(MAX(issued), 0) FROM vouchers WHERE card_id = ?", (card_id,)
-        )[0]
-        received = self.storage.one(
-            "SELECT COALESCE(SUM(amount), 0) FROM leaves WHERE recipient_id = ?", (card_id,)
-        )[0]
-        paid = self.storage.one(
-            "SELECT COALESCE(SUM(amount), 0) FROM leaves WHERE payer_id = ?", (card_id,)
-        )[0]
+        sums = self.card_sums(card_id)
         history = self.storage.all(
             "SELECT leaf_index, payer_id, recipient_id, amount, counter, ltime FROM leaves"
             " WHERE payer_id = ? OR recipient_id = ? ORDER BY leaf_index",
             (card_id, card_id),
         )
-        return {
+        successor = self.storage.one(
+            "SELECT successor, amount, statement FROM recoveries WHERE card_id = ?", (card_id,)
+        )
+        predecessor = self.storage.one(
+            "SELECT card_id FROM recoveries WHERE successor = ?", (card_id,)
+        )
+        info = {
             "card_id": card_id.hex(),
             "known": self.known_card(card_id),
-            "issued": int(issued),
-            "received": int(received),
-            "paid": int(paid),
-            "balance": int(issued) + int(received) - int(paid),
+            "issued": sums["issued"],
+            "received": sums["received"],
+            "paid": sums["paid"] + sums["unlogged_paid"],
+            "balance": sums["balance"],
             "revoked": self.is_revoked(card_id),
+            "in_doubt": self.in_doubt(card_id),
+            "successor": None if successor is None else bytes(successor[0]).hex(),
+            "statement": None if successor is None else bytes(successor[2]).hex(),
+            "predecessor": None if predecessor is None else bytes(predecessor[0]).hex(),
             "history": [
                 {
                     "leaf_index": int(r[0]),
@@ -95,16 +98,22 @@ class LedgerViews:
                 for r in history
             ],
         }
+        return info
 
     def alerts(self):
         """Overspending payers and cryptographic proofs of clones (reused payer counters)."""
         overspend = []
-        for (payer_id,) in self.storage.all("SELECT DISTINCT payer_id FROM leaves"):
-            card = self.card(bytes(payer_id))
-            if card["paid"] > card["issued"] + card["received"]:
+        payers = self.storage.all(
+            "SELECT payer_id FROM leaves UNION SELECT payer_id FROM payments"
+        )
+        for (payer_id,) in payers:
+            sums = self.card_sums(bytes(payer_id))
+            if sums["balance"] < 0:
                 overspend.append(
-                    {key: card[key] for key in ("card_id", "issued", "received", "paid")}
-                )
+                    {"card_id": bytes(payer_id).hex(), "issued": sums["issued"],
+                     "received": sums["received"],
+                     "paid": sums["paid"] + sums["unlogged_paid"]}
+                )  # fmt: skip
         evidence = self.storage.all(
             "SELECT kind, payer_id, record, conflicts_with, ltime FROM evidence ORDER BY id"
         )
@@ -136,36 +145,32 @@ class LedgerViews:
             raise SubmitError(422, "%s does not verify: %s" % (what, exc)) from None
         return record
 
-    def add_voucher(self, data):
-        """The issuer feed: every voucher the issuer signs, so balances add up from its side."""
-        voucher = self._checked(Voucher, data, self.issuer_key, "voucher")
-        card_id = f.card_id(voucher.public_key)
-        row = self.storage.one(
-            "SELECT record FROM vouchers WHERE card_id = ? AND sequence = ?",
-            (card_id, voucher.sequence),
-        )
-        if row is not None:
-            if bytes(row[0]) != voucher.encode():
-                raise SubmitError(409, "another voucher with this sequence is recorded")
-            return card_id
-        self.storage.write(
-            [("INSERT INTO vouchers VALUES (?, ?, ?, ?, ?)",
-              (card_id, voucher.sequence, voucher.issued, voucher.public_key, voucher.encode()))]
-        )  # fmt: skip
-        return card_id
-
     def set_revocation(self, data):
         """Store a newer CA-signed revocation list, which the logger then serves to terminals."""
         rl = self._checked(RevocationList, data, self.ca_key, "revocation list")
         current = self.revocation()
         if current is not None and RevocationList.decode(current).sequence >= rl.sequence:
             raise SubmitError(409, "a revocation list as new or newer is already served")
-        self.storage.write([("INSERT INTO revocations VALUES (?, ?)", (rl.sequence, rl.encode()))])
+        # The settlement window of a newly revoked card starts when the logger learns of it.
+        ltime = self.ltime()
+        statements = [("INSERT INTO revocations VALUES (?, ?)", (rl.sequence, rl.encode()))]
+        for card_id in rl.revoked:
+            statements.append(
+                ("INSERT INTO revoked_cards (card_id, ltime) VALUES (?, ?)"
+                 " ON CONFLICT (card_id) DO NOTHING", (bytes(card_id), ltime))
+            )  # fmt: skip
+        self.storage.write(statements)
         return rl
 
     def revocation(self):
         row = self.storage.one("SELECT record FROM revocations ORDER BY sequence DESC LIMIT 1")
         return None if row is None else bytes(row[0])
+
+    def is_closed(self, card_id):
+        """A revoked card whose settlement window has passed: the logger takes no more of its
+        payments (while the window is open, logs of payments it made before are counted)."""
+        since = self.revoked_at(bytes(card_id))
+        return since is not None and self.ltime() >= since + self.window
 
     def is_revoked(self, card_id):
         current = self.revocation()

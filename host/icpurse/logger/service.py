@@ -15,6 +15,7 @@ from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger import merkle
 from icpurse.logger.ledger import LedgerViews, SubmitError
 from icpurse.logger.sequencer import Overloaded, Sequencer
+from icpurse.logger.settlement import SettlementViews
 from icpurse.logger.storage import StorageError
 from purse.errors import CredentialError, CryptoError, RecordError
 from purse.records import fields as f
@@ -22,6 +23,9 @@ from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
 
 MAX_BATCH_RECORDS = 1000
+# The settlement window (docs/PROTOCOL.md): how long, in seconds of L-time, a payment may stay
+# unlogged before it is refunded, and a revoked card's late logs are still counted.
+DEFAULT_WINDOW = 86400
 # A heartbeat write keeps "a recent commit succeeded" true while no record arrives.
 HEARTBEAT_SECONDS = 2.0
 FRESH_SECONDS = 10.0
@@ -55,8 +59,9 @@ class Prepared:
         self.voucher = payment.voucher
 
 
-class LoggerService(LedgerViews):
-    def __init__(self, storage, signer, ca_key=None, issuer_key=None, clock=time.time):
+class LoggerService(SettlementViews, LedgerViews):
+    def __init__(self, storage, signer, ca_key=None, issuer_key=None, clock=time.time,
+                 window=None):  # fmt: skip
         self.storage = storage
         self.signer = signer
         self.clock = clock
@@ -64,6 +69,7 @@ class LoggerService(LedgerViews):
         self.ca_key = self._anchor("ca_key", ca_key)
         self.issuer_key = self._anchor("issuer_key", issuer_key)
         self._anchor("logger_key", signer.public_key)
+        self.window = self._window(window)
         self._last_ltime = 0
         self._parsed = {}
         self._verified = {}
@@ -80,6 +86,25 @@ class LoggerService(LedgerViews):
         if given is not None and bytes(given) != stored:
             raise StorageError("this database belongs to another %s" % name.replace("_", " "))
         return stored
+
+    def _window(self, given):
+        """The settlement window is fixed when the database is made: cards and payers were
+        promised it."""
+        stored = self.storage.meta("window")
+        if stored is None:
+            value = DEFAULT_WINDOW if given is None else int(given)
+            if not 0 <= value < 2**32:
+                raise StorageError("the settlement window must be 0 to 2**32 - 1 seconds")
+            self.storage.write(
+                [("INSERT INTO meta (key, value) VALUES (?, ?)", ("window", str(value).encode()))]
+            )
+            return value
+        value = int(stored.decode())
+        if given is not None and int(given) != value:
+            raise StorageError(
+                "this database has a settlement window of %d s, not %d" % (value, int(given))
+            )
+        return value
 
     def ltime(self):
         """The logger's time, which it signs and cards live by: never goes back."""
@@ -117,8 +142,11 @@ class LoggerService(LedgerViews):
         except CryptoError as exc:
             raise SubmitError(422, "record does not verify: %s" % exc) from None
         prepared = Prepared(data, record)
-        if self.is_revoked(prepared.payer_id):
-            raise SubmitError(403, "the payer card %s is revoked" % prepared.payer_id.hex())
+        if self.is_closed(prepared.payer_id):
+            raise SubmitError(
+                403, "the payer card %s is revoked and its settlement window has passed"
+                % prepared.payer_id.hex()
+            )  # fmt: skip
         if not self.known_card(prepared.recipient_id):
             raise SubmitError(422, "unknown recipient card %s" % prepared.recipient_id.hex())
         return prepared
@@ -167,6 +195,21 @@ class LoggerService(LedgerViews):
                 continue
             if item.identity in first:
                 continue  # Resolved after the batch: the same result, or a conflict.
+            settled = tx.one("SELECT kind FROM settlements WHERE identity = ?", (item.identity,))
+            if settled is not None:
+                # Refunded to its payer (or reverted by a recovery) after the window: kept as
+                # evidence, never credited.
+                _evidence(tx, "settled-late", item, -1, ltime)
+                results[pos] = _refusal(
+                    SubmitError(409, "this payment was %s to its payer after the settlement "
+                                "window; the record is kept as evidence" % settled[0])
+                )  # fmt: skip
+                continue
+            if tx.one("SELECT 1 FROM recoveries WHERE card_id = ?", (item.payer_id,)):
+                results[pos] = _refusal(
+                    SubmitError(403, "the payer card %s is closed" % item.payer_id.hex())
+                )
+                continue
             used = tx.one(
                 "SELECT leaf_index FROM leaves WHERE payer_key = ? AND counter = ?",
                 (item.payer_key, item.counter),

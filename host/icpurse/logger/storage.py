@@ -71,6 +71,39 @@ MIGRATIONS_SQLITE = (
     );
     CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), ltime INTEGER NOT NULL);
     """,
+    """
+    CREATE TABLE payments (
+        identity BLOB PRIMARY KEY,
+        payer_id BLOB NOT NULL,
+        payer_key BLOB NOT NULL,
+        counter INTEGER NOT NULL,
+        amount INTEGER NOT NULL,
+        record BLOB NOT NULL,
+        seen INTEGER NOT NULL
+    );
+    CREATE INDEX payments_payer ON payments (payer_id);
+    CREATE INDEX payments_counter ON payments (payer_key, counter);
+    CREATE TABLE settlements (
+        identity BLOB PRIMARY KEY,
+        payer_id BLOB NOT NULL,
+        amount INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        voucher_sequence INTEGER,
+        ltime INTEGER NOT NULL
+    );
+    CREATE TABLE recoveries (
+        card_id BLOB PRIMARY KEY,
+        successor BLOB NOT NULL,
+        amount INTEGER NOT NULL,
+        shortfall INTEGER NOT NULL,
+        statement BLOB NOT NULL,
+        ltime INTEGER NOT NULL,
+        voucher_sequence INTEGER
+    );
+    CREATE TABLE revoked_cards (card_id BLOB PRIMARY KEY, ltime INTEGER NOT NULL);
+    ALTER TABLE vouchers ADD COLUMN reason TEXT NOT NULL DEFAULT 'load';
+    ALTER TABLE vouchers ADD COLUMN reference BLOB
+    """,
 )
 
 MIGRATIONS_POSTGRES = (
@@ -122,6 +155,39 @@ MIGRATIONS_POSTGRES = (
         record BYTEA NOT NULL
     );
     CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), ltime BIGINT NOT NULL);
+    """,
+    """
+    CREATE TABLE payments (
+        identity BYTEA PRIMARY KEY,
+        payer_id BYTEA NOT NULL,
+        payer_key BYTEA NOT NULL,
+        counter BIGINT NOT NULL,
+        amount BIGINT NOT NULL,
+        record BYTEA NOT NULL,
+        seen BIGINT NOT NULL
+    );
+    CREATE INDEX payments_payer ON payments (payer_id);
+    CREATE INDEX payments_counter ON payments (payer_key, counter);
+    CREATE TABLE settlements (
+        identity BYTEA PRIMARY KEY,
+        payer_id BYTEA NOT NULL,
+        amount BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        voucher_sequence BIGINT,
+        ltime BIGINT NOT NULL
+    );
+    CREATE TABLE recoveries (
+        card_id BYTEA PRIMARY KEY,
+        successor BYTEA NOT NULL,
+        amount BIGINT NOT NULL,
+        shortfall BIGINT NOT NULL,
+        statement BYTEA NOT NULL,
+        ltime BIGINT NOT NULL,
+        voucher_sequence BIGINT
+    );
+    CREATE TABLE revoked_cards (card_id BYTEA PRIMARY KEY, ltime BIGINT NOT NULL);
+    ALTER TABLE vouchers ADD COLUMN reason TEXT NOT NULL DEFAULT 'load';
+    ALTER TABLE vouchers ADD COLUMN reference BYTEA
     """,
 )
 
