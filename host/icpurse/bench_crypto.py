@@ -14,6 +14,7 @@ from pathlib import Path
 
 from icpurse.emulator import runtime
 from icpurse.mpycompile import FIRMWARE, find_tool
+from icpurse.progress import progress
 
 MP_SCRIPT = Path(__file__).resolve().parent / "bench_mp.py"
 ROWS = (
@@ -24,10 +25,6 @@ ROWS = (
     ("key_table", "per-key table build"),
 )
 TARGETS = {"sign": 900, "verify_unknown": 3000, "verify_precomputed": 1400}
-
-
-def progress(text):
-    print("... " + text, file=sys.stderr, flush=True)
 
 
 def parse(output):

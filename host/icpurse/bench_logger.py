@@ -9,7 +9,6 @@ one signature S per record; certificates and vouchers are cached), and prints th
 
 import asyncio
 import os
-import sys
 import tempfile
 import time
 import uuid
@@ -19,12 +18,9 @@ import httpx2
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger.loadgen import LoadGenerator
 from icpurse.logger.process import LoggerProcess
+from icpurse.progress import progress
 
 PG_URL = os.environ.get("ICPURSE_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def progress(text):
-    print("... " + text, file=sys.stderr, flush=True)
 
 
 def verifications_per_second(gen, seconds=1.0):

@@ -9,7 +9,6 @@ link), the smallest `-X heapsize` with which a whole provisioning and transfer s
 
 import hashlib
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,16 +16,13 @@ from pathlib import Path
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.emulator import runtime
 from icpurse.emulator.card import EmulatedCard, EmulatorError
+from icpurse.progress import progress
 from icpurse.seriallink import LinkError
 from purse import proto
 from purse.client import CardError, personalise
 from purse.crypto.backend import Signer
 from purse.records.credentials import Certificate, RiskParameters, Voucher
 from purse.records.logger import Ticket
-
-
-def progress(text):
-    print("... " + text, file=sys.stderr, flush=True)
 
 
 def _authorities():

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "icpurse.cli_logger",
     "icpurse.cli_emulate",
     "icpurse.cli_terminal",
+    "icpurse.cli_settle",
     "icpurse.demo",
     "icpurse.bench",
 )

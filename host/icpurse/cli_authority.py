@@ -153,6 +153,20 @@ def ca_revoke(args):
         % (", ".join(c.hex() for c in args.card), rl.sequence, len(rl.revoked))
     )
     _emit(args, "revocation list", rl.encode())
+    if args.logger:
+        from icpurse.logger.client import LoggerClient, LoggerError
+
+        client = LoggerClient(args.logger)
+        try:
+            client.publish_revocation(rl.encode())
+        except LoggerError as exc:
+            raise AuthorityError(
+                "the list is signed, but the logger at %s refused it: %s (publish it again with"
+                " `icpurse ca revoke`)" % (args.logger, exc.reason)
+            ) from None
+        finally:
+            client.close()
+        print("the logger at %s serves list %d to terminals" % (args.logger, rl.sequence))
 
 
 # --- the issuer ---------------------------------------------------------------------------------
@@ -266,6 +280,11 @@ def add_parser(subparsers):
     )  # fmt: skip
     p.add_argument("--reason", default="revoked", help="recorded in the CA's database")
     p.add_argument("--ltime", type=_u32, help="L-time of the list (default: now)")
+    p.add_argument(
+        "--logger", metavar="URL",
+        help="also hand the list to the logger, which serves it to terminals and starts the "
+        "revoked cards' settlement window",
+    )  # fmt: skip
     _output(p)
     p.set_defaults(handler=ca_revoke)
 

@@ -1,12 +1,20 @@
 """`icpurse logger ...`: create the logger's key and run the logger service."""
 
+import argparse
 import os
 import sys
 
 from icpurse.authority import AuthorityError, keys
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
+from icpurse.logger.service import DEFAULT_WINDOW
 from icpurse.logger.storage import open_storage
+
+
+def _seconds(text):
+    if not text.isdigit() or int(text) >= 2**32:
+        raise argparse.ArgumentTypeError("%r is not a number of seconds" % text)
+    return int(text)
 
 
 def logger_init(args):
@@ -34,6 +42,12 @@ def logger_serve(args):
     # server starts (and before any worker process does the same).
     keys.load_signer(args.key, os.environ.get("ICPURSE_PASSPHRASE", "").encode() or None)
     storage = open_storage(args.db)
+    stored = storage.meta("window")
+    if stored is not None and args.window is not None and int(stored.decode()) != args.window:
+        raise AuthorityError(
+            "the database %s has a settlement window of %s s, not %d"
+            % (args.db, stored.decode(), args.window)
+        )
     for name, value in (("ca_key", ca), ("issuer_key", issuer)):
         stored = storage.meta(name)
         if stored is None and value is None:
@@ -47,6 +61,7 @@ def logger_serve(args):
             "ICPURSE_LOGGER_KEY": os.path.abspath(args.key),
             "ICPURSE_LOGGER_CA": ca.hex() if ca else "",
             "ICPURSE_LOGGER_ISSUER": issuer.hex() if issuer else "",
+            "ICPURSE_LOGGER_WINDOW": "" if args.window is None else str(args.window),
         }
     )
     print(
@@ -87,5 +102,11 @@ def add_parser(subparsers):
     p.add_argument("--ca-public-key", metavar="HEX|FILE", help="PkT (a new database needs it)")
     p.add_argument("--issuer", metavar="DIR", help="issuer directory whose issuer.pub is PkI")
     p.add_argument("--issuer-public-key", metavar="HEX|FILE", help="PkI (a new database needs it)")
+    p.add_argument(
+        "--window", type=_seconds, metavar="SECONDS",
+        help="settlement window, fixed when the database is made (default %d s): how long an "
+        "unlogged payment waits before it may be refunded, and how long a revoked card's "
+        "logs still count" % DEFAULT_WINDOW,
+    )  # fmt: skip
     p.add_argument("--log-level", default="warning", help="uvicorn's log level")
     p.set_defaults(handler=logger_serve)

@@ -52,8 +52,6 @@ class Provisioner:
         risk = self.current_risk()
         info = personalise(client, anchors, certify, risk, self.ticket_for, host_entropy)
         self.issuer.register(issued["certificate"].encode())
-        voucher = self.issuer.load(info.card_id, amount, now)
-        if self.publish is not None:
-            self.publish(voucher.encode())
+        voucher = self.issuer.load(info.card_id, amount, now, publish=self.publish)
         client.load_voucher(voucher.encode())
         return client.info()

@@ -38,7 +38,14 @@ MIGRATIONS = (
         record BLOB NOT NULL
     );
     """,
+    # Why a voucher raised w: a load for value, a refund of an in-doubt payment (reference: its
+    # identity at the logger), or a recovered balance (reference: the old card's id).
+    """
+    ALTER TABLE vouchers ADD COLUMN reason TEXT NOT NULL DEFAULT 'load';
+    ALTER TABLE vouchers ADD COLUMN reference BLOB;
+    """,
 )
+REASONS = ("load", "refund", "recovery")
 
 
 class Issuer:
@@ -102,12 +109,16 @@ class Issuer:
             )
         return row
 
-    def load(self, card_id, amount, ltime):
+    def load(self, card_id, amount, ltime, reason="load", reference=None, publish=None):
         """Raise the card's cumulative issued amount by `amount` and sign the voucher. An amount
         of 0 issues a card's first voucher: a payment always shows one, even from received
-        money only."""
+        money only. `reason` is "load" (value paid in), "refund" or "recovery" (see
+        icpurse.settle). `publish(voucher)`, the issuer feed to the logger, runs before the
+        voucher is committed here: if the logger refuses it, the issuer records nothing."""
         if not 0 <= amount <= proto.MAX_AMOUNT:
             raise AuthorityError("amount must be from 0 to %d" % proto.MAX_AMOUNT)
+        if reason not in REASONS:
+            raise AuthorityError("reason must be one of %s" % ", ".join(REASONS))
         with db.transaction(self.conn):
             public_key, issued, sequence = self.card(card_id)
             if issued + amount > proto.MAX_ISSUED:
@@ -118,17 +129,29 @@ class Issuer:
                 (voucher.issued, voucher.sequence, bytes(card_id)),
             )
             self.conn.execute(
-                "INSERT INTO vouchers VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    bytes(card_id),
-                    voucher.sequence,
-                    amount,
-                    voucher.issued,
-                    ltime,
-                    voucher.encode(),
-                ),
-            )
+                "INSERT INTO vouchers (card_id, sequence, amount, issued, ltime, record, reason,"
+                " reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (bytes(card_id), voucher.sequence, amount, voucher.issued, ltime,
+                 voucher.encode(), reason, None if reference is None else bytes(reference)),
+            )  # fmt: skip
+            if publish is not None:
+                publish(voucher.encode())
         return voucher
+
+    def totals(self):
+        """Amounts the issuer's own ledger holds, by reason: {"load": n, "refund": n, ...}."""
+        rows = self.conn.execute("SELECT reason, SUM(amount) FROM vouchers GROUP BY reason")
+        out = dict.fromkeys(REASONS, 0)
+        for reason, total in rows:
+            out[reason] = int(total)
+        return out
+
+    def vouchers(self):
+        """Every voucher signed: (card id, sequence, amount, issued, reason, reference, record)."""
+        return self.conn.execute(
+            "SELECT card_id, sequence, amount, issued, reason, reference, record FROM vouchers"
+            " ORDER BY card_id, sequence"
+        ).fetchall()
 
     def risk(self, balance_cap, payment_cap, unlogged_cap, window, not_before, not_after):
         """Sign the next risk parameters for every card."""

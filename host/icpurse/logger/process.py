@@ -23,7 +23,7 @@ class LoggerProcess:
     """The logger service in its own process; a context manager that waits until it answers
     and fails fast if the process dies."""
 
-    def __init__(self, directory, db, ca_key, issuer_key, workers=1):
+    def __init__(self, directory, db, ca_key, issuer_key, workers=1, window=None):
         self.directory = Path(directory)
         self.key = self.directory / "logger.pem"
         if not self.key.exists():
@@ -33,6 +33,7 @@ class LoggerProcess:
         self.ca_key = ca_key
         self.issuer_key = issuer_key
         self.workers = workers
+        self.window = window
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.process = None
@@ -44,6 +45,8 @@ class LoggerProcess:
             "--ca-public-key", self.ca_key.hex(), "--issuer-public-key", self.issuer_key.hex(),
             "--workers", str(self.workers),
         ]  # fmt: skip
+        if self.window is not None:
+            command += ["--window", str(self.window)]
         self.log = open(self.directory / ("logger-%d.log" % time.monotonic_ns()), "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(

@@ -6,6 +6,7 @@ that several worker processes (`--workers N`) each build the same service.
     ICPURSE_LOGGER_KEY     the logger's PEM private key
     ICPURSE_LOGGER_CA      PkT (hex), needed when the database is new
     ICPURSE_LOGGER_ISSUER  PkI (hex), needed when the database is new
+    ICPURSE_LOGGER_WINDOW  the settlement window in seconds, for a new database (optional)
     ICPURSE_PASSPHRASE     the key's passphrase, if it is encrypted
 """
 
@@ -28,6 +29,7 @@ def create_app():
         signer,
         bytes.fromhex(ca) if ca else None,
         bytes.fromhex(issuer) if issuer else None,
+        window=int(env["ICPURSE_LOGGER_WINDOW"]) if env.get("ICPURSE_LOGGER_WINDOW") else None,
     )
     return build_app(service)
 

@@ -1,0 +1,164 @@
+"""`icpurse reconcile`, `icpurse recover` and `icpurse audit`: settling in-doubt payments,
+recovering a damaged or lost card's balance onto a new card, and checking the whole ledger
+(docs/PROTOCOL.md, "Settlement and recovery" and "Audit")."""
+
+import os
+from contextlib import ExitStack
+
+from icpurse import audit, settle
+from icpurse.authority import AuthorityError, keys
+from icpurse.authority.ca import CertificationAuthority
+from icpurse.authority.issuer import Issuer
+from icpurse.cli_authority import _card_id, _passphrase
+from icpurse.cli_terminal import _guarded, _logger, _logger_options, _open_link, _timeout
+from icpurse.crypto_pyca import PycaBackend
+from icpurse.errors import UsageError
+from icpurse.progress import progress
+
+
+def _authority(cls, directory, what):
+    if directory is None:
+        raise UsageError("give the %s's directory (--%s DIR)" % (what, what))
+    if not os.path.isdir(directory):
+        raise UsageError("no %s directory %s" % (what, directory))
+    key_path = cls.paths(directory)[0]
+    return cls.open(directory, _passphrase(_NoFile, True, key_path))
+
+
+class _NoFile:
+    """Authorities opened here read their passphrase from ICPURSE_PASSPHRASE or a prompt."""
+
+    passphrase_file = None
+
+
+def reconcile(args):
+    issuer = _authority(Issuer, args.issuer, "issuer")
+    with ExitStack() as stack:
+        logger = _logger(stack, args)
+        waiting = [p for p in logger.in_doubt() if not p["due"]]
+        done = settle.refund_due(issuer, logger, progress=print)
+    print(
+        "reconciled: %d payment(s) refunded to their payers, %d still inside the settlement"
+        " window" % (len(done), len(waiting))
+    )
+    for p in waiting:
+        print(
+            "  in doubt: %d from card %s, refundable from L-time %d"
+            % (p["amount"], p["payer_id"], p["refundable_from"])
+        )
+    if done:
+        print("each payer's card takes its refund at its next `icpurse sync`")
+    return 0
+
+
+def recover(args):
+    ca = _authority(CertificationAuthority, args.ca, "ca")
+    issuer = _authority(Issuer, args.issuer, "issuer")
+    with ExitStack() as stack:
+        logger = _logger(stack, args)
+        client = _open_link(stack, args.new_card, args.timeout)
+        logger_key = logger.logger_key
+        statement, info = settle.recover(
+            ca, issuer, logger, args.card, client, logger_key, args.wait, progress
+        )
+    print("recovered card %s onto card %s" % (statement.card_id.hex(), info.card_id.hex()))
+    print(
+        "balance statement signed by the logger: %d at L-time %d, over a log of %d records"
+        % (statement.balance, statement.ltime, statement.tree_size)
+    )
+    print(
+        "the new card holds %d (issued total %d); the old card is revoked and closed at 0"
+        % (info.balance, info.issued)
+    )
+    return 0
+
+
+def run_audit(args):
+    issuer = None if args.issuer is None else _authority(Issuer, args.issuer, "issuer")
+    with ExitStack() as stack:
+        logger = _logger(stack, args)
+        report = audit.run(logger, issuer, PycaBackend(), logger.logger_key)
+    figures = report.figures
+    print(
+        "audit of %s: %d records, %d checkpoints, %d cards"
+        % (args.logger, figures.get("records", 0), figures.get("checkpoints", 0),
+           figures.get("cards", 0))
+    )  # fmt: skip
+    print(
+        "ledger: loads %d - redeemed %d = balances %d + in doubt %d + unloaded recoveries %d"
+        " - shortfall %d"
+        % (figures.get("loads", 0), figures.get("redeemed", 0), figures.get("balances", 0),
+           figures.get("in_doubt", 0), figures.get("recoveries_unloaded", 0),
+           figures.get("shortfall", 0))
+    )  # fmt: skip
+    if report.passed:
+        print("audit passed: no anomaly")
+        return 0
+    print("audit FAILED: %d anomal%s" % (len(report.anomalies), "y" if len(report.anomalies) == 1
+                                          else "ies"))  # fmt: skip
+    for text in report.anomalies:
+        print("  - %s" % text)
+    return 1
+
+
+def _require_key(handler):
+    def run(args):
+        if args.logger_key is None:
+            raise UsageError("--logger-key is needed: the logger's signatures are checked here")
+        try:
+            keys.read_public(args.logger_key)
+        except AuthorityError as exc:
+            raise UsageError("--logger-key: %s" % exc) from None
+        return handler(args)
+
+    return run
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "reconcile", help="refund in-doubt payments whose settlement window has passed",
+        description="Ask the logger for signed payments that no recipient logged (torn taps,\n"
+        "destroyed recipients) and whose settlement window has passed, and refund each to its\n"
+        "payer with an issuer voucher raised by the amount. The logger settles the payment in\n"
+        "the same step: a log that arrives later is kept as evidence and never credited.",
+    )  # fmt: skip
+    p.add_argument("--issuer", required=True, metavar="DIR", help="the issuer's directory")
+    _logger_options(p, required=True)
+    p.set_defaults(handler=_guarded(reconcile))
+
+    p = subparsers.add_parser(
+        "recover", help="recover a damaged or lost card's balance onto a new card",
+        description="Revoke the old card at the CA, wait until the settlement window has\n"
+        "passed (late logs of its payments still count), have the logger close its ledger\n"
+        "and sign a balance statement naming the new card, and load that balance onto the new\n"
+        "card with an issuer voucher. A fresh new card is provisioned first (needs\n"
+        "--logger-key). Running it again after an interruption finishes the same recovery.",
+    )  # fmt: skip
+    p.add_argument("--card", type=_card_id, required=True, metavar="ID", help="the old card's id")
+    p.add_argument(
+        "--new-card", required=True, metavar="PORT",
+        help="serial port, pty or socket://HOST:PORT of the card that takes the balance over",
+    )  # fmt: skip
+    p.add_argument("--ca", required=True, metavar="DIR", help="the CA's directory")
+    p.add_argument("--issuer", required=True, metavar="DIR", help="the issuer's directory")
+    p.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS",
+        help="how long to wait for the settlement window to close (default: do not wait; "
+        "the command says when to run again)",
+    )  # fmt: skip
+    _logger_options(p, required=True)
+    _timeout(p)
+    p.set_defaults(handler=_guarded(recover))
+
+    p = subparsers.add_parser(
+        "audit", help="check the logger's whole ledger; exit status 1 on any anomaly",
+        description="Fetch every record, checkpoint, voucher, journal payment, settlement and\n"
+        "recovery from the logger; rebuild the Merkle tree and the balances from the records;\n"
+        "check every signature with --logger-key, that each checkpoint is consistent with the\n"
+        "one before, that the issuer's ledger (--issuer) holds exactly the vouchers the logger\n"
+        "recorded, and the ledger identity loads - redeemed = balances + in doubt. Lists every\n"
+        "anomaly; exit status 0 if there is none, 1 otherwise, 2 on a usage error.",
+    )  # fmt: skip
+    p.add_argument("--issuer", metavar="DIR", help="the issuer's directory, to check its ledger")
+    _logger_options(p, required=True)
+    p.set_defaults(handler=_require_key(_guarded(run_audit)))

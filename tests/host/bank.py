@@ -1,0 +1,110 @@
+"""A whole deployment for end-to-end tests: the CA and the issuer in their directories, a real
+`icpurse logger serve` process with a short settlement window, and emulated cards provisioned
+over their serial links. Tests drive it through the `icpurse` command line, as an operator
+would, and through the same library calls the commands use.
+"""
+
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from icpurse.authority import keys
+from icpurse.authority.ca import CertificationAuthority
+from icpurse.authority.issuer import Issuer
+from icpurse.emulator.card import EmulatedCard
+from icpurse.logger.client import LoggerClient
+from icpurse.logger.process import LoggerProcess
+from icpurse.provision import Provisioner
+from icpurse.seriallink import SerialLink
+from purse.client import CardClient
+
+# Seconds of L-time: long enough for a sync to land inside it, short enough to wait out.
+WINDOW = 2
+
+
+class Bank:
+    def __init__(self, tmp_path, window=WINDOW):
+        self.tmp = Path(tmp_path)
+        self.stack = ExitStack()
+        self.window = window
+        CertificationAuthority.init(self.tmp / "ca")
+        Issuer.init(self.tmp / "issuer", self.tmp / "ca" / "ca.pub")
+        self.ca = CertificationAuthority.open(self.tmp / "ca")
+        self.issuer = Issuer.open(self.tmp / "issuer")
+        now = int(time.time())
+        self.issuer.risk(100000, 20000, 50000, 7 * 86400, now - 86400, now + 365 * 86400)
+        logs = self.tmp / "logger"
+        logs.mkdir()
+        self.logger_key = keys.create(logs / "logger.pem", str(logs / "logger.pem") + ".pub")
+        self.db = logs / "log.db"
+        self.server = self.logger_process(self.db)
+        self.logger = LoggerClient(self.server.url, self.logger_key)
+        self.stack.callback(self.logger.close)
+        self.provisioner = Provisioner(
+            self.ca, self.issuer, self.logger_key, self.logger.ticket, self.logger.publish_voucher
+        )
+
+    def logger_process(self, db):
+        server = LoggerProcess(
+            self.tmp / "logger", "sqlite:///%s" % db, self.ca.signer.public_key,
+            self.issuer.signer.public_key, window=self.window,
+        )  # fmt: skip
+        self.stack.enter_context(server)
+        return server
+
+    def card(self, name, amount=0, runtime="cpython", provision=True):
+        card = EmulatedCard(self.tmp / name, runtime=runtime, seed=name.encode().hex())
+        self.stack.enter_context(card)
+        if provision:
+            info = self.provisioner.personalise(card.link.exchange, amount)
+            card.card_id = info.card_id
+        return card
+
+    def clone(self, card, name):
+        """A second card holding a copy of `card`'s stored state (the attack on a board that
+        is not a secure element)."""
+        target = self.tmp / name
+        shutil.copytree(card.state_dir / "card", target / "card")
+        clone = EmulatedCard(target, runtime=card.runtime, seed=name.encode().hex())
+        self.stack.enter_context(clone)
+        clone.client.select()
+        clone.card_id = card.card_id
+        return clone
+
+    def destroy(self, card):
+        """The card is lost or broken: its process stops and its state is gone."""
+        card.stop()
+        shutil.rmtree(card.state_dir)
+
+    def cli(self, *args, card=None):
+        """Run `icpurse ARGS...`; with `card`, its link is closed for the command (a port opens
+        exclusively) and opened again afterwards."""
+        if card is not None:
+            card.link.close()
+        try:
+            return subprocess.run(
+                [sys.executable, "-m", "icpurse", *map(str, args)],
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+        finally:
+            if card is not None:
+                card.link = SerialLink(card.port, timeout=card.link_timeout)
+                card.client = CardClient(card.link.exchange)
+                card.client.select()
+
+    def logger_args(self):
+        return ("--logger", self.server.url, "--logger-key", self.logger_key.hex())
+
+    def sync(self, card):
+        return self.cli("sync", card.port, *self.logger_args(), card=card)
+
+    def wait_window(self):
+        time.sleep(self.window + 1.2)
+
+    def close(self):
+        self.stack.close()
+        self.issuer.conn.close()
+        self.ca.conn.close()

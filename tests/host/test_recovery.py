@@ -1,0 +1,169 @@
+"""Recovery, reconciliation, clones and the audit, end to end: real authorities in their
+directories, the logger as a process with a two-second settlement window, emulated cards on
+ptys, and the `icpurse` commands an operator runs (docs/PROTOCOL.md, "Settlement and
+recovery")."""
+
+import sqlite3
+
+import pytest
+from bank import Bank
+
+from icpurse.logger.process import LoggerProcess
+from icpurse.terminal import TransferInDoubt, transfer
+from purse import proto
+from purse.records.statement import BalanceStatement
+
+
+@pytest.fixture
+def bank(tmp_path):
+    b = Bank(tmp_path)
+    yield b
+    b.close()
+
+
+def _authorities(bank):
+    return ("--ca", bank.tmp / "ca", "--issuer", bank.tmp / "issuer")
+
+
+def test_a_destroyed_card_is_recovered_with_logged_and_unlogged_payments(bank):
+    a = bank.card("a", 1000, runtime="micropython")
+    b, c = bank.card("b"), bank.card("c")
+    d = bank.card("d", 500)
+    transfer(a.client, b.client, 100, logger=bank.logger)  # Logged before A is destroyed.
+    transfer(a.client, c.client, 50)  # C has not synced yet when A is destroyed.
+    transfer(d.client, a.client, 30)  # A credited it, but A's log never reaches L.
+    assert a.client.info().balance == 880
+    old = a.card_id
+    bank.destroy(a)
+    n = bank.card("n", provision=False)
+    recover = ("recover", "--card", old.hex(), "--new-card", n.port, *_authorities(bank),
+               *bank.logger_args())  # fmt: skip
+
+    # The first run provisions the new card and revokes A; the window is still open.
+    done = bank.cli(*recover, card=n)
+    assert done.returncode == 2 and "settlement window" in done.stderr, done.stderr
+    assert n.client.info().state == proto.STATE_READY
+    assert bank.logger.card(old)["revoked"]
+    # Inside the window, C's late log of A's payment still counts; D's journal reaches L.
+    assert bank.sync(c).returncode == 0
+    synced = bank.sync(d)
+    assert synced.returncode == 0 and "1 in-doubt" in synced.stdout, synced.stdout
+
+    bank.wait_window()
+    done = bank.cli(*recover, "--wait", "20", card=n)
+    assert done.returncode == 0, done.stderr
+    # issued 1000 - 100 - 50 (logged); the 30 A received was never logged and is not counted.
+    assert n.client.info().balance == 850
+    view = bank.logger.card(old)
+    assert view["successor"] == n.client.info().card_id.hex()
+    statement = BalanceStatement.decode(bytes.fromhex(view["statement"]))
+    statement.verify(bank.logger.backend, bank.logger_key)
+    assert (statement.card_id, statement.balance, view["balance"]) == (old, 850, 0)
+    assert bank.logger.card(n.client.info().card_id)["predecessor"] == old.hex()
+    # Running the recovery again finishes nothing twice.
+    again = bank.cli(*recover, "--wait", "20", card=n)
+    assert again.returncode == 0 and n.client.info().balance == 850, again.stderr
+
+    # D's payment to the destroyed card reverts to D.
+    done = bank.cli("reconcile", "--issuer", bank.tmp / "issuer", *bank.logger_args())
+    assert done.returncode == 0 and "1 payment(s) refunded" in done.stdout, done.stdout
+    synced = bank.sync(d)
+    assert "voucher" in synced.stdout and d.client.info().balance == 500, synced.stdout
+    for card in (b, c):
+        bank.sync(card)
+    audit = bank.cli("audit", "--issuer", bank.tmp / "issuer", *bank.logger_args())
+    assert audit.returncode == 0 and "audit passed" in audit.stdout, audit.stdout
+    # Value is conserved: 1500 loaded = 850 (n) + 100 (b) + 50 (c) + 500 (d).
+    assert sum(x.client.info().balance for x in (n, b, c, d)) == 1500
+
+
+def test_a_torn_tap_is_refunded_and_a_late_log_is_only_evidence(bank):
+    a, b = bank.card("a", 1000), bank.card("b")
+    challenge = b.client.make_challenge(200)
+    payment = a.client.pay(challenge)  # The tap tears here: B never gets the payment.
+    assert a.client.info().balance == 800
+    assert "1 in-doubt" in bank.sync(a).stdout
+    reconcile = ("reconcile", "--issuer", bank.tmp / "issuer", *bank.logger_args())
+    early = bank.cli(*reconcile)
+    assert "0 payment(s) refunded to their payers, 1 still inside" in early.stdout, early.stdout
+    bank.wait_window()
+    done = bank.cli(*reconcile)
+    assert "1 payment(s) refunded" in done.stdout, done.stdout
+    synced = bank.sync(a)
+    assert "1 refunded" in synced.stdout and a.client.info().balance == 1000, synced.stdout
+    # A relay delivers the payment after all: B's card credits it, but L keeps the late log as
+    # evidence and never credits it; B's card keeps the record and must be recovered.
+    b.client.accept(payment)
+    synced = bank.sync(b)
+    assert synced.returncode == 0 and "refunded to its payer" in synced.stdout, synced.stdout
+    assert b.client.info().outbox == 1 and bank.logger.card(b.card_id)["balance"] == 0
+    assert bank.logger.alerts()["evidence"][-1]["kind"] == "settled-late"
+    audit = bank.cli("audit", "--issuer", bank.tmp / "issuer", *bank.logger_args())
+    assert audit.returncode == 1 and "settled-late" in audit.stdout, audit.stdout
+
+
+def test_a_cloned_card_is_detected_and_revoked(bank):
+    a = bank.card("a", 1000)
+    b, c, e, f = (bank.card(n) for n in "bcef")
+    clone = bank.clone(a, "a2")
+    transfer(a.client, b.client, 800, logger=bank.logger)
+    # The clone pays from the same copied balance: its first payment reuses A's counter.
+    transfer(clone.client, c.client, 100)
+    synced = bank.sync(c)
+    assert "clone" in synced.stdout and bank.logger.card(c.card_id)["balance"] == 0
+    transfer(clone.client, e.client, 500, logger=bank.logger)
+    transfer(clone.client, f.client, 300, logger=bank.logger)
+    alerts = bank.logger.alerts()
+    assert [x["kind"] for x in alerts["evidence"]] == ["counter-reuse"]
+    assert alerts["overspend"] == [
+        {"card_id": a.card_id.hex(), "issued": 1000, "received": 0, "paid": 1600}
+    ]
+    revoke = bank.cli("ca", "revoke", "--dir", bank.tmp / "ca", "--card", a.card_id.hex(),
+                      "--logger", bank.server.url)  # fmt: skip
+    assert revoke.returncode == 0, revoke.stderr
+    bank.sync(e)
+    # E now holds the list: it refuses the clone's payment (signed and debited by the clone,
+    # never credited: the loss stops here).
+    with pytest.raises(TransferInDoubt) as refused:
+        transfer(clone.client, e.client, 50)
+    assert "revoked" in str(refused.value)
+
+
+def _copy_db(bank, name, sql):
+    """A consistent copy of the running logger's database, with `sql` applied to it."""
+    copy = bank.tmp / "logger" / name
+    with sqlite3.connect(bank.db) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+        dst.executescript(sql)
+    return copy
+
+
+@pytest.mark.parametrize(
+    "injected,finding",
+    [
+        ("DELETE FROM leaves WHERE leaf_index = 1", "leaf 1 is missing"),
+        ("DELETE FROM leaves WHERE leaf_index = (SELECT MAX(leaf_index) FROM leaves)",
+         "records were removed"),
+        ("UPDATE leaves SET amount = amount + 1000 WHERE leaf_index = 0",
+         "the record says 40"),
+        ("INSERT INTO settlements SELECT identity, payer_id, amount, 'refunded', NULL, ltime"
+         " FROM leaves WHERE leaf_index = 0", "a double credit"),
+    ],
+    ids=["deleted-log", "deleted-last-log", "altered-amount", "double-credit"],
+)  # fmt: skip
+def test_the_audit_passes_an_honest_history_and_fails_each_anomaly(bank, injected, finding):
+    a, b = bank.card("a", 1000), bank.card("b", 100)
+    for x in (40, 60, 70):
+        transfer(a.client, b.client, x, logger=bank.logger)
+    transfer(b.client, a.client, 25, logger=bank.logger)
+    bank.logger.checkpoint()
+    audit = ("audit", "--issuer", bank.tmp / "issuer")
+    honest = bank.cli(*audit, *bank.logger_args())
+    assert honest.returncode == 0 and "audit passed" in honest.stdout, honest.stdout
+    copy = _copy_db(bank, "tampered.db", injected)
+    tampered = LoggerProcess(bank.tmp / "logger", "sqlite:///%s" % copy,
+                             bank.ca.signer.public_key, bank.issuer.signer.public_key,
+                             window=bank.window)  # fmt: skip
+    with tampered:
+        found = bank.cli(*audit, "--logger", tampered.url, "--logger-key", bank.logger_key.hex())
+    assert found.returncode == 1 and finding in found.stdout, found.stdout
