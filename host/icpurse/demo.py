@@ -8,15 +8,18 @@ balances the logger reconstructs from what it witnessed, with the conservation c
 is left running and the temporary directory is removed.
 """
 
+import shutil
 import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from icpurse import audit, settle
 from icpurse.authority import keys
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
+from icpurse.crypto_pyca import PycaBackend
 from icpurse.emulator.card import EmulatedCard
 from icpurse.logger.client import LoggerClient
 from icpurse.logger.process import LoggerProcess
@@ -25,6 +28,8 @@ from icpurse.terminal import TransferRefused, transfer
 from purse import proto
 from purse.records.logger import Receipt
 
+# The logger's settlement window, cut short so that the recovery chapter runs in seconds.
+DEMO_WINDOW = 2
 CARDS = (("alice", "micropython", 8000), ("bob", "cpython", 4000), ("carol", "micropython", 0))
 TAPS = (
     ("alice", "bob", 1250, proto.SEAL_ENCRYPTED, False, "anonymous (eC encrypted with K)"),
@@ -64,12 +69,16 @@ def run(args):
         logs = tmp / "logger"
         logs.mkdir()
         pk_l = keys.create(logs / "logger.pem", str(logs / "logger.pem") + ".pub")
-        server = LoggerProcess(logs, "sqlite:///%s" % (logs / "log.db"), pk_t, pk_i)
+        server = LoggerProcess(
+            logs, "sqlite:///%s" % (logs / "log.db"), pk_t, pk_i, window=DEMO_WINDOW
+        )
         stack.callback(server.stop)
         server.start()
         logger = LoggerClient(server.url, pk_l)
         stack.callback(logger.close)
         say("   logger      PkL %s...  at %s" % (pk_l.hex()[:20], server.url))
+        say("               its settlement window is cut to %d s for the demo (a day by default)"
+            % DEMO_WINDOW)  # fmt: skip
 
         say()
         say("3. Three cards, each a board's firmware behind a pseudo-terminal")
@@ -131,15 +140,60 @@ def run(args):
         alerts = logger.alerts()
         say("   alerts at L: %d overspend, %d pieces of evidence"
             % (len(alerts["overspend"]), len(alerts["evidence"])))  # fmt: skip
+
+        say()
+        recovered = _recovery_chapter(tmp, stack, ca, issuer, logger, pk_l, provisioner, cards)
         say()
         say(
             "done in %.1f s; cards, logger and temporary files are gone"
             % (time.monotonic() - started)
         )
-        if not (agree and conserved):
+        if not (agree and conserved and recovered):
             print("icpurse demo: the cards and the logger disagree", file=sys.stderr)
             return 1
     return 0
+
+
+def _recovery_chapter(tmp, stack, ca, issuer, logger, pk_l, provisioner, cards):
+    """Chapter 7: carol's card is destroyed with a payment to it not yet logged; its balance is
+    recovered onto a new card, the unlogged payment reverts to its payer, the audit passes."""
+    say("7. Disaster: carol's card is destroyed, and what it held is recovered")
+    alice, carol = cards["alice"], cards["carol"]
+    transfer(alice.client, carol.client, 200)
+    before = carol.client.info().balance
+    say("   alice  -> carol      200  not yet logged: carol's card has not synced")
+    carol.stop()
+    shutil.rmtree(carol.state_dir)
+    say("   carol's card is gone: it held %d, and its state directory is deleted" % before)
+    logger.sync(alice.client)
+    say("   alice syncs: her journal shows L the 200 she signed, which no log credits (in doubt)")
+    dave = EmulatedCard(tmp / "dave", runtime="cpython")
+    stack.enter_context(dave)
+    statement, info = settle.recover(
+        ca, issuer, logger, carol.card_id, dave.client, pk_l, wait=30,
+        progress=lambda text: say("   ... " + text),
+    )  # fmt: skip
+    say("   L signed carol's balance statement: %d (issued + logged credits - logged payments)"
+        % statement.balance)  # fmt: skip
+    say("   the issuer loaded it onto dave's new card %s: it holds %d"
+        % (info.card_id.hex(), info.balance))  # fmt: skip
+    settle.refund_due(issuer, logger, progress=lambda text: say("   ... " + text))
+    logger.sync(alice.client)
+    say("   alice's 200 to carol was never logged: refunded to alice, who now holds %d"
+        % alice.client.info().balance)  # fmt: skip
+    for name in ("bob",):
+        logger.sync(cards[name].client)
+    report = audit.run(logger, issuer, PycaBackend(), pk_l)
+    figures = report.figures
+    say("   audit: %d records and %d checkpoints re-verified; loads %d = card balances %d"
+        " + in doubt %d: %s"
+        % (figures["records"], figures["checkpoints"], figures["loads"], figures["balances"],
+           figures["in_doubt"], "passed" if report.passed else "FAILED"))  # fmt: skip
+    for text in report.anomalies:
+        say("     anomaly: %s" % text)
+    held = sum(c.client.info().balance for c in (alice, cards["bob"], dave))
+    say("   the three cards left hold %d of the %d loaded" % (held, figures["loads"]))
+    return report.passed and held == figures["loads"]
 
 
 def add_parser(subparsers):

@@ -58,8 +58,10 @@ def _client(tmp_path_factory):
 
 def test_no_input_causes_a_server_error(tmp_path_factory):
     client = _client(tmp_path_factory)
-    paths = ["/v1/record", "/v1/records", "/v1/vouchers", "/v1/revocation"]
-    keys = ["record", "records", "voucher", "revocation", "x"]
+    paths = ["/v1/record", "/v1/records", "/v1/vouchers", "/v1/revocation", "/v1/payments",
+             "/v1/recoveries"]  # fmt: skip
+    keys = ["record", "records", "voucher", "revocation", "payments", "card_id", "successor",
+            "reason", "reference", "x"]  # fmt: skip
 
     @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
     @given(
@@ -68,6 +70,18 @@ def test_no_input_causes_a_server_error(tmp_path_factory):
             json_values.map(json.dumps),
             st.builds(lambda k, v: json.dumps({k: v}), st.sampled_from(keys), _mutations()),
             st.builds(lambda v: json.dumps({"records": v}), st.lists(_mutations(), max_size=4)),
+            st.builds(lambda v: json.dumps({"payments": v}), st.lists(_mutations(), max_size=4)),
+            st.builds(
+                lambda v, r, ref: json.dumps({"voucher": v, "reason": r, "reference": ref}),
+                _mutations(),
+                st.sampled_from(["load", "refund", "recovery", "x", 5]),
+                st.one_of(st.none(), url_text, st.binary(max_size=80).map(bytes.hex)),
+            ),
+            st.builds(
+                lambda a, b: json.dumps({"card_id": a, "successor": b}),
+                st.one_of(url_text, st.binary(min_size=8, max_size=8).map(bytes.hex)),
+                st.one_of(url_text, st.binary(min_size=8, max_size=8).map(bytes.hex)),
+            ),
             st.binary(max_size=50).map(lambda b: b.decode("latin-1")),
         ),
     )
@@ -78,10 +92,20 @@ def test_no_input_causes_a_server_error(tmp_path_factory):
     @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
     @given(
         path=st.sampled_from(
-            ["/v1/status", "/v1/proofs/inclusion", "/v1/proofs/consistency", "/v1/cards/%s"]
+            [
+                "/v1/status",
+                "/v1/proofs/inclusion",
+                "/v1/proofs/consistency",
+                "/v1/cards/%s",
+                "/v1/cards/%s/voucher",
+                "/v1/in-doubt",
+                "/v1/ledger/%s",
+                "/v1/leaves",
+                "/v1/ledger",
+            ]
         ),
         params=st.dictionaries(
-            st.sampled_from(["nonce", "index", "size", "old", "new"]),
+            st.sampled_from(["nonce", "index", "size", "old", "new", "card", "start"]),
             st.one_of(st.integers(-5, 10**20).map(str), st.text(max_size=40)),
             max_size=3,
         ),

@@ -187,16 +187,136 @@ OPENAPI = {
         },
         "/v1/vouchers": {
             "post": {
-                "summary": "Issuer feed: a voucher the issuer signed",
+                "summary": "Issuer feed: a voucher the issuer signed (a load, a refund of an "
+                "in-doubt payment, or a recovered balance)",
                 "requestBody": _json(
-                    {"type": "object", "properties": {"voucher": _HEX}, "required": ["voucher"]}
+                    {
+                        "type": "object",
+                        "properties": {
+                            "voucher": _HEX,
+                            "reason": {"enum": ["load", "refund", "recovery"]},
+                            "reference": _HEX,
+                        },
+                        "required": ["voucher"],
+                    }
                 ),
                 "responses": {
                     "200": _answer("recorded"),
-                    "409": _answer("another voucher with that sequence", _ERROR),
-                    "422": _answer("not signed by the issuer", _ERROR),
+                    "404": _answer("the refunded payment or recovered card is unknown", _ERROR),
+                    "409": _answer(
+                        "another voucher with that sequence, or already settled", _ERROR
+                    ),
+                    "422": _answer("not signed by the issuer, or the wrong amount", _ERROR),
+                    "425": _answer("the settlement window is still open (Retry-After)", _ERROR),
                     **_ERRORS,
                 },
+            }
+        },
+        "/v1/cards/{card_id}/voucher": {
+            "get": {
+                "summary": "The newest voucher the issuer recorded for a card",
+                "parameters": [
+                    {"name": "card_id", "in": "path", "required": True, "schema": _HEX}
+                ],
+                "responses": {
+                    "200": _answer("the voucher"),
+                    "404": _answer("none", _ERROR),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/payments": {
+            "post": {
+                "summary": "A payer's journal: signed payments its card debited",
+                "requestBody": _json(
+                    {
+                        "type": "object",
+                        "properties": {"payments": {"type": "array", "items": _HEX}},
+                        "required": ["payments"],
+                    }
+                ),
+                "responses": {
+                    "200": _answer("one result per payment: its state or refusal"),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/in-doubt": {
+            "get": {
+                "summary": "Journalled payments that no log credits and that are not settled",
+                "parameters": [{"name": "card", "in": "query", "required": False, "schema": _HEX}],
+                "responses": {"200": _answer("the payments, with when each is due"), **_ERRORS},
+            }
+        },
+        "/v1/recoveries": {
+            "post": {
+                "summary": "Close a revoked card's ledger and sign its balance statement",
+                "requestBody": _json(
+                    {
+                        "type": "object",
+                        "properties": {"card_id": _HEX, "successor": _HEX},
+                        "required": ["card_id", "successor"],
+                    }
+                ),
+                "responses": {
+                    "200": _answer("the signed balance statement"),
+                    "404": _answer("unknown card", _ERROR),
+                    "409": _answer("not revoked, or recovered onto another card", _ERROR),
+                    "425": _answer("the settlement window is still open (Retry-After)", _ERROR),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/ledger": {
+            "get": {
+                "summary": "Ledger totals and every card's reconstructed balance",
+                "responses": {"200": _answer("the totals")},
+            }
+        },
+        "/v1/ledger/{table}": {
+            "get": {
+                "summary": "A ledger table, 1000 rows a page, for the audit",
+                "parameters": [
+                    {
+                        "name": "table",
+                        "in": "path",
+                        "required": True,
+                        "schema": {
+                            "enum": [
+                                "vouchers",
+                                "payments",
+                                "settlements",
+                                "recoveries",
+                                "checkpoints",
+                            ]
+                        },
+                    },
+                    {
+                        "name": "start",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
+                ],
+                "responses": {
+                    "200": _answer("the rows"),
+                    "404": _answer("no such table", _ERROR),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/leaves": {
+            "get": {
+                "summary": "Stored leaves from `start`, 1000 a page, for the audit",
+                "parameters": [
+                    {
+                        "name": "start",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 0},
+                    }
+                ],
+                "responses": {"200": _answer("the leaves"), **_ERRORS},
             }
         },
     },
