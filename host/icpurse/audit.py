@@ -161,6 +161,11 @@ def run(client, issuer, backend, logger_key):
     settlements = client.ledger_table("settlements")
     recoveries = client.ledger_table("recoveries")
     balances, in_doubt = _balances(parsed, vouchers, payments, settlements, recoveries)
+    # What the issuer's redemption accounts received is redeemed, not a card balance.
+    accounts = {v["card_id"] for v in vouchers if v["reason"] == "redemption"}
+    redeemed = sum(p[3] for p in parsed if p[2].hex() in accounts)
+    for account in accounts:
+        balances.pop(account, None)
     claimed = client.ledger()
     for card_id, balance in sorted(balances.items()):
         theirs = claimed["cards"].get(card_id, {}).get("balance", 0)
@@ -205,17 +210,20 @@ def run(client, issuer, backend, logger_key):
             report.flag("voucher %s/%d loads no recovered balance" % key)
         elif row["reason"] == "load":
             loads += raised
+        elif row["reason"] == "redemption" and raised != 0:
+            report.flag("voucher %s/%d gives the redemption account value" % key)
     unloaded = sum(r["amount"] for r in recoveries if r["voucher_sequence"] is None)
     shortfall = sum(r["shortfall"] for r in recoveries)
     total = sum(balances.values())
-    redeemed = 0
     if loads - redeemed != total + in_doubt + unloaded - shortfall:
         report.flag(
             "the ledger identity fails: loads %d - redeemed %d != balances %d + in doubt %d"
             " + unloaded recoveries %d - shortfall %d"
             % (loads, redeemed, total, in_doubt, unloaded, shortfall)
         )
-    for name, value in (("loads", loads), ("in_doubt", in_doubt), ("balances", total)):
+    for name, value in (
+        ("loads", loads), ("in_doubt", in_doubt), ("balances", total), ("redeemed", redeemed)
+    ):  # fmt: skip
         if claimed.get(name) != value:
             report.flag("the logger's total %s is %s, the records give %d"
                         % (name, claimed.get(name), value))  # fmt: skip

@@ -5,7 +5,7 @@ recovering a damaged or lost card's balance onto a new card, and checking the wh
 import os
 from contextlib import ExitStack
 
-from icpurse import audit, settle
+from icpurse import argtypes, audit, settle
 from icpurse.authority import AuthorityError, keys
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
@@ -23,6 +23,9 @@ def _authority(cls, directory, what):
         raise UsageError("no %s directory %s" % (what, directory))
     key_path = cls.paths(directory)[0]
     return cls.open(directory, _passphrase(_NoFile, True, key_path))
+
+
+_amount = argtypes.amount(1)
 
 
 class _NoFile:
@@ -69,6 +72,37 @@ def recover(args):
     print(
         "the new card holds %d (issued total %d); the old card is revoked and closed at 0"
         % (info.balance, info.issued)
+    )
+    return 0
+
+
+def redeem(args):
+    from icpurse.redemption import RedemptionAccount
+    from icpurse.terminal import TransferInDoubt, TransferRefused
+
+    issuer = _authority(Issuer, args.issuer, "issuer")
+    ca = None if args.ca is None else _authority(CertificationAuthority, args.ca, "ca")
+    with ExitStack() as stack:
+        logger = _logger(stack, args)
+        account = RedemptionAccount(issuer)
+        stack.callback(account.close)
+        if not account.ready:
+            info = account.open(ca, logger)
+            print("opened the issuer's redemption account %s" % info.card_id.hex())
+        client = _open_link(stack, args.card, args.timeout)
+        before = client.select()
+        try:
+            outcome = account.redeem(client, args.amount, logger)
+        except TransferRefused as exc:
+            raise UsageError("nothing redeemed: %s" % exc) from None
+        except TransferInDoubt as exc:
+            raise UsageError(
+                "%s; run `icpurse sync` on the card and `icpurse reconcile` after the window" % exc
+            ) from None
+        after = client.info()
+    print(
+        "card %s redeemed %d: it held %d, now %d; the logger receipted the redemption (%d)"
+        % (after.card_id.hex(), args.amount, before.balance, after.balance, outcome.receipts)
     )
     return 0
 
@@ -149,6 +183,20 @@ def add_parser(subparsers):
     _logger_options(p, required=True)
     _timeout(p)
     p.set_defaults(handler=_guarded(recover))
+
+    p = subparsers.add_parser(
+        "redeem", help="pay value back to the issuer from a card",
+        description="The card pays AMOUNT to the issuer's redemption account, a wallet the\n"
+        "issuer runs beside its ledger (opened on first use: give --ca then); the logger\n"
+        "witnesses it like any transfer and counts it as redeemed.",
+    )  # fmt: skip
+    p.add_argument("--card", required=True, metavar="PORT", help="the card that redeems")
+    p.add_argument("--amount", type=_amount, required=True, help="amount in the smallest unit")
+    p.add_argument("--issuer", required=True, metavar="DIR", help="the issuer's directory")
+    p.add_argument("--ca", metavar="DIR", help="the CA's directory (to open the account)")
+    _logger_options(p, required=True)
+    _timeout(p)
+    p.set_defaults(handler=_require_key(_guarded(redeem)))
 
     p = subparsers.add_parser(
         "audit", help="check the logger's whole ledger; exit status 1 on any anomaly",

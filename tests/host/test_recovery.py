@@ -167,3 +167,24 @@ def test_the_audit_passes_an_honest_history_and_fails_each_anomaly(bank, injecte
     with tampered:
         found = bank.cli(*audit, "--logger", tampered.url, "--logger-key", bank.logger_key.hex())
     assert found.returncode == 1 and finding in found.stdout, found.stdout
+
+
+def test_a_card_redeems_value_to_the_issuer_and_the_audit_counts_it(bank):
+    a, b = bank.card("a", 1000), bank.card("b")
+    transfer(a.client, b.client, 100, logger=bank.logger)
+    redeem = ("redeem", "--card", a.port, "--amount", 300, "--issuer", bank.tmp / "issuer",
+              *bank.logger_args())  # fmt: skip
+    new = bank.cli(*redeem, card=a)
+    assert new.returncode == 2 and "--ca" in new.stderr, new.stderr
+    done = bank.cli(*redeem, "--ca", bank.tmp / "ca", card=a)
+    assert done.returncode == 0 and "redeemed 300" in done.stdout, done.stderr
+    again = bank.cli(*redeem, card=a)
+    assert again.returncode == 0, again.stderr
+    too_much = bank.cli("redeem", "--card", a.port, "--amount", 5000, "--issuer",
+                        bank.tmp / "issuer", *bank.logger_args(), card=a)  # fmt: skip
+    assert too_much.returncode == 2 and "insufficient funds" in too_much.stderr
+    assert a.client.info().balance == 300
+    ledger = bank.logger.ledger()
+    assert (ledger["loads"], ledger["redeemed"], ledger["balances"]) == (1000, 600, 400)
+    audit = bank.cli("audit", "--issuer", bank.tmp / "issuer", *bank.logger_args())
+    assert audit.returncode == 0 and "redeemed 600" in audit.stdout, audit.stdout

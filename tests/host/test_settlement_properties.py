@@ -1,7 +1,8 @@
-"""Random histories of loads, transfers, torn taps, destroyed cards and recoveries, settled by
-the rules of docs/PROTOCOL.md: afterwards the audit finds no anomaly (so the ledger identity
+"""Random histories of loads, transfers, torn taps, destroyed cards, recoveries and redemptions,
+settled by the rules of docs/PROTOCOL.md: afterwards the audit finds no anomaly (so the ledger identity
 holds), every card holds exactly what the logger reconstructs for it, and the cards together
-hold exactly what the issuer loaded — no card ends up with more than it was given.
+hold exactly what the issuer loaded less what was redeemed — no card ends up with more than it
+was given.
 
 The logger runs in-process on a real SQLite file or PostgreSQL schema with a clock the test
 moves; the CA and the issuer are the real authorities in temporary directories; the cards are
@@ -31,6 +32,7 @@ from icpurse.logger.client import LoggerClient
 from icpurse.logger.service import LoggerService
 from icpurse.logger.storage import open_storage
 from icpurse.provision import Provisioner
+from icpurse.redemption import RedemptionAccount
 from icpurse.terminal import TransferInDoubt, TransferRefused, transfer
 from purse import proto
 from purse.applet import Applet
@@ -73,7 +75,10 @@ class History:
         self.cards = []
         self.destroyed = []
         self.loaded = 0
+        self.redeemed = 0
         self.names = 0
+        self.account = RedemptionAccount(self.issuer)
+        self.account.open(self.ca, self.logger)
 
     def new_card(self, amount=0):
         self.names += 1
@@ -114,6 +119,7 @@ class History:
         self.cards.append(new)
 
     def close(self):
+        self.account.close()
         self.http.__exit__(None, None, None)
         self.storage.close()
         self.issuer.conn.close()
@@ -130,6 +136,7 @@ OPS = st.one_of(
     st.tuples(st.just("settle")),
     st.tuples(st.just("destroy"), _card),
     st.tuples(st.just("recover")),
+    st.tuples(st.just("redeem"), _card, _amounts),
 )
 
 
@@ -171,6 +178,12 @@ def _run(h, ops):
             h.destroyed.append(victim.card_id)
         elif kind == "recover" and h.destroyed:
             h.recover(h.destroyed.pop(0))
+        elif kind == "redeem":
+            try:
+                h.account.redeem(live[args[0] % len(live)], args[1], h.logger)
+                h.redeemed += args[1]
+            except (TransferRefused, TransferInDoubt):
+                pass
     while h.destroyed:
         h.recover(h.destroyed.pop(0))
     h.settle()
@@ -188,7 +201,8 @@ def _check(h):
         # Exactly what the ledger says it was given (issued + logged credits - payments).
         assert info.balance == view["balance"], (info.card_id.hex(), info.balance, view)
         on_cards += info.balance
-    assert on_cards == report.figures["loads"] == h.loaded
+    assert report.figures["redeemed"] == h.redeemed
+    assert on_cards == report.figures["loads"] - h.redeemed == h.loaded - h.redeemed
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -39,13 +39,14 @@ MIGRATIONS = (
     );
     """,
     # Why a voucher raised w: a load for value, a refund of an in-doubt payment (reference: its
-    # identity at the logger), or a recovered balance (reference: the old card's id).
+    # identity at the logger), a recovered balance (reference: the old card's id), or the first
+    # voucher (w = 0) of the issuer's redemption account.
     """
     ALTER TABLE vouchers ADD COLUMN reason TEXT NOT NULL DEFAULT 'load';
     ALTER TABLE vouchers ADD COLUMN reference BLOB;
     """,
 )
-REASONS = ("load", "refund", "recovery")
+REASONS = ("load", "refund", "recovery", "redemption")
 
 
 class Issuer:
@@ -113,8 +114,9 @@ class Issuer:
         """Raise the card's cumulative issued amount by `amount` and sign the voucher. An amount
         of 0 issues a card's first voucher: a payment always shows one, even from received
         money only. `reason` is "load" (value paid in), "refund" or "recovery" (see
-        icpurse.settle). `publish(voucher)`, the issuer feed to the logger, runs before the
-        voucher is committed here: if the logger refuses it, the issuer records nothing."""
+        icpurse.settle), or "redemption" (icpurse.redemption). `publish(voucher)`, the issuer
+        feed to the logger, runs before the voucher is committed here: if the logger refuses
+        it, the issuer records nothing."""
         if not 0 <= amount <= proto.MAX_AMOUNT:
             raise AuthorityError("amount must be from 0 to %d" % proto.MAX_AMOUNT)
         if reason not in REASONS:

@@ -27,7 +27,9 @@ from purse.records.credentials import Voucher
 from purse.records.statement import BalanceStatement
 from purse.records.transfer import Payment
 
-REASONS = ("load", "refund", "recovery")
+# Why a voucher raised a card's w; "redemption" marks the issuer's redemption account (w = 0).
+REASONS = ("load", "refund", "recovery", "redemption")
+UNREFERENCED = ("load", "redemption")
 MAX_JOURNAL_UPLOAD = 64
 
 
@@ -147,8 +149,8 @@ class SettlementViews:
         issued total by exactly that amount."""
         if reason not in REASONS:
             raise SubmitError(400, "reason must be one of %s" % ", ".join(REASONS))
-        if (reason == "load") != (reference is None):
-            raise SubmitError(400, "a refund or recovery voucher names its reference, a load none")
+        if (reason in UNREFERENCED) != (reference is None):
+            raise SubmitError(400, "a refund or recovery voucher names its reference, others none")
         voucher = self._checked(Voucher, data, self.issuer_key, "voucher")
         return self.storage.append(lambda tx: self._store_voucher(tx, voucher, reason, reference))
 
@@ -175,6 +177,8 @@ class SettlementViews:
             self._check_refund(tx, voucher, bytes(reference), raised, ltime)
         elif reason == "recovery":
             self._check_recovery(tx, voucher, card_id, bytes(reference), raised)
+        elif reason == "redemption" and (prior is not None or voucher.issued != 0):
+            raise SubmitError(422, "a redemption account is a new card with w = 0")
         tx.run(
             "INSERT INTO vouchers (card_id, sequence, issued, public_key, record, reason,"
             " reference) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -317,8 +321,10 @@ class SettlementViews:
         return self.storage.append(self._ledger)
 
     def _ledger(self, tx):
+        accounts = _accounts(tx)
         cards = [bytes(r[0]) for r in tx.all("SELECT DISTINCT card_id FROM vouchers")]
-        balances = {c.hex(): _sums(tx, c) for c in cards}
+        balances = {c.hex(): _sums(tx, c) for c in cards if c not in accounts}
+        redeemed = sum(_sums(tx, c)["received"] for c in accounts)
         loads = 0
         for (card_id,) in tx.all("SELECT DISTINCT card_id FROM vouchers"):
             loads += _loaded(tx, bytes(card_id))
@@ -333,7 +339,8 @@ class SettlementViews:
         shortfall = tx.one("SELECT COALESCE(SUM(shortfall), 0) FROM recoveries")[0]
         return {
             "loads": int(loads),
-            "redeemed": 0,
+            "redeemed": int(redeemed),
+            "accounts": sorted(c.hex() for c in accounts),
             "balances": sum(b["balance"] for b in balances.values()),
             "in_doubt": int(in_doubt),
             "recoveries_unloaded": int(unloaded),
@@ -341,6 +348,12 @@ class SettlementViews:
             "tree_size": int(tx.one("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM leaves")[0]),
             "cards": balances,
         }
+
+
+def _accounts(tx):
+    """The issuer's redemption accounts: what they receive is redeemed."""
+    rows = tx.all("SELECT DISTINCT card_id FROM vouchers WHERE reason = 'redemption'")
+    return {bytes(r[0]) for r in rows}
 
 
 def _payment_state(tx, identity):
@@ -412,8 +425,12 @@ def check_reason(reason, reference):
         reason = "load"
     if reason not in REASONS:
         raise SubmitError(400, "reason must be one of %s" % ", ".join(REASONS))
-    if reference is None:
+    if reason in UNREFERENCED:
+        if reference is not None:
+            raise SubmitError(400, "a %s voucher names no reference" % reason)
         return reason, None
+    if reference is None:
+        raise SubmitError(400, "a %s voucher names its reference" % reason)
     try:
         value = bytes.fromhex(reference) if isinstance(reference, str) else None
     except ValueError:
