@@ -1,8 +1,8 @@
-"""Random histories of loads, transfers, torn taps, destroyed cards, recoveries and redemptions,
-settled by the rules of docs/PROTOCOL.md: afterwards the audit finds no anomaly (so the ledger identity
-holds), every card holds exactly what the logger reconstructs for it, and the cards together
-hold exactly what the issuer loaded less what was redeemed — no card ends up with more than it
-was given.
+"""Random histories of loads, transfers, torn taps, destroyed cards, recoveries and
+redemptions, settled by the rules of docs/PROTOCOL.md: afterwards the audit finds no anomaly
+(so the ledger identity holds), every card holds exactly what the logger reconstructs for it,
+and the cards together hold exactly what the issuer loaded less what was redeemed — no card
+ends up with more than it was given.
 
 The logger runs in-process on a real SQLite file or PostgreSQL schema with a clock the test
 moves; the CA and the issuer are the real authorities in temporary directories; the cards are
