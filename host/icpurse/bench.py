@@ -19,6 +19,12 @@ def _transfer(args):
     return bench_transfer.run(args)
 
 
+def _firmware(args):
+    from icpurse import bench_firmware
+
+    return bench_firmware.run(args)
+
+
 def add_parser(subparsers):
     parser = subparsers.add_parser("bench", help="run benchmarks")
     areas = parser.add_subparsers(dest="area", metavar="AREA", title="areas")
@@ -52,4 +58,8 @@ def add_parser(subparsers):
     )
     transfer.add_argument("--rounds", type=int, default=5, help="transfers to time (default 5)")
     transfer.set_defaults(handler=_transfer)
+    firmware = areas.add_parser(
+        "firmware", help="flash footprint of the wallet (.py and .mpy) and a card's heap at boot"
+    )
+    firmware.set_defaults(handler=_firmware)
     parser.set_defaults(handler=lambda args: parser.print_help())

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "icpurse.cli_emulate",
     "icpurse.cli_terminal",
     "icpurse.cli_settle",
+    "icpurse.cli_board",
     "icpurse.demo",
     "icpurse.bench",
 )

