@@ -6,6 +6,8 @@ another card; and every way flashing can go wrong gives a clear message and a us
 import os
 import pty
 import stat
+import subprocess
+import sys
 import types
 
 import pytest
@@ -128,3 +130,17 @@ def test_a_wrong_port_or_a_board_without_micropython_is_named(tmp_path):
     help_text = icpurse("flash", "--help").stdout + icpurse("provision", "--help").stdout
     for option in ("--port", "--board", "--mpy", "--ca", "--issuer", "--amount", "--logger"):
         assert option in help_text
+
+
+def test_stock_mpremote_works_the_emulated_board(tmp_path):
+    """The emulated board is a MicroPython board to mpremote's own command line too."""
+    (tmp_path / "hello.py").write_text("print('hello from the flash')\n")
+    with EmulatedBoard(tmp_path / "board") as board:
+        done = subprocess.run(
+            [sys.executable, "-m", "mpremote", "connect", board.port, "fs", "cp",
+             str(tmp_path / "hello.py"), ":hello.py", "+", "exec", "import hello", "+",
+             "fs", "ls"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "hello from the flash" in done.stdout and "hello.py" in done.stdout
