@@ -25,7 +25,7 @@ PG_URL = os.environ.get("ICPURSE_PG_URL", "postgresql://postgres@127.0.0.1:5432/
 
 def verifications_per_second(gen, seconds=1.0):
     """pyca ECDSA P-256 verifications/s on this core, on the records' own signatures."""
-    from purse.records.transfer import LogRecord
+    from purse.records.log import LogRecord
 
     backend = PycaBackend()
     items = []

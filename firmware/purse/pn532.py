@@ -1,0 +1,255 @@
+"""The PN532 NFC controller: its host-link frames and the commands a wallet uses (NXP UM0701-02).
+
+A normal information frame is
+    00 | 00 FF | LEN | LCS | TFI | PD0 .. PDn | DCS | 00
+with LEN the byte count of TFI and PD, LEN + LCS = 0 and TFI + PD + DCS = 0 (mod 256). TFI is
+D4 from the host and D5 from the chip, whose answer's PD0 is the command code plus one. The
+chip acknowledges each command with the ACK frame 00 00 FF 00 FF 00 before it answers; the
+NACK frame 00 00 FF FF 00 00 asks the other side to send its last frame again; a frame with
+TFI 7F is the chip's application-level error (a command it could not parse). Extended frames
+(LEN FF FF, for more than 254 data bytes) are refused: a wallet's APDUs are at most 250 bytes.
+
+The driver does no I/O of its own: a transport (board glue in firmware/pn532_bus.py, or a
+simulated chip) moves the bytes of I2C, SPI or HSU:
+    transport.wakeup()               wake the chip from power-down
+    transport.write(frame)           send one frame
+    transport.wait_ready(ms) -> bool the chip has a frame for us within ms milliseconds
+    transport.read(n) -> bytes       n bytes of the chip's next frame, from its first byte
+Every failure raises one of the errors below, so a tap can tell what to do next.
+
+Two roles (section 7 of the manual): as a **target** the chip emulates an ISO 14443-4 card
+(SetParameters with the PICC bit, TgInitAsTarget, then TgGetData / TgSetData carry the wallet's
+APDUs); as an **initiator** it is the reader (InListPassiveTarget, InDataExchange, InRelease).
+"""
+
+from purse.compat import const
+from purse.errors import PurseError
+
+_TFI_HOST = const(0xD4)
+_TFI_CHIP = const(0xD5)
+_TFI_ERROR = const(0x7F)
+ACK = b"\x00\x00\xff\x00\xff\x00"
+NACK = b"\x00\x00\xff\xff\x00\x00"
+MAX_DATA = const(254)  # TFI and PD of a normal frame.
+
+GET_FIRMWARE_VERSION = const(0x02)
+SET_PARAMETERS = const(0x12)
+SAM_CONFIGURATION = const(0x14)
+IN_DATA_EXCHANGE = const(0x40)
+IN_LIST_PASSIVE_TARGET = const(0x4A)
+IN_RELEASE = const(0x52)
+TG_GET_DATA = const(0x86)
+TG_INIT_AS_TARGET = const(0x8C)
+TG_SET_DATA = const(0x8E)
+
+PN532_IC = const(0x32)  # GetFirmwareVersion's IC byte for a PN532.
+PARAM_PICC = const(0x20)  # SetParameters: fISO14443-4_PICC, the chip answers as a -4 card.
+SEL_RES_ISO14443_4 = const(0x20)  # SAK bit: the emulated card speaks ISO 14443-4.
+TARGET_PICC_ONLY = const(0x04)  # TgInitAsTarget mode: PICC only.
+BAUD_106_TYPE_A = const(0x00)
+
+# The status byte of InDataExchange, TgGetData, TgSetData and InRelease: the error is its low
+# six bits (bit 6 is "more information" chaining, bit 7 a NAD). The codes a wallet meets.
+STATUS_TIMEOUT = const(0x01)
+STATUS_RELEASED = const(0x29)
+STATUS_TEXT = {
+    0x01: "the other side did not answer in time",
+    0x02: "CRC error on the RF link",
+    0x03: "parity error on the RF link",
+    0x0A: "the RF field was not switched on in time",
+    0x0B: "RF protocol error",
+    0x0E: "the chip's internal buffer overflowed",
+    0x10: "invalid parameter",
+    0x13: "ISO 14443-4 data format error",
+    0x25: "invalid device state",
+    0x27: "command not acceptable in the chip's current context",
+    0x29: "the target was released by its initiator",
+    0x2B: "the card previously activated has disappeared",
+}
+
+
+class PN532Error(PurseError):
+    """The chip or its link failed; subclasses say how."""
+
+
+class FrameError(PN532Error):
+    """A frame was malformed or failed its checksums."""
+
+
+class Timeout(PN532Error):
+    """The chip did not answer within the time allowed."""
+
+
+class StatusError(PN532Error):
+    """The chip reported an error status for an RF operation; `.code` is its low six bits."""
+
+    def __init__(self, command, code):
+        super().__init__(
+            "%s: status %02X, %s" % (command, code, STATUS_TEXT.get(code, "chip error"))
+        )
+        self.code = code
+
+
+def encode_frame(data, tfi=_TFI_HOST):
+    """A normal information frame carrying TFI and `data` (command code and parameters)."""
+    n = len(data) + 1
+    if n > MAX_DATA:
+        raise FrameError("frame data of %d bytes needs an extended frame" % n)
+    out = bytearray(n + 7)
+    out[2] = 0xFF
+    out[3] = n
+    out[4] = (-n) & 0xFF
+    out[5] = tfi
+    out[6 : 6 + len(data)] = data
+    total = tfi
+    for b in data:
+        total += b
+    out[6 + len(data)] = (-total) & 0xFF
+    return bytes(out)
+
+
+def decode_frame(raw, tfi=_TFI_CHIP):
+    """("ack" | "nack" | "data", payload after TFI) from bytes that start with one frame
+    (leading zero bytes and trailing bytes are ignored)."""
+    n = len(raw)
+    i = 0
+    while i < n and raw[i] == 0:
+        i += 1
+    if i == 0 or i + 2 >= n or raw[i] != 0xFF:
+        raise FrameError("no frame start (00 FF)")
+    length, lcs = raw[i + 1], raw[i + 2]
+    if length == 0 and lcs == 0xFF:
+        return "ack", b""
+    if length == 0xFF and lcs == 0:
+        return "nack", b""
+    if length == 0xFF and lcs == 0xFF:
+        raise FrameError("extended frames are not supported")
+    if (length + lcs) & 0xFF:
+        raise FrameError("length checksum fails")
+    body = raw[i + 3 : i + 3 + length]
+    if length == 0 or len(body) != length or i + 3 + length >= n:
+        raise FrameError("frame of %d bytes is truncated" % length)
+    total = raw[i + 3 + length]
+    for b in body:
+        total += b
+    if total & 0xFF:
+        raise FrameError("data checksum fails")
+    if body[0] == _TFI_ERROR:
+        raise PN532Error("the chip reports an application-level error (it could not parse)")
+    if body[0] != tfi:
+        raise FrameError("unexpected frame direction %02X" % body[0])
+    return "data", bytes(body[1:])
+
+
+class PN532:
+    """Commands over a transport; `retries` resends of a frame that arrived damaged."""
+
+    def __init__(self, transport, retries=2):
+        self.transport = transport
+        self.retries = retries
+
+    def _read(self, timeout_ms, size):
+        if not self.transport.wait_ready(timeout_ms):
+            raise Timeout("the PN532 did not answer within %d ms" % timeout_ms)
+        return self.transport.read(size)
+
+    def call(self, command, params=b"", timeout_ms=1000, response_max=MAX_DATA):
+        """Send a command, take the ACK and return the answer's parameters (after the
+        response code). A damaged ACK or answer is asked for again with NACK."""
+        frame = encode_frame(bytes((command,)) + bytes(params))
+        for attempt in range(self.retries + 1):
+            self.transport.write(frame)
+            try:
+                kind, _ = decode_frame(self._read(100, len(ACK)))
+            except FrameError:
+                if attempt == self.retries:
+                    raise
+                continue
+            if kind == "ack":
+                break
+            if attempt == self.retries:
+                raise FrameError("the PN532 did not acknowledge command %02X" % command)
+        for attempt in range(self.retries + 1):
+            try:
+                kind, body = decode_frame(self._read(timeout_ms, response_max + 9))
+            except FrameError:
+                if attempt == self.retries:
+                    raise
+                self.transport.write(NACK)
+                continue
+            if kind != "data" or not body or body[0] != command + 1:
+                raise FrameError("the PN532 answered command %02X with something else" % command)
+            return body[1:]
+        raise FrameError("unreachable")
+
+    # --- set-up ---------------------------------------------------------------------------------
+
+    def firmware_version(self):
+        """(IC, version, revision, support); refuses a chip that is not a PN532."""
+        answer = self.call(GET_FIRMWARE_VERSION, timeout_ms=500)
+        if len(answer) != 4 or answer[0] != PN532_IC:
+            raise PN532Error("not a PN532: firmware version %s" % bytes(answer).hex())
+        return answer[0], answer[1], answer[2], answer[3]
+
+    def begin(self):
+        """Wake the chip, check it is a PN532 and put it in normal mode (SAMConfiguration:
+        no SAM, 1 s virtual-card timeout, IRQ used). Returns the firmware version."""
+        self.transport.wakeup()
+        version = self.firmware_version()
+        self.call(SAM_CONFIGURATION, b"\x01\x14\x01")
+        return version
+
+    def set_parameters(self, flags):
+        self.call(SET_PARAMETERS, bytes((flags,)))
+
+    # --- target: the paying card ------------------------------------------------------------
+
+    def init_as_target(self, uid3, timeout_ms=30000):
+        """Wait as an ISO 14443-4 card (type A, NFCID1 = 08 || uid3, a random UID) until a
+        reader activates it. Returns the first command the reader sent, if any."""
+        self.set_parameters(PARAM_PICC)
+        mifare = b"\x04\x00" + bytes(uid3[:3]) + bytes((SEL_RES_ISO14443_4,))
+        params = bytes((TARGET_PICC_ONLY,)) + mifare + bytes(18) + bytes(10) + b"\x00\x00"
+        answer = self.call(TG_INIT_AS_TARGET, params, timeout_ms)
+        return bytes(answer[1:])
+
+    def _status(self, command, answer):
+        if not answer:
+            raise FrameError("%s answer without a status" % command)
+        code = answer[0] & 0x3F
+        if code:
+            raise StatusError(command, code)
+        return bytes(answer[1:])
+
+    def get_data(self, timeout_ms=5000):
+        """The next APDU the reader sent (TgGetData)."""
+        return self._status("TgGetData", self.call(TG_GET_DATA, b"", timeout_ms))
+
+    def set_data(self, data, timeout_ms=1000):
+        """Send the response APDU to the reader (TgSetData)."""
+        self._status("TgSetData", self.call(TG_SET_DATA, data, timeout_ms))
+
+    # --- initiator: the reading card ----------------------------------------------------------
+
+    def list_target(self, timeout_ms=1000):
+        """Activate one ISO 14443-A target: (target number, NFCID1, ATS), or None."""
+        answer = self.call(IN_LIST_PASSIVE_TARGET, bytes((1, BAUD_106_TYPE_A)), timeout_ms)
+        if not answer or answer[0] == 0:
+            return None
+        if len(answer) < 6:
+            raise FrameError("InListPassiveTarget answer of %d bytes" % len(answer))
+        uid_len = answer[5]
+        uid = bytes(answer[6 : 6 + uid_len])
+        ats = bytes(answer[6 + uid_len :])
+        if len(uid) != uid_len or answer[4] & SEL_RES_ISO14443_4 == 0:
+            raise PN532Error("the target is not an ISO 14443-4 card")
+        return answer[1], uid, ats
+
+    def exchange(self, target, data, timeout_ms=1000):
+        """One APDU to the target and its response (InDataExchange)."""
+        return self._status(
+            "InDataExchange", self.call(IN_DATA_EXCHANGE, bytes((target,)) + data, timeout_ms)
+        )
+
+    def release(self, target):
+        self._status("InRelease", self.call(IN_RELEASE, bytes((target,))))

@@ -1,0 +1,201 @@
+"""The PN532 driver byte for byte: frames from the user manual (UM0701-02), every command the
+wallet uses, and every error path, against a scripted transport that plays the chip."""
+
+from _check import raises, unhex
+
+from purse import pn532
+
+ACK = unhex("00 00 FF 00 FF 00")
+NACK = unhex("00 00 FF FF 00 00")
+ERROR_FRAME = unhex("00 00 FF 01 FF 7F 81 00")
+
+# The manual's GetFirmwareVersion exchange: command, and a PN532 v1.6 answer.
+GET_FIRMWARE = unhex("00 00 FF 02 FE D4 02 2A 00")
+FIRMWARE_1_6 = unhex("00 00 FF 06 FA D5 03 32 01 06 07 E8 00")
+SAM_NORMAL = unhex("00 00 FF 05 FB D4 14 01 14 01 02 00")
+SAM_ANSWER = unhex("00 00 FF 02 FE D5 15 16 00")
+
+
+def chip(data):
+    """A chip-to-host frame around `data` (response code and parameters), checksums computed
+    here independently of the driver."""
+    body = bytes((0xD5,)) + bytes(data)
+    dcs = (0x100 - sum(body) % 0x100) % 0x100
+    return bytes((0, 0, 0xFF, len(body), (0x100 - len(body)) % 0x100)) + body + bytes((dcs, 0))
+
+
+def host(data):
+    body = bytes((0xD4,)) + bytes(data)
+    dcs = (0x100 - sum(body) % 0x100) % 0x100
+    return bytes((0, 0, 0xFF, len(body), (0x100 - len(body)) % 0x100)) + body + bytes((dcs, 0))
+
+
+class Script:
+    """A transport whose chip answers are queued; `None` in the queue is a chip that stays
+    silent (wait_ready answers False)."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.written = []
+        self.woken = 0
+
+    def wakeup(self):
+        self.woken += 1
+
+    def write(self, data):
+        self.written.append(bytes(data))
+
+    def wait_ready(self, timeout_ms):
+        if self.answers and self.answers[0] is None:
+            self.answers.pop(0)
+            return False
+        return bool(self.answers)
+
+    def read(self, n):
+        return self.answers.pop(0)[:n]
+
+
+def _driver(*answers):
+    script = Script(*answers)
+    return pn532.PN532(script), script
+
+
+def test_frames_of_the_manual():
+    assert pn532.encode_frame(b"\x02") == GET_FIRMWARE
+    assert pn532.encode_frame(b"\x14\x01\x14\x01") == SAM_NORMAL
+    assert pn532.decode_frame(FIRMWARE_1_6) == ("data", unhex("03 32 01 06 07"))
+    assert pn532.decode_frame(ACK) == ("ack", b"")
+    assert pn532.decode_frame(NACK) == ("nack", b"")
+    # Leading zeros (an I2C read after the status byte) and trailing bytes are skipped.
+    assert pn532.decode_frame(b"\x00\x00" + SAM_ANSWER + b"\x00\x00") == ("data", b"\x15")
+    assert pn532.encode_frame(bytes(250)) == host(bytes(250))
+
+
+def test_damaged_frames_are_refused():
+    bad_lcs = bytearray(FIRMWARE_1_6)
+    bad_lcs[4] ^= 1
+    bad_dcs = bytearray(FIRMWARE_1_6)
+    bad_dcs[-2] ^= 1
+    for raw, text in (
+        (bytes(bad_lcs), "length checksum"),
+        (bytes(bad_dcs), "data checksum"),
+        (FIRMWARE_1_6[:8], "truncated"),
+        (unhex("00 00 FF FF FF 01 00 00 D5 03 00"), "extended"),
+        (unhex("FF 00 FF"), "no frame start"),
+        (host(b"\x02"), "direction"),
+    ):
+        with raises(pn532.FrameError, text):
+            pn532.decode_frame(raw)
+    with raises(pn532.PN532Error, "application-level error"):
+        pn532.decode_frame(ERROR_FRAME)
+    with raises(pn532.FrameError, "extended frame"):
+        pn532.encode_frame(bytes(254))
+
+
+def test_begin_wakes_checks_and_configures():
+    chip_, script = _driver(ACK, FIRMWARE_1_6, ACK, SAM_ANSWER)
+    assert chip_.begin() == (0x32, 1, 6, 7)
+    assert script.woken == 1
+    assert script.written == [GET_FIRMWARE, SAM_NORMAL]
+
+
+def test_a_chip_that_is_not_a_pn532_is_refused():
+    chip_, _ = _driver(ACK, chip(unhex("03 33 01 06 07")))
+    with raises(pn532.PN532Error, "not a PN532"):
+        chip_.firmware_version()
+
+
+def test_target_role_frames():
+    uid = unhex("A1 B2 C3")
+    chip_, script = _driver(
+        ACK, chip(b"\x13"),  # SetParameters
+        ACK, chip(unhex("8D 04 E0 80")),  # TgInitAsTarget: mode, the reader's RATS
+        ACK, chip(unhex("87 00 00 A4 04 00")),  # TgGetData: status 00, an APDU
+        ACK, chip(unhex("8F 00")),  # TgSetData
+    )  # fmt: skip
+    assert chip_.init_as_target(uid) == unhex("E0 80")
+    assert chip_.get_data() == unhex("00 A4 04 00")
+    chip_.set_data(unhex("90 00"))
+    params = unhex("04") + unhex("04 00 A1 B2 C3 20") + bytes(18) + bytes(10) + unhex("00 00")
+    assert script.written == [
+        host(unhex("12 20")),
+        host(unhex("8C") + params),
+        host(unhex("86")),
+        host(unhex("8E 90 00")),
+    ]
+
+
+def test_initiator_role_frames():
+    chip_, script = _driver(
+        ACK, chip(unhex("4B 01 01 04 00 20 04 08 A1 B2 C3 05 78 80 70 02")),
+        ACK, chip(unhex("41 00 6A 82")),
+        ACK, chip(unhex("53 00")),
+    )  # fmt: skip
+    target, uid, ats = chip_.list_target()
+    assert (target, uid, ats) == (1, unhex("08 A1 B2 C3"), unhex("05 78 80 70 02"))
+    assert chip_.exchange(1, unhex("00 A4 04 00")) == unhex("6A 82")
+    chip_.release(1)
+    assert script.written == [
+        host(unhex("4A 01 00")),
+        host(unhex("40 01 00 A4 04 00")),
+        host(unhex("52 01")),
+    ]
+
+
+def test_no_target_in_the_field_and_a_non_iso_target():
+    chip_, _ = _driver(ACK, chip(unhex("4B 00")))
+    assert chip_.list_target() is None
+    chip_, _ = _driver(ACK, chip(unhex("4B 01 01 00 04 08 04 A1 B2 C3 D4")))
+    with raises(pn532.PN532Error, "not an ISO 14443-4"):
+        chip_.list_target()
+
+
+def test_status_errors_are_named():
+    for code, text in ((0x01, "did not answer"), (0x29, "released"), (0x2B, "disappeared")):
+        chip_, _ = _driver(ACK, chip(bytes((0x41, code))))
+        with raises(pn532.StatusError, text) as caught:
+            chip_.exchange(1, b"\x00")
+        assert caught.value.code == code
+    # Bit 6 (more information) is not an error.
+    chip_, _ = _driver(ACK, chip(unhex("87 40 01 02")))
+    assert chip_.get_data() == unhex("01 02")
+
+
+def test_a_damaged_answer_is_asked_for_again_with_nack():
+    damaged = bytearray(SAM_ANSWER)
+    damaged[-2] ^= 0xFF
+    chip_, script = _driver(ACK, bytes(damaged), SAM_ANSWER)
+    assert chip_.call(0x14, unhex("01 14 01")) == b""
+    assert script.written == [SAM_NORMAL, NACK]
+
+
+def test_a_nack_from_the_chip_resends_the_command():
+    chip_, script = _driver(NACK, ACK, SAM_ANSWER)
+    chip_.call(0x14, unhex("01 14 01"))
+    assert script.written == [SAM_NORMAL, SAM_NORMAL]
+
+
+def test_damage_beyond_the_retries_is_an_error():
+    damaged = bytearray(SAM_ANSWER)
+    damaged[-2] ^= 0xFF
+    chip_, _ = _driver(ACK, bytes(damaged), bytes(damaged), bytes(damaged))
+    with raises(pn532.FrameError, "data checksum"):
+        chip_.call(0x14, unhex("01 14 01"))
+    chip_, _ = _driver(NACK, NACK, NACK)
+    with raises(pn532.FrameError, "did not acknowledge"):
+        chip_.call(0x14, unhex("01 14 01"))
+
+
+def test_silence_is_a_timeout():
+    chip_, _ = _driver(None)
+    with raises(pn532.Timeout, "did not answer within 100 ms"):
+        chip_.firmware_version()
+    chip_, _ = _driver(ACK, None)
+    with raises(pn532.Timeout, "within 5000 ms"):
+        chip_.get_data(5000)
+
+
+def test_an_answer_to_another_command_is_refused():
+    chip_, _ = _driver(ACK, SAM_ANSWER)
+    with raises(pn532.FrameError, "something else"):
+        chip_.firmware_version()
