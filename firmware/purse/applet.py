@@ -206,14 +206,18 @@ def handle_pay(applet, cmd):
 def handle_accept(applet, cmd):
     _p1p2(cmd)
     parts = _records(cmd.data)
-    if not parts or parts[0][0] != proto.TAG_PAYMENT or len(parts) > 2:
-        raise errors.TLVError("ACCEPT takes a payment, then optionally a ticket")
-    ticket = None
-    if len(parts) == 2:
-        if parts[1][0] != proto.TAG_TICKET:
-            raise errors.TLVError("the second record of ACCEPT must be a ticket")
-        ticket = parts[1][1]
-    balance = _wallet("recipient").accept(applet.card, parts[0][1], ticket)
+    if not parts or parts[0][0] != proto.TAG_PAYMENT:
+        raise errors.TLVError("ACCEPT takes a payment, then optionally a ticket and an RTT")
+    ticket = rtt = None
+    for tag, value in parts[1:]:
+        if tag == proto.TAG_TICKET and ticket is None and rtt is None:
+            ticket = value
+        elif tag == proto.TAG_RTT and rtt is None and len(value) == 6:
+            # A tap's slowest APDU round trip (microseconds), for the log record.
+            rtt = int.from_bytes(value[2:], "big")
+        else:
+            raise errors.TLVError("ACCEPT: after the payment, a ticket, then an RTT of 4 bytes")
+    balance = _wallet("recipient").accept(applet.card, parts[0][1], ticket, rtt)
     return tlv.encode(proto.TAG_BALANCE, _u32(balance))
 
 

@@ -113,8 +113,10 @@ class CardClient:
     def pay(self, challenge):
         return self.command("PAY", proto.INS_PAY, data=challenge)
 
-    def accept(self, payment, ticket=None):
+    def accept(self, payment, ticket=None, rtt=None):
         data = payment + (ticket or b"")
+        if rtt is not None:
+            data += tlv.encode(proto.TAG_RTT, min(rtt, 0xFFFFFFFF).to_bytes(4, "big"))
         return _u32(tlv.decode_one(self.command("ACCEPT", proto.INS_ACCEPT, data=data))[1])
 
     def take_receipt(self, receipt):

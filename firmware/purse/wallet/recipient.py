@@ -84,9 +84,10 @@ def _challenge_values(card, entry, payment):
     return entry.r1, entry.r2, entry.x
 
 
-def accept(card, data, ticket=None):
+def accept(card, data, ticket=None, rtt=None):
     """ACCEPT: check a payment against its pending challenge and credit it. Returns the new
-    balance. `ticket` is the ready-ticket, required if the challenge asked for one."""
+    balance. `ticket` is the ready-ticket, required if the challenge asked for one; `rtt` a
+    tap's slowest APDU round trip in microseconds, kept in the log record."""
     risk = card.require_trade()
     payment = Payment.decode(data)
     entry = None
@@ -118,7 +119,7 @@ def accept(card, data, ticket=None):
         raise LimitExceeded("crediting %d would pass the unlogged-credit cap" % x)
     if len(state.outbox) >= proto.OUTBOX_MAX:
         raise LimitExceeded("the outbox is full: sync with the logger")
-    record = LogRecord(card_id, r1, payment).encode()
+    record = LogRecord(card_id, r1, payment, rtt).encode()
     number = state.take_blob_number()
     queued = OutboxEntry(number, payment.chall_id, x, state.ltime)
     state.pending = [p for p in state.pending if p is not entry]

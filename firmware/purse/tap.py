@@ -1,0 +1,100 @@
+"""A tap: two wallets held together and the money moves, with no host in between.
+
+The recipient's board is the reader (its PN532 an initiator) and runs the whole exchange of
+DESIGN.md section 2 itself: it activates the payer's card, SELECTs the payer's applet over the
+RF link, makes the challenge with its own applet, has the payer PAY (long responses come back
+through 61XX and GET RESPONSE), and ACCEPTs — queueing the log record for its next sync. The
+payer's board is the card (its PN532 a target emulating an ISO 14443-4 card): it hands each
+APDU to its applet. A payment needs its holder's confirmation, and a press cannot fit inside
+one ISO 14443-4 exchange, so the holder arms the amount with the button before the tap (or the
+board confirms amounts up to a configured limit): `Armed` is that confirmation.
+
+Every APDU's round trip is timed; the slowest goes into the log record (tag 9C), and a tap
+whose APDU takes longer than `rtt_limit_us` is stopped. That limit is a timeout, **not** a
+defence against relay attacks: a relay that answers in time is not caught, and the protocol's
+guarantees never depended on the RF link (the terminal is untrusted anyway).
+
+Whatever breaks mid-tap leaves each card in a state of its own store's rules: a payment the
+payer debited but whose PAY answer never reached the reader is in the payer's journal, in
+doubt, and is settled by the reconciliation of docs/PROTOCOL.md section 7.1.
+"""
+
+from purse import proto
+from purse.client import CardClient
+from purse.errors import PurseError
+from purse.pn532 import STATUS_RELEASED, PN532Error, StatusError
+
+
+class TapError(PurseError):
+    """The tap did not complete; the message says at which step."""
+
+
+class Armed:
+    """The holder's confirmation of the next payment: `arm(x)` by the button before the tap,
+    or every amount up to `auto_limit`. A card's `confirm(x, recipient)` calls it."""
+
+    def __init__(self, auto_limit=0):
+        self.auto_limit = auto_limit
+        self.amount = None
+
+    def arm(self, amount):
+        self.amount = amount
+
+    def __call__(self, x, recipient):
+        if self.amount is not None and x == self.amount:
+            self.amount = None  # One press, one payment.
+            return True
+        return x <= self.auto_limit
+
+
+def receive(reader, own, amount, ticks_us, ticks_diff, mode=proto.SEAL_ENCRYPTED,
+            rtt_limit_us=500000, timeout_ms=1000):  # fmt: skip
+    """The reader's side: take `amount` from the card in the field into `own` (a CardClient of
+    this board's applet). Returns (new balance, slowest APDU round trip in microseconds)."""
+    found = reader.list_target(timeout_ms)
+    if found is None:
+        raise TapError("no card in the field")
+    target = found[0]
+    slowest = [0]
+
+    def exchange(apdu):
+        start = ticks_us()
+        try:
+            response = reader.exchange(target, apdu, timeout_ms)
+        except PN532Error as exc:
+            raise TapError("the RF link failed: %s" % exc) from None
+        rtt = ticks_diff(ticks_us(), start)
+        if rtt > slowest[0]:
+            slowest[0] = rtt
+        if rtt > rtt_limit_us:
+            raise TapError("an APDU took %d us, over the limit of %d us" % (rtt, rtt_limit_us))
+        return response
+
+    payer = CardClient(exchange)
+    try:
+        payer.select()
+        challenge = own.make_challenge(amount, mode)
+        payment = payer.pay(challenge)
+        balance = own.accept(payment, rtt=slowest[0])
+    finally:
+        try:
+            reader.release(target)
+        except PN532Error:
+            pass  # The card is gone already: nothing left to release.
+    return balance, slowest[0]
+
+
+def serve(chip, process, uid3, timeout_ms=30000, data_timeout_ms=5000):
+    """The card's side: wait for a reader, then answer each APDU with `process(apdu) ->
+    response` (the applet's) until the reader releases the card. Returns the APDUs served."""
+    chip.init_as_target(uid3, timeout_ms)
+    served = 0
+    while True:
+        try:
+            apdu = chip.get_data(data_timeout_ms)
+        except StatusError as exc:
+            if exc.code == STATUS_RELEASED:
+                return served
+            raise
+        chip.set_data(process(apdu))
+        served += 1
