@@ -147,15 +147,20 @@ class SimulatedPN532:
             self.tx.append(bytes(params))
             return self._now(bytes((reply, 0x00)))
         if code == pn532.IN_LIST_PASSIVE_TARGET:
-            target = self.field.target
-            if target is None or not target.waiting:
-                return self._now(bytes((reply, 0x00)))
-            target.waiting, target.active = False, True
-            nfcid = b"\x08" + target.uid3
-            return self._now(
-                bytes((reply, 1, 1, 0x00, 0x04, pn532.SEL_RES_ISO14443_4, len(nfcid)))
-                + nfcid + ATS
-            )  # fmt: skip
+            # Like the chip's default (endless retries), wait until a card is in the field.
+            def activate():
+                target = self.field.target
+                if target is None or not target.waiting:
+                    return None
+                target.waiting, target.active = False, True
+                self.field.notify()
+                nfcid = b"\x08" + target.uid3
+                return (
+                    bytes((reply, 1, 1, 0x00, 0x04, pn532.SEL_RES_ISO14443_4, len(nfcid)))
+                    + nfcid + ATS
+                )  # fmt: skip
+
+            return activate
         if code == pn532.IN_DATA_EXCHANGE:
             return self._in_data_exchange(reply, bytes(params[1:]))
         if code == pn532.IN_RELEASE:

@@ -21,11 +21,13 @@ _COLLECT = hasattr(gc, "mem_free")
 
 
 class CardLink:
-    def __init__(self, read, write, applet):
-        """`read(n)` returns up to n bytes (blocking; b"" at end of input), `write(b)` sends."""
+    def __init__(self, read, write, applet, board=None):
+        """`read(n)` returns up to n bytes (blocking; b"" at end of input), `write(b)` sends;
+        `board(payload) -> answer` handles FRAME_BOARD (a board with an NFC reader)."""
         self._read = read
         self._write = write
         self.applet = applet
+        self.board = board
         self._deframer = frame.Deframer()
         self._last_seq = None
         self._last_answer = None
@@ -63,6 +65,15 @@ class CardLink:
                 self._write(frame.encode_frame(proto.FRAME_PONG, seq, payload))
                 return "repl"
             self._write(frame.encode_frame(proto.FRAME_PONG, seq, b""))
+            return None
+        if kind == proto.FRAME_BOARD and self.board is not None:
+            if seq == self._last_seq and self._last_answer is not None:
+                self._write(self._last_answer)  # The host resent while the board was busy.
+                return None
+            answer = frame.encode_frame(proto.FRAME_BOARD, seq, self.board(payload))
+            self._last_seq = seq
+            self._last_answer = answer
+            self._write(answer)
             return None
         if kind != proto.FRAME_COMMAND:
             self._write(frame.encode_frame(proto.FRAME_NAK, seq, b"unexpected frame type"))

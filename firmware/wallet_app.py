@@ -15,6 +15,8 @@ config.json keys (firmware/boards/*.json are the per-board defaults):
     button    pin number of the confirmation button (pressed = low); null: confirm all
     seed      emulator only: hex seed for reproducible randomness
     cut_at    emulator only: cut the power at this store operation (exit status 3)
+    pn532     the NFC reader's bus and pins (pn532_bus.open_bus); taps are asked for with
+              FRAME_BOARD commands (nfc_board)
 """
 
 import sys
@@ -122,6 +124,21 @@ def _collect_early():
         pass  # CPython: no heap to manage.
 
 
+def _nfc(card, applet, options):
+    """The FRAME_BOARD handler of a board with a PN532, made on the first board command: the
+    driver and the tap code stay out of the heap until a tap is asked for."""
+    made = []
+
+    def handle(payload):
+        if not made:
+            from nfc_board import NfcBoard
+
+            made.append(NfcBoard(card, applet, options))
+        return made[0](payload)
+
+    return handle
+
+
 def build_card(config):
     backend = FileBackend(config.get("state", "icpurse"))
     if config.get("cut_at") is not None:
@@ -147,7 +164,11 @@ def main():
         read, write = _uart(config.get("uart", {}))
     else:
         read, write = _stdio()
-    link = CardLink(read, write, Applet(card))
+    applet = Applet(card)
+    board = None
+    if config.get("pn532"):
+        board = _nfc(card, applet, config["pn532"])
+    link = CardLink(read, write, applet, board)
     # Tell the host the card (re)started: it selects the applet again before going on.
     write(frame.encode_frame(proto.FRAME_PONG, 0, proto.BOOT_NOTICE))
     try:

@@ -101,7 +101,8 @@ FRAME_RESPONSE = const(0x02)  # Card to host: one response APDU, same sequence n
 FRAME_PING = const(0x03)  # Host to card: is the link up? Answered by FRAME_PONG.
 FRAME_PONG = const(0x04)
 FRAME_NAK = const(0x05)  # Card to host: the frame with this sequence number was unreadable.
-FRAME_TYPES = (FRAME_COMMAND, FRAME_RESPONSE, FRAME_PING, FRAME_PONG, FRAME_NAK)
+FRAME_BOARD = const(0x06)  # Host to board glue, not the applet (a tap's arm/listen/receive).
+FRAME_TYPES = (FRAME_COMMAND, FRAME_RESPONSE, FRAME_PING, FRAME_PONG, FRAME_NAK, FRAME_BOARD)
 # PONG payload a card sends, with sequence number 0, when it (re)starts.
 BOOT_NOTICE = b"boot"
 # PING payloads: leave the link for the REPL (honoured only before personalisation), and ask

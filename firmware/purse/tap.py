@@ -22,7 +22,7 @@ doubt, and is settled by the reconciliation of docs/PROTOCOL.md section 7.1.
 from purse import proto
 from purse.client import CardClient
 from purse.errors import PurseError
-from purse.pn532 import STATUS_RELEASED, PN532Error, StatusError
+from purse.pn532 import STATUS_RELEASED, PN532Error, StatusError, Timeout
 
 
 class TapError(PurseError):
@@ -48,10 +48,14 @@ class Armed:
 
 
 def receive(reader, own, amount, ticks_us, ticks_diff, mode=proto.SEAL_ENCRYPTED,
-            rtt_limit_us=500000, timeout_ms=1000):  # fmt: skip
+            rtt_limit_us=500000, timeout_ms=1000, card_wait_ms=10000):  # fmt: skip
     """The reader's side: take `amount` from the card in the field into `own` (a CardClient of
-    this board's applet). Returns (new balance, slowest APDU round trip in microseconds)."""
-    found = reader.list_target(timeout_ms)
+    this board's applet), waiting up to `card_wait_ms` for a card. Returns (new balance,
+    slowest APDU round trip in microseconds)."""
+    try:
+        found = reader.list_target(card_wait_ms)
+    except Timeout:
+        found = None
     if found is None:
         raise TapError("no card in the field")
     target = found[0]

@@ -50,7 +50,7 @@ def emulate(args):
         command = runtime.command(args.runtime, args.heap)
     except (FileNotFoundError, RuntimeError) as exc:
         raise UsageError(str(exc)) from None
-    runtime.write_config(args.state, args.seed, args.cut_at)
+    runtime.write_config(args.state, args.seed, args.cut_at, args.nfc_device)
     faults = relay.Faults(
         args.drop,
         args.duplicate,
@@ -112,6 +112,11 @@ def add_parser(subparsers):
     p.add_argument("--seed", help="hex seed: reproducible randomness (keys, challenges)")
     p.add_argument("--cut-at", type=int, help="cut the power at this store operation")
     p.add_argument("--tcp", type=int, metavar="PORT", help="also serve socket://127.0.0.1:PORT")
+    p.add_argument(
+        "--nfc-device", metavar="PATH",
+        help="give the card a PN532 on this pty (HSU), such as a simulated chip's; taps are "
+        "then asked for over the link (FRAME_BOARD: arm, listen, receive)",
+    )  # fmt: skip
     for name, help_text in (
         ("drop", "probability of dropping a frame"),
         ("duplicate", "probability of sending a frame twice"),

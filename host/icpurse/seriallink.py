@@ -100,6 +100,17 @@ class SerialLink:
         """Wait until the card answers a PING (after a reset: what it says at boot is skipped)."""
         return self._transact(proto.FRAME_PING, payload, proto.FRAME_PONG)
 
+    def board(self, payload, timeout=None):
+        """A FRAME_BOARD command to the board glue (a tap's arm, listen or receive); its answer.
+        `timeout` covers work the board does before answering (a whole tap)."""
+        saved = self.timeout
+        if timeout is not None:
+            self.timeout = timeout
+        try:
+            return self._transact(proto.FRAME_BOARD, bytes(payload), proto.FRAME_BOARD)
+        finally:
+            self.timeout = saved
+
     def exchange(self, command):
         """One command APDU in, its response APDU out (the `exchange` of purse.client)."""
         return self._transact(proto.FRAME_COMMAND, bytes(command), proto.FRAME_RESPONSE)

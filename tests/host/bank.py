@@ -63,8 +63,8 @@ class Bank:
         self.stack.enter_context(server)
         return server
 
-    def card(self, name, amount=0, runtime="cpython", provision=True):
-        card = EmulatedCard(self.tmp / name, runtime=runtime, seed=name.encode().hex())
+    def card(self, name, amount=0, runtime="cpython", provision=True, **options):
+        card = EmulatedCard(self.tmp / name, runtime=runtime, seed=name.encode().hex(), **options)
         self.stack.enter_context(card)
         if provision:
             info = self.provisioner.personalise(card.link.exchange, amount)

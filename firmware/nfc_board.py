@@ -1,0 +1,69 @@
+"""Board glue for taps: the PN532 of config.json's "pn532" entry, and the FRAME_BOARD commands
+its host (or the button's stand-in on the emulator) sends over the serial link:
+
+    arm X            the holder confirms the next payment of X (what the button does)
+    listen           be the card in the field: serve the applet to a reader until released
+    receive X [M]    be the reader: take X from the card in the field, seal mode M (default 1)
+
+Each is answered with "ok ..." or "error ...". Imported only by a board that has a PN532, so a
+board without one never loads the driver.
+"""
+
+import os
+import time
+
+from pn532_bus import open_bus
+
+from purse import pn532, tap
+from purse.client import CardClient
+
+try:
+    _ticks_us = time.ticks_us
+    _ticks_diff = time.ticks_diff
+except AttributeError:  # CPython runs the emulated board too.
+
+    def _ticks_us():
+        return time.perf_counter_ns() // 1000
+
+    def _ticks_diff(a, b):
+        return a - b
+
+
+class NfcBoard:
+    def __init__(self, card, applet, options):
+        self.applet = applet
+        self.options = options
+        self.armed = tap.Armed(options.get("auto_limit", 0))
+        card.confirm = self.armed
+        self.chip = None
+
+    def _chip(self):
+        if self.chip is None:
+            chip = pn532.PN532(open_bus(self.options))
+            chip.begin()
+            self.chip = chip
+        return self.chip
+
+    def __call__(self, payload):
+        try:
+            words = bytes(payload).decode().split()
+            if not words:
+                return b"error empty board command"
+            if words[0] == "arm" and len(words) == 2:
+                self.armed.arm(int(words[1]))
+                return ("ok armed %d" % int(words[1])).encode()
+            if words[0] == "listen":
+                served = tap.serve(self._chip(), self.applet.process, os.urandom(3))
+                return ("ok served %d" % served).encode()
+            if words[0] == "receive" and len(words) in (2, 3):
+                mode = int(words[2]) if len(words) == 3 else 1
+                own = CardClient(self.applet.process)
+                own.select()
+                balance, rtt = tap.receive(
+                    self._chip(), own, int(words[1]), _ticks_us, _ticks_diff, mode,
+                    self.options.get("rtt_limit_us", 500000),
+                )  # fmt: skip
+                return ("ok balance %d rtt %d" % (balance, rtt)).encode()
+            return b"error unknown board command"
+        except Exception as exc:  # noqa: BLE001 - every failure is reported to the host.
+            return ("error %s: %s" % (type(exc).__name__, exc)).encode()

@@ -1,0 +1,281 @@
+"""Board glue: the buses a PN532 hangs on, as the transports purse.pn532 drives.
+
+One small interface (wakeup, write, wait_ready, read) over three buses:
+- **I2C** (address 0x24): a read starts with a status byte whose bit 0 says a frame is ready;
+- **SPI** (mode 0, LSB first): each transfer starts with DATA_WRITE 01, STATUS_READ 02 or
+  DATA_READ 03;
+- **HSU** (UART, 115200 8N1): a byte stream, woken by a long preamble of 55 55 00 00 ...
+
+On CircuitPython and on Linux hosts with Blinka, I2C and SPI come as adafruit-circuitpython-
+busdevice's I2CDevice and SPIDevice; on MicroPython, `I2CDevice` and `SPIDevice` below offer
+the same interface over machine.I2C and machine.SPI (MicroPython has no try_lock, configure or
+writeto_then_readfrom, and RP2's hardware SPI cannot send LSB first, so bits are reversed in
+software when the bus was made MSB-first). `open_bus(config)` builds what a board's
+config.json asks for, including the emulator's HSU on a pseudo-terminal.
+"""
+
+import time
+
+try:
+    _ticks_ms = time.ticks_ms
+    _ticks_diff = time.ticks_diff
+    _sleep_ms = time.sleep_ms
+except AttributeError:  # CPython, where the emulator runs this file too.
+
+    def _ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def _ticks_diff(a, b):
+        return a - b
+
+    def _sleep_ms(ms):
+        time.sleep(ms / 1000)
+
+
+_I2C_ADDRESS = 0x24
+_SPI_DATA_WRITE = 0x01
+_SPI_STATUS_READ = 0x02
+_SPI_DATA_READ = 0x03
+_WAKEUP = b"\x55\x55" + bytes(14)
+
+
+def _reversed_bits(b):
+    r = 0
+    for _ in range(8):
+        r = (r << 1) | (b & 1)
+        b >>= 1
+    return r
+
+
+# Bit-reversed bytes, for an SPI that can only send most-significant bit first.
+_REVERSED = bytes(_reversed_bits(b) for b in range(256))
+
+
+def _reverse(data):
+    return bytes(_REVERSED[b] for b in data)
+
+
+class I2CDevice:
+    """busdevice's I2CDevice interface over machine.I2C (MicroPython)."""
+
+    def __init__(self, i2c, address):
+        self.i2c = i2c
+        self.address = address
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def write(self, buf):
+        self.i2c.writeto(self.address, buf)
+
+    def readinto(self, buf):
+        self.i2c.readfrom_into(self.address, buf)
+
+
+class SPIDevice:
+    """busdevice's SPIDevice interface over machine.SPI and a chip-select pin (MicroPython);
+    `reverse` when the SPI sends most-significant bit first but the PN532 wants LSB first."""
+
+    def __init__(self, spi, cs, reverse=False):
+        self.spi = spi
+        self.cs = cs
+        self.reverse = reverse
+        cs.value(1)
+
+    def __enter__(self):
+        self.cs.value(0)
+        return self
+
+    def __exit__(self, *exc):
+        self.cs.value(1)
+        return False
+
+    def write(self, buf):
+        self.spi.write(_reverse(buf) if self.reverse else buf)
+
+    def readinto(self, buf):
+        self.spi.readinto(buf)
+        if self.reverse:
+            buf[:] = _reverse(buf)
+
+
+def _poll(ready, timeout_ms, step_ms=2):
+    start = _ticks_ms()
+    while True:
+        if ready():
+            return True
+        if _ticks_diff(_ticks_ms(), start) >= timeout_ms:
+            return False
+        _sleep_ms(step_ms)
+
+
+class I2CTransport:
+    def __init__(self, device):
+        self.device = device
+
+    def wakeup(self):
+        # A PN532 in power-down wakes on its I2C address; the first write may be NACKed.
+        try:
+            with self.device as d:
+                d.write(b"\x00")
+        except OSError:
+            pass
+        _sleep_ms(5)
+
+    def write(self, frame):
+        with self.device as d:
+            d.write(frame)
+
+    def _status(self):
+        buf = bytearray(1)
+        try:
+            with self.device as d:
+                d.readinto(buf)
+        except OSError:
+            return False  # The chip stretches or NACKs while it is busy.
+        return buf[0] & 1 == 1
+
+    def wait_ready(self, timeout_ms):
+        return _poll(self._status, timeout_ms)
+
+    def read(self, n):
+        buf = bytearray(n + 1)
+        with self.device as d:
+            d.readinto(buf)
+        return bytes(buf[1:])
+
+
+class SPITransport:
+    def __init__(self, device):
+        self.device = device
+
+    def wakeup(self):
+        with self.device:
+            pass  # Selecting the chip wakes it.
+        _sleep_ms(5)
+
+    def write(self, frame):
+        with self.device as d:
+            d.write(bytes((_SPI_DATA_WRITE,)) + frame)
+
+    def _status(self):
+        buf = bytearray(1)
+        with self.device as d:
+            d.write(bytes((_SPI_STATUS_READ,)))
+            d.readinto(buf)
+        return buf[0] & 1 == 1
+
+    def wait_ready(self, timeout_ms):
+        return _poll(self._status, timeout_ms)
+
+    def read(self, n):
+        buf = bytearray(n)
+        with self.device as d:
+            d.write(bytes((_SPI_DATA_READ,)))
+            d.readinto(buf)
+        return bytes(buf)
+
+
+class HSUTransport:
+    """The PN532's UART: a byte stream, read frame by frame (`stream` has read(n) returning
+    what is there or None, write(data) and any())."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.buffer = b""
+
+    def wakeup(self):
+        self.stream.write(_WAKEUP)
+        _sleep_ms(5)
+
+    def write(self, frame):
+        self.stream.write(frame)
+
+    def _fill(self):
+        if self.stream.any():
+            data = self.stream.read(self.stream.any())
+            if data:
+                self.buffer += data
+        return self._frame_length() is not None
+
+    def _frame_length(self):
+        """Bytes of the first complete frame in the buffer, or None."""
+        b = self.buffer
+        i = b.find(b"\x00\xff")
+        if i < 0 or len(b) < i + 4:
+            return None
+        length, lcs = b[i + 2], b[i + 3]
+        if (length == 0 and lcs == 0xFF) or (length == 0xFF and lcs == 0):
+            end = i + 5  # ACK or NACK: 00 FF LEN LCS 00.
+        else:
+            end = i + 4 + length + 2
+        return end if len(b) >= end else None
+
+    def wait_ready(self, timeout_ms):
+        return _poll(self._fill, timeout_ms, 1)
+
+    def read(self, n):
+        end = self._frame_length()
+        if end is None:
+            return bytes(n)
+        start = self.buffer.find(b"\x00\xff")
+        frame, self.buffer = b"\x00" + self.buffer[start:end], self.buffer[end:]
+        return frame[:n]
+
+
+class FileStream:
+    """A UART made of a device file (the emulator's pty), for HSUTransport on the Unix port
+    and on CPython: read one byte at a time while poll() says there is one."""
+
+    def __init__(self, path):
+        import select
+
+        self.file = open(path, "r+b", buffering=0)
+        self.poller = select.poll()
+        self.poller.register(self.file, select.POLLIN)
+
+    def any(self):
+        return 1 if self.poller.poll(0) else 0
+
+    def read(self, n):
+        out = b""
+        while len(out) < n and self.poller.poll(0):
+            out += self.file.read(1)
+        return out
+
+    def write(self, data):
+        self.file.write(data)
+
+
+def open_bus(options):
+    """The transport a board's config.json "pn532" entry names: {"bus": "i2c" | "spi" |
+    "hsu", pins ...}, or {"bus": "hsu", "device": PATH} on the emulator."""
+    bus = options.get("bus")
+    if bus == "hsu" and options.get("device"):
+        return HSUTransport(FileStream(options["device"]))
+    import machine
+
+    if bus == "i2c":
+        i2c = machine.I2C(
+            options.get("id", 0), scl=machine.Pin(options["scl"]),
+            sda=machine.Pin(options["sda"]), freq=options.get("freq", 400000),
+        )  # fmt: skip
+        return I2CTransport(I2CDevice(i2c, _I2C_ADDRESS))
+    if bus == "spi":
+        spi = machine.SPI(
+            options.get("id", 0), baudrate=options.get("baudrate", 1000000), polarity=0,
+            phase=0, sck=machine.Pin(options["sck"]), mosi=machine.Pin(options["mosi"]),
+            miso=machine.Pin(options["miso"]),
+        )  # fmt: skip
+        cs = machine.Pin(options["cs"], machine.Pin.OUT)
+        # machine.SPI sends MSB first on every port; the PN532 wants LSB first.
+        return SPITransport(SPIDevice(spi, cs, reverse=True))
+    if bus == "hsu":
+        uart = machine.UART(
+            options.get("id", 1), baudrate=115200, tx=options.get("tx"), rx=options.get("rx")
+        )
+        return HSUTransport(uart)
+    raise ValueError("unknown PN532 bus %r" % bus)

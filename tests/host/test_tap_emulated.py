@@ -1,0 +1,55 @@
+"""A tap between two emulated boards under real MicroPython: each board runs the firmware with
+a PN532 on its UART, a simulated chip behind a pty (emulator.pn532pty); the two chips share one
+RF field. The host only arms the payer's amount (the button's stand-in) and asks the recipient
+to receive; the boards' firmware does the whole exchange over NFC. Then `icpurse sync` logs
+it."""
+
+import threading
+
+import pytest
+from bank import Bank
+
+from icpurse.emulator.pn532pty import PtyChip
+from icpurse.emulator.pn532sim import Field
+from purse.records.log import LogRecord
+
+
+@pytest.fixture
+def bank(tmp_path):
+    b = Bank(tmp_path)
+    yield b
+    b.close()
+
+
+def test_a_tap_between_two_micropython_boards_then_sync(bank):
+    field = Field()
+    with PtyChip(field) as chip_a, PtyChip(field) as chip_b:
+        a = bank.card("a", 1000, runtime="micropython", nfc_device=chip_a.path)
+        b = bank.card("b", runtime="micropython", nfc_device=chip_b.path)
+        assert a.link.board(b"arm 300") == b"ok armed 300"
+        listened = {}
+
+        def listen():
+            listened["answer"] = a.link.board(b"listen", timeout=60)
+
+        payer = threading.Thread(target=listen)
+        payer.start()
+        answer = b.link.board(b"receive 300", timeout=60).decode()
+        payer.join(60)
+        assert answer.startswith("ok balance 300 rtt "), answer
+        assert listened["answer"].startswith(b"ok served "), listened
+        assert (a.client.info().balance, b.client.info().balance) == (700, 300)
+        record = LogRecord.decode(b.client.read_outbox(0))
+        assert record.rtt == int(answer.split()[-1])
+        # A second tap that the payer did not arm is declined: nothing moves.
+        payer = threading.Thread(target=listen)
+        payer.start()
+        refused = b.link.board(b"receive 50", timeout=60).decode()
+        payer.join(60)
+        assert refused.startswith("error CardError") and "6A" not in refused, refused
+        assert (a.client.info().balance, b.client.info().balance) == (700, 300)
+    synced = bank.sync(b)
+    assert synced.returncode == 0 and "1 log record(s) sent and receipted" in synced.stdout, (
+        synced.stdout + synced.stderr
+    )
+    assert bank.logger.card(b.card_id)["balance"] == 300
