@@ -68,6 +68,8 @@ class SimulatedPN532:
                 if self.last is not None:
                     self.outbox.append(self.last)
                 return
+            if b"\x00\xff" not in data:
+                return  # Not a frame (a wake-up write): the chip ignores it.
             try:
                 _, body = pn532.decode_frame(data, tfi=0xD4)
             except pn532.PN532Error:

@@ -1,7 +1,8 @@
 """Board glue for taps: the PN532 of config.json's "pn532" entry, and the FRAME_BOARD commands
 its host (or the button's stand-in on the emulator) sends over the serial link:
 
-    arm X            the holder confirms the next payment of X (what the button does)
+    arm X            propose the next payment of X; on a board with a button the holder confirms
+                     it with a press within 20 s (the emulator's command is the press itself)
     listen           be the card in the field: serve the applet to a reader until released
     receive X [M]    be the reader: take X from the card in the field, seal mode M (default 1)
 
@@ -29,10 +30,27 @@ except AttributeError:  # CPython runs the emulated board too.
         return a - b
 
 
+ARM_SECONDS = 20
+
+
+def _pressed(pin_number, seconds):
+    """True once the button (pressed = low) is pressed within `seconds`."""
+    import machine
+
+    pin = machine.Pin(pin_number, machine.Pin.IN, machine.Pin.PULL_UP)
+    deadline = time.ticks_add(time.ticks_ms(), seconds * 1000)
+    while time.ticks_diff(deadline, time.ticks_ms()) > 0:
+        if pin.value() == 0:
+            return True
+        time.sleep_ms(20)
+    return False
+
+
 class NfcBoard:
-    def __init__(self, card, applet, options):
+    def __init__(self, card, applet, options, button=None):
         self.applet = applet
         self.options = options
+        self.button = button
         self.armed = tap.Armed(options.get("auto_limit", 0))
         card.confirm = self.armed
         self.chip = None
@@ -50,6 +68,8 @@ class NfcBoard:
             if not words:
                 return b"error empty board command"
             if words[0] == "arm" and len(words) == 2:
+                if self.button is not None and not _pressed(self.button, ARM_SECONDS):
+                    return b"error the holder did not press the button"
                 self.armed.arm(int(words[1]))
                 return ("ok armed %d" % int(words[1])).encode()
             if words[0] == "listen":

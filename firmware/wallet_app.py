@@ -124,7 +124,7 @@ def _collect_early():
         pass  # CPython: no heap to manage.
 
 
-def _nfc(card, applet, options):
+def _nfc(card, applet, options, button):
     """The FRAME_BOARD handler of a board with a PN532, made on the first board command: the
     driver and the tap code stay out of the heap until a tap is asked for."""
     made = []
@@ -133,7 +133,7 @@ def _nfc(card, applet, options):
         if not made:
             from nfc_board import NfcBoard
 
-            made.append(NfcBoard(card, applet, options))
+            made.append(NfcBoard(card, applet, options, button))
         return made[0](payload)
 
     return handle
@@ -167,7 +167,7 @@ def main():
     applet = Applet(card)
     board = None
     if config.get("pn532"):
-        board = _nfc(card, applet, config["pn532"])
+        board = _nfc(card, applet, config["pn532"], config.get("button"))
     link = CardLink(read, write, applet, board)
     # Tell the host the card (re)started: it selects the applet again before going on.
     write(frame.encode_frame(proto.FRAME_PONG, 0, proto.BOOT_NOTICE))
