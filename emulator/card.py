@@ -21,7 +21,8 @@ class EmulatorError(Exception):
 
 class EmulatedCard:
     def __init__(self, state_dir, runtime="cpython", heap=None, seed=None, cut_at=None,
-                 faults=None, timeout=30.0, link_timeout=3.0, nfc_device=None):  # fmt: skip
+                 faults=None, timeout=30.0, link_timeout=3.0, nfc_device=None,
+                 nfc=None):  # fmt: skip
         self.state_dir = Path(state_dir)
         self.runtime = runtime
         self.heap = heap
@@ -29,6 +30,7 @@ class EmulatedCard:
         self.cut_at = cut_at
         self.faults = faults or {}
         self.nfc_device = nfc_device
+        self.nfc = nfc
         self.timeout = timeout
         self.link_timeout = link_timeout
         self.process = None
@@ -47,6 +49,8 @@ class EmulatedCard:
             cmd += ["--cut-at", str(self.cut_at)]
         if self.nfc_device is not None:
             cmd += ["--nfc-device", str(self.nfc_device)]
+        if self.nfc is not None:
+            cmd += ["--nfc", str(self.nfc)]
         for name, value in sorted(self.faults.items()):
             cmd += ["--%s" % name.replace("_", "-"), str(value)]
         return cmd

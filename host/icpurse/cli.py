@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "icpurse.cli_terminal",
     "icpurse.cli_settle",
     "icpurse.cli_board",
+    "icpurse.cli_tap",
     "icpurse.demo",
     "icpurse.bench",
 )

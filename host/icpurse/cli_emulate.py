@@ -4,6 +4,7 @@ import signal
 import sys
 
 from icpurse.emulator import relay, runtime
+from icpurse.emulator.fieldserver import DEFAULT_SOCKET
 from icpurse.errors import UsageError
 
 
@@ -50,7 +51,16 @@ def emulate(args):
         command = runtime.command(args.runtime, args.heap)
     except (FileNotFoundError, RuntimeError) as exc:
         raise UsageError(str(exc)) from None
-    runtime.write_config(args.state, args.seed, args.cut_at, args.nfc_device)
+    nfc_device = args.nfc_device
+    if args.nfc is not None:
+        from icpurse.emulator.fieldserver import join
+
+        try:
+            # The connection stays open while the card runs: the chip lives as long as it.
+            nfc_device, args.field_connection = join(args.nfc)
+        except OSError as exc:
+            raise UsageError(str(exc)) from None
+    runtime.write_config(args.state, args.seed, args.cut_at, nfc_device)
     faults = relay.Faults(
         args.drop,
         args.duplicate,
@@ -112,6 +122,11 @@ def add_parser(subparsers):
     p.add_argument("--seed", help="hex seed: reproducible randomness (keys, challenges)")
     p.add_argument("--cut-at", type=int, help="cut the power at this store operation")
     p.add_argument("--tcp", type=int, metavar="PORT", help="also serve socket://127.0.0.1:PORT")
+    p.add_argument(
+        "--nfc", nargs="?", const=DEFAULT_SOCKET, metavar="SOCKET",
+        help="give the card a simulated PN532 in the RF field of `icpurse field` (default "
+        "socket %s)" % DEFAULT_SOCKET,
+    )  # fmt: skip
     p.add_argument(
         "--nfc-device", metavar="PATH",
         help="give the card a PN532 on this pty (HSU), such as a simulated chip's; taps are "

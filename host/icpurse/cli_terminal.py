@@ -99,7 +99,7 @@ def _is_url(port):
     return "://" in port
 
 
-def _open_link(stack, port, timeout):
+def _open_serial(stack, port, timeout):
     """A SerialLink for `port`, closed when `stack` closes; a missing device is named plainly
     here because pyserial's own message repeats the path and the errno twice."""
     if not _is_url(port) and not os.path.exists(port):
@@ -109,7 +109,12 @@ def _open_link(stack, port, timeout):
     except LinkError as exc:
         raise UsageError(str(exc)) from None
     stack.callback(link.close)
-    return CardClient(link.exchange)
+    return link
+
+
+def _open_link(stack, port, timeout):
+    """A CardClient over the card on `port` (see _open_serial)."""
+    return CardClient(_open_serial(stack, port, timeout).exchange)
 
 
 def _card_error(exc, port):

@@ -96,9 +96,13 @@ class Bank:
             return icpurse(*args, env=env)
         finally:
             if card is not None:
-                card.link = SerialLink(card.port, timeout=card.link_timeout)
-                card.client = CardClient(card.link.exchange)
-                card.client.select()
+                self.attach(card)
+
+    def attach(self, card):
+        """Open the test's link to `card` again after a command had its port."""
+        card.link = SerialLink(card.port, timeout=card.link_timeout)
+        card.client = CardClient(card.link.exchange)
+        card.client.select()
 
     def logger_args(self):
         return ("--logger", self.server.url, "--logger-key", self.logger_key.hex())

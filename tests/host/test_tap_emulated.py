@@ -4,10 +4,12 @@ RF field. The host only arms the payer's amount (the button's stand-in) and asks
 to receive; the boards' firmware does the whole exchange over NFC. Then `icpurse sync` logs
 it."""
 
+import subprocess
+import sys
 import threading
 
 import pytest
-from bank import Bank
+from bank import Bank, icpurse
 
 from icpurse.emulator.pn532pty import PtyChip
 from icpurse.emulator.pn532sim import Field
@@ -53,3 +55,30 @@ def test_a_tap_between_two_micropython_boards_then_sync(bank):
         synced.stdout + synced.stderr
     )
     assert bank.logger.card(b.card_id)["balance"] == 300
+
+
+def test_icpurse_field_and_icpurse_tap(bank, tmp_path):
+    """The same with the commands a user runs: `icpurse field`, boards started with
+    `icpurse emulate --nfc`, and `icpurse tap --from --to --amount --logger`."""
+    socket_path = tmp_path / "field.sock"
+    field = subprocess.Popen(
+        [sys.executable, "-m", "icpurse", "field", "--socket", str(socket_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert field.stdout.readline().startswith("field on ")
+        a = bank.card("a", 1000, runtime="micropython", nfc=socket_path)
+        b = bank.card("b", runtime="micropython", nfc=socket_path)
+        for card in (a, b):
+            card.link.close()
+        done = icpurse("tap", "--from", a.port, "--to", b.port, "--amount", 250,
+                       *bank.logger_args())  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "tapped: 250 moved" in done.stdout and "1 log record(s) receipted" in done.stdout
+        for card in (a, b):
+            bank.attach(card)
+        assert (a.client.info().balance, b.client.info().balance) == (750, 250)
+        assert bank.logger.card(b.card_id)["balance"] == 250
+    finally:
+        field.terminate()
+        field.wait(10)

@@ -1,0 +1,68 @@
+"""One RF field for emulated boards in different processes (`icpurse field`).
+
+Each `icpurse emulate --nfc SOCKET` asks the field server for a simulated PN532: the server
+makes a PtyChip in its one Field and answers with the chip's pty, which the board opens as its
+PN532's UART. All chips of a server share the field, as boards held together do; the chip
+lives as long as the board's connection. The protocol is one line each way:
+    board -> server:  "chip\\n"
+    server -> board:  "/dev/pts/N\\n"
+"""
+
+import os
+import socket
+import tempfile
+import threading
+
+from icpurse.emulator.pn532pty import PtyChip
+from icpurse.emulator.pn532sim import Field
+
+DEFAULT_SOCKET = os.path.join(tempfile.gettempdir(), "icpurse-field.sock")
+
+
+class FieldServer:
+    def __init__(self, path, log=None):
+        self.path = str(path)
+        self.field = Field()
+        self.log = log or (lambda text: None)
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(8)
+
+    def _serve(self, conn):
+        with conn:
+            if conn.makefile("r").readline().strip() != "chip":
+                return
+            with PtyChip(self.field) as chip:
+                conn.sendall((chip.path + "\n").encode())
+                self.log("a board joined the field on %s" % chip.path)
+                while conn.recv(64):
+                    pass  # Until the board's emulator goes away.
+                self.log("the board on %s left the field" % chip.path)
+
+    def run(self):
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+def join(path):
+    """Ask the field server at `path` for a chip: (its pty path, the connection to keep)."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(str(path))
+    except OSError as exc:
+        conn.close()
+        raise OSError("no field server at %s (start one with icpurse field): %s" % (path, exc))
+    conn.sendall(b"chip\n")
+    line = conn.makefile("r").readline().strip()
+    if not line:
+        conn.close()
+        raise OSError("the field server at %s gave no chip" % path)
+    return line, conn
