@@ -185,36 +185,55 @@ class LoggerService(SettlementViews, LedgerViews):
         first = {}
         counters = {}
         ltime = self.ltime()
+        # What the batch needs from the database, in one query per kind rather than one per
+        # record: each query is a round trip to a PostgreSQL server.
+        identities = [item.identity for item in items]
+        stored = {
+            bytes(r[0]): r[1:]
+            for r in _rows_in(tx, "SELECT identity, leaf_index, record_hash, receipt FROM leaves"
+                              " WHERE identity IN (%s)", identities)
+        }  # fmt: skip
+        settled = {
+            bytes(r[0]): r[1]
+            for r in _rows_in(tx, "SELECT identity, kind FROM settlements WHERE identity IN (%s)",
+                              identities)
+        }  # fmt: skip
+        closed = {
+            bytes(r[0])
+            for r in _rows_in(tx, "SELECT card_id FROM recoveries WHERE card_id IN (%s)",
+                              list({item.payer_id for item in items}))
+        }  # fmt: skip
+        wanted = {(item.payer_key, item.counter) for item in items}
+        used = {}
+        for key, counter, index in _rows_in(
+            tx, "SELECT payer_key, counter, leaf_index FROM leaves WHERE counter IN (%s)",
+            list({item.counter for item in items}),
+        ):  # fmt: skip
+            if (bytes(key), counter) in wanted:
+                used[(bytes(key), counter)] = index
         for pos, item in enumerate(items):
-            row = tx.one(
-                "SELECT leaf_index, record_hash, receipt FROM leaves WHERE identity = ?",
-                (item.identity,),
-            )
+            row = stored.get(item.identity)
             if row is not None:
                 results[pos] = self._existing(tx, item, row, ltime)
                 continue
             if item.identity in first:
                 continue  # Resolved after the batch: the same result, or a conflict.
-            settled = tx.one("SELECT kind FROM settlements WHERE identity = ?", (item.identity,))
-            if settled is not None:
+            if item.identity in settled:
                 # Refunded to its payer (or reverted by a recovery) after the window: kept as
                 # evidence, never credited.
                 _evidence(tx, "settled-late", item, -1, ltime)
                 results[pos] = _refusal(
                     SubmitError(409, "this payment was %s to its payer after the settlement "
-                                "window; the record is kept as evidence" % settled[0])
+                                "window; the record is kept as evidence" % settled[item.identity])
                 )  # fmt: skip
                 continue
-            if tx.one("SELECT 1 FROM recoveries WHERE card_id = ?", (item.payer_id,)):
+            if item.payer_id in closed:
                 results[pos] = _refusal(
                     SubmitError(403, "the payer card %s is closed" % item.payer_id.hex())
                 )
                 continue
-            used = tx.one(
-                "SELECT leaf_index FROM leaves WHERE payer_key = ? AND counter = ?",
-                (item.payer_key, item.counter),
-            )
-            clash = used[0] if used else counters.get((item.payer_key, item.counter))
+            pair = (item.payer_key, item.counter)
+            clash = used.get(pair, counters.get(pair))
             if clash is not None:
                 _evidence(tx, "counter-reuse", item, clash, ltime)
                 results[pos] = _refusal(
@@ -222,7 +241,7 @@ class LoggerService(SettlementViews, LedgerViews):
                 )
                 continue
             first[item.identity] = pos
-            counters[(item.payer_key, item.counter)] = size + len(fresh)
+            counters[pair] = size + len(fresh)
             fresh.append((pos, item))
         tree_size = size + len(fresh)
         if fresh:
@@ -271,14 +290,11 @@ class LoggerService(SettlementViews, LedgerViews):
             vouchers[(item.payer_id, v.sequence)] = (
                 item.payer_id, v.sequence, v.issued, v.public_key, v.encode()
             )  # fmt: skip
-        for row in vouchers.values():
-            if (
-                tx.one(
-                    "SELECT 1 FROM vouchers WHERE card_id = ? AND sequence = ?", (row[0], row[1])
-                )
-                is None
-            ):
-                tx.run("INSERT INTO vouchers VALUES (?, ?, ?, ?, ?)", row)
+        tx.run_many(
+            "INSERT INTO vouchers (card_id, sequence, issued, public_key, record)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (card_id, sequence) DO NOTHING",
+            list(vouchers.values()),
+        )
 
     def _existing(self, tx, item, row, ltime):
         index, record_hash, receipt = row
@@ -334,6 +350,15 @@ def _refusal(exc):
     if exc.conflicts_with is not None:
         result["conflicts_with"] = int(exc.conflicts_with)
     return result
+
+
+def _rows_in(tx, sql, values, chunk=500):
+    """Rows of `sql`, whose "IN (%s)" takes `values`, queried `chunk` values at a time."""
+    rows = []
+    for start in range(0, len(values), chunk):
+        part = values[start : start + chunk]
+        rows += tx.all(sql % ", ".join("?" * len(part)), tuple(part))
+    return rows
 
 
 def _evidence(tx, kind, item, conflicts_with, ltime):
