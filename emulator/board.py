@@ -24,6 +24,7 @@ import time
 import tty
 from pathlib import Path
 
+from icpurse.emulator.child import Child
 from icpurse.mpycompile import find_tool
 
 DEFAULT_FLASH = 1024 * 1024  # Bytes of LittleFS: about what an ESP32 or a Pico leaves free.
@@ -171,7 +172,7 @@ class Bridge:
                     pass
 
 
-class EmulatedBoard:
+class EmulatedBoard(Child):
     """`icpurse emulate --bare DIR` in its own process, for tests:
 
     with EmulatedBoard(tmp_path / "board") as board:
@@ -202,24 +203,3 @@ class EmulatedBoard:
             )
         self.port = line.split()[2]
         return self
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from icpurse.emulator.child import Child
 from icpurse.seriallink import LinkError, SerialLink
 from purse.client import CardClient
 
@@ -19,7 +20,7 @@ class EmulatorError(Exception):
     """The emulated card did not start or died."""
 
 
-class EmulatedCard:
+class EmulatedCard(Child):
     def __init__(self, state_dir, runtime="cpython", heap=None, seed=None, cut_at=None,
                  faults=None, timeout=30.0, link_timeout=3.0, nfc_device=None,
                  nfc=None):  # fmt: skip
@@ -91,22 +92,4 @@ class EmulatedCard:
         if self.link is not None:
             self.link.close()
             self.link = None
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        self.stop_child()

@@ -6,7 +6,7 @@ from contextlib import ExitStack
 from icpurse import argtypes, flash
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
-from icpurse.cli_settle import _authority
+from icpurse.cli_settle import _authority, _require_key
 from icpurse.cli_terminal import _guarded, _logger, _logger_options, _open_link, _timeout
 from icpurse.errors import UsageError
 from icpurse.provision import Provisioner
@@ -53,15 +53,6 @@ def run_provision(args):
     return 0
 
 
-def _with_logger_key(handler):
-    def run(args):
-        if args.logger_key is None:
-            raise UsageError("--logger-key is needed: the card trusts PkL from it")
-        return handler(args)
-
-    return run
-
-
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "flash", help="put the wallet firmware on a MicroPython board with mpremote",
@@ -106,4 +97,4 @@ def add_parser(subparsers):
     )  # fmt: skip
     _logger_options(p, required=True)
     _timeout(p)
-    p.set_defaults(handler=_with_logger_key(_guarded(run_provision)))
+    p.set_defaults(handler=_require_key(_guarded(run_provision)))

@@ -1,7 +1,16 @@
 """Fixtures of the host tests."""
 
 import pytest
+from bank import Bank
 from logger_fixtures import LoggerWorld, drop_schema, postgres_url
+
+
+@pytest.fixture
+def bank(tmp_path):
+    """A whole deployment: authorities, a logger process, emulated cards (tests/host/bank.py)."""
+    b = Bank(tmp_path)
+    yield b
+    b.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -11,7 +11,7 @@ import sys
 import types
 
 import pytest
-from bank import Bank, icpurse
+from bank import icpurse
 from emulated import board_ports
 
 from icpurse.emulator.board import EmulatedBoard
@@ -22,13 +22,6 @@ from purse.client import CardClient
 
 # DESIGN.md section 10: the heap a classic ESP32 leaves free, on the 64-bit Unix port.
 ESP32_HEAP = "160K"
-
-
-@pytest.fixture
-def bank(tmp_path):
-    b = Bank(tmp_path)
-    yield b
-    b.close()
 
 
 def _board_client(stack_close, port):

@@ -6,19 +6,11 @@ recovery")."""
 import sqlite3
 
 import pytest
-from bank import Bank
 
 from icpurse.logger.process import LoggerProcess
 from icpurse.terminal import TransferInDoubt, transfer
 from purse import proto
 from purse.records.statement import BalanceStatement
-
-
-@pytest.fixture
-def bank(tmp_path):
-    b = Bank(tmp_path)
-    yield b
-    b.close()
 
 
 def _authorities(bank):

@@ -8,19 +8,11 @@ import subprocess
 import sys
 import threading
 
-import pytest
-from bank import Bank, icpurse
+from bank import icpurse
 
 from icpurse.emulator.pn532pty import PtyChip
 from icpurse.emulator.pn532sim import Field
 from purse.records.log import LogRecord
-
-
-@pytest.fixture
-def bank(tmp_path):
-    b = Bank(tmp_path)
-    yield b
-    b.close()
 
 
 def test_a_tap_between_two_micropython_boards_then_sync(bank):

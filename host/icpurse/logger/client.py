@@ -193,24 +193,22 @@ class LoggerClient:
     def ledger(self):
         return self._call("GET", "/v1/ledger")
 
-    def ledger_table(self, table):
-        """Every row of a ledger table (vouchers, payments, settlements, recoveries,
-        checkpoints), fetched page by page."""
+    def _pages(self, path):
         rows = []
         while True:
-            page = self._call("GET", "/v1/ledger/%s" % table, params={"start": len(rows)})
+            page = self._call("GET", path, params={"start": len(rows)})
             rows += page["rows"]
             if not page["rows"]:
                 return rows
 
+    def ledger_table(self, table):
+        """Every row of a ledger table (vouchers, payments, settlements, recoveries,
+        checkpoints), fetched page by page."""
+        return self._pages("/v1/ledger/%s" % table)
+
     def leaves(self):
         """Every stored leaf: index, record, receipt and the columns the ledger sums."""
-        rows = []
-        while True:
-            page = self._call("GET", "/v1/leaves", params={"start": len(rows)})
-            rows += page["rows"]
-            if not page["rows"]:
-                return rows
+        return self._pages("/v1/leaves")
 
     # --- a card's sync ------------------------------------------------------------------------
 
