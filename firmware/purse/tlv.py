@@ -70,31 +70,25 @@ def encoded_size(tag, value_length):
     return len(_tag_bytes(tag)) + len(_length_bytes(value_length)) + value_length
 
 
-def encode_into(buf, offset, tag, value):
-    """Write one TLV into `buf` at `offset` (buf preallocated by the caller); return the end."""
-    for part in (_tag_bytes(tag), _length_bytes(len(value))):
-        buf[offset : offset + len(part)] = part
-        offset += len(part)
-    buf[offset : offset + len(value)] = value
-    return offset + len(value)
-
-
 def encode(tag, value):
     """One TLV as bytes."""
-    buf = bytearray(encoded_size(tag, len(value)))
-    encode_into(buf, 0, tag, value)
-    return bytes(buf)
+    return _tag_bytes(tag) + _length_bytes(len(value)) + bytes(value)
 
 
 def encode_all(items):
-    """The concatenation of encode(tag, value) for each (tag, value), built in one buffer."""
+    """The concatenation of encode(tag, value) for each (tag, value), built in one buffer; each
+    tag and length is encoded (and the tag checked) once."""
+    heads = [_tag_bytes(tag) + _length_bytes(len(value)) for tag, value in items]
     total = 0
-    for tag, value in items:
-        total += encoded_size(tag, len(value))
+    for head, (_, value) in zip(heads, items):
+        total += len(head) + len(value)
     buf = bytearray(total)
     offset = 0
-    for tag, value in items:
-        offset = encode_into(buf, offset, tag, value)
+    for head, (_, value) in zip(heads, items):
+        end = offset + len(head)
+        buf[offset:end] = head
+        offset = end + len(value)
+        buf[end:offset] = value
     return bytes(buf)
 
 

@@ -287,9 +287,9 @@ class LoggerService(SettlementViews, LedgerViews):
         vouchers = {}
         for _, item in fresh:
             v = item.voucher
-            vouchers[(item.payer_id, v.sequence)] = (
-                item.payer_id, v.sequence, v.issued, v.public_key, v.encode()
-            )  # fmt: skip
+            key = (item.payer_id, v.sequence)
+            if key not in vouchers:  # Many records of a batch show one voucher: encode it once.
+                vouchers[key] = (item.payer_id, v.sequence, v.issued, v.public_key, v.encode())
         tx.run_many(
             "INSERT INTO vouchers (card_id, sequence, issued, public_key, record)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (card_id, sequence) DO NOTHING",
