@@ -14,6 +14,7 @@ import os
 import time
 
 from pn532_bus import open_bus
+from wallet_app import button_pressed
 
 from purse import pn532, tap
 from purse.client import CardClient
@@ -31,19 +32,6 @@ except AttributeError:  # CPython runs the emulated board too.
 
 
 ARM_SECONDS = 20
-
-
-def _pressed(pin_number, seconds):
-    """True once the button (pressed = low) is pressed within `seconds`."""
-    import machine
-
-    pin = machine.Pin(pin_number, machine.Pin.IN, machine.Pin.PULL_UP)
-    deadline = time.ticks_add(time.ticks_ms(), seconds * 1000)
-    while time.ticks_diff(deadline, time.ticks_ms()) > 0:
-        if pin.value() == 0:
-            return True
-        time.sleep_ms(20)
-    return False
 
 
 class NfcBoard:
@@ -68,7 +56,7 @@ class NfcBoard:
             if not words:
                 return b"error empty board command"
             if words[0] == "arm" and len(words) == 2:
-                if self.button is not None and not _pressed(self.button, ARM_SECONDS):
+                if self.button is not None and not button_pressed(self.button, ARM_SECONDS):
                     return b"error the holder did not press the button"
                 self.armed.arm(int(words[1]))
                 return ("ok armed %d" % int(words[1])).encode()

@@ -92,21 +92,26 @@ def _uart(options):
     return read, write
 
 
-def _button_confirm(pin_number):
-    """The holder confirms a payment by pressing the button within BUTTON_SECONDS."""
+def button_pressed(pin_number, seconds):
+    """True once the button on `pin_number` (pressed = low) is pressed within `seconds`."""
     import time
 
     import machine
 
     pin = machine.Pin(pin_number, machine.Pin.IN, machine.Pin.PULL_UP)
+    deadline = time.ticks_add(time.ticks_ms(), seconds * 1000)
+    while time.ticks_diff(deadline, time.ticks_ms()) > 0:
+        if pin.value() == 0:
+            return True
+        time.sleep_ms(20)
+    return False
+
+
+def _button_confirm(pin_number):
+    """The holder confirms a payment by pressing the button within BUTTON_SECONDS."""
 
     def confirm(x, recipient):
-        deadline = time.ticks_add(time.ticks_ms(), BUTTON_SECONDS * 1000)
-        while time.ticks_diff(deadline, time.ticks_ms()) > 0:
-            if pin.value() == 0:
-                return True
-            time.sleep_ms(20)
-        return False
+        return button_pressed(pin_number, BUTTON_SECONDS)
 
     return confirm
 
