@@ -9,21 +9,17 @@ import threading
 import tty
 
 from icpurse.emulator.pn532sim import SimulatedPN532
+from purse import pn532
 
 
 def split_frames(buffer):
     """(frames, rest) of an HSU byte stream: each frame from its 00 FF start to its end."""
     frames = []
     while True:
-        i = buffer.find(b"\x00\xff")
-        if i < 0 or len(buffer) < i + 4:
-            return frames, buffer[max(0, len(buffer) - 1) :] if i < 0 else buffer
-        length, lcs = buffer[i + 2], buffer[i + 3]
-        ack_or_nack = (length, lcs) in ((0, 0xFF), (0xFF, 0))
-        end = i + 5 if ack_or_nack else i + 4 + length + 2
-        if len(buffer) < end:
+        end = pn532.frame_end(buffer)
+        if end is None:
             return frames, buffer
-        frames.append(b"\x00" + buffer[i:end])
+        frames.append(b"\x00" + buffer[buffer.find(b"\x00\xff") : end])
         buffer = buffer[end:]
 
 

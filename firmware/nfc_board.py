@@ -11,25 +11,12 @@ board without one never loads the driver.
 """
 
 import os
-import time
 
-from pn532_bus import open_bus
+from pn532_bus import open_bus, ticks_diff, ticks_us
 from wallet_app import button_pressed
 
 from purse import pn532, tap
 from purse.client import CardClient
-
-try:
-    _ticks_us = time.ticks_us
-    _ticks_diff = time.ticks_diff
-except AttributeError:  # CPython runs the emulated board too.
-
-    def _ticks_us():
-        return time.perf_counter_ns() // 1000
-
-    def _ticks_diff(a, b):
-        return a - b
-
 
 ARM_SECONDS = 20
 
@@ -68,7 +55,7 @@ class NfcBoard:
                 own = CardClient(self.applet.process)
                 own.select()
                 balance, rtt = tap.receive(
-                    self._chip(), own, int(words[1]), _ticks_us, _ticks_diff, mode,
+                    self._chip(), own, int(words[1]), ticks_us, ticks_diff, mode,
                     self.options.get("rtt_limit_us", 500000),
                 )  # fmt: skip
                 return ("ok balance %d rtt %d" % (balance, rtt)).encode()

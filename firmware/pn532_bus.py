@@ -16,19 +16,25 @@ config.json asks for, including the emulator's HSU on a pseudo-terminal.
 
 import time
 
+from purse.pn532 import frame_end
+
 try:
-    _ticks_ms = time.ticks_ms
-    _ticks_diff = time.ticks_diff
-    _sleep_ms = time.sleep_ms
+    ticks_ms = time.ticks_ms
+    ticks_us = time.ticks_us
+    ticks_diff = time.ticks_diff
+    sleep_ms = time.sleep_ms
 except AttributeError:  # CPython, where the emulator runs this file too.
 
-    def _ticks_ms():
+    def ticks_ms():
         return int(time.monotonic() * 1000)
 
-    def _ticks_diff(a, b):
+    def ticks_us():
+        return time.perf_counter_ns() // 1000
+
+    def ticks_diff(a, b):
         return a - b
 
-    def _sleep_ms(ms):
+    def sleep_ms(ms):
         time.sleep(ms / 1000)
 
 
@@ -103,13 +109,13 @@ class SPIDevice:
 
 
 def _poll(ready, timeout_ms, step_ms=2):
-    start = _ticks_ms()
+    start = ticks_ms()
     while True:
         if ready():
             return True
-        if _ticks_diff(_ticks_ms(), start) >= timeout_ms:
+        if ticks_diff(ticks_ms(), start) >= timeout_ms:
             return False
-        _sleep_ms(step_ms)
+        sleep_ms(step_ms)
 
 
 class I2CTransport:
@@ -123,7 +129,7 @@ class I2CTransport:
                 d.write(b"\x00")
         except OSError:
             pass
-        _sleep_ms(5)
+        sleep_ms(5)
 
     def write(self, frame):
         with self.device as d:
@@ -155,7 +161,7 @@ class SPITransport:
     def wakeup(self):
         with self.device:
             pass  # Selecting the chip wakes it.
-        _sleep_ms(5)
+        sleep_ms(5)
 
     def write(self, frame):
         with self.device as d:
@@ -189,7 +195,7 @@ class HSUTransport:
 
     def wakeup(self):
         self.stream.write(_WAKEUP)
-        _sleep_ms(5)
+        sleep_ms(5)
 
     def write(self, frame):
         self.stream.write(frame)
@@ -199,26 +205,13 @@ class HSUTransport:
             data = self.stream.read(self.stream.any())
             if data:
                 self.buffer += data
-        return self._frame_length() is not None
-
-    def _frame_length(self):
-        """Bytes of the first complete frame in the buffer, or None."""
-        b = self.buffer
-        i = b.find(b"\x00\xff")
-        if i < 0 or len(b) < i + 4:
-            return None
-        length, lcs = b[i + 2], b[i + 3]
-        if (length == 0 and lcs == 0xFF) or (length == 0xFF and lcs == 0):
-            end = i + 5  # ACK or NACK: 00 FF LEN LCS 00.
-        else:
-            end = i + 4 + length + 2
-        return end if len(b) >= end else None
+        return frame_end(self.buffer) is not None
 
     def wait_ready(self, timeout_ms):
         return _poll(self._fill, timeout_ms, 1)
 
     def read(self, n):
-        end = self._frame_length()
+        end = frame_end(self.buffer)
         if end is None:
             return bytes(n)
         start = self.buffer.find(b"\x00\xff")

@@ -141,6 +141,20 @@ def decode_frame(raw, tfi=_TFI_CHIP):
     return "data", bytes(body[1:])
 
 
+def frame_end(stream):
+    """The end of the first whole frame in a byte stream (from its 00 FF start code), or None
+    while it is incomplete: how a UART's bytes are cut into frames, on either side."""
+    i = stream.find(b"\x00\xff")
+    if i < 0 or len(stream) < i + 4:
+        return None
+    length, lcs = stream[i + 2], stream[i + 3]
+    if (length == 0 and lcs == 0xFF) or (length == 0xFF and lcs == 0):
+        end = i + 5  # ACK or NACK: 00 FF LEN LCS 00.
+    else:
+        end = i + 4 + length + 2  # TFI and data, DCS, postamble.
+    return end if len(stream) >= end else None
+
+
 class PN532:
     """Commands over a transport; `retries` resends of a frame that arrived damaged."""
 

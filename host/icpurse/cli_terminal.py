@@ -17,7 +17,7 @@ from icpurse.authority import keys
 from icpurse.errors import UsageError
 from icpurse.logger.client import LoggerClient, LoggerError
 from icpurse.seriallink import LinkError, SerialLink
-from icpurse.statuswords import explain
+from icpurse.statuswords import STATES, explain
 from icpurse.terminal import TransferInDoubt, TransferRefused, transfer
 from purse import proto
 from purse.client import CardClient, CardError, CardReset
@@ -39,8 +39,6 @@ MODES = {
 
 # What can go wrong talking to a card: no answer, a refusal, endless resets, a bad answer.
 _FAILURES = (LinkError, CardError, CardReset, PurseError)
-
-STATES = {proto.STATE_FRESH: "fresh", proto.STATE_KEYED: "keyed", proto.STATE_READY: "ready"}
 
 PAY_EPILOG = """\
 exit statuses:

@@ -30,6 +30,7 @@ from pathlib import Path
 from icpurse.errors import UsageError
 from icpurse.mpycompile import FIRMWARE, compile_tree, mpy_cross_path
 from icpurse.seriallink import LinkError, SerialLink
+from icpurse.statuswords import STATES
 from purse import proto
 from purse.client import CardClient
 
@@ -257,7 +258,7 @@ def _wait_for_wallet(port, say):
             link.ping()
             client = CardClient(link.exchange)
             info = client.select()
-            say("the wallet answers on %s: card state %s" % (port, _STATES[info.state]))
+            say("the wallet answers on %s: card state %s" % (port, STATES[info.state].upper()))
             return info
         except LinkError as exc:
             last = exc
@@ -267,6 +268,3 @@ def _wait_for_wallet(port, say):
         "the firmware is on the board but the wallet does not answer on %s (%s); see the board's "
         "output with mpremote connect %s repl" % (port, last, port)
     )
-
-
-_STATES = {proto.STATE_FRESH: "FRESH", proto.STATE_KEYED: "KEYED", proto.STATE_READY: "READY"}

@@ -2,6 +2,9 @@
 
 from purse import proto
 
+# A card's life-cycle state in words (GET INFO's state byte).
+STATES = {proto.STATE_FRESH: "fresh", proto.STATE_KEYED: "keyed", proto.STATE_READY: "ready"}
+
 # What each status word means to a person at the terminal.
 _WORDS = {
     proto.SW_WRONG_LENGTH: "the command had the wrong length",

@@ -199,3 +199,11 @@ def test_an_answer_to_another_command_is_refused():
     chip_, _ = _driver(ACK, SAM_ANSWER)
     with raises(pn532.FrameError, "something else"):
         chip_.firmware_version()
+
+
+def test_a_byte_stream_is_cut_at_frame_ends():
+    stream = unhex("55 55 00 00") + ACK + SAM_ANSWER
+    end = pn532.frame_end(stream)
+    assert stream[:end].endswith(ACK[1:]) and pn532.frame_end(stream[end:]) == len(SAM_ANSWER)
+    assert pn532.frame_end(SAM_ANSWER[:-2]) is None
+    assert pn532.frame_end(b"\x55\x55\x00") is None

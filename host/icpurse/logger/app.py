@@ -93,6 +93,21 @@ def _hex(value, name, limit=MAX_RECORD_HEX):
         raise BadRequest(400, "%s is not hex" % name) from None
 
 
+def _hex_list(body, key, limit):
+    """body[key]: a list of 1 to `limit` hex strings, as bytes."""
+    values = body.get(key)
+    if not isinstance(values, list) or not 1 <= len(values) <= limit:
+        raise BadRequest(400, "%s must be a list of 1 to %d hex strings" % (key, limit))
+    return [_hex(v, "%s[%d]" % (key, i)) for i, v in enumerate(values)]
+
+
+def _page(start, names, rows):
+    """A page of database rows as JSON objects, bytes as hex."""
+    return JSONResponse(
+        {"start": start, "rows": [dict(zip(names, map(_plain, r), strict=True)) for r in rows]}
+    )
+
+
 def _int(request, name, minimum=0):
     text = request.query_params.get(name, "")
     if not text.isdigit() or int(text) < minimum or int(text) >= 2**63:
@@ -143,12 +158,7 @@ def build_app(service):
     @_endpoint
     async def submit_batch(request):
         body = await _json(request)
-        records = body.get("records")
-        if not isinstance(records, list) or not 1 <= len(records) <= MAX_BATCH_RECORDS:
-            raise BadRequest(
-                400, "records must be a list of 1 to %d hex strings" % MAX_BATCH_RECORDS
-            )
-        data = [_hex(r, "records[%d]" % i) for i, r in enumerate(records)]
+        data = _hex_list(body, "records", MAX_BATCH_RECORDS)
         return JSONResponse({"results": await service.submit(data)})
 
     @_endpoint
@@ -237,12 +247,7 @@ def build_app(service):
     @_endpoint
     async def post_payments(request):
         body = await _json(request)
-        payments = body.get("payments")
-        if not isinstance(payments, list) or not 1 <= len(payments) <= MAX_JOURNAL_UPLOAD:
-            raise BadRequest(
-                400, "payments must be a list of 1 to %d hex strings" % MAX_JOURNAL_UPLOAD
-            )
-        data = [_hex(p, "payments[%d]" % i) for i, p in enumerate(payments)]
+        data = _hex_list(body, "payments", MAX_JOURNAL_UPLOAD)
         results = await service.sequencer.run_alone(lambda: service.add_payments(data))
         return JSONResponse({"results": results})
 
@@ -272,9 +277,7 @@ def build_app(service):
         start = _int(request, "start") if "start" in request.query_params else 0
         sql, names = LEDGER_TABLES[table]
         rows = await _off_loop(service.storage.all, sql + " LIMIT ? OFFSET ?", (MAX_PAGE, start))
-        return JSONResponse(
-            {"start": start, "rows": [dict(zip(names, map(_plain, r), strict=True)) for r in rows]}
-        )
+        return _page(start, names, rows)
 
     @_endpoint
     async def leaves(request):
@@ -286,9 +289,7 @@ def build_app(service):
             (start, MAX_PAGE),
         )
         names = ("leaf_index", "record", "receipt", "amount", "payer_id", "recipient_id")
-        return JSONResponse(
-            {"start": start, "rows": [dict(zip(names, map(_plain, r), strict=True)) for r in rows]}
-        )
+        return _page(start, names, rows)
 
     async def openapi(request):
         return JSONResponse(OPENAPI)

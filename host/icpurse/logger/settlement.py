@@ -19,6 +19,7 @@ LoggerService inherits these methods; they need `storage`, `signer`, `backend`, 
 `issuer_key`, `window` and `ltime()` from it.
 """
 
+from icpurse.authority.issuer import REASONS
 from icpurse.logger.ledger import SubmitError
 from purse import proto
 from purse.errors import CryptoError, RecordError
@@ -27,8 +28,7 @@ from purse.records.credentials import Voucher
 from purse.records.statement import BalanceStatement
 from purse.records.transfer import Payment
 
-# Why a voucher raised a card's w; "redemption" marks the issuer's redemption account (w = 0).
-REASONS = ("load", "refund", "recovery", "redemption")
+# Reasons that name no reference ("redemption" marks the issuer's redemption account, w = 0).
 UNREFERENCED = ("load", "redemption")
 MAX_JOURNAL_UPLOAD = 64
 

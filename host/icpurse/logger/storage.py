@@ -21,174 +21,97 @@ class StorageError(UsageError):
     """The database cannot be opened or is not an icpurse logger database."""
 
 
-MIGRATIONS_SQLITE = (
+# The schema, once: %(blob)s, %(big)s and %(serial)s become each dialect's types below.
+MIGRATIONS = (
     """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value %(blob)s NOT NULL);
     CREATE TABLE leaves (
-        leaf_index INTEGER PRIMARY KEY,
-        identity BLOB NOT NULL UNIQUE,
-        record BLOB NOT NULL,
-        record_hash BLOB NOT NULL,
-        payer_key BLOB NOT NULL,
-        payer_id BLOB NOT NULL,
-        counter INTEGER NOT NULL,
-        recipient_id BLOB NOT NULL,
-        amount INTEGER NOT NULL,
-        ltime INTEGER NOT NULL,
-        receipt BLOB NOT NULL,
+        leaf_index %(big)s PRIMARY KEY,
+        identity %(blob)s NOT NULL UNIQUE,
+        record %(blob)s NOT NULL,
+        record_hash %(blob)s NOT NULL,
+        payer_key %(blob)s NOT NULL,
+        payer_id %(blob)s NOT NULL,
+        counter %(big)s NOT NULL,
+        recipient_id %(blob)s NOT NULL,
+        amount %(big)s NOT NULL,
+        ltime %(big)s NOT NULL,
+        receipt %(blob)s NOT NULL,
         UNIQUE (payer_key, counter)
     );
     CREATE INDEX leaves_payer ON leaves (payer_id);
     CREATE INDEX leaves_recipient ON leaves (recipient_id);
     CREATE TABLE nodes (
         level INTEGER NOT NULL,
-        idx INTEGER NOT NULL,
-        hash BLOB NOT NULL,
+        idx %(big)s NOT NULL,
+        hash %(blob)s NOT NULL,
         PRIMARY KEY (level, idx)
     );
     CREATE TABLE evidence (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id %(serial)s,
         kind TEXT NOT NULL,
-        identity BLOB NOT NULL,
-        payer_id BLOB NOT NULL,
-        record BLOB NOT NULL,
-        conflicts_with INTEGER NOT NULL,
-        ltime INTEGER NOT NULL
+        identity %(blob)s NOT NULL,
+        payer_id %(blob)s NOT NULL,
+        record %(blob)s NOT NULL,
+        conflicts_with %(big)s NOT NULL,
+        ltime %(big)s NOT NULL
     );
     CREATE TABLE vouchers (
-        card_id BLOB NOT NULL,
-        sequence INTEGER NOT NULL,
-        issued INTEGER NOT NULL,
-        public_key BLOB NOT NULL,
-        record BLOB NOT NULL,
+        card_id %(blob)s NOT NULL,
+        sequence %(big)s NOT NULL,
+        issued %(big)s NOT NULL,
+        public_key %(blob)s NOT NULL,
+        record %(blob)s NOT NULL,
         PRIMARY KEY (card_id, sequence)
     );
-    CREATE TABLE revocations (sequence INTEGER PRIMARY KEY, record BLOB NOT NULL);
+    CREATE TABLE revocations (sequence %(big)s PRIMARY KEY, record %(blob)s NOT NULL);
     CREATE TABLE checkpoints (
-        tree_size INTEGER PRIMARY KEY,
-        root BLOB NOT NULL,
-        record BLOB NOT NULL
+        tree_size %(big)s PRIMARY KEY,
+        root %(blob)s NOT NULL,
+        record %(blob)s NOT NULL
     );
-    CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), ltime INTEGER NOT NULL);
+    CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), ltime %(big)s NOT NULL);
     """,
     """
     CREATE TABLE payments (
-        identity BLOB PRIMARY KEY,
-        payer_id BLOB NOT NULL,
-        payer_key BLOB NOT NULL,
-        counter INTEGER NOT NULL,
-        amount INTEGER NOT NULL,
-        record BLOB NOT NULL,
-        seen INTEGER NOT NULL
+        identity %(blob)s PRIMARY KEY,
+        payer_id %(blob)s NOT NULL,
+        payer_key %(blob)s NOT NULL,
+        counter %(big)s NOT NULL,
+        amount %(big)s NOT NULL,
+        record %(blob)s NOT NULL,
+        seen %(big)s NOT NULL
     );
     CREATE INDEX payments_payer ON payments (payer_id);
     CREATE INDEX payments_counter ON payments (payer_key, counter);
     CREATE TABLE settlements (
-        identity BLOB PRIMARY KEY,
-        payer_id BLOB NOT NULL,
-        amount INTEGER NOT NULL,
+        identity %(blob)s PRIMARY KEY,
+        payer_id %(blob)s NOT NULL,
+        amount %(big)s NOT NULL,
         kind TEXT NOT NULL,
-        voucher_sequence INTEGER,
-        ltime INTEGER NOT NULL
+        voucher_sequence %(big)s,
+        ltime %(big)s NOT NULL
     );
     CREATE TABLE recoveries (
-        card_id BLOB PRIMARY KEY,
-        successor BLOB NOT NULL,
-        amount INTEGER NOT NULL,
-        shortfall INTEGER NOT NULL,
-        statement BLOB NOT NULL,
-        ltime INTEGER NOT NULL,
-        voucher_sequence INTEGER
+        card_id %(blob)s PRIMARY KEY,
+        successor %(blob)s NOT NULL,
+        amount %(big)s NOT NULL,
+        shortfall %(big)s NOT NULL,
+        statement %(blob)s NOT NULL,
+        ltime %(big)s NOT NULL,
+        voucher_sequence %(big)s
     );
-    CREATE TABLE revoked_cards (card_id BLOB PRIMARY KEY, ltime INTEGER NOT NULL);
+    CREATE TABLE revoked_cards (card_id %(blob)s PRIMARY KEY, ltime %(big)s NOT NULL);
     ALTER TABLE vouchers ADD COLUMN reason TEXT NOT NULL DEFAULT 'load';
-    ALTER TABLE vouchers ADD COLUMN reference BLOB
+    ALTER TABLE vouchers ADD COLUMN reference %(blob)s
     """,
 )
-
-MIGRATIONS_POSTGRES = (
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL);
-    CREATE TABLE leaves (
-        leaf_index BIGINT PRIMARY KEY,
-        identity BYTEA NOT NULL UNIQUE,
-        record BYTEA NOT NULL,
-        record_hash BYTEA NOT NULL,
-        payer_key BYTEA NOT NULL,
-        payer_id BYTEA NOT NULL,
-        counter BIGINT NOT NULL,
-        recipient_id BYTEA NOT NULL,
-        amount BIGINT NOT NULL,
-        ltime BIGINT NOT NULL,
-        receipt BYTEA NOT NULL,
-        UNIQUE (payer_key, counter)
-    );
-    CREATE INDEX leaves_payer ON leaves (payer_id);
-    CREATE INDEX leaves_recipient ON leaves (recipient_id);
-    CREATE TABLE nodes (
-        level INTEGER NOT NULL,
-        idx BIGINT NOT NULL,
-        hash BYTEA NOT NULL,
-        PRIMARY KEY (level, idx)
-    );
-    CREATE TABLE evidence (
-        id BIGSERIAL PRIMARY KEY,
-        kind TEXT NOT NULL,
-        identity BYTEA NOT NULL,
-        payer_id BYTEA NOT NULL,
-        record BYTEA NOT NULL,
-        conflicts_with BIGINT NOT NULL,
-        ltime BIGINT NOT NULL
-    );
-    CREATE TABLE vouchers (
-        card_id BYTEA NOT NULL,
-        sequence BIGINT NOT NULL,
-        issued BIGINT NOT NULL,
-        public_key BYTEA NOT NULL,
-        record BYTEA NOT NULL,
-        PRIMARY KEY (card_id, sequence)
-    );
-    CREATE TABLE revocations (sequence BIGINT PRIMARY KEY, record BYTEA NOT NULL);
-    CREATE TABLE checkpoints (
-        tree_size BIGINT PRIMARY KEY,
-        root BYTEA NOT NULL,
-        record BYTEA NOT NULL
-    );
-    CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), ltime BIGINT NOT NULL);
-    """,
-    """
-    CREATE TABLE payments (
-        identity BYTEA PRIMARY KEY,
-        payer_id BYTEA NOT NULL,
-        payer_key BYTEA NOT NULL,
-        counter BIGINT NOT NULL,
-        amount BIGINT NOT NULL,
-        record BYTEA NOT NULL,
-        seen BIGINT NOT NULL
-    );
-    CREATE INDEX payments_payer ON payments (payer_id);
-    CREATE INDEX payments_counter ON payments (payer_key, counter);
-    CREATE TABLE settlements (
-        identity BYTEA PRIMARY KEY,
-        payer_id BYTEA NOT NULL,
-        amount BIGINT NOT NULL,
-        kind TEXT NOT NULL,
-        voucher_sequence BIGINT,
-        ltime BIGINT NOT NULL
-    );
-    CREATE TABLE recoveries (
-        card_id BYTEA PRIMARY KEY,
-        successor BYTEA NOT NULL,
-        amount BIGINT NOT NULL,
-        shortfall BIGINT NOT NULL,
-        statement BYTEA NOT NULL,
-        ltime BIGINT NOT NULL,
-        voucher_sequence BIGINT
-    );
-    CREATE TABLE revoked_cards (card_id BYTEA PRIMARY KEY, ltime BIGINT NOT NULL);
-    ALTER TABLE vouchers ADD COLUMN reason TEXT NOT NULL DEFAULT 'load';
-    ALTER TABLE vouchers ADD COLUMN reference BYTEA
-    """,
+MIGRATIONS_SQLITE = tuple(
+    m % {"blob": "BLOB", "big": "INTEGER", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
+    for m in MIGRATIONS
+)
+MIGRATIONS_POSTGRES = tuple(
+    m % {"blob": "BYTEA", "big": "BIGINT", "serial": "BIGSERIAL PRIMARY KEY"} for m in MIGRATIONS
 )
 
 
