@@ -17,6 +17,15 @@ def _seconds(text):
     return int(text)
 
 
+def _count(minimum):
+    def parse(text):
+        if not text.isdigit() or not minimum <= int(text) <= 256:
+            raise argparse.ArgumentTypeError("%r is not a count from %d to 256" % (text, minimum))
+        return int(text)
+
+    return parse
+
+
 def logger_init(args):
     passphrase = os.environ.get("ICPURSE_PASSPHRASE", "").encode() or None
     public = keys.create(args.key, args.key + ".pub", passphrase)
@@ -62,11 +71,12 @@ def logger_serve(args):
             "ICPURSE_LOGGER_CA": ca.hex() if ca else "",
             "ICPURSE_LOGGER_ISSUER": issuer.hex() if issuer else "",
             "ICPURSE_LOGGER_WINDOW": "" if args.window is None else str(args.window),
+            "ICPURSE_LOGGER_VERIFIERS": str(args.verifiers),
         }
     )
     print(
-        "icpurse logger on http://%s:%d (database %s, %d worker(s))"
-        % (args.host, args.port, args.db, args.workers),
+        "icpurse logger on http://%s:%d (database %s, %d worker(s), %d verifier process(es)"
+        " each)" % (args.host, args.port, args.db, args.workers, args.verifiers),
         file=sys.stderr,
         flush=True,
     )
@@ -97,7 +107,16 @@ def add_parser(subparsers):
     p.add_argument("--key", required=True, metavar="PATH", help="the logger's PEM private key")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8462, help="port (default 8462)")
-    p.add_argument("--workers", type=int, default=1, help="service worker processes")
+    p.add_argument(
+        "--workers", type=_count(1), default=1,
+        help="service worker processes (default 1); each has its own sequencer, and appends "
+        "take turns on the database's lock",
+    )  # fmt: skip
+    p.add_argument(
+        "--verifiers", type=_count(0), default=os.cpu_count() or 1, metavar="N",
+        help="processes of each worker that parse and verify records (default: one per core, "
+        "%(default)s here); 0 verifies on a thread of the worker",
+    )  # fmt: skip
     p.add_argument("--ca", metavar="DIR", help="CA directory whose ca.pub is PkT")
     p.add_argument("--ca-public-key", metavar="HEX|FILE", help="PkT (a new database needs it)")
     p.add_argument("--issuer", metavar="DIR", help="issuer directory whose issuer.pub is PkI")

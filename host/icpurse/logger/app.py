@@ -306,6 +306,7 @@ def build_app(service):
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
             await service.sequencer.stop()
+            service.close()
 
     routes = [
         Route("/v1/status", status, methods=["GET"]),

@@ -166,12 +166,6 @@ class LedgerViews:
         row = self.storage.one("SELECT record FROM revocations ORDER BY sequence DESC LIMIT 1")
         return None if row is None else bytes(row[0])
 
-    def is_closed(self, card_id):
-        """A revoked card whose settlement window has passed: the logger takes no more of its
-        payments (while the window is open, logs of payments it made before are counted)."""
-        since = self.revoked_at(bytes(card_id))
-        return since is not None and self.ltime() >= since + self.window
-
     def is_revoked(self, card_id):
         current = self.revocation()
         return current is not None and RevocationList.decode(current).is_revoked(card_id)

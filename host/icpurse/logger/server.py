@@ -7,6 +7,7 @@ that several worker processes (`--workers N`) each build the same service.
     ICPURSE_LOGGER_CA      PkT (hex), needed when the database is new
     ICPURSE_LOGGER_ISSUER  PkI (hex), needed when the database is new
     ICPURSE_LOGGER_WINDOW  the settlement window in seconds, for a new database (optional)
+    ICPURSE_LOGGER_VERIFIERS  processes that check records for each worker (0: a thread)
     ICPURSE_PASSPHRASE     the key's passphrase, if it is encrypted
 """
 
@@ -30,6 +31,7 @@ def create_app():
         bytes.fromhex(ca) if ca else None,
         bytes.fromhex(issuer) if issuer else None,
         window=int(env["ICPURSE_LOGGER_WINDOW"]) if env.get("ICPURSE_LOGGER_WINDOW") else None,
+        verifier_processes=int(env.get("ICPURSE_LOGGER_VERIFIERS", "0")),
     )
     return build_app(service)
 

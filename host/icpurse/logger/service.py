@@ -8,6 +8,8 @@ as evidence, and so is a second payment with a payer counter already used — pr
 Record formats and checks come from purse.records; signatures go through the pyca backend.
 """
 
+import concurrent.futures
+import os
 import shutil
 import time
 
@@ -17,12 +19,12 @@ from icpurse.logger.ledger import LedgerViews, SubmitError
 from icpurse.logger.sequencer import Overloaded, Sequencer
 from icpurse.logger.settlement import SettlementViews
 from icpurse.logger.storage import StorageError
-from purse.errors import CredentialError, CryptoError, RecordError
-from purse.records import fields as f
-from purse.records.log import LogRecord
+from icpurse.logger.verifier import Prepared, VerifierPool
 from purse.records.logger import Receipt, Ticket
 
 MAX_BATCH_RECORDS = 1000
+# Receipts are signed in chunks of this size on the signer threads (one per core).
+SIGN_CHUNK = 25
 # The settlement window (docs/PROTOCOL.md): how long, in seconds of L-time, a payment may stay
 # unlogged before it is refunded, and a revoked card's late logs are still counted.
 DEFAULT_WINDOW = 86400
@@ -41,27 +43,9 @@ class Unavailable(Exception):
     """The logger cannot promise to store a record now (503, Retry-After)."""
 
 
-class Prepared:
-    """A record that passed every check that needs no sequencing."""
-
-    def __init__(self, data, record):
-        payment = record.payment
-        self.data = bytes(data)
-        self.record = record
-        self.identity = payment.certificate.public_key + payment.chall_id + payment.g1
-        self.record_hash = f.record_hash(self.data)
-        self.payer_key = payment.certificate.public_key
-        self.payer_id = payment.certificate.card_id
-        self.counter = payment.counter
-        self.recipient_id = record.recipient_id
-        self.chall_id = payment.chall_id
-        self.amount = payment.x
-        self.voucher = payment.voucher
-
-
 class LoggerService(SettlementViews, LedgerViews):
     def __init__(self, storage, signer, ca_key=None, issuer_key=None, clock=time.time,
-                 window=None):  # fmt: skip
+                 window=None, verifier_processes=0):  # fmt: skip
         self.storage = storage
         self.signer = signer
         self.clock = clock
@@ -71,8 +55,15 @@ class LoggerService(SettlementViews, LedgerViews):
         self._anchor("logger_key", signer.public_key)
         self.window = self._window(window)
         self._last_ltime = 0
-        self._parsed = {}
-        self._verified = {}
+        # Cards the vouchers table has named: a card once known stays known (vouchers are never
+        # deleted), so a hit here spares a query, while a miss still asks the database.
+        self._known = set()
+        self.verifier = VerifierPool(self.ca_key, self.issuer_key, verifier_processes)
+        # The sequencer's own signer threads: the append lock is held while they work, so they
+        # never queue behind the verifiers' backlog.
+        self._signers = concurrent.futures.ThreadPoolExecutor(
+            os.cpu_count() or 1, "icpurse-signer"
+        )
         self.sequencer = Sequencer(self._commit_batch)
 
     def _anchor(self, name, given):
@@ -106,6 +97,11 @@ class LoggerService(SettlementViews, LedgerViews):
             )
         return value
 
+    def close(self):
+        """Stop the verifier and signer threads (the sequencer is stopped by its owner)."""
+        self.verifier.close()
+        self._signers.shutdown(wait=True)
+
     def ltime(self):
         """The logger's time, which it signs and cards live by: never goes back."""
         now = int(self.clock())
@@ -115,51 +111,20 @@ class LoggerService(SettlementViews, LedgerViews):
 
     # --- submission -------------------------------------------------------------------------
 
-    def _verified_once(self, record, key):
-        """Certificates and vouchers are parsed (LogRecord.decode with the `_parsed` cache) and
-        verified once per distinct encoding; the parsed object is then shared and marked."""
-        if id(record) not in self._verified:
-            record.verify(self.backend, key)
-            self._verified[id(record)] = record
-
-    def prepare(self, data):
-        """Parse and verify one log record; raises SubmitError with the reason."""
-        if len(self._parsed) > 100000:
-            # Bounded caches: dropping them only costs re-parsing and re-verifying.
-            self._parsed.clear()
-            self._verified.clear()
-        try:
-            record = LogRecord.decode(data, self._parsed)
-        except RecordError as exc:
-            raise SubmitError(400, "malformed log record: %s" % exc) from None
-        payment = record.payment
-        try:
-            self._verified_once(payment.certificate, self.ca_key)
-            self._verified_once(payment.voucher, self.issuer_key)
-            if payment.voucher.public_key != payment.certificate.public_key:
-                raise CredentialError("the voucher was issued to another card")
-            payment.verify(self.backend, payment.certificate.public_key)
-        except CryptoError as exc:
-            raise SubmitError(422, "record does not verify: %s" % exc) from None
-        prepared = Prepared(data, record)
-        if self.is_closed(prepared.payer_id):
-            raise SubmitError(
-                403, "the payer card %s is revoked and its settlement window has passed"
-                % prepared.payer_id.hex()
-            )  # fmt: skip
-        if not self.known_card(prepared.recipient_id):
-            raise SubmitError(422, "unknown recipient card %s" % prepared.recipient_id.hex())
-        return prepared
-
     async def submit(self, records):
-        """Check and store records; one result per record, in order (dicts for the API)."""
+        """Check and store records; one result per record, in order (dicts for the API).
+
+        Parsing and signature checks run in the verifier pool (verifier.py), the checks against
+        stored state in the sequencer's transaction.
+        """
+        checked = await self.verifier.check(records)
         results = [None] * len(records)
         ready = []
-        for pos, data in enumerate(records):
-            try:
-                ready.append((pos, self.prepare(data)))
-            except SubmitError as exc:
-                results[pos] = _refusal(exc)
+        for pos, item in enumerate(checked):
+            if isinstance(item, Prepared):
+                ready.append((pos, item))
+            else:
+                results[pos] = _refusal(SubmitError(*item))
         if ready:
             try:
                 stored = await self.sequencer.submit([p for _, p in ready])
@@ -198,20 +163,41 @@ class LoggerService(SettlementViews, LedgerViews):
             for r in _rows_in(tx, "SELECT identity, kind FROM settlements WHERE identity IN (%s)",
                               identities)
         }  # fmt: skip
+        payers = list({item.payer_id for item in items})
         closed = {
             bytes(r[0])
-            for r in _rows_in(tx, "SELECT card_id FROM recoveries WHERE card_id IN (%s)",
-                              list({item.payer_id for item in items}))
+            for r in _rows_in(tx, "SELECT card_id FROM recoveries WHERE card_id IN (%s)", payers)
+        }
+        # A revoked payer whose settlement window has passed: the logger takes no more of its
+        # payments (while the window is open, logs of payments it made before are counted).
+        expired = {
+            bytes(r[0])
+            for r in _rows_in(tx, "SELECT card_id, ltime FROM revoked_cards WHERE card_id IN (%s)",
+                              payers)
+            if ltime >= r[1] + self.window
         }  # fmt: skip
-        wanted = {(item.payer_key, item.counter) for item in items}
-        used = {}
-        for key, counter, index in _rows_in(
-            tx, "SELECT payer_key, counter, leaf_index FROM leaves WHERE counter IN (%s)",
-            list({item.counter for item in items}),
-        ):  # fmt: skip
-            if (bytes(key), counter) in wanted:
-                used[(bytes(key), counter)] = index
+        unknown = self._unknown_cards(tx, {item.recipient_id for item in items})
+        used = {
+            (bytes(r[0]), r[1]): r[2]
+            # A join with a VALUES list, which both databases answer from the unique index on
+            # (payer_key, counter); SQLite scans the table for a row-value IN.
+            for r in _rows_in(tx, "SELECT l.payer_key, l.counter, l.leaf_index FROM (VALUES %s)"
+                              " AS w JOIN leaves AS l"
+                              " ON l.payer_key = w.column1 AND l.counter = w.column2",
+                              list({(item.payer_key, item.counter) for item in items}))
+        }  # fmt: skip
         for pos, item in enumerate(items):
+            if item.payer_id in expired:
+                results[pos] = _refusal(
+                    SubmitError(403, "the payer card %s is revoked and its settlement window"
+                                " has passed" % item.payer_id.hex())
+                )  # fmt: skip
+                continue
+            if item.recipient_id in unknown:
+                results[pos] = _refusal(
+                    SubmitError(422, "unknown recipient card %s" % item.recipient_id.hex())
+                )
+                continue
             row = stored.get(item.identity)
             if row is not None:
                 results[pos] = self._existing(tx, item, row, ltime)
@@ -266,13 +252,14 @@ class LoggerService(SettlementViews, LedgerViews):
 
         leaf_hashes = [merkle.leaf_hash(item.data) for _, item in fresh]
         nodes = merkle.new_nodes(size, leaf_hashes, get)
+        receipts = self._receipts(
+            [(item.record_hash, item.recipient_id, item.chall_id, size + k, tree_size, ltime)
+             for k, (_, item) in enumerate(fresh)]
+        )  # fmt: skip
         rows = []
         for k, (pos, item) in enumerate(fresh):
             index = size + k
-            receipt = Receipt(
-                item.record_hash, item.recipient_id, item.chall_id, index, tree_size, ltime
-            ).sign(self.signer)
-            encoded = receipt.encode()
+            encoded = receipts[k]
             rows.append(
                 (index, item.identity, item.data, item.record_hash, item.payer_key,
                  item.payer_id, item.counter, item.recipient_id, item.amount, ltime, encoded)
@@ -286,15 +273,42 @@ class LoggerService(SettlementViews, LedgerViews):
         tx.run_many("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
         vouchers = {}
         for _, item in fresh:
-            v = item.voucher
-            key = (item.payer_id, v.sequence)
-            if key not in vouchers:  # Many records of a batch show one voucher: encode it once.
-                vouchers[key] = (item.payer_id, v.sequence, v.issued, v.public_key, v.encode())
+            key = (item.payer_id, item.voucher[0])
+            if key not in vouchers:  # Many records of a batch show one voucher.
+                vouchers[key] = (item.payer_id, *item.voucher)
         tx.run_many(
             "INSERT INTO vouchers (card_id, sequence, issued, public_key, record)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (card_id, sequence) DO NOTHING",
             list(vouchers.values()),
         )
+
+    def _receipts(self, fields):
+        """Signed, encoded receipts for (H(record), IdUB, ChallID, index, size, L-time) tuples.
+
+        The sequencer holds the append lock while it signs, and every other append waits for
+        it: the signatures are spread over the signer threads, which pyca/cryptography lets run
+        at once outside the GIL.
+        """
+        if len(fields) < 2 * SIGN_CHUNK:
+            return _sign_receipts(self.signer, fields)
+        chunks = [fields[i : i + SIGN_CHUNK] for i in range(0, len(fields), SIGN_CHUNK)]
+        out = []
+        for part in self._signers.map(_sign_receipts, [self.signer] * len(chunks), chunks):
+            out += part
+        return out
+
+    def _unknown_cards(self, tx, card_ids):
+        """Those of `card_ids` that no voucher names."""
+        asked = [c for c in card_ids if c not in self._known]
+        if not asked:
+            return set()
+        found = {
+            bytes(r[0])
+            for r in _rows_in(tx, "SELECT DISTINCT card_id FROM vouchers WHERE card_id IN (%s)",
+                              asked)
+        }  # fmt: skip
+        self._known |= found
+        return set(asked) - found
 
     def _existing(self, tx, item, row, ltime):
         index, record_hash, receipt = row
@@ -336,6 +350,10 @@ class LoggerService(SettlementViews, LedgerViews):
         self.storage.write([(_HEARTBEAT, (ltime,))])
 
 
+def _sign_receipts(signer, fields):
+    return [Receipt(*row).sign(signer).encode() for row in fields]
+
+
 def _accepted(receipt, index, tree_size):
     return {
         "status": 200,
@@ -352,12 +370,19 @@ def _refusal(exc):
     return result
 
 
-def _rows_in(tx, sql, values, chunk=500):
-    """Rows of `sql`, whose "IN (%s)" takes `values`, queried `chunk` values at a time."""
+def _rows_in(tx, sql, values, chunk=400):
+    """Rows of `sql`, whose "IN (%s)" takes `values`, queried `chunk` values at a time. Values
+    that are tuples fill a "VALUES %s" list instead, with (?, ?) for each."""
     rows = []
     for start in range(0, len(values), chunk):
         part = values[start : start + chunk]
-        rows += tx.all(sql % ", ".join("?" * len(part)), tuple(part))
+        if isinstance(part[0], tuple):
+            marks = ", ".join("(%s)" % ", ".join("?" * len(v)) for v in part)
+            params = tuple(x for v in part for x in v)
+        else:
+            marks = ", ".join("?" * len(part))
+            params = tuple(part)
+        rows += tx.all(sql % marks, params)
     return rows
 
 

@@ -9,6 +9,8 @@ Writes happen only in `append` (the sequencer's one transaction per batch) and i
 feeds (vouchers, revocation lists, checkpoints, heartbeat); everything else reads.
 """
 
+import contextlib
+import fcntl
 import sqlite3
 import threading
 from pathlib import Path
@@ -257,13 +259,36 @@ class SQLiteStorage(Storage):
         conn.executemany(sql, rows)
 
     def _transaction(self, conn, sequencer=False):
+        if sequencer:
+            return _sequenced(self._sequencer_lock_path(), conn)
         return transaction(conn)
+
+    def _sequencer_lock_path(self):
+        return self.path.with_name(self.path.name + "-sequencer.lock")
 
     def close(self):
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+@contextlib.contextmanager
+def _sequenced(lock_path, conn):
+    """The sequencer's transaction, behind an exclusive lock on a file beside the database.
+
+    Several service workers append to one SQLite file. BEGIN IMMEDIATE alone would serialise
+    them too, but a writer that finds the database busy sleeps in steps of up to 100 ms before
+    it tries again; a waiter on flock() is woken the moment the lock is released. The kernel
+    drops the lock when its holder dies, so a killed worker never leaves it behind.
+    """
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            with transaction(conn):
+                yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _migrate(storage, conn, migrations):

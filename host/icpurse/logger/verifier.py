@@ -1,0 +1,202 @@
+"""The logger's record checks that need no database: parse a log record and verify CertT(A),
+VoucherI(A) and S, off the event loop and off the sequencer.
+
+`Checker` does the work for one record. `VerifierPool` runs it on worker processes: parsing is
+pure Python, and in the sequencer's process it would hold the GIL against the one thread that
+appends to the log, which then waits for the interpreter at every database call while every
+other append waits for it. The pool batches what arrives while its workers are busy, so single
+submissions under load cost one round trip to a worker per batch, not per record. With
+`processes=0` the checks run on a thread in-process (tests, and machines with one core).
+"""
+
+import asyncio
+import concurrent.futures
+import multiprocessing
+import os
+import threading
+import time
+
+from icpurse.crypto_pyca import PycaBackend
+from purse.errors import CredentialError, CryptoError, RecordError
+from purse.records import fields as f
+from purse.records.log import LogRecord
+
+# Records a worker takes at once; what waits beyond that goes to the next free worker.
+MAX_CHUNK = 64
+# Parsed and verified credentials kept per worker before the caches are dropped.
+CACHE_LIMIT = 100000
+# How often a worker process checks that the service that started it is still alive.
+PARENT_POLL_SECONDS = 0.5
+
+
+class Prepared:
+    """A record that passed every check that needs no sequencing: plain values only, so it
+    travels back from a worker process cheaply."""
+
+    __slots__ = (
+        "amount",
+        "chall_id",
+        "counter",
+        "data",
+        "identity",
+        "payer_id",
+        "payer_key",
+        "recipient_id",
+        "record_hash",
+        "voucher",
+    )  # fmt: skip
+
+    def __init__(self, data, record):
+        payment = record.payment
+        voucher = payment.voucher
+        self.data = bytes(data)
+        self.identity = payment.certificate.public_key + payment.chall_id + payment.g1
+        self.record_hash = f.record_hash(self.data)
+        self.payer_key = payment.certificate.public_key
+        self.payer_id = payment.certificate.card_id
+        self.counter = payment.counter
+        self.recipient_id = record.recipient_id
+        self.chall_id = payment.chall_id
+        self.amount = payment.x
+        # The voucher's row for the logger's vouchers table: (sequence, issued, PkU, record).
+        self.voucher = (voucher.sequence, voucher.issued, voucher.public_key, voucher.encode())
+
+    def __getstate__(self):
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state):
+        for name, value in zip(self.__slots__, state, strict=True):
+            setattr(self, name, value)
+
+
+class Checker:
+    """Parses and verifies log records against the trust anchors PkT and PkI."""
+
+    def __init__(self, ca_key, issuer_key):
+        self.ca_key = bytes(ca_key)
+        self.issuer_key = bytes(issuer_key)
+        self.backend = PycaBackend()
+        self._parsed = {}
+        self._verified = {}
+
+    def _verified_once(self, record, key):
+        """Certificates and vouchers are parsed (LogRecord.decode with the `_parsed` cache) and
+        verified once per distinct encoding; the parsed object is then shared and marked."""
+        if id(record) not in self._verified:
+            record.verify(self.backend, key)
+            self._verified[id(record)] = record
+
+    def check(self, data):
+        """A Prepared record, or (status, reason) if it is refused."""
+        if len(self._parsed) > CACHE_LIMIT:
+            # Bounded caches: dropping them only costs re-parsing and re-verifying.
+            self._parsed.clear()
+            self._verified.clear()
+        try:
+            record = LogRecord.decode(data, self._parsed)
+        except RecordError as exc:
+            return (400, "malformed log record: %s" % exc)
+        payment = record.payment
+        try:
+            self._verified_once(payment.certificate, self.ca_key)
+            self._verified_once(payment.voucher, self.issuer_key)
+            if payment.voucher.public_key != payment.certificate.public_key:
+                raise CredentialError("the voucher was issued to another card")
+            payment.verify(self.backend, payment.certificate.public_key)
+        except CryptoError as exc:
+            return (422, "record does not verify: %s" % exc)
+        return Prepared(data, record)
+
+    def check_all(self, records):
+        return [self.check(data) for data in records]
+
+
+# The Checker of a worker process, made once by the pool's initializer.
+_checker = None
+
+
+def _start_worker(ca_key, issuer_key):
+    global _checker
+    _checker = Checker(ca_key, issuer_key)
+    # A service killed outright (SIGKILL, a power cut of the server) cannot stop its workers:
+    # each watches its parent and leaves when it is gone, rather than live on as an orphan.
+    parent = os.getppid()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent):
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(0)
+
+
+def _check_in_worker(records):
+    return _checker.check_all(records)
+
+
+class VerifierPool:
+    """`await check(records)`: one Prepared or (status, reason) per record, in order."""
+
+    def __init__(self, ca_key, issuer_key, processes=0):
+        self.processes = processes
+        if processes > 0:
+            # Forked workers would inherit the parent's threads' locks; a fresh interpreter
+            # imports only what checking needs.
+            context = multiprocessing.get_context("spawn")
+            self._executor = concurrent.futures.ProcessPoolExecutor(
+                processes, context, initializer=_start_worker, initargs=(ca_key, issuer_key)
+            )
+            self._work = _check_in_worker
+            self._lanes = processes
+        else:
+            self._checker = Checker(ca_key, issuer_key)
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, "icpurse-verifier")
+            self._work = self._checker.check_all
+            self._lanes = 1
+        self._waiting = []
+        self._busy = 0
+
+    async def check(self, records):
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((records, future))
+        self._dispatch()
+        return await future
+
+    def _dispatch(self):
+        while self._waiting and self._busy < self._lanes:
+            # Whole requests, up to MAX_CHUNK records (a larger request goes alone).
+            taken = [self._waiting.pop(0)]
+            size = len(taken[0][0])
+            while self._waiting and size + len(self._waiting[0][0]) <= MAX_CHUNK:
+                taken.append(self._waiting.pop(0))
+                size += len(taken[-1][0])
+            self._busy += 1
+            asyncio.get_running_loop().create_task(self._run(taken))
+
+    async def _run(self, taken):
+        loop = asyncio.get_running_loop()
+        records = [data for request, _ in taken for data in request]
+        try:
+            # A large request is cut into chunks that the free workers share.
+            chunks = [records[i : i + MAX_CHUNK] for i in range(0, len(records), MAX_CHUNK)]
+            results = []
+            for part in await asyncio.gather(
+                *(loop.run_in_executor(self._executor, self._work, c) for c in chunks)
+            ):
+                results += part
+        except Exception as exc:  # noqa: BLE001 - every waiting request must hear of it.
+            for _, future in taken:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            pos = 0
+            for request, future in taken:
+                if not future.done():
+                    future.set_result(results[pos : pos + len(request)])
+                pos += len(request)
+        finally:
+            self._busy -= 1
+            self._dispatch()
+
+    def close(self):
+        self._executor.shutdown(wait=True)
