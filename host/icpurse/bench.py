@@ -1,5 +1,13 @@
 """`icpurse bench ...`: benchmarks. One sub-command per measured area."""
 
+import argparse
+
+
+def _positive(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("%r is not a whole number of at least 1" % text)
+    return int(text)
+
 
 def _crypto(args):
     from icpurse import bench_crypto
@@ -33,7 +41,7 @@ def add_parser(subparsers):
         help="P-256 sign/verify: field multiplications, CPython, MicroPython, pyca, heap",
     )
     crypto.add_argument(
-        "--rounds", type=int, default=50, help="timed runs per operation (default 50)"
+        "--rounds", type=_positive, default=50, help="timed runs per operation (default 50)"
     )
     crypto.set_defaults(handler=_crypto)
     logger = areas.add_parser(
@@ -41,22 +49,38 @@ def add_parser(subparsers):
         help="logger service on loopback: records/s and latency, SQLite and PostgreSQL",
     )
     logger.add_argument(
-        "--records", type=int, default=20000, help="records per database (default 20000)"
-    )
-    logger.add_argument("--batch", type=int, default=200, help="records per batch request")
-    logger.add_argument("--clients", type=int, default=8, help="concurrent batch clients")
-    logger.add_argument(
-        "--pg-workers", type=int, default=2, help="service workers against PostgreSQL"
+        "--records", type=_positive, default=20000, help="records per database (default 20000)"
     )
     logger.add_argument(
-        "--sqlite-workers", type=int, default=1, help="service workers against SQLite"
+        "--batch", type=_positive, default=200, help="records per batch request (default 200)"
+    )
+    logger.add_argument(
+        "--clients", type=_positive, default=8, help="concurrent batch clients (default 8)"
+    )
+    logger.add_argument(
+        "--single-clients", type=_positive, default=32,
+        help="concurrent clients submitting one record per request (default 32)",
+    )  # fmt: skip
+    logger.add_argument(
+        "--pg-workers",
+        type=_positive,
+        default=2,
+        help="service workers against PostgreSQL (default 2)",
+    )
+    logger.add_argument(
+        "--sqlite-workers",
+        type=_positive,
+        default=1,
+        help="service workers against SQLite (default 1)",
     )
     logger.set_defaults(handler=_logger)
     transfer = areas.add_parser(
         "transfer",
         help="one transfer between emulated cards over ptys: CPython, MicroPython, heap",
     )
-    transfer.add_argument("--rounds", type=int, default=5, help="transfers to time (default 5)")
+    transfer.add_argument(
+        "--rounds", type=_positive, default=5, help="transfers to time (default 5)"
+    )
     transfer.set_defaults(handler=_transfer)
     firmware = areas.add_parser(
         "firmware", help="flash footprint of the wallet (.py and .mpy) and a card's heap at boot"

@@ -8,7 +8,6 @@ one signature S per record; certificates and vouchers are cached), and prints th
 """
 
 import asyncio
-import json
 import os
 import tempfile
 import time
@@ -17,6 +16,7 @@ import uuid
 import httpx2
 
 from icpurse.crypto_pyca import PycaBackend
+from icpurse.logger.loaddriver import drive, record_requests
 from icpurse.logger.loadgen import LoadGenerator
 from icpurse.logger.process import LoggerProcess
 from icpurse.progress import progress
@@ -42,52 +42,16 @@ def verifications_per_second(gen, seconds=1.0):
     return done / (time.perf_counter() - start)
 
 
-async def _drive(url, records, batch, concurrency):
-    """Submit `records` in requests of `batch` from `concurrency` clients; return
-    (elapsed seconds, request latencies, records refused).
-
-    The request bodies are encoded before the clock starts, and the client is aiohttp: the load
-    generator shares the machine's cores with the logger, so it should take little of them.
-    """
-    import aiohttp
-
-    if batch == 1:
-        path = "/v1/record"
-        bodies = [json.dumps({"record": r.hex()}).encode() for r in records]
-    else:
-        path = "/v1/records"
-        bodies = [
-            json.dumps({"records": [r.hex() for r in records[i : i + batch]]}).encode()
-            for i in range(0, len(records), batch)
-        ]
-    latencies = []
-    refused = 0
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=120)
-    headers = {"content-type": "application/json"}
-    async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as session:
-        pending = iter(bodies)
-
-        async def worker():
-            nonlocal refused
-            for body in pending:
-                t0 = time.perf_counter()
-                async with session.post(path, data=body, headers=headers) as answer:
-                    result = await answer.json()
-                latencies.append(time.perf_counter() - t0)
-                if batch == 1:
-                    refused += answer.status != 200
-                else:
-                    refused += sum(1 for r in result["results"] if r["status"] != 200)
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - start, latencies, refused
-
-
 def _percentile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _machine_busy():
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:8]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 def _run_one(name, db, gen, records, args, workers=1):
@@ -102,19 +66,26 @@ def _run_one(name, db, gen, records, args, workers=1):
             for label, part, batch, conc in (
                 ("batch %d x %d clients" % (args.batch, args.clients), records[:half],
                  args.batch, args.clients),
-                ("single x %d clients" % (args.clients * 4), records[half:], 1, args.clients * 4),
+                ("single x %d clients" % args.single_clients, records[half:], 1,
+                 args.single_clients),
             ):  # fmt: skip
                 progress("%s: %s, %d records" % (name, label, len(part)))
-                elapsed, latencies, refused = asyncio.run(_drive(server.url, part, batch, conc))
+                requests = record_requests("127.0.0.1", part, batch)
+                before = _machine_busy()
+                elapsed, latencies, refused, cpu = asyncio.run(
+                    drive("127.0.0.1", server.port, requests, conc)
+                )
+                after = _machine_busy()
+                busy = (after[0] - before[0]) / max(1, after[1] - before[1])
                 rows.append(
                     (name, label, len(part) / elapsed, _percentile(latencies, 0.5),
-                     _percentile(latencies, 0.99), refused)
+                     _percentile(latencies, 0.99), refused, cpu / elapsed, busy)
                 )  # fmt: skip
             size = feed.get("/v1/checkpoint").json()["tree_size"]
             feed.close()
             if size != len(records):
                 rows.append((name, "tree size %d != %d records sent" % (size, len(records)),
-                             0.0, 0.0, 0.0, len(records) - size))  # fmt: skip
+                             0.0, 0.0, 0.0, len(records) - size, 0.0, 0.0))  # fmt: skip
             return rows
 
 
@@ -162,12 +133,15 @@ def run(args):
     print()
     print("pyca/cryptography ECDSA P-256 verify, one core: %.0f verifications/s" % verify_rate)
     print()
-    print("%-26s %-24s %11s %9s %9s %8s %8s" % (
-        "database", "load", "records/s", "p50 ms", "p99 ms", "refused", "ratio"))  # fmt: skip
-    print("-" * 100)
-    for name, label, rate, p50, p99, refused in rows:
-        print("%-26s %-24s %11.0f %9.1f %9.1f %8d %8.2f" % (
-            name, label, rate, p50 * 1000, p99 * 1000, refused, rate / verify_rate))  # fmt: skip
+    print("%-26s %-24s %10s %8s %8s %8s %6s %10s %9s" % (
+        "database", "load", "records/s", "p50 ms", "p99 ms", "refused", "ratio", "loadgen",
+        "machine"))  # fmt: skip
+    print("-" * 118)
+    for name, label, rate, p50, p99, refused, loadgen, busy in rows:
+        print("%-26s %-24s %10.0f %8.1f %8.1f %8d %6.2f %9.0f%% %8.0f%%" % (
+            name, label, rate, p50 * 1000, p99 * 1000, refused, rate / verify_rate,
+            loadgen * 100, busy * 100))  # fmt: skip
     print()
     print("ratio: durably stored, fully verified records/s per pyca verification/s on one core")
+    print("loadgen: the load generator's CPU, in % of one core; machine: all cores busy, in %")
     return 0
