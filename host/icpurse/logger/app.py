@@ -23,6 +23,8 @@ from icpurse.logger.settlement import MAX_JOURNAL_UPLOAD, WindowOpen, check_reas
 from purse.records.checkpoint import Checkpoint
 
 MAX_BODY = 1024 * 1024
+# How often the write-ahead log is copied into the database (SQLite).
+CHECKPOINT_SECONDS = 0.5
 MAX_RECORD_HEX = 2 * 4096
 MAX_PAGE = 1000
 # Tables the audit reads whole, page by page: GET /v1/ledger/{table}.
@@ -298,13 +300,15 @@ def build_app(service):
     async def lifespan(app):
         service.sequencer.start()
         await service.sequencer.run_alone(service.heartbeat)
-        beat = asyncio.get_running_loop().create_task(_heartbeat(service))
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(_heartbeat(service)), loop.create_task(_checkpoints(service))]
         try:
             yield
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await service.sequencer.stop()
             service.close()
 
@@ -360,3 +364,13 @@ async def _heartbeat(service):
                 await service.sequencer.run_alone(service.heartbeat)
             except Exception as exc:  # noqa: BLE001 - a failed heartbeat makes the status 503.
                 service.sequencer.last_error = exc
+
+
+async def _checkpoints(service):
+    """Checkpoint the write-ahead log off the sequencer's path (storage.checkpoint_wal)."""
+    while True:
+        await asyncio.sleep(CHECKPOINT_SECONDS)
+        try:
+            await _off_loop(service.storage.checkpoint_wal)
+        except Exception:  # noqa: BLE001, S110 - a busy or failed checkpoint is retried next time.
+            pass

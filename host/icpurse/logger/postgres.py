@@ -42,8 +42,18 @@ class PostgresStorage(Storage):
         return cur.fetchall()
 
     def _execute_many(self, conn, sql, rows):
-        with conn.cursor() as cur:
-            cur.executemany(sql.replace("?", "%s"), rows)
+        """Many rows of one INSERT. A plain INSERT becomes a COPY, which streams the rows in
+        one operation; an INSERT ... ON CONFLICT goes through executemany's pipeline."""
+        if not rows:
+            return
+        if " ON CONFLICT " in sql:
+            with conn.cursor() as cur:
+                cur.executemany(sql.replace("?", "%s"), rows)
+            return
+        target = sql[len("INSERT INTO ") : sql.index(" VALUES")]
+        with conn.cursor() as cur, cur.copy("COPY %s FROM STDIN" % target) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def _transaction(self, conn, sequencer=False):
         return _PgTransaction(conn, sequencer)

@@ -240,7 +240,6 @@ class LoggerService(SettlementViews, LedgerViews):
                 else:
                     index = results[first[item.identity]]["leaf_index"]
                     results[pos] = self._conflict(tx, item, index, ltime)
-        tx.run(_HEARTBEAT, (ltime,))
         return results
 
     def _store_leaves(self, tx, size, tree_size, fresh, results, ltime):
