@@ -49,7 +49,10 @@ def add_parser(subparsers):
         help="logger service on loopback: records/s and latency, SQLite and PostgreSQL",
     )
     logger.add_argument(
-        "--records", type=_positive, default=20000, help="records per database (default 20000)"
+        "--records",
+        type=_positive,
+        default=24000,
+        help="records per database, a third for each load (default 24000)",
     )
     logger.add_argument(
         "--batch", type=_positive, default=200, help="records per batch request (default 200)"
@@ -57,6 +60,14 @@ def add_parser(subparsers):
     logger.add_argument(
         "--clients", type=_positive, default=8, help="concurrent batch clients (default 8)"
     )
+    logger.add_argument(
+        "--latency-batch", type=_positive, default=50,
+        help="records per batch request in the latency test (default 50)",
+    )  # fmt: skip
+    logger.add_argument(
+        "--latency-clients", type=_positive, default=2,
+        help="concurrent batch clients in the latency test (default 2)",
+    )  # fmt: skip
     logger.add_argument(
         "--single-clients", type=_positive, default=32,
         help="concurrent clients submitting one record per request (default 32)",

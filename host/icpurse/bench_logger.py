@@ -2,9 +2,12 @@
 
 It starts `icpurse logger serve` on loopback (SQLite in a temporary directory, then PostgreSQL
 in a fresh schema when a server answers), feeds it valid signed records from concurrent clients
-— in batches and one by one — and prints records/s with p50/p99 request latency. In the same
-run it measures pyca/cryptography ECDSA verifications per second on one core (the logger checks
-one signature S per record; certificates and vouchers are cached), and prints the ratio.
+— large batches for throughput, small batches from few clients for latency, one record per
+request — and prints records/s with p50/p99 request latency. In the same run it measures
+pyca/cryptography ECDSA verifications per second on one core (the logger checks one signature S
+per record; certificates and vouchers are cached) and prints the ratio, and beside each figure
+the CPU the load generator took and how busy the whole machine was: the load generator runs on
+the cores it measures the logger on.
 """
 
 import asyncio
@@ -16,6 +19,7 @@ import uuid
 import httpx2
 
 from icpurse.crypto_pyca import PycaBackend
+from icpurse.errors import UsageError
 from icpurse.logger.loaddriver import drive, record_requests
 from icpurse.logger.loadgen import LoadGenerator
 from icpurse.logger.process import LoggerProcess
@@ -62,13 +66,17 @@ def _run_one(name, db, gen, records, args, workers=1):
             for voucher in gen.vouchers():
                 feed.post("/v1/vouchers", json={"voucher": voucher.hex()})
             rows = []
-            half = len(records) // 2
-            for label, part, batch, conc in (
-                ("batch %d x %d clients" % (args.batch, args.clients), records[:half],
-                 args.batch, args.clients),
-                ("single x %d clients" % args.single_clients, records[half:], 1,
-                 args.single_clients),
-            ):  # fmt: skip
+            # Three loads, a third of the records each: throughput in large batches, latency
+            # in small batches from few clients, and one record per request.
+            third = len(records) // 3
+            loads = (
+                (args.batch, args.clients, records[:third]),
+                (args.latency_batch, args.latency_clients, records[third : 2 * third]),
+                (1, args.single_clients, records[2 * third :]),
+            )
+            for batch, conc, part in loads:
+                label = ("batch %d x %d clients" % (batch, conc) if batch > 1
+                         else "single x %d clients" % conc)  # fmt: skip
                 progress("%s: %s, %d records" % (name, label, len(part)))
                 requests = record_requests("127.0.0.1", part, batch)
                 before = _machine_busy()
@@ -110,6 +118,8 @@ def _drop(schema):
 
 
 def run(args):
+    if args.records < 3:
+        raise UsageError("--records must be at least 3: a third goes to each load")
     gen = LoadGenerator(b"bench %d" % time.time_ns(), cards=16)
     progress("signing %d records per database" % args.records)
     progress("measuring pyca verifications/s on one core")

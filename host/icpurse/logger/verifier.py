@@ -46,9 +46,8 @@ class Prepared:
         "voucher",
     )  # fmt: skip
 
-    def __init__(self, data, record):
+    def __init__(self, data, record, voucher_row):
         payment = record.payment
-        voucher = payment.voucher
         self.data = bytes(data)
         self.identity = payment.certificate.public_key + payment.chall_id + payment.g1
         self.record_hash = f.record_hash(self.data)
@@ -59,7 +58,7 @@ class Prepared:
         self.chall_id = payment.chall_id
         self.amount = payment.x
         # The voucher's row for the logger's vouchers table: (sequence, issued, PkU, record).
-        self.voucher = (voucher.sequence, voucher.issued, voucher.public_key, voucher.encode())
+        self.voucher = voucher_row
 
     def __getstate__(self):
         return tuple(getattr(self, name) for name in self.__slots__)
@@ -78,6 +77,7 @@ class Checker:
         self.backend = PycaBackend()
         self._parsed = {}
         self._verified = {}
+        self._voucher_rows = {}
 
     def _verified_once(self, record, key):
         """Certificates and vouchers are parsed (LogRecord.decode with the `_parsed` cache) and
@@ -86,12 +86,21 @@ class Checker:
             record.verify(self.backend, key)
             self._verified[id(record)] = record
 
+    def _voucher_row(self, voucher):
+        """A verified voucher's row, encoded once per distinct voucher (it is shared)."""
+        row = self._voucher_rows.get(id(voucher))
+        if row is None:
+            row = (voucher.sequence, voucher.issued, voucher.public_key, voucher.encode())
+            self._voucher_rows[id(voucher)] = row
+        return row
+
     def check(self, data):
         """A Prepared record, or (status, reason) if it is refused."""
         if len(self._parsed) > CACHE_LIMIT:
             # Bounded caches: dropping them only costs re-parsing and re-verifying.
             self._parsed.clear()
             self._verified.clear()
+            self._voucher_rows.clear()
         try:
             record = LogRecord.decode(data, self._parsed)
         except RecordError as exc:
@@ -105,7 +114,7 @@ class Checker:
             payment.verify(self.backend, payment.certificate.public_key)
         except CryptoError as exc:
             return (422, "record does not verify: %s" % exc)
-        return Prepared(data, record)
+        return Prepared(data, record, self._voucher_row(payment.voucher))
 
     def check_all(self, records):
         return [self.check(data) for data in records]
@@ -155,6 +164,14 @@ class VerifierPool:
             self._lanes = 1
         self._waiting = []
         self._busy = 0
+
+    async def start(self):
+        """Start every worker now, so that the first submissions do not wait for processes to
+        be spawned and the core to be imported."""
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(loop.run_in_executor(self._executor, self._work, []) for _ in range(self._lanes))
+        )
 
     async def check(self, records):
         future = asyncio.get_running_loop().create_future()
