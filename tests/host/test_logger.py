@@ -186,3 +186,26 @@ def test_damaged_database_is_reported(tmp_path):
         raise AssertionError("an unsupported URL was accepted")
     except StorageError as exc:
         assert "unsupported database URL" in str(exc)
+
+
+def test_one_batch_mixes_stored_refused_and_repeated_records(logger_world):
+    """The stored-state checks run once per batch in the sequencer: each record of a batch
+    still gets its own answer, in order."""
+    w = logger_world
+    a, b = _pair(w)
+    c = w.new_card(b"C", 500)
+    for amount in (20, 30):
+        w.transfer(a, b, amount)
+    w.transfer(c, b, 40)
+    first, second, from_c = (b.client.read_outbox(i) for i in range(3))
+    w.client.publish_revocation(w.revocation([c.client.info().card_id], sequence=1))
+    w.advance(WINDOW + 1)
+    unknown = LogRecord.decode(second)
+    unknown.recipient_id = b"\x00" * 8
+    results = w.client.submit_batch([first, from_c, unknown.encode(), second, first])
+    assert isinstance(results[0], bytes) and isinstance(results[3], bytes)
+    assert results[4] == results[0]
+    assert results[1].status == 403 and "settlement window" in str(results[1])
+    assert results[2].status in (400, 422)
+    assert Receipt.decode(results[3]).leaf_index == Receipt.decode(results[0]).leaf_index + 1
+    assert w.service.tree_size() == 2

@@ -2,7 +2,9 @@
 values, in the order asked, with refusals in place; concurrent requests share batches."""
 
 import asyncio
+import os
 import pickle
+import signal
 
 from icpurse.logger.loadgen import LoadGenerator
 from icpurse.logger.verifier import Checker, Prepared, VerifierPool
@@ -58,3 +60,28 @@ def test_prepared_records_travel_as_plain_values():
     assert copy.data == data and copy.amount == 1 and len(copy.identity) == 33 + 8 + 32
     record = LogRecord.decode(data)
     assert copy.voucher[3] == record.payment.voucher.encode()
+
+
+def test_a_killed_worker_fails_its_requests_and_the_pool_recovers():
+    gen = LoadGenerator(b"killed worker", cards=2)
+    records = gen.records(4)
+
+    async def run():
+        pool = VerifierPool(gen.ca.public_key, gen.issuer.public_key, 2)
+        try:
+            await pool.start()
+            victim = next(iter(pool._executor._processes.values()))
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.join(10)
+            try:
+                await pool.check(records[:2])
+                failed = False
+            except Exception:  # noqa: BLE001 - the broken pool's own error type
+                failed = True
+            return failed, await pool.check(records[2:])
+        finally:
+            pool.close()
+
+    failed, answers = asyncio.run(run())
+    assert failed
+    assert all(isinstance(a, Prepared) for a in answers)

@@ -23,6 +23,8 @@ from icpurse.logger.verifier import Prepared, VerifierPool
 from purse.records.logger import Receipt, Ticket
 
 MAX_BATCH_RECORDS = 1000
+# Card ids remembered as known to the vouchers table before the set is dropped.
+KNOWN_CARDS_LIMIT = 1000000
 # Receipts are signed in chunks of this size on the signer threads (one per core).
 SIGN_CHUNK = 25
 # The settlement window (docs/PROTOCOL.md): how long, in seconds of L-time, a payment may stay
@@ -117,7 +119,12 @@ class LoggerService(SettlementViews, LedgerViews):
         Parsing and signature checks run in the verifier pool (verifier.py), the checks against
         stored state in the sequencer's transaction.
         """
-        checked = await self.verifier.check(records)
+        try:
+            checked = await self.verifier.check(records)
+        except Exception as exc:  # noqa: BLE001 - nothing was stored; the client may retry.
+            raise Unavailable(
+                "the record checks failed (%s); retry" % exc.__class__.__name__
+            ) from None
         results = [None] * len(records)
         ready = []
         for pos, item in enumerate(checked):
@@ -301,6 +308,8 @@ class LoggerService(SettlementViews, LedgerViews):
         asked = [c for c in card_ids if c not in self._known]
         if not asked:
             return set()
+        if len(self._known) > KNOWN_CARDS_LIMIT:
+            self._known.clear()  # Bounded: forgetting only costs a query.
         found = {
             bytes(r[0])
             for r in _rows_in(tx, "SELECT DISTINCT card_id FROM vouchers WHERE card_id IN (%s)",

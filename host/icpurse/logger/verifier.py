@@ -11,6 +11,7 @@ submissions under load cost one round trip to a worker per batch, not per record
 
 import asyncio
 import concurrent.futures
+import concurrent.futures.process
 import multiprocessing
 import os
 import threading
@@ -148,22 +149,27 @@ class VerifierPool:
 
     def __init__(self, ca_key, issuer_key, processes=0):
         self.processes = processes
+        self._anchors = (bytes(ca_key), bytes(issuer_key))
         if processes > 0:
-            # Forked workers would inherit the parent's threads' locks; a fresh interpreter
-            # imports only what checking needs.
-            context = multiprocessing.get_context("spawn")
-            self._executor = concurrent.futures.ProcessPoolExecutor(
-                processes, context, initializer=_start_worker, initargs=(ca_key, issuer_key)
-            )
             self._work = _check_in_worker
             self._lanes = processes
         else:
             self._checker = Checker(ca_key, issuer_key)
-            self._executor = concurrent.futures.ThreadPoolExecutor(1, "icpurse-verifier")
             self._work = self._checker.check_all
             self._lanes = 1
+        self._executor = self._new_executor()
         self._waiting = []
         self._busy = 0
+
+    def _new_executor(self):
+        if self.processes == 0:
+            return concurrent.futures.ThreadPoolExecutor(1, "icpurse-verifier")
+        # Forked workers would inherit the parent's threads' locks; a fresh interpreter imports
+        # only what checking needs.
+        context = multiprocessing.get_context("spawn")
+        return concurrent.futures.ProcessPoolExecutor(
+            self.processes, context, initializer=_start_worker, initargs=self._anchors
+        )
 
     async def start(self):
         """Start every worker now, so that the first submissions do not wait for processes to
@@ -202,6 +208,11 @@ class VerifierPool:
             ):
                 results += part
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear of it.
+            if isinstance(exc, concurrent.futures.process.BrokenProcessPool):
+                # A worker died (killed, out of memory): these requests fail and may be retried;
+                # the next ones get a fresh pool.
+                self._executor.shutdown(wait=False)
+                self._executor = self._new_executor()
             for _, future in taken:
                 if not future.done():
                     future.set_exception(exc)
