@@ -194,16 +194,9 @@ class LoggerService(SettlementViews, LedgerViews):
                               list({(item.payer_key, item.counter) for item in items}))
         }  # fmt: skip
         for pos, item in enumerate(items):
-            if item.payer_id in expired:
-                results[pos] = _refusal(
-                    SubmitError(403, "the payer card %s is revoked and its settlement window"
-                                " has passed" % item.payer_id.hex())
-                )  # fmt: skip
-                continue
-            if item.recipient_id in unknown:
-                results[pos] = _refusal(
-                    SubmitError(422, "unknown recipient card %s" % item.recipient_id.hex())
-                )
+            refused = _card_refusal(item, expired, unknown)
+            if refused is not None:
+                results[pos] = _refusal(refused)
                 continue
             row = stored.get(item.identity)
             if row is not None:
@@ -356,6 +349,19 @@ class LoggerService(SettlementViews, LedgerViews):
     def heartbeat(self):
         ltime = self.ltime()
         self.storage.write([(_HEARTBEAT, (ltime,))])
+
+
+def _card_refusal(item, expired, unknown):
+    """Why the cards of `item` are refused, if they are: its payer revoked and past the
+    settlement window, or its recipient unknown to the issuer feed."""
+    if item.payer_id in expired:
+        return SubmitError(
+            403, "the payer card %s is revoked and its settlement window has passed"
+            % item.payer_id.hex()
+        )  # fmt: skip
+    if item.recipient_id in unknown:
+        return SubmitError(422, "unknown recipient card %s" % item.recipient_id.hex())
+    return None
 
 
 def _sign_receipts(signer, fields):
