@@ -6,6 +6,13 @@ the first two). The payment's identity (PkUA, ChallID, G1) is stored once: an id
 resubmission gets the same receipt, a different record with that identity is refused and kept
 as evidence, and so is a second payment with a payer counter already used — proof of a clone.
 Record formats and checks come from purse.records; signatures go through the pyca backend.
+
+A submission passes two stages. The verifier pool (verifier.py) parses the record and checks
+its signatures, in worker processes. The sequencer then checks it against what is stored —
+payer card revoked past its window or closed, recipient unknown, identity or payer counter
+already used — with one query per kind for its whole batch, inside the transaction that appends
+the batch, so nothing can change between check and append; it signs the receipts on a thread
+per core while it holds the append lock.
 """
 
 import concurrent.futures
