@@ -1,12 +1,8 @@
 """`icpurse bench ...`: benchmarks. One sub-command per measured area."""
 
-import argparse
+from icpurse import argtypes
 
-
-def _positive(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError("%r is not a whole number of at least 1" % text)
-    return int(text)
+_positive = argtypes.count(1)
 
 
 def _crypto(args):
@@ -50,9 +46,9 @@ def add_parser(subparsers):
     )
     logger.add_argument(
         "--records",
-        type=_positive,
+        type=argtypes.count(3),
         default=24000,
-        help="records per database, a third for each load (default 24000)",
+        help="records per database, at least 3: a third for each load (default 24000)",
     )
     logger.add_argument(
         "--batch", type=_positive, default=200, help="records per batch request (default 200)"

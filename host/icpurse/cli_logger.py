@@ -4,6 +4,7 @@ import argparse
 import os
 import sys
 
+from icpurse import argtypes
 from icpurse.authority import AuthorityError, keys
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
@@ -15,15 +16,6 @@ def _seconds(text):
     if not text.isdigit() or int(text) >= 2**32:
         raise argparse.ArgumentTypeError("%r is not a number of seconds" % text)
     return int(text)
-
-
-def _count(minimum):
-    def parse(text):
-        if not text.isdigit() or not minimum <= int(text) <= 256:
-            raise argparse.ArgumentTypeError("%r is not a count from %d to 256" % (text, minimum))
-        return int(text)
-
-    return parse
 
 
 def logger_init(args):
@@ -108,12 +100,12 @@ def add_parser(subparsers):
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8462, help="port (default 8462)")
     p.add_argument(
-        "--workers", type=_count(1), default=1,
+        "--workers", type=argtypes.count(1, 256), default=1,
         help="service worker processes (default 1); each has its own sequencer, and appends "
         "take turns on the database's lock",
     )  # fmt: skip
     p.add_argument(
-        "--verifiers", type=_count(0), default=os.cpu_count() or 1, metavar="N",
+        "--verifiers", type=argtypes.count(0, 256), default=os.cpu_count() or 1, metavar="N",
         help="processes of each worker that parse and verify records (default: one per core, "
         "%(default)s here); 0 verifies on a thread of the worker",
     )  # fmt: skip

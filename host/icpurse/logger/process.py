@@ -23,8 +23,7 @@ class LoggerProcess:
     """The logger service in its own process; a context manager that waits until it answers
     and fails fast if the process dies."""
 
-    def __init__(self, directory, db, ca_key, issuer_key, workers=1, window=None,
-                 verifiers=None):  # fmt: skip
+    def __init__(self, directory, db, ca_key, issuer_key, workers=1, window=None):
         self.directory = Path(directory)
         self.key = self.directory / "logger.pem"
         if not self.key.exists():
@@ -35,7 +34,6 @@ class LoggerProcess:
         self.issuer_key = issuer_key
         self.workers = workers
         self.window = window
-        self.verifiers = verifiers
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.process = None
@@ -49,8 +47,6 @@ class LoggerProcess:
         ]  # fmt: skip
         if self.window is not None:
             command += ["--window", str(self.window)]
-        if self.verifiers is not None:
-            command += ["--verifiers", str(self.verifiers)]
         self.log = open(self.directory / ("logger-%d.log" % time.monotonic_ns()), "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(

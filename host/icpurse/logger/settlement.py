@@ -239,10 +239,6 @@ class SettlementViews:
 
     # --- recovery -----------------------------------------------------------------------------
 
-    def revoked_at(self, card_id):
-        row = self.storage.one("SELECT ltime FROM revoked_cards WHERE card_id = ?", (card_id,))
-        return None if row is None else int(row[0])
-
     def recover(self, card_id, successor):
         """Close the ledger of revoked card `card_id` and sign its balance statement naming
         `successor`. Asking again returns the same statement."""

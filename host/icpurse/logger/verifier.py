@@ -10,6 +10,7 @@ submissions under load cost one round trip to a worker per batch, not per record
 """
 
 import asyncio
+import collections
 import concurrent.futures
 import concurrent.futures.process
 import multiprocessing
@@ -158,7 +159,7 @@ class VerifierPool:
             self._work = self._checker.check_all
             self._lanes = 1
         self._executor = self._new_executor()
-        self._waiting = []
+        self._waiting = collections.deque()
         self._busy = 0
 
     def _new_executor(self):
@@ -188,10 +189,10 @@ class VerifierPool:
     def _dispatch(self):
         while self._waiting and self._busy < self._lanes:
             # Whole requests, up to MAX_CHUNK records (a larger request goes alone).
-            taken = [self._waiting.pop(0)]
+            taken = [self._waiting.popleft()]
             size = len(taken[0][0])
             while self._waiting and size + len(self._waiting[0][0]) <= MAX_CHUNK:
-                taken.append(self._waiting.pop(0))
+                taken.append(self._waiting.popleft())
                 size += len(taken[-1][0])
             self._busy += 1
             asyncio.get_running_loop().create_task(self._run(taken))
