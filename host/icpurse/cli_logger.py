@@ -64,11 +64,13 @@ def logger_serve(args):
             "ICPURSE_LOGGER_ISSUER": issuer.hex() if issuer else "",
             "ICPURSE_LOGGER_WINDOW": "" if args.window is None else str(args.window),
             "ICPURSE_LOGGER_VERIFIERS": str(args.verifiers),
+            "ICPURSE_LOGGER_SIGNERS": str(args.signers),
         }
     )
     print(
-        "icpurse logger on http://%s:%d (database %s, %d worker(s), %d verifier process(es)"
-        " each)" % (args.host, args.port, args.db, args.workers, args.verifiers),
+        "icpurse logger on http://%s:%d (database %s, %d worker(s), %d verifier and %d signer"
+        " process(es) each)"
+        % (args.host, args.port, args.db, args.workers, args.verifiers, args.signers),
         file=sys.stderr,
         flush=True,
     )
@@ -108,6 +110,11 @@ def add_parser(subparsers):
         "--verifiers", type=argtypes.count(0, 256), default=os.cpu_count() or 1, metavar="N",
         help="processes of each worker that parse and verify records (default: one per core, "
         "%(default)s here); 0 verifies on a thread of the worker",
+    )  # fmt: skip
+    p.add_argument(
+        "--signers", type=argtypes.count(0, 256), default=os.cpu_count() or 1, metavar="N",
+        help="processes of each worker that sign receipts (default: one per core, %(default)s "
+        "here); 0 signs on threads of the worker",
     )  # fmt: skip
     p.add_argument("--ca", metavar="DIR", help="CA directory whose ca.pub is PkT")
     p.add_argument("--ca-public-key", metavar="HEX|FILE", help="PkT (a new database needs it)")

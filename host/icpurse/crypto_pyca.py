@@ -81,6 +81,13 @@ class PycaBackend(Backend):
         self._public = {}
         self._private = {}
 
+    def __getstate__(self):
+        # Loaded keys cannot be pickled: a backend sent to a worker process starts empty.
+        return {}
+
+    def __setstate__(self, state):
+        self.__init__()
+
     def _load(self, cache, loader, key_bytes):
         key_bytes = bytes(key_bytes)
         loaded = cache.get(key_bytes)

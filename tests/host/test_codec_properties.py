@@ -36,6 +36,50 @@ def test_tlv_round_trip(items):
         assert tlv.decode_one(one) == (tag, value)
 
 
+def _decoder_accepts(tag):
+    """Whether the decoder reads `tag`'s shortest big-endian bytes back as exactly that tag."""
+    if tag < 0:
+        return False
+    size = max(1, (tag.bit_length() + 7) // 8)
+    data = tag.to_bytes(size, "big")
+    try:
+        return tlv._read_tag(memoryview(data), 0, size) == (tag, size)
+    except TLVError:
+        return False
+
+
+def _encoder_accepts(tag):
+    try:
+        tlv._tag_bytes(tag)
+    except TLVError:
+        return False
+    return True
+
+
+def test_tag_encoder_agrees_with_decoder_on_every_short_tag():
+    """The encoder checks tags arithmetically; it must accept exactly what the decoder reads,
+    so it can never write a tag the decoder refuses, nor refuse one it reads."""
+    for tag in range(-1, 0x10001):
+        assert _encoder_accepts(tag) == _decoder_accepts(tag), hex(tag)
+
+
+@given(st.integers(0x10000, 0x1FFFFFF))
+@settings(max_examples=2000)
+def test_tag_encoder_agrees_with_decoder_on_three_byte_tags(tag):
+    assert _encoder_accepts(tag) == _decoder_accepts(tag)
+    if _encoder_accepts(tag):
+        assert tlv._read_tag(memoryview(tlv._tag_bytes(tag)), 0, 3) == (tag, 3)
+
+
+def test_tag_encoder_agrees_with_decoder_near_three_byte_boundaries():
+    """Every second byte, with first and third bytes on each side of the rules' edges."""
+    for first in (0x1F, 0x3F, 0x5E, 0x5F, 0x7F, 0xFF):
+        for second in range(0x100):
+            for third in (0x00, 0x1E, 0x1F, 0x7F, 0x80, 0x81, 0xFF):
+                tag = (first << 16) | (second << 8) | third
+                assert _encoder_accepts(tag) == _decoder_accepts(tag), hex(tag)
+
+
 @given(st.binary(max_size=300))
 @settings(max_examples=2000)
 def test_tlv_decoders_raise_only_tlverror(data):

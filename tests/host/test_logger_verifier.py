@@ -12,7 +12,9 @@ from purse.records.log import LogRecord
 
 
 def _fields(item):
-    return item.__getstate__() if isinstance(item, Prepared) else item
+    if isinstance(item, Prepared):
+        return tuple(getattr(item, name) for name in Prepared.__slots__)
+    return item
 
 
 def _mixed_requests(gen):
@@ -51,15 +53,22 @@ def test_processes_answer_like_the_in_process_checker():
     assert isinstance(answers[2][2], Prepared)
 
 
-def test_prepared_records_travel_as_plain_values():
+def test_workers_send_back_plain_values_without_the_record():
     gen = LoadGenerator(b"prepared", cards=2)
-    data = gen.records(1)[0]
-    item = Checker(gen.ca.public_key, gen.issuer.public_key).check(data)
-    copy = pickle.loads(pickle.dumps(item))  # noqa: S301 - bytes this test made itself.
-    assert copy.__getstate__() == item.__getstate__()
-    assert copy.data == data and copy.amount == 1 and len(copy.identity) == 33 + 8 + 32
-    record = LogRecord.decode(data)
-    assert copy.voucher[3] == record.payment.voucher.encode()
+    good = gen.records(2)
+    checker = Checker(gen.ca.public_key, gen.issuer.public_key)
+    answer = checker.check_plain([good[0], b"\x00", good[1]])
+    sent = pickle.dumps(answer)
+    assert good[0] not in sent and good[1] not in sent
+    fields, refusals = pickle.loads(sent)  # noqa: S301 - bytes this test made itself.
+    assert fields[1] is None and refusals == {1: (400, refusals[1][1])}
+    assert "malformed" in refusals[1][1]
+    item = Prepared(good[0], fields[0])
+    assert _fields(item) == _fields(checker.check(good[0]))
+    assert item.data == good[0] and item.amount == 1 and len(item.identity) == 33 + 8 + 32
+    record = LogRecord.decode(good[0])
+    assert item.identity == b"".join(record.payment.identity())
+    assert item.voucher[3] == record.payment.voucher.encode()
 
 
 def test_a_killed_worker_fails_its_requests_and_the_pool_recovers():

@@ -8,6 +8,7 @@ that several worker processes (`--workers N`) each build the same service.
     ICPURSE_LOGGER_ISSUER  PkI (hex), needed when the database is new
     ICPURSE_LOGGER_WINDOW  the settlement window in seconds, for a new database (optional)
     ICPURSE_LOGGER_VERIFIERS  processes that check records for each worker (0: a thread)
+    ICPURSE_LOGGER_SIGNERS    processes that sign receipts for each worker (0: threads)
     ICPURSE_PASSPHRASE     the key's passphrase, if it is encrypted
 """
 
@@ -32,6 +33,7 @@ def create_app():
         bytes.fromhex(issuer) if issuer else None,
         window=int(env["ICPURSE_LOGGER_WINDOW"]) if env.get("ICPURSE_LOGGER_WINDOW") else None,
         verifier_processes=int(env.get("ICPURSE_LOGGER_VERIFIERS", "0")),
+        signer_processes=int(env.get("ICPURSE_LOGGER_SIGNERS", "0")),
     )
     return build_app(service)
 

@@ -11,12 +11,10 @@ A submission passes two stages. The verifier pool (verifier.py) parses the recor
 its signatures, in worker processes. The sequencer then checks it against what is stored —
 payer card revoked past its window or closed, recipient unknown, identity or payer counter
 already used — with one query per kind for its whole batch, inside the transaction that appends
-the batch, so nothing can change between check and append; it signs the receipts on a thread
-per core while it holds the append lock.
+the batch, so nothing can change between check and append; the receipt signers (signing.py)
+sign the receipts while it holds the append lock.
 """
 
-import concurrent.futures
-import os
 import shutil
 import time
 
@@ -25,6 +23,7 @@ from icpurse.logger import merkle
 from icpurse.logger.ledger import LedgerViews, SubmitError
 from icpurse.logger.sequencer import Overloaded, Sequencer
 from icpurse.logger.settlement import SettlementViews
+from icpurse.logger.signing import ReceiptSigner
 from icpurse.logger.storage import StorageError
 from icpurse.logger.verifier import Prepared, VerifierPool
 from purse.records.logger import Receipt, Ticket
@@ -32,8 +31,6 @@ from purse.records.logger import Receipt, Ticket
 MAX_BATCH_RECORDS = 1000
 # Card ids remembered as known to the vouchers table before the set is dropped.
 KNOWN_CARDS_LIMIT = 1000000
-# Receipts are signed in chunks of this size on the signer threads (one per core).
-SIGN_CHUNK = 25
 # The settlement window (docs/PROTOCOL.md): how long, in seconds of L-time, a payment may stay
 # unlogged before it is refunded, and a revoked card's late logs are still counted.
 DEFAULT_WINDOW = 86400
@@ -54,7 +51,7 @@ class Unavailable(Exception):
 
 class LoggerService(SettlementViews, LedgerViews):
     def __init__(self, storage, signer, ca_key=None, issuer_key=None, clock=time.time,
-                 window=None, verifier_processes=0):  # fmt: skip
+                 window=None, verifier_processes=0, signer_processes=0):  # fmt: skip
         self.storage = storage
         self.signer = signer
         self.clock = clock
@@ -68,11 +65,9 @@ class LoggerService(SettlementViews, LedgerViews):
         # deleted), so a hit here spares a query, while a miss still asks the database.
         self._known = set()
         self.verifier = VerifierPool(self.ca_key, self.issuer_key, verifier_processes)
-        # The sequencer's own signer threads: the append lock is held while they work, so they
-        # never queue behind the verifiers' backlog.
-        self._signers = concurrent.futures.ThreadPoolExecutor(
-            os.cpu_count() or 1, "icpurse-signer"
-        )
+        # The sequencer's own signers: the append lock is held while they work, so they never
+        # queue behind the verifiers' backlog.
+        self.receipts = ReceiptSigner(signer, signer_processes)
         self.sequencer = Sequencer(self._commit_batch)
 
     def _anchor(self, name, given):
@@ -107,9 +102,9 @@ class LoggerService(SettlementViews, LedgerViews):
         return value
 
     def close(self):
-        """Stop the verifier and signer threads (the sequencer is stopped by its owner)."""
+        """Stop the verifiers and signers (the sequencer is stopped by its owner)."""
         self.verifier.close()
-        self._signers.shutdown(wait=True)
+        self.receipts.close()
 
     def ltime(self):
         """The logger's time, which it signs and cards live by: never goes back."""
@@ -258,7 +253,7 @@ class LoggerService(SettlementViews, LedgerViews):
 
         leaf_hashes = [merkle.leaf_hash(item.data) for _, item in fresh]
         nodes = merkle.new_nodes(size, leaf_hashes, get)
-        receipts = self._receipts(
+        receipts = self.receipts.sign(
             [(item.record_hash, item.recipient_id, item.chall_id, size + k, tree_size, ltime)
              for k, (_, item) in enumerate(fresh)]
         )  # fmt: skip
@@ -287,21 +282,6 @@ class LoggerService(SettlementViews, LedgerViews):
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (card_id, sequence) DO NOTHING",
             list(vouchers.values()),
         )
-
-    def _receipts(self, fields):
-        """Signed, encoded receipts for (H(record), IdUB, ChallID, index, size, L-time) tuples.
-
-        The sequencer holds the append lock while it signs, and every other append waits for
-        it: the signatures are spread over the signer threads, which pyca/cryptography lets run
-        at once outside the GIL.
-        """
-        if len(fields) < 2 * SIGN_CHUNK:
-            return _sign_receipts(self.signer, fields)
-        chunks = [fields[i : i + SIGN_CHUNK] for i in range(0, len(fields), SIGN_CHUNK)]
-        out = []
-        for part in self._signers.map(_sign_receipts, [self.signer] * len(chunks), chunks):
-            out += part
-        return out
 
     def _unknown_cards(self, tx, card_ids):
         """Those of `card_ids` that no voucher names."""
@@ -369,10 +349,6 @@ def _card_refusal(item, expired, unknown):
     if item.recipient_id in unknown:
         return SubmitError(422, "unknown recipient card %s" % item.recipient_id.hex())
     return None
-
-
-def _sign_receipts(signer, fields):
-    return [Receipt(*row).sign(signer).encode() for row in fields]
 
 
 def _accepted(receipt, index, tree_size):

@@ -31,9 +31,19 @@ CACHE_LIMIT = 100000
 PARENT_POLL_SECONDS = 0.5
 
 
+class Refused(Exception):
+    def __init__(self, status, reason):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
 class Prepared:
-    """A record that passed every check that needs no sequencing: plain values only, so it
-    travels back from a worker process cheaply."""
+    """A record that passed every check that needs no sequencing.
+
+    A worker process sends back only `fields` (a tuple of plain values, which pickle at C
+    speed), not the record, which the service already holds; the service builds this from both.
+    """
 
     __slots__ = (
         "amount",
@@ -48,26 +58,28 @@ class Prepared:
         "voucher",
     )  # fmt: skip
 
-    def __init__(self, data, record, voucher_row):
-        payment = record.payment
-        self.data = bytes(data)
-        self.identity = payment.certificate.public_key + payment.chall_id + payment.g1
-        self.record_hash = f.record_hash(self.data)
-        self.payer_key = payment.certificate.public_key
-        self.payer_id = payment.certificate.card_id
-        self.counter = payment.counter
-        self.recipient_id = record.recipient_id
-        self.chall_id = payment.chall_id
-        self.amount = payment.x
+    def __init__(self, data, fields):
+        (self.record_hash, self.payer_key, self.payer_id, self.counter, self.recipient_id,
+         self.chall_id, g1, self.amount, self.voucher) = fields  # fmt: skip
+        self.data = data
+        self.identity = self.payer_key + self.chall_id + g1
+
+
+def _fields(data, record, voucher_row):
+    """What the sequencer needs of a checked record, in Prepared's order."""
+    payment = record.payment
+    return (
+        f.record_hash(data),
+        payment.certificate.public_key,
+        payment.certificate.card_id,
+        payment.counter,
+        record.recipient_id,
+        payment.chall_id,
+        payment.g1,
+        payment.x,
         # The voucher's row for the logger's vouchers table: (sequence, issued, PkU, record).
-        self.voucher = voucher_row
-
-    def __getstate__(self):
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __setstate__(self, state):
-        for name, value in zip(self.__slots__, state, strict=True):
-            setattr(self, name, value)
+        voucher_row,
+    )
 
 
 class Checker:
@@ -96,8 +108,8 @@ class Checker:
             self._voucher_rows[id(voucher)] = row
         return row
 
-    def check(self, data):
-        """A Prepared record, or (status, reason) if it is refused."""
+    def fields(self, data):
+        """The Prepared fields of a record that passes; raises Refused if it does not."""
         if len(self._parsed) > CACHE_LIMIT:
             # Bounded caches: dropping them only costs re-parsing and re-verifying.
             self._parsed.clear()
@@ -106,7 +118,7 @@ class Checker:
         try:
             record = LogRecord.decode(data, self._parsed)
         except RecordError as exc:
-            return (400, "malformed log record: %s" % exc)
+            raise Refused(400, "malformed log record: %s" % exc) from None
         payment = record.payment
         try:
             self._verified_once(payment.certificate, self.ca_key)
@@ -115,11 +127,29 @@ class Checker:
                 raise CredentialError("the voucher was issued to another card")
             payment.verify(self.backend, payment.certificate.public_key)
         except CryptoError as exc:
-            return (422, "record does not verify: %s" % exc)
-        return Prepared(data, record, self._voucher_row(payment.voucher))
+            raise Refused(422, "record does not verify: %s" % exc) from None
+        return _fields(bytes(data), record, self._voucher_row(payment.voucher))
 
-    def check_all(self, records):
-        return [self.check(data) for data in records]
+    def check(self, data):
+        """A Prepared record, or (status, reason) if it is refused."""
+        try:
+            return Prepared(bytes(data), self.fields(data))
+        except Refused as exc:
+            return (exc.status, exc.reason)
+
+    def check_plain(self, records):
+        """(fields, refusals) for a list of records, as a worker sends them back: `fields` has
+        a Prepared's fields or None for each record, `refusals` maps the position of each
+        refused record to (status, reason)."""
+        fields = []
+        refusals = {}
+        for pos, data in enumerate(records):
+            try:
+                fields.append(self.fields(data))
+            except Refused as exc:
+                fields.append(None)
+                refusals[pos] = (exc.status, exc.reason)
+        return fields, refusals
 
 
 # The Checker of a worker process, made once by the pool's initializer.
@@ -129,20 +159,24 @@ _checker = None
 def _start_worker(ca_key, issuer_key):
     global _checker
     _checker = Checker(ca_key, issuer_key)
-    # A service killed outright (SIGKILL, a power cut of the server) cannot stop its workers:
-    # each watches its parent and leaves when it is gone, rather than live on as an orphan.
-    parent = os.getppid()
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    watch_parent()
 
 
-def _watch_parent(parent):
+def watch_parent():
+    """In a worker process: exit when the service that started it is gone. A service killed
+    outright (SIGKILL, a power cut of the server) cannot stop its workers; each leaves by
+    itself rather than live on as an orphan."""
+    threading.Thread(target=_watch, args=(os.getppid(),), daemon=True).start()
+
+
+def _watch(parent):
     while os.getppid() == parent:
         time.sleep(PARENT_POLL_SECONDS)
     os._exit(0)
 
 
 def _check_in_worker(records):
-    return _checker.check_all(records)
+    return _checker.check_plain(records)
 
 
 class VerifierPool:
@@ -156,7 +190,7 @@ class VerifierPool:
             self._lanes = processes
         else:
             self._checker = Checker(ca_key, issuer_key)
-            self._work = self._checker.check_all
+            self._work = self._checker.check_plain
             self._lanes = 1
         self._executor = self._new_executor()
         self._waiting = collections.deque()
@@ -204,10 +238,12 @@ class VerifierPool:
             # A large request is cut into chunks that the free workers share.
             chunks = [records[i : i + MAX_CHUNK] for i in range(0, len(records), MAX_CHUNK)]
             results = []
-            for part in await asyncio.gather(
+            for chunk, (fields, refusals) in zip(chunks, await asyncio.gather(
                 *(loop.run_in_executor(self._executor, self._work, c) for c in chunks)
-            ):
-                results += part
+            ), strict=True):  # fmt: skip
+                for pos, data in enumerate(chunk):
+                    refused = refusals.get(pos)
+                    results.append(Prepared(data, fields[pos]) if refused is None else refused)
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear of it.
             if isinstance(exc, concurrent.futures.process.BrokenProcessPool):
                 # A worker died (killed, out of memory): these requests fail and may be retried;

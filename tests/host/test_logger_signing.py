@@ -1,0 +1,73 @@
+"""The logger's receipt signers: worker processes sign exactly the receipts the service would
+sign itself (RFC 6979 makes them deterministic), in order, and a dead worker fails one batch,
+not the service."""
+
+import concurrent.futures.process
+import os
+import signal
+
+import pytest
+
+from icpurse.crypto_pyca import PycaBackend
+from icpurse.logger.signing import INLINE_BELOW, ReceiptSigner, sign_receipts
+from purse.crypto.backend import Signer
+from purse.records.logger import Receipt
+
+
+def _rows(count):
+    return [
+        (
+            bytes([i % 256]) * 32,
+            b"recipnt%d" % (i % 10),
+            i.to_bytes(8, "big"),
+            i,
+            count,
+            1767225600,
+        )
+        for i in range(count)
+    ]
+
+
+def _signer():
+    return Signer(PycaBackend(), bytes(range(1, 33)))
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_signers_give_the_receipts_the_service_would_sign(processes):
+    signer = _signer()
+    rows = _rows(INLINE_BELOW * 8 + 3)
+    pool = ReceiptSigner(signer, processes)
+    try:
+        pool.start()
+        for batch in (rows[:1], rows[: INLINE_BELOW - 1], rows):
+            receipts = pool.sign(batch)
+            assert receipts == sign_receipts(signer, batch)
+    finally:
+        pool.close()
+    for row, encoded in zip(rows, receipts, strict=True):
+        receipt = Receipt.decode(encoded)
+        receipt.verify(PycaBackend(), signer.public_key)
+        assert (receipt.leaf_index, receipt.tree_size) == (row[3], row[4])
+
+
+def test_a_backend_sent_to_a_worker_leaves_its_loaded_keys_behind():
+    signer = _signer()
+    signer.sign(b"loads the key into the backend's cache")
+    state = signer._backend.__getstate__()
+    assert state == {}
+
+
+def test_a_killed_signer_fails_its_batch_and_the_next_batch_is_signed():
+    signer = _signer()
+    rows = _rows(INLINE_BELOW * 4)
+    pool = ReceiptSigner(signer, 2)
+    try:
+        pool.start()
+        victim = next(iter(pool._executor._processes.values()))
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(10)
+        with pytest.raises(concurrent.futures.process.BrokenProcessPool):
+            pool.sign(rows)
+        assert pool.sign(rows) == sign_receipts(signer, rows)
+    finally:
+        pool.close()
