@@ -2,7 +2,6 @@
 sign itself (RFC 6979 makes them deterministic), in order, and a dead worker fails one batch,
 not the service."""
 
-import concurrent.futures.process
 import os
 import signal
 
@@ -10,6 +9,7 @@ import pytest
 
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger.signing import INLINE_BELOW, ReceiptSigner, sign_receipts
+from icpurse.logger.workers import WorkerDied
 from purse.crypto.backend import Signer
 from purse.records.logger import Receipt
 
@@ -63,11 +63,11 @@ def test_a_killed_signer_fails_its_batch_and_the_next_batch_is_signed():
     pool = ReceiptSigner(signer, 2)
     try:
         pool.start()
-        victim = next(iter(pool._executor._processes.values()))
-        os.kill(victim.pid, signal.SIGKILL)
-        victim.join(10)
-        with pytest.raises(concurrent.futures.process.BrokenProcessPool):
+        old = pool.pids()
+        os.kill(old[0], signal.SIGKILL)
+        with pytest.raises(WorkerDied):
             pool.sign(rows)
+        assert pool.pids()[0] != old[0] and pool.pids()[1] == old[1]
         assert pool.sign(rows) == sign_receipts(signer, rows)
     finally:
         pool.close()

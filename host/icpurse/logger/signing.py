@@ -3,25 +3,25 @@
 The sequencer signs a batch's receipts while it holds the append lock, so every other append
 waits for them. pyca/cryptography releases the interpreter for each signature, but building and
 encoding a receipt takes it back, and on threads of the service process that competes with the
-event loop, the sequencer and the verifier pool's result thread. Measured with `icpurse bench
-logger`'s batch load, the service process spent about 245 µs of CPU a record with signer
-threads and about 140 µs with signer processes, and batched throughput rose by a fifth. A small
-batch is signed on the calling thread, where a round trip to a process would cost more than
-the signatures. With `processes=0` every batch is signed on threads (tests, one-core machines).
+event loop and the sequencer. Measured with `icpurse bench logger`'s batch load, the service
+process spent about 245 µs of CPU a record with signer threads and about 140 µs with signer
+processes, and batched throughput rose by a fifth. The sequencer's thread hands each worker
+an equal share of a batch and waits for the answers (workers.py). A small batch is signed on
+the calling thread, where a round trip to a process would cost more than the signatures. With
+`processes=0` every batch is signed on threads (tests, one-core machines).
 """
 
 import concurrent.futures
-import concurrent.futures.process
-import multiprocessing
+import functools
 import os
 
-from icpurse.logger.verifier import watch_parent
+from icpurse.logger.workers import Workers
 from purse.records.logger import Receipt
 
-# Receipts a worker signs at once; a batch is cut into chunks of this size.
-CHUNK = 25
 # Batches smaller than this are signed on the calling thread.
 INLINE_BELOW = 8
+# Receipts a signer thread signs at once (processes=0).
+THREAD_CHUNK = 25
 
 
 def sign_receipts(signer, rows):
@@ -29,18 +29,10 @@ def sign_receipts(signer, rows):
     return [Receipt(*row).sign(signer).encode() for row in rows]
 
 
-# The Signer of a worker process, set once by the pool's initializer.
-_signer = None
-
-
-def _start_worker(signer):
-    global _signer
-    _signer = signer
-    watch_parent()
-
-
-def _sign_in_worker(rows):
-    return sign_receipts(_signer, rows)
+def _setup_worker(signer):
+    # The Signer reached this process pickled, through the pipe from the service that started
+    # it (its backend left its caches behind); the key is never written anywhere.
+    return functools.partial(sign_receipts, signer)
 
 
 class ReceiptSigner:
@@ -49,47 +41,42 @@ class ReceiptSigner:
     def __init__(self, signer, processes=0):
         self.signer = signer
         self.processes = processes
-        self._executor = self._new_executor()
-
-    def _new_executor(self):
-        if self.processes == 0:
-            return concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1, "icpurse-signer")
-        # The Signer travels to the workers by pickling (its backend leaves its caches behind),
-        # through the pipe to a child process; the key is never written anywhere.
-        return concurrent.futures.ProcessPoolExecutor(
-            self.processes,
-            multiprocessing.get_context("spawn"),
-            initializer=_start_worker,
-            initargs=(self.signer,),
-        )
+        if processes:
+            self._workers = Workers(processes, _setup_worker, (signer,))
+        else:
+            self._threads = concurrent.futures.ThreadPoolExecutor(
+                os.cpu_count() or 1, "icpurse-signer"
+            )
 
     def start(self):
-        """Start every worker now, so that the first batch does not wait for them."""
+        """Start the worker processes now, so that the first batch does not wait for them."""
         if self.processes:
-            for future in [
-                self._executor.submit(_sign_in_worker, []) for _ in range(self.processes)
-            ]:
-                future.result()
+            self._workers.start()
 
     def sign(self, rows):
         if len(rows) < INLINE_BELOW:
             return sign_receipts(self.signer, rows)
-        chunks = [rows[i : i + CHUNK] for i in range(0, len(rows), CHUNK)]
+        if self.processes == 0:
+            chunks = [rows[i : i + THREAD_CHUNK] for i in range(0, len(rows), THREAD_CHUNK)]
+            out = []
+            for part in self._threads.map(sign_receipts, [self.signer] * len(chunks), chunks):
+                out += part
+            return out
+        # A dead worker raises WorkerDied: this batch's commit fails and is rolled back (its
+        # requests get a 503 and may retry), and the next batch finds a new worker.
+        share = -(-len(rows) // self.processes)
         out = []
-        try:
-            if self.processes == 0:
-                work = [self._executor.submit(sign_receipts, self.signer, c) for c in chunks]
-            else:
-                work = [self._executor.submit(_sign_in_worker, c) for c in chunks]
-            for future in work:
-                out += future.result()
-        except concurrent.futures.process.BrokenProcessPool:
-            # A worker died: this batch's commit fails and is rolled back (its requests get a
-            # 503 and may retry); the next batch gets a fresh pool.
-            self._executor.shutdown(wait=False)
-            self._executor = self._new_executor()
-            raise
+        for part in self._workers.call_all(
+            [rows[i : i + share] for i in range(0, len(rows), share)]
+        ):
+            out += part
         return out
 
+    def pids(self):
+        return self._workers.pids() if self.processes else []
+
     def close(self):
-        self._executor.shutdown(wait=True)
+        if self.processes:
+            self._workers.close()
+        else:
+            self._threads.shutdown(wait=True)

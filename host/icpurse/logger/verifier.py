@@ -12,13 +12,9 @@ submissions under load cost one round trip to a worker per batch, not per record
 import asyncio
 import collections
 import concurrent.futures
-import concurrent.futures.process
-import multiprocessing
-import os
-import threading
-import time
 
 from icpurse.crypto_pyca import PycaBackend
+from icpurse.logger.workers import Workers
 from purse.errors import CredentialError, CryptoError, RecordError
 from purse.records import fields as f
 from purse.records.log import LogRecord
@@ -27,8 +23,6 @@ from purse.records.log import LogRecord
 MAX_CHUNK = 64
 # Parsed and verified credentials kept per worker before the caches are dropped.
 CACHE_LIMIT = 100000
-# How often a worker process checks that the service that started it is still alive.
-PARENT_POLL_SECONDS = 0.5
 
 
 class Refused(Exception):
@@ -152,31 +146,8 @@ class Checker:
         return fields, refusals
 
 
-# The Checker of a worker process, made once by the pool's initializer.
-_checker = None
-
-
-def _start_worker(ca_key, issuer_key):
-    global _checker
-    _checker = Checker(ca_key, issuer_key)
-    watch_parent()
-
-
-def watch_parent():
-    """In a worker process: exit when the service that started it is gone. A service killed
-    outright (SIGKILL, a power cut of the server) cannot stop its workers; each leaves by
-    itself rather than live on as an orphan."""
-    threading.Thread(target=_watch, args=(os.getppid(),), daemon=True).start()
-
-
-def _watch(parent):
-    while os.getppid() == parent:
-        time.sleep(PARENT_POLL_SECONDS)
-    os._exit(0)
-
-
-def _check_in_worker(records):
-    return _checker.check_plain(records)
+def _setup_worker(ca_key, issuer_key):
+    return Checker(ca_key, issuer_key).check_plain
 
 
 class VerifierPool:
@@ -184,35 +155,25 @@ class VerifierPool:
 
     def __init__(self, ca_key, issuer_key, processes=0):
         self.processes = processes
-        self._anchors = (bytes(ca_key), bytes(issuer_key))
         if processes > 0:
-            self._work = _check_in_worker
+            anchors = (bytes(ca_key), bytes(issuer_key))
+            self._workers = Workers(processes, _setup_worker, anchors)
             self._lanes = processes
         else:
             self._checker = Checker(ca_key, issuer_key)
-            self._work = self._checker.check_plain
+            self._thread = concurrent.futures.ThreadPoolExecutor(1, "icpurse-verifier")
             self._lanes = 1
-        self._executor = self._new_executor()
         self._waiting = collections.deque()
         self._busy = 0
-
-    def _new_executor(self):
-        if self.processes == 0:
-            return concurrent.futures.ThreadPoolExecutor(1, "icpurse-verifier")
-        # Forked workers would inherit the parent's threads' locks; a fresh interpreter imports
-        # only what checking needs.
-        context = multiprocessing.get_context("spawn")
-        return concurrent.futures.ProcessPoolExecutor(
-            self.processes, context, initializer=_start_worker, initargs=self._anchors
-        )
 
     async def start(self):
         """Start every worker now, so that the first submissions do not wait for processes to
         be spawned and the core to be imported."""
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(
-            *(loop.run_in_executor(self._executor, self._work, []) for _ in range(self._lanes))
-        )
+        if self.processes:
+            await asyncio.get_running_loop().run_in_executor(None, self._workers.start)
+
+    def pids(self):
+        return self._workers.pids() if self.processes else []
 
     async def check(self, records):
         future = asyncio.get_running_loop().create_future()
@@ -231,29 +192,30 @@ class VerifierPool:
             self._busy += 1
             asyncio.get_running_loop().create_task(self._run(taken))
 
-    async def _run(self, taken):
+    async def _check_chunk(self, chunk):
+        if self.processes:
+            return await self._workers.submit(chunk)
         loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._checker.check_plain, chunk)
+
+    async def _run(self, taken):
         records = [data for request, _ in taken for data in request]
         try:
             # A large request is cut into chunks that the free workers share.
             chunks = [records[i : i + MAX_CHUNK] for i in range(0, len(records), MAX_CHUNK)]
-            results = []
-            for chunk, (fields, refusals) in zip(chunks, await asyncio.gather(
-                *(loop.run_in_executor(self._executor, self._work, c) for c in chunks)
-            ), strict=True):  # fmt: skip
-                for pos, data in enumerate(chunk):
-                    refused = refusals.get(pos)
-                    results.append(Prepared(data, fields[pos]) if refused is None else refused)
+            answers = await asyncio.gather(*(self._check_chunk(c) for c in chunks))
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear of it.
-            if isinstance(exc, concurrent.futures.process.BrokenProcessPool):
-                # A worker died (killed, out of memory): these requests fail and may be retried;
-                # the next ones get a fresh pool.
-                self._executor.shutdown(wait=False)
-                self._executor = self._new_executor()
+            # A worker died (killed, out of memory) or failed: these requests fail and may be
+            # retried; a dead worker has been replaced for the next ones.
             for _, future in taken:
                 if not future.done():
                     future.set_exception(exc)
         else:
+            results = []
+            for chunk, (fields, refusals) in zip(chunks, answers, strict=True):
+                for pos, data in enumerate(chunk):
+                    refused = refusals.get(pos)
+                    results.append(Prepared(data, fields[pos]) if refused is None else refused)
             pos = 0
             for request, future in taken:
                 if not future.done():
@@ -264,4 +226,7 @@ class VerifierPool:
             self._dispatch()
 
     def close(self):
-        self._executor.shutdown(wait=True)
+        if self.processes:
+            self._workers.close()
+        else:
+            self._thread.shutdown(wait=True)

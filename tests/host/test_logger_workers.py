@@ -1,0 +1,71 @@
+"""The logger's worker processes (icpurse.logger.workers): answers come back to the call that
+asked, a handler's exception fails only its call, and a dead worker is replaced."""
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from icpurse.logger.workers import WorkerDied, WorkerFailed, Workers
+
+
+def _echo_setup(prefix):
+    def handle(request):
+        if request == "fail":
+            raise ValueError("a secret argument that must not travel back")
+        if isinstance(request, tuple) and request[0] == "sleep":
+            import time
+
+            time.sleep(request[1])
+            return "slept"
+        return prefix + request
+
+    return handle
+
+
+def test_calls_from_a_thread_get_their_own_answers_and_failures():
+    workers = Workers(2, _echo_setup, ("w:",))
+    try:
+        assert workers.call_all(["a", "b"]) == ["w:a", "w:b"]
+        assert workers.call_all(["c"]) == ["w:c"]
+        with pytest.raises(WorkerFailed) as failed:
+            workers.call_all(["d", "fail"])
+        assert str(failed.value) == "ValueError"
+        # The failed call's partner answer was read, so the next answers are this call's.
+        assert workers.call_all(["e", "f"]) == ["w:e", "w:f"]
+        with pytest.raises(ValueError):
+            workers.call_all(["x", "y", "z"])
+    finally:
+        workers.close()
+
+
+def test_a_cancelled_call_does_not_hand_its_answer_to_the_next():
+    async def run():
+        workers = Workers(1, _echo_setup, ("w:",))
+        try:
+            slow = asyncio.ensure_future(workers.submit(("sleep", 0.3)))
+            await asyncio.sleep(0.1)
+            slow.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await slow
+            return await workers.submit("next")
+        finally:
+            workers.close()
+
+    assert asyncio.run(run()) == "w:next"
+
+
+def test_a_worker_killed_between_calls_is_replaced():
+    async def run():
+        workers = Workers(1, _echo_setup, ("w:",))
+        try:
+            assert await workers.submit("a") == "w:a"
+            os.kill(workers.pids()[0], signal.SIGKILL)
+            with pytest.raises(WorkerDied):
+                await workers.submit("b")
+            return await workers.submit("c")
+        finally:
+            workers.close()
+
+    assert asyncio.run(run()) == "w:c"
