@@ -152,6 +152,18 @@ def read(data, pos=0, end=None):
         end = len(data)
     if not isinstance(data, memoryview):
         data = memoryview(data)
+    # Most fields have a one-byte tag and a short length: read those here, exactly as
+    # _read_tag and _read_length would; anything else, and every error, goes through them.
+    if pos + 1 < end:
+        tag = data[pos]
+        length = data[pos + 1]
+        if tag >= 0x40 and tag & 0x1F != 0x1F and length < 0x80:
+            pos += 2
+            if length > end - pos:
+                raise TLVError(
+                    "value of tag 0x%X runs %d bytes past the end" % (tag, pos + length - end)
+                )
+            return tag, data[pos : pos + length], pos + length
     tag, pos = _read_tag(data, pos, end)
     length, pos = _read_length(data, pos, end)
     if length > end - pos:

@@ -28,6 +28,10 @@ N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 HALF_N = N // 2
 
 _CURVE = ec.SECP256R1()
+# The algorithm objects are immutable; made once, not for every signature (the logger makes
+# thousands a second).
+_ECDSA_SHA256_RFC6979 = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 def _private_key(private_key):
@@ -114,7 +118,7 @@ class PycaBackend(Backend):
         backend signs with OpenSSL's fresh random nonce instead, which the interface allows.
         """
         key = self._load(self._private, _private_key, private_key)
-        algorithm = ec.ECDSA(hashes.SHA256(), deterministic_signing=extra_entropy is None)
+        algorithm = _ECDSA_SHA256_RFC6979 if extra_entropy is None else _ECDSA_SHA256
         r, s = decode_dss_signature(key.sign(bytes(message), algorithm))
         # Records require the low-s form; (r, n - s) is the same signature's other encoding.
         if s > HALF_N:
@@ -138,6 +142,6 @@ class PycaBackend(Backend):
         if not (1 <= r < N and 1 <= s < N):
             raise InvalidSignature("signature r or s is out of range [1, n-1]")
         try:
-            key.verify(encode_dss_signature(r, s), bytes(message), ec.ECDSA(hashes.SHA256()))
+            key.verify(encode_dss_signature(r, s), bytes(message), _ECDSA_SHA256)
         except _PycaInvalidSignature:
             raise InvalidSignature("signature does not verify")

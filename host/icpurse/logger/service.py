@@ -373,6 +373,11 @@ def _rows_in(tx, sql, values, chunk=400):
     rows = []
     for start in range(0, len(values), chunk):
         part = values[start : start + chunk]
+        # Padded with its last value to a power of two, so that each query has a few shapes
+        # only: SQLite's statement cache and psycopg's prepared statements are keyed by the
+        # text, which would otherwise differ with every batch size. A repeated value changes
+        # no answer (callers build dicts or sets of the rows).
+        part = part + part[-1:] * (min(chunk, 1 << (len(part) - 1).bit_length()) - len(part))
         if isinstance(part[0], tuple):
             marks = ", ".join("(%s)" % ", ".join("?" * len(v)) for v in part)
             params = tuple(x for v in part for x in v)
