@@ -158,7 +158,9 @@ class VerifierPool:
         if processes > 0:
             anchors = (bytes(ca_key), bytes(issuer_key))
             self._workers = Workers(processes, _setup_worker, anchors)
-            self._lanes = processes
+            # Two batches a worker at a time: the next one waits in its pipe, so a worker never
+            # idles while the event loop is busy elsewhere.
+            self._lanes = 2 * processes
         else:
             self._checker = Checker(ca_key, issuer_key)
             self._thread = concurrent.futures.ThreadPoolExecutor(1, "icpurse-verifier")

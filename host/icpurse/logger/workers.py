@@ -1,28 +1,34 @@
-"""Worker processes for the logger, each spoken to over a pipe of its own, with no helper
-threads in the service.
+"""Worker processes for the logger, each spoken to over a socket pair of its own, with no
+helper threads in the service.
 
 concurrent.futures.ProcessPoolExecutor moves every call through two threads of the calling
 process, a queue feeder and a result manager, and every hand-over between them takes the
 interpreter's lock that the event loop and the sequencer need. Measured under single-record
 submissions, those threads took about 130 µs of the service's CPU a record. Here a call is one
-pickled message each way: the event loop waits for the answer with a reader on the pipe
-(`submit`), and the sequencer's thread simply blocks on it (`call_all`).
+pickled message each way, framed by a 4-byte length. From the event loop (`submit`) the socket
+is an asyncio transport, so nothing blocks the loop, and several requests may wait in a
+worker's socket so that it never idles while the loop is busy; from the sequencer's thread
+(`call_all`) the socket simply blocks.
 
 A worker runs `setup(*args)` once and then answers each request with the handler it returned.
 Every worker watches its parent and leaves when the service is gone (SIGKILL, a power cut).
-A worker that dies fails the calls it had; the next call finds a new worker in its place.
+A worker that dies fails the calls it had; a new worker takes its place.
 """
 
 import asyncio
+import collections
 import multiprocessing
 import os
 import pickle
+import socket
+import struct
 import threading
 import time
 
 # How often a worker checks that the service that started it is still alive.
 PARENT_POLL_SECONDS = 0.5
 START_TIMEOUT = 60
+_HEADER = struct.Struct("!I")
 
 
 class WorkerDied(Exception):
@@ -45,51 +51,123 @@ def _watch(parent):
     os._exit(0)
 
 
-def _serve(conn, setup, args):
+def _frame(value):
+    data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+def _receive_exactly(sock, size):
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        count = sock.recv_into(view[got:])
+        if count == 0:
+            raise EOFError("the other end closed the socket")
+        got += count
+    return buf
+
+
+def _receive(sock):
+    (size,) = _HEADER.unpack(_receive_exactly(sock, _HEADER.size))
+    return pickle.loads(_receive_exactly(sock, size))  # noqa: S301 - between our processes.
+
+
+def _serve(sock, setup, args):
     watch_parent()
     handler = setup(*args)
-    conn.send_bytes(b"ready")
+    sock.sendall(_frame("ready"))
     while True:
         try:
-            request = conn.recv_bytes()
+            request = _receive(sock)
         except (EOFError, OSError):
             return
         try:
-            answer = (True, handler(pickle.loads(request)))  # noqa: S301 - from our parent.
+            answer = (True, handler(request))
         except Exception as exc:  # noqa: BLE001 - reported to the caller, which decides.
             answer = (False, exc.__class__.__name__)
-        conn.send_bytes(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
+        try:
+            sock.sendall(_frame(answer))
+        except OSError:
+            return  # The service is gone or stopping.
+
+
+def _answer(ok, value):
+    if not ok:
+        raise WorkerFailed(value)
+    return value
 
 
 class _Worker:
     def __init__(self, setup, args):
         context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe(duplex=True)
+        self.sock, child = socket.socketpair()
         # A fresh interpreter (spawn, not fork) imports only what the handler needs and
         # inherits none of the service's threads or their locks.
         self.process = context.Process(target=_serve, args=(child, setup, args), daemon=True)
         self.process.start()
         child.close()
+        self.transport = None
+        self.dead = False
 
     def wait_ready(self):
-        if not self.conn.poll(START_TIMEOUT) or self.conn.recv_bytes() != b"ready":
-            raise WorkerDied("a worker process did not start")
+        self.sock.settimeout(START_TIMEOUT)
+        try:
+            if _receive(self.sock) != "ready":
+                raise WorkerDied("a worker process did not start")
+        except (EOFError, OSError):
+            raise WorkerDied("a worker process did not start") from None
+        self.sock.settimeout(None)
 
     def receive(self):
         try:
-            ok, value = pickle.loads(self.conn.recv_bytes())  # noqa: S301 - from our child.
+            ok, value = _receive(self.sock)
         except (EOFError, OSError):
             raise WorkerDied("worker process %d died" % self.process.pid) from None
-        if not ok:
-            raise WorkerFailed(value)
-        return value
+        return _answer(ok, value)
 
     def stop(self):
-        self.conn.close()
+        if self.transport is not None and not self.transport.is_closing():
+            try:
+                self.transport.close()
+            except RuntimeError:
+                pass  # Its event loop has closed, and the socket with it.
+        self.sock.close()
         self.process.join(5)
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
+
+
+class _Answers(asyncio.Protocol):
+    """The event loop's side of one worker's socket: answers resolve the futures of the
+    requests in the order they were sent."""
+
+    def __init__(self, worker, lost):
+        self.worker = worker
+        self.lost = lost
+        self.pending = collections.deque()
+        self.buffer = bytearray()
+
+    def data_received(self, data):
+        self.buffer += data
+        while len(self.buffer) >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(self.buffer)
+            end = _HEADER.size + size
+            if len(self.buffer) < end:
+                return
+            ok, value = pickle.loads(self.buffer[_HEADER.size : end])  # noqa: S301
+            del self.buffer[:end]
+            # A cancelled caller cancelled only its future: its answer is read and dropped.
+            future = self.pending.popleft()
+            if not future.done():
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(WorkerFailed(value))
+
+    def connection_lost(self, exc):
+        self.lost(self.worker, self)
 
 
 class Workers:
@@ -100,7 +178,9 @@ class Workers:
         self._setup = setup
         self._args = args
         self._workers = [None] * count
-        self._idle = None
+        self._protocols = {}
+        self._replacing = {}
+        self._connecting = None
         self._lock = threading.Lock()
         self.started = False
 
@@ -121,47 +201,64 @@ class Workers:
 
     def _replace(self, i):
         self._workers[i].stop()
-        self._workers[i] = _Worker(self._setup, self._args)
-        self._workers[i].wait_ready()
+        worker = _Worker(self._setup, self._args)
+        worker.wait_ready()
+        self._workers[i] = worker
+
+    # --- from an event loop ---------------------------------------------------------------
 
     async def submit(self, request):
-        """The handler's answer to `request`, from the next idle worker."""
+        """The handler's answer to `request`, from the worker with the fewest requests
+        waiting. Callers limit how many they send at once."""
         loop = asyncio.get_running_loop()
         if not self.started:
             await loop.run_in_executor(None, self.start)
-        if self._idle is None:
-            self._idle = asyncio.Queue()
-            for i in range(len(self._workers)):
-                self._idle.put_nowait(i)
-        i = await self._idle.get()
-        worker = self._workers[i]
+        if not any(not w.dead for w in self._workers) and self._replacing:
+            await asyncio.gather(*self._replacing.values())
+        if any(w.transport is None and not w.dead for w in self._workers):
+            await self._connect(loop)
+        candidates = [w for w in self._workers if not w.dead and w.transport is not None]
+        if not candidates:
+            raise WorkerDied("no worker process is running")
+        worker = min(candidates, key=lambda w: len(self._protocols[w].pending))
         answer = loop.create_future()
-        fd = worker.conn.fileno()
-        loop.add_reader(fd, _answered, loop, fd, worker, answer)
-        try:
-            worker.conn.send_bytes(pickle.dumps(request, pickle.HIGHEST_PROTOCOL))
-        except OSError:
-            loop.remove_reader(fd)
-            answer.set_exception(WorkerDied("worker process %d died" % worker.process.pid))
-        try:
-            result = await asyncio.shield(answer)
-        except asyncio.CancelledError:
-            # The answer is still on its way: the worker is idle again only once it is read,
-            # so that the next request never reads this one's answer.
-            answer.add_done_callback(lambda _: self._idle.put_nowait(i))
-            raise
-        except WorkerDied:
-            # Its calls fail (the client may retry); the next call gets a new worker.
-            try:
-                await loop.run_in_executor(None, self._replace, i)
-            finally:
-                self._idle.put_nowait(i)
-            raise
-        except BaseException:
-            self._idle.put_nowait(i)
-            raise
-        self._idle.put_nowait(i)
-        return result
+        self._protocols[worker].pending.append(answer)
+        worker.transport.write(_frame(request))
+        return await answer
+
+    async def _connect(self, loop):
+        """Put each new worker's socket under the event loop, once: two transports on one
+        socket would each take the other's answers."""
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            for worker in self._workers:
+                if worker.dead or worker.transport is not None:
+                    continue
+                worker.sock.setblocking(False)
+                transport, protocol = await loop.connect_accepted_socket(
+                    lambda w=worker: _Answers(w, self._lost), worker.sock
+                )
+                self._protocols[worker] = protocol
+                worker.transport = transport
+
+    def _lost(self, worker, protocol):
+        """A worker's socket closed: it died, or the pool is closing. Its calls fail (their
+        clients may retry) and, unless closing, a new worker takes its place."""
+        self._protocols.pop(worker, None)
+        while protocol.pending:
+            answer = protocol.pending.popleft()
+            if not answer.done():
+                answer.set_exception(WorkerDied("worker process %d died" % worker.process.pid))
+        if worker.dead or worker not in self._workers:
+            return
+        worker.dead = True
+        i = self._workers.index(worker)
+        replacing = asyncio.get_running_loop().run_in_executor(None, self._replace, i)
+        self._replacing[i] = replacing
+        replacing.add_done_callback(lambda _: self._replacing.pop(i, None))
+
+    # --- from one thread ------------------------------------------------------------------
 
     def call_all(self, requests):
         """Answers to `requests` (at most one per worker), sent to all workers at once and
@@ -173,13 +270,13 @@ class Workers:
         dead = []
         for i, request in enumerate(requests):
             try:
-                self._workers[i].conn.send_bytes(pickle.dumps(request, pickle.HIGHEST_PROTOCOL))
+                self._workers[i].sock.sendall(_frame(request))
             except OSError:
                 dead.append(i)
                 break
             sent.append(i)
-        # Every answer sent for is read, even after a failure, so that no pipe is left holding
-        # an answer that the next call would take for its own.
+        # Every answer sent for is read, even after a failure, so that no socket is left
+        # holding an answer that the next call would take for its own.
         answers = []
         failure = None
         for i in sent:
@@ -203,17 +300,5 @@ class Workers:
     def close(self):
         for worker in self._workers:
             if worker is not None:
+                worker.dead = True
                 worker.stop()
-
-
-def _answered(loop, fd, worker, answer):
-    loop.remove_reader(fd)
-    # Read the answer even if nobody waits for it any more (see submit).
-    try:
-        value = worker.receive()
-    except (WorkerDied, WorkerFailed) as exc:
-        if not answer.done():
-            answer.set_exception(exc)
-        return
-    if not answer.done():
-        answer.set_result(value)
