@@ -6,6 +6,7 @@ import os
 import signal
 
 import pytest
+import uvloop
 
 from icpurse.logger.workers import WorkerDied, WorkerFailed, Workers
 
@@ -38,6 +39,34 @@ def test_calls_from_a_thread_get_their_own_answers_and_failures():
             workers.call_all(["x", "y", "z"])
     finally:
         workers.close()
+
+
+def _run_on(loop_kind, coroutine):
+    """Run on asyncio's own event loop or on uvloop's, which the service runs on."""
+    if loop_kind == "asyncio":
+        return asyncio.run(coroutine)
+    loop = uvloop.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("loop_kind", ["asyncio", "uvloop"])
+def test_many_large_calls_in_flight_come_back_whole_and_in_order(loop_kind):
+    """Requests and answers larger than a socket's buffer arrive in pieces; several requests
+    wait in one worker's socket at once."""
+
+    async def run():
+        workers = Workers(2, _echo_setup, ("w:",))
+        try:
+            requests = ["%d:" % i + "x" * (300000 + i) for i in range(12)]
+            return requests, await asyncio.gather(*(workers.submit(r) for r in requests))
+        finally:
+            workers.close()
+
+    requests, answers = _run_on(loop_kind, run())
+    assert answers == ["w:" + r for r in requests]
 
 
 def test_a_cancelled_call_does_not_hand_its_answer_to_the_next():

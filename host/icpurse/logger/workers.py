@@ -127,6 +127,12 @@ class _Worker:
         return _answer(ok, value)
 
     def stop(self):
+        # Shutting the connection down reaches the worker at once, even where the event loop's
+        # transport holds a duplicate of the socket and would close it only on a later turn.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # Already closed, or the worker is gone.
         if self.transport is not None and not self.transport.is_closing():
             try:
                 self.transport.close()
