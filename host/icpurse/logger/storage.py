@@ -274,21 +274,32 @@ class SQLiteStorage(Storage):
 
     def _transaction(self, conn, sequencer=False):
         if sequencer:
-            return _sequenced(self._sequencer_lock_path(), conn)
+            return _sequenced(self._sequencer_lock(), conn)
         return transaction(conn)
 
-    def _sequencer_lock_path(self):
-        return self.path.with_name(self.path.name + "-sequencer.lock")
+    def _sequencer_lock(self):
+        """This thread's handle on the lock file, opened once: flock() excludes other open
+        handles, in this process or another, never the handle that holds it."""
+        handle = getattr(self._local, "lock", None)
+        if handle is None:
+            # Kept open for the thread's life, and closed with its connection.
+            handle = open(self.path.with_name(self.path.name + "-sequencer.lock"), "a+b")
+            self._local.lock = handle
+        return handle
 
     def close(self):
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+        lock = getattr(self._local, "lock", None)
+        if lock is not None:
+            lock.close()
+            self._local.lock = None
 
 
 @contextlib.contextmanager
-def _sequenced(lock_path, conn):
+def _sequenced(handle, conn):
     """The sequencer's transaction, behind an exclusive lock on a file beside the database.
 
     Several service workers append to one SQLite file. BEGIN IMMEDIATE alone would serialise
@@ -296,13 +307,12 @@ def _sequenced(lock_path, conn):
     it tries again; a waiter on flock() is woken the moment the lock is released. The kernel
     drops the lock when its holder dies, so a killed worker never leaves it behind.
     """
-    with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            with transaction(conn):
-                yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        with transaction(conn):
+            yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _migrate(storage, conn, migrations):
