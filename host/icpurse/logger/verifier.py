@@ -26,6 +26,8 @@ CACHE_LIMIT = 100000
 
 
 class Refused(Exception):
+    """Why the checks refuse a record: an HTTP status and a reason for the client."""
+
     def __init__(self, status, reason):
         super().__init__(reason)
         self.status = status
@@ -158,7 +160,7 @@ class VerifierPool:
         if processes > 0:
             anchors = (bytes(ca_key), bytes(issuer_key))
             self._workers = Workers(processes, _setup_worker, anchors)
-            # Two batches a worker at a time: the next one waits in its pipe, so a worker never
+            # Two batches a worker at a time: the next one waits in its socket, so a worker never
             # idles while the event loop is busy elsewhere.
             self._lanes = 2 * processes
         else:
