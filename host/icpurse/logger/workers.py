@@ -20,6 +20,7 @@ import collections
 import multiprocessing
 import os
 import pickle
+import signal
 import socket
 import struct
 import threading
@@ -74,6 +75,9 @@ def _receive(sock):
 
 
 def _serve(sock, setup, args):
+    # Ctrl-C in a terminal reaches the whole process group. A worker leaves when the service
+    # closes its socket or is gone, not on its own with a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     watch_parent()
     handler = setup(*args)
     sock.sendall(_frame("ready"))

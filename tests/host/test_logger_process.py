@@ -1,0 +1,81 @@
+"""The logger as an operator runs it: Ctrl-C stops it cleanly, and its worker processes never
+outlive it, even when it is killed outright."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx2
+
+from icpurse.authority import keys
+from icpurse.logger.loadgen import LoadGenerator
+from icpurse.logger.process import free_port
+
+
+def _start(tmp_path):
+    gen = LoadGenerator(b"process", cards=2)
+    key = tmp_path / "logger.pem"
+    keys.create(key, str(key) + ".pub")
+    port = free_port()
+    command = [
+        sys.executable, "-m", "icpurse", "logger", "serve", "--db",
+        "sqlite:///%s" % (tmp_path / "log.db"), "--key", str(key), "--port", str(port),
+        "--ca-public-key", gen.ca.public_key.hex(),
+        "--issuer-public-key", gen.issuer.public_key.hex(), "--verifiers", "2", "--signers", "2",
+    ]  # fmt: skip
+    # A session of its own, as in a terminal: Ctrl-C goes to its whole process group.
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx2.get("http://127.0.0.1:%d/openapi.json" % port, timeout=1).status_code == 200:
+                return process
+        except httpx2.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError("the logger did not start: %s" % process.communicate()[0].decode())
+
+
+def _children(pid):
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in found.stdout.split()]
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open("/proc/%d/stat" % pid) as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_gone(pids, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if _alive(p)]
+
+
+def test_ctrl_c_stops_the_service_and_its_workers_without_a_traceback(tmp_path):
+    process = _start(tmp_path)
+    workers = _children(process.pid)
+    assert len(workers) >= 4  # two verifiers and two signers (and the resource tracker)
+    os.killpg(process.pid, signal.SIGINT)
+    output = process.communicate(timeout=30)[0].decode()
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    assert _wait_gone(workers, 10) == []
+
+
+def test_workers_leave_when_the_service_is_killed(tmp_path):
+    process = _start(tmp_path)
+    workers = _children(process.pid)
+    assert len(workers) >= 4
+    process.kill()
+    process.communicate(timeout=30)
+    # Each worker notices that its parent is gone within its poll interval.
+    assert _wait_gone(workers, 10) == []
