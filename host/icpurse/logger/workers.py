@@ -166,7 +166,7 @@ class _Answers(asyncio.Protocol):
             end = _HEADER.size + size
             if len(self.buffer) < end:
                 return
-            ok, value = pickle.loads(self.buffer[_HEADER.size : end])  # noqa: S301
+            ok, value = pickle.loads(self.buffer[_HEADER.size : end])  # noqa: S301 - our child.
             del self.buffer[:end]
             # A cancelled caller cancelled only its future: its answer is read and dropped.
             future = self.pending.popleft()
