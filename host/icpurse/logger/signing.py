@@ -30,8 +30,8 @@ def sign_receipts(signer, rows):
 
 
 def _setup_worker(signer):
-    # The Signer reached this process pickled, through the pipe from the service that started
-    # it (its backend left its caches behind); the key is never written anywhere.
+    # The Signer reached this process pickled, from the service that started it (its backend
+    # left its caches behind); the key is never written anywhere.
     return functools.partial(sign_receipts, signer)
 
 

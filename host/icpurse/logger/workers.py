@@ -194,9 +194,6 @@ class Workers:
         self._lock = threading.Lock()
         self.started = False
 
-    def __len__(self):
-        return len(self._workers)
-
     def start(self):
         """Start every worker and wait until each has run its setup (blocking); the first
         call does it if nobody did."""
