@@ -73,22 +73,54 @@ def test_workers_send_back_plain_values_without_the_record():
 
 def test_a_killed_worker_fails_its_requests_and_the_pool_recovers():
     gen = LoadGenerator(b"killed worker", cards=2)
-    records = gen.records(4)
+    records = gen.records(42)
 
     async def run():
         pool = VerifierPool(gen.ca.public_key, gen.issuer.public_key, 2)
         try:
             await pool.start()
-            os.kill(pool.pids()[0], signal.SIGKILL)
+            await pool.check(records[:1])  # The workers' sockets are now under the loop.
+            # The first worker is stopped, so it holds its share of the next request unanswered
+            # when it is killed: that request fails, whatever the timing.
+            first = pool.pids()[0]
+            os.kill(first, signal.SIGSTOP)
+            pending = asyncio.ensure_future(pool.check(records[1:41]))
+            await asyncio.sleep(0.2)
+            os.kill(first, signal.SIGKILL)
             try:
-                await pool.check(records[:2])
+                await pending
                 failed = False
             except Exception:  # noqa: BLE001 - the broken pool's own error type
                 failed = True
-            return failed, await pool.check(records[2:])
+            return failed, await pool.check(records[41:])
         finally:
             pool.close()
 
     failed, answers = asyncio.run(run())
     assert failed
     assert all(isinstance(a, Prepared) for a in answers)
+
+
+def test_requests_that_arrive_together_are_shared_among_the_workers():
+    # The clients that one commit answers send their next records at once. Those records are
+    # dispatched together on the loop's next turn, an equal share to each worker, rather than
+    # one record to each free lane and all the rest to whichever lane frees first.
+    pool = VerifierPool(b"\x02" * 33, b"\x03" * 33, processes=2)
+    chunks = []
+
+    async def check_chunk(chunk):
+        chunks.append(len(chunk))
+        await asyncio.sleep(0.01)
+        return [None] * len(chunk), {pos: (422, "refused") for pos in range(len(chunk))}
+
+    pool._check_chunk = check_chunk
+
+    async def burst():
+        return await asyncio.gather(*(pool.check([b"record %d" % i]) for i in range(20)))
+
+    try:
+        answers = asyncio.run(burst())
+    finally:
+        pool.close()
+    assert answers == [[(422, "refused")]] * 20
+    assert chunks == [10, 10]

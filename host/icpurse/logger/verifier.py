@@ -163,11 +163,15 @@ class VerifierPool:
             # Two batches a worker at a time: the next one waits in its socket, so a worker never
             # idles while the event loop is busy elsewhere.
             self._lanes = 2 * processes
+            self._share_among = processes
         else:
             self._checker = Checker(ca_key, issuer_key)
             self._thread = concurrent.futures.ThreadPoolExecutor(1, "icpurse-verifier")
             self._lanes = 1
+            self._share_among = 1
         self._waiting = collections.deque()
+        self._waiting_records = 0
+        self._scheduled = False
         self._busy = 0
 
     async def start(self):
@@ -180,19 +184,31 @@ class VerifierPool:
         return self._workers.pids() if self.processes else []
 
     async def check(self, records):
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._waiting.append((records, future))
-        self._dispatch()
+        self._waiting_records += len(records)
+        if not self._scheduled:
+            # Dispatched on the loop's next turn, not now: requests that arrive together (the
+            # clients answered by one commit send their next records at once) are then shared
+            # among the workers, instead of the first few taking every lane one record each
+            # while the rest queue behind them.
+            self._scheduled = True
+            loop.call_soon(self._dispatch)
         return await future
 
     def _dispatch(self):
+        self._scheduled = False
+        # An equal share of what waits for each worker, in whole requests of up to MAX_CHUNK
+        # records (a larger request goes alone).
+        share = min(MAX_CHUNK, -(-self._waiting_records // self._share_among))
         while self._waiting and self._busy < self._lanes:
-            # Whole requests, up to MAX_CHUNK records (a larger request goes alone).
             taken = [self._waiting.popleft()]
             size = len(taken[0][0])
-            while self._waiting and size + len(self._waiting[0][0]) <= MAX_CHUNK:
+            while self._waiting and size + len(self._waiting[0][0]) <= share:
                 taken.append(self._waiting.popleft())
                 size += len(taken[-1][0])
+            self._waiting_records -= size
             self._busy += 1
             asyncio.get_running_loop().create_task(self._run(taken))
 
