@@ -69,6 +69,10 @@ def add_parser(subparsers):
         help="concurrent clients submitting one record per request (default 32)",
     )  # fmt: skip
     logger.add_argument(
+        "--sequencer", choices=("process", "thread"), default="process",
+        help="where the service appends batches (logger serve --sequencer; default process)",
+    )  # fmt: skip
+    logger.add_argument(
         "--pg-workers",
         type=_positive,
         default=2,

@@ -69,7 +69,8 @@ def _run_one(name, db, gen, records, args, reference, workers=1):
     rate is measured right before and right after each load, and each row keeps the mean.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        server = LoggerProcess(tmp, db, gen.ca.public_key, gen.issuer.public_key, workers)
+        server = LoggerProcess(tmp, db, gen.ca.public_key, gen.issuer.public_key, workers,
+                               sequencer=args.sequencer)  # fmt: skip
         with server:
             feed = httpx2.Client(base_url=server.url)
             for voucher in gen.vouchers():

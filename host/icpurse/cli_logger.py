@@ -65,12 +65,21 @@ def logger_serve(args):
             "ICPURSE_LOGGER_WINDOW": "" if args.window is None else str(args.window),
             "ICPURSE_LOGGER_VERIFIERS": str(args.verifiers),
             "ICPURSE_LOGGER_SIGNERS": str(args.signers),
+            "ICPURSE_LOGGER_SEQUENCER": args.sequencer,
         }
     )
     print(
         "icpurse logger on http://%s:%d (database %s, %d worker(s), %d verifier and %d signer"
-        " process(es) each)"
-        % (args.host, args.port, args.db, args.workers, args.verifiers, args.signers),
+        " process(es) each, sequencer on a %s)"
+        % (
+            args.host,
+            args.port,
+            args.db,
+            args.workers,
+            args.verifiers,
+            args.signers,
+            args.sequencer,
+        ),
         file=sys.stderr,
         flush=True,
     )
@@ -115,6 +124,11 @@ def add_parser(subparsers):
         "--signers", type=argtypes.count(0, 256), default=os.cpu_count() or 1, metavar="N",
         help="processes of each worker that sign receipts (default: one per core, %(default)s "
         "here); 0 signs on threads of the worker",
+    )  # fmt: skip
+    p.add_argument(
+        "--sequencer", choices=("process", "thread"), default="process",
+        help="where each worker appends its batches to the log: in a process of its own "
+        "(default), which then starts the signers, or on a thread of the worker",
     )  # fmt: skip
     p.add_argument("--ca", metavar="DIR", help="CA directory whose ca.pub is PkT")
     p.add_argument("--ca-public-key", metavar="HEX|FILE", help="PkT (a new database needs it)")

@@ -13,10 +13,14 @@ def bank(tmp_path):
     b.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "sqlite-appender-process", "postgresql"])
 def logger_world(request, tmp_path):
-    if request.param == "sqlite":
-        world = LoggerWorld("sqlite:///%s" % (tmp_path / "log.db"))
+    """A logger on SQLite, on SQLite with its appends in a process of their own (as `logger
+    serve` runs by default), and on PostgreSQL."""
+    if request.param != "postgresql":
+        world = LoggerWorld(
+            "sqlite:///%s" % (tmp_path / "log.db"), sequencer_process=request.param != "sqlite"
+        )
         yield world
         world.close()
         return

@@ -52,7 +52,7 @@ WINDOW = 60
 
 
 class LoggerWorld(World):
-    def __init__(self, url, window=WINDOW, **caps):
+    def __init__(self, url, window=WINDOW, sequencer_process=False, **caps):
         super().__init__(**caps)
         self.storage = open_storage(url)
         self.logger_signer = Signer(PycaBackend(), derive(b"SkL"))
@@ -60,6 +60,7 @@ class LoggerWorld(World):
         self.service = LoggerService(
             self.storage, self.logger_signer, self.ca.public_key, self.issuer.public_key,
             clock=lambda: time.time() + self.offset, window=window,
+            sequencer_process=sequencer_process,
         )  # fmt: skip
         self.app = build_app(self.service)
         self.http = TestClient(self.app, base_url="http://logger")

@@ -41,8 +41,10 @@ def _start(tmp_path):
 
 
 def _children(pid):
+    """Every process below `pid`: the receipt signers are children of the appender process."""
     found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    return [int(p) for p in found.stdout.split()]
+    children = [int(p) for p in found.stdout.split()]
+    return children + [d for child in children for d in _children(child)]
 
 
 def _alive(pid):
@@ -64,7 +66,8 @@ def _wait_gone(pids, seconds):
 def test_ctrl_c_stops_the_service_and_its_workers_without_a_traceback(tmp_path):
     process = _start(tmp_path)
     workers = _children(process.pid)
-    assert len(workers) >= 4  # two verifiers and two signers (and the resource tracker)
+    # Two verifiers, the appender and its two signers (and the resource tracker).
+    assert len(workers) >= 5
     os.killpg(process.pid, signal.SIGINT)
     output = process.communicate(timeout=30)[0].decode()
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
@@ -74,7 +77,7 @@ def test_ctrl_c_stops_the_service_and_its_workers_without_a_traceback(tmp_path):
 def test_workers_leave_when_the_service_is_killed(tmp_path):
     process = _start(tmp_path)
     workers = _children(process.pid)
-    assert len(workers) >= 4
+    assert len(workers) >= 5
     process.kill()
     process.communicate(timeout=30)
     # Each worker notices that its parent is gone within its poll interval.

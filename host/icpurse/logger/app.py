@@ -300,7 +300,7 @@ def build_app(service):
     async def lifespan(app):
         service.sequencer.start()
         await service.verifier.start()
-        await _off_loop(service.receipts.start)
+        await _off_loop(service.appender.start)
         await service.sequencer.run_alone(service.heartbeat)
         loop = asyncio.get_running_loop()
         tasks = [loop.create_task(_heartbeat(service)), loop.create_task(_checkpoints(service))]

@@ -23,7 +23,8 @@ class LoggerProcess:
     """The logger service in its own process; a context manager that waits until it answers
     and fails fast if the process dies."""
 
-    def __init__(self, directory, db, ca_key, issuer_key, workers=1, window=None):
+    def __init__(self, directory, db, ca_key, issuer_key, workers=1, window=None,
+                 sequencer=None):  # fmt: skip
         self.directory = Path(directory)
         self.key = self.directory / "logger.pem"
         if not self.key.exists():
@@ -34,6 +35,7 @@ class LoggerProcess:
         self.issuer_key = issuer_key
         self.workers = workers
         self.window = window
+        self.sequencer = sequencer
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.process = None
@@ -47,6 +49,8 @@ class LoggerProcess:
         ]  # fmt: skip
         if self.window is not None:
             command += ["--window", str(self.window)]
+        if self.sequencer is not None:
+            command += ["--sequencer", self.sequencer]
         self.log = open(self.directory / ("logger-%d.log" % time.monotonic_ns()), "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(

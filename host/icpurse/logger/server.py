@@ -9,6 +9,8 @@ that several worker processes (`--workers N`) each build the same service.
     ICPURSE_LOGGER_WINDOW  the settlement window in seconds, for a new database (optional)
     ICPURSE_LOGGER_VERIFIERS  processes that check records for each worker (0: a thread)
     ICPURSE_LOGGER_SIGNERS    processes that sign receipts for each worker (0: threads)
+    ICPURSE_LOGGER_SEQUENCER  "process" (default): each worker appends batches in a process of
+                              its own, which starts the signers; "thread": on a thread
     ICPURSE_PASSPHRASE     the key's passphrase, if it is encrypted
 """
 
@@ -34,6 +36,7 @@ def create_app():
         window=int(env["ICPURSE_LOGGER_WINDOW"]) if env.get("ICPURSE_LOGGER_WINDOW") else None,
         verifier_processes=int(env.get("ICPURSE_LOGGER_VERIFIERS", "0")),
         signer_processes=int(env.get("ICPURSE_LOGGER_SIGNERS", "0")),
+        sequencer_process=env.get("ICPURSE_LOGGER_SEQUENCER", "process") == "process",
     )
     return build_app(service)
 

@@ -230,6 +230,7 @@ class SQLiteStorage(Storage):
 
     def __init__(self, path):
         self.path = Path(path)
+        self.url = "sqlite:///%s" % self.path.resolve()
         self._local = threading.local()
         self._write_lock = threading.Lock()
         conn = self._connection()
