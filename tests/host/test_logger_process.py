@@ -14,7 +14,8 @@ from icpurse.logger.loadgen import LoadGenerator
 from icpurse.logger.process import free_port
 
 
-def _start(tmp_path):
+def _start(tmp_path, *options):
+    """`logger serve` with `options`; (process, its URL, the LoadGenerator it trusts)."""
     gen = LoadGenerator(b"process", cards=2)
     key = tmp_path / "logger.pem"
     keys.create(key, str(key) + ".pub")
@@ -24,16 +25,18 @@ def _start(tmp_path):
         "sqlite:///%s" % (tmp_path / "log.db"), "--key", str(key), "--port", str(port),
         "--ca-public-key", gen.ca.public_key.hex(),
         "--issuer-public-key", gen.issuer.public_key.hex(), "--verifiers", "2", "--signers", "2",
+        *options,
     ]  # fmt: skip
     # A session of its own, as in a terminal: Ctrl-C goes to its whole process group.
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
+    url = "http://127.0.0.1:%d" % port
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx2.get("http://127.0.0.1:%d/openapi.json" % port, timeout=1).status_code == 200:
-                return process
+            if httpx2.get(url + "/openapi.json", timeout=1).status_code == 200:
+                return process, url, gen
         except httpx2.HTTPError:
             time.sleep(0.2)
     process.kill()
@@ -64,7 +67,7 @@ def _wait_gone(pids, seconds):
 
 
 def test_ctrl_c_stops_the_service_and_its_workers_without_a_traceback(tmp_path):
-    process = _start(tmp_path)
+    process, _, _ = _start(tmp_path)
     workers = _children(process.pid)
     # Two verifiers, the appender and its two signers (and the resource tracker).
     assert len(workers) >= 5
@@ -75,10 +78,28 @@ def test_ctrl_c_stops_the_service_and_its_workers_without_a_traceback(tmp_path):
 
 
 def test_workers_leave_when_the_service_is_killed(tmp_path):
-    process = _start(tmp_path)
+    process, _, _ = _start(tmp_path)
     workers = _children(process.pid)
     assert len(workers) >= 5
     process.kill()
     process.communicate(timeout=30)
     # Each worker notices that its parent is gone within its poll interval.
     assert _wait_gone(workers, 10) == []
+
+
+def test_the_appender_runs_in_its_own_process_or_on_a_thread(tmp_path):
+    for option, appenders in (("process", 1), ("thread", 0)):
+        process, url, gen = _start(tmp_path / option, "--sequencer", option)
+        try:
+            # The appender process is the one below the service with processes of its own:
+            # its two receipt signers.
+            below = {child: _children(child) for child in _children(process.pid)}
+            assert [len(c) for c in below.values() if c] == [2] * appenders, below
+            for voucher in gen.vouchers():
+                httpx2.post(url + "/v1/vouchers", json={"voucher": voucher.hex()}, timeout=30)
+            (record,) = gen.records(1)
+            answer = httpx2.post(url + "/v1/record", json={"record": record.hex()}, timeout=30)
+            assert answer.status_code == 200 and answer.json()["leaf_index"] == 0
+        finally:
+            process.terminate()
+            process.communicate(timeout=30)
