@@ -2,12 +2,14 @@
 asked, a handler's exception fails only its call, and a dead worker is replaced."""
 
 import asyncio
+import multiprocessing
 import os
 import signal
 
 import pytest
 import uvloop
 
+from icpurse.logger import workers as workers_module
 from icpurse.logger.workers import WorkerDied, WorkerFailed, Workers
 
 
@@ -98,3 +100,64 @@ def test_a_worker_killed_between_calls_is_replaced():
             workers.close()
 
     assert asyncio.run(run()) == "w:c"
+
+
+def _hanging_setup(marker):
+    """A setup that never ends once `marker` exists, as one whose database does not answer."""
+    import time
+
+    while os.path.exists(marker):
+        time.sleep(0.1)
+    return str
+
+
+def test_a_worker_whose_setup_hangs_is_not_left_behind(tmp_path, monkeypatch):
+    monkeypatch.setattr(workers_module, "START_TIMEOUT", 1)
+    marker = tmp_path / "hang"
+    marker.touch()
+    workers = Workers(1, _hanging_setup, (str(marker),))
+    try:
+        with pytest.raises(WorkerDied):
+            workers.start()
+        assert multiprocessing.active_children() == []
+        # Once the setup works again, the next call starts the workers.
+        marker.unlink()
+        assert workers.call_all([5]) == ["5"]
+        # A replacement whose setup hangs is stopped too, and the call after it tries again.
+        marker.touch()
+        os.kill(workers.pids()[0], signal.SIGKILL)
+        with pytest.raises(WorkerDied):
+            workers.call_all([6])
+        assert multiprocessing.active_children() == []
+        marker.unlink()
+        assert workers.call_all([7]) == ["7"]
+    finally:
+        workers.close()
+
+
+def test_from_the_event_loop_a_replacement_that_hung_is_tried_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(workers_module, "START_TIMEOUT", 1)
+    marker = tmp_path / "hang"
+
+    async def run():
+        workers = Workers(1, _hanging_setup, (str(marker),))
+        try:
+            assert await workers.submit(5) == "5"
+            marker.touch()
+            os.kill(workers.pids()[0], signal.SIGKILL)
+            with pytest.raises(WorkerDied):
+                await workers.submit(6)
+            # With no worker alive, a call waits for the replacement: this one hangs, is
+            # stopped, and the call fails; none is left behind.
+            while workers._replacing:
+                await asyncio.sleep(0.1)
+            with pytest.raises(WorkerDied):
+                await workers.submit(6)
+            assert multiprocessing.active_children() == []
+            # The next call tries again, and once the setup works, it is answered.
+            marker.unlink()
+            return await workers.submit(7)
+        finally:
+            workers.close()
+
+    assert asyncio.run(run()) == "7"

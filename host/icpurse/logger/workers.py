@@ -130,6 +130,12 @@ class _Worker:
             raise WorkerDied("worker process %d died" % self.process.pid) from None
         return _answer(ok, value)
 
+    def abandon(self):
+        """Stop a worker that never became ready: its setup may never end."""
+        self.sock.close()
+        self.process.kill()
+        self.process.join()
+
     def stop(self):
         # Shutting the connection down reaches the worker at once, even where the event loop's
         # transport holds a duplicate of the socket and would close it only on a later turn.
@@ -190,6 +196,8 @@ class Workers:
         self._workers = [None] * count
         self._protocols = {}
         self._replacing = {}
+        # Places whose last replacement failed to start.
+        self._broken = set()
         self._connecting = None
         self._lock = threading.Lock()
         self.started = False
@@ -202,14 +210,28 @@ class Workers:
                 return
             for i in range(len(self._workers)):
                 self._workers[i] = _Worker(self._setup, self._args)
-            for worker in self._workers:
-                worker.wait_ready()
+            try:
+                for worker in self._workers:
+                    worker.wait_ready()
+            except WorkerDied:
+                # None is left behind, such as one whose setup hangs (a database that does not
+                # answer); the next call starts them all again.
+                for worker in self._workers:
+                    worker.abandon()
+                raise
             self.started = True
 
     def _replace(self, i):
         self._workers[i].stop()
         worker = _Worker(self._setup, self._args)
-        worker.wait_ready()
+        try:
+            worker.wait_ready()
+        except WorkerDied:
+            # The dead worker stays in its place, and the next call tries again.
+            worker.abandon()
+            self._broken.add(i)
+            raise
+        self._broken.discard(i)
         self._workers[i] = worker
 
     # --- from an event loop ---------------------------------------------------------------
@@ -220,6 +242,8 @@ class Workers:
         loop = asyncio.get_running_loop()
         if not self.started:
             await loop.run_in_executor(None, self.start)
+        for i in self._broken - set(self._replacing):
+            self._start_replacing(loop, i)
         if not any(not w.dead for w in self._workers) and self._replacing:
             await asyncio.gather(*self._replacing.values())
         if any(w.transport is None and not w.dead for w in self._workers):
@@ -260,10 +284,19 @@ class Workers:
         if worker.dead or worker not in self._workers:
             return
         worker.dead = True
-        i = self._workers.index(worker)
-        replacing = asyncio.get_running_loop().run_in_executor(None, self._replace, i)
+        self._start_replacing(asyncio.get_running_loop(), self._workers.index(worker))
+
+    def _start_replacing(self, loop, i):
+        replacing = loop.run_in_executor(None, self._replace, i)
         self._replacing[i] = replacing
-        replacing.add_done_callback(lambda _: self._replacing.pop(i, None))
+        replacing.add_done_callback(lambda future: self._replaced(i, future))
+
+    def _replaced(self, i, future):
+        self._replacing.pop(i, None)
+        if not future.cancelled():
+            # Retrieved here, so that a replacement nobody waited for is not reported as an
+            # unhandled error; a submit that waited has raised it already.
+            future.exception()
 
     # --- from one thread ------------------------------------------------------------------
 
@@ -273,6 +306,8 @@ class Workers:
         if len(requests) > len(self._workers):
             raise ValueError("more requests than workers")
         self.start()
+        for i in sorted(self._broken):
+            self._replace(i)
         sent = []
         dead = []
         for i, request in enumerate(requests):
