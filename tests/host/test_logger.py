@@ -118,6 +118,11 @@ def test_bad_input_gets_a_clear_answer(logger_world):
     assert post("/v1/record", json.dumps({"record": 5}).encode()).status_code == 400
     assert post("/v1/record", json.dumps({"record": "zz"}).encode()).status_code == 400
     assert post("/v1/record", b"{" + b" " * (1024 * 1024 + 10) + b"}").status_code == 413
+    assert post("/v1/records", json.dumps({"records": []}).encode()).status_code == 400
+    # The submit routes are answered in front of Starlette (app.SubmitRoutes); their other
+    # methods still reach its router.
+    assert http.get("/v1/record").status_code == 405
+    assert http.put("/v1/records", content=b"{}").status_code == 405
     truncated = json.dumps({"record": record[:-3].hex()}).encode()
     answer = post("/v1/record", truncated)
     assert answer.status_code == 400 and "malformed" in answer.json()["error"]
