@@ -37,7 +37,7 @@ def _setup_worker(signer):
 
 
 class ReceiptSigner:
-    """`sign(rows)`: encoded receipts, in order; blocking, for the sequencer's thread."""
+    """`sign(rows)`: encoded receipts, in order; blocking, for the appender's thread."""
 
     def __init__(self, signer, processes=0):
         self.signer = signer

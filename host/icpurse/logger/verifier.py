@@ -59,7 +59,7 @@ class Prepared:
         (self.record_hash, self.payer_key, self.payer_id, self.counter, self.recipient_id,
          self.chall_id, g1, self.amount, self.voucher) = fields  # fmt: skip
         self.data = data
-        self.fields = fields  # What goes on to a sequencer process (appender.py).
+        self.fields = fields  # What goes on to an appender process (appender.py).
         self.identity = self.payer_key + self.chall_id + g1
 
 
