@@ -7,7 +7,8 @@ opens like a board's USB port, and gives it what a board has and the port lacks:
 - **a flash file system**: a LittleFS2 image of a fixed size (`DIR/flash.img`), mounted by a
   boot script as the working directory, so free space runs out as on a board;
 - **boot**: at start (and after a reset) the boot script runs `main.py` from the flash, if there
-  is one, and the REPL follows when it returns (`micropython -i`);
+  is one, and the REPL follows when it returns (`micropython -i`); a wallet that restarts
+  itself after a fault is booted again;
 - **soft reset**: a Ctrl-D on an empty REPL line ends the Unix port's process; the bridge says
   "soft reboot" and starts it again, in raw REPL mode without running main.py if the Ctrl-D came
   in the raw REPL (as a board does), else booting main.py.
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from icpurse.emulator.child import Child
 from icpurse.mpycompile import find_tool
+from purse import proto
 
 DEFAULT_FLASH = 1024 * 1024  # Bytes of LittleFS: about what an ESP32 or a Pico leaves free.
 BLOCK = 4096
@@ -34,7 +36,7 @@ CTRL_A, CTRL_B, CTRL_D = 0x01, 0x02, 0x04
 # Run by the Unix port at every start: mount the flash image as the board's file system, then
 # boot main.py unless the bridge restarts the board into the raw REPL.
 BOOT = """
-import os, sys, vfs
+import gc, os, sys, vfs
 
 
 class Flash:
@@ -73,8 +75,21 @@ vfs.mount(_fs, "/flash")
 os.chdir("/flash")
 sys.path.insert(0, "")
 del _dev, _fs
-if %(boot)r and "main.py" in os.listdir():
-    exec(compile(open("main.py").read(), "main.py", "exec"), {"__name__": "__main__"})
+# A wallet that restarts itself after a fault (sys.exit(EXIT_RESTART) where a board soft-resets)
+# boots again with the modules it imported dropped, so its heap is as it was at boot: under -i
+# the exit would otherwise end in the REPL.
+_booted = set(sys.modules)
+while %(boot)r and "main.py" in os.listdir():
+    try:
+        exec(compile(open("main.py").read(), "main.py", "exec"), {"__name__": "__main__"})
+        break
+    except SystemExit as exc:
+        if exc.args[:1] != (%(restart)d,):
+            raise
+    for _name in list(sys.modules):
+        if _name not in _booted:
+            del sys.modules[_name]
+    gc.collect()
 """
 
 
@@ -111,7 +126,14 @@ class Bridge:
     def _start(self, boot):
         script = self.directory / "boot-bridge.py"
         script.write_text(
-            BOOT % {"image": str(self.image), "blocks": self.blocks, "block": BLOCK, "boot": boot}
+            BOOT
+            % {
+                "image": str(self.image),
+                "blocks": self.blocks,
+                "block": BLOCK,
+                "boot": boot,
+                "restart": proto.EXIT_RESTART,
+            }
         )
         board, slave = os.openpty()
         tty.setraw(slave)

@@ -23,12 +23,13 @@ class EmulatorError(Exception):
 class EmulatedCard(Child):
     def __init__(self, state_dir, runtime="cpython", heap=None, seed=None, cut_at=None,
                  faults=None, timeout=30.0, link_timeout=3.0, nfc_device=None,
-                 nfc=None):  # fmt: skip
+                 nfc=None, memory_at=None):  # fmt: skip
         self.state_dir = Path(state_dir)
         self.runtime = runtime
         self.heap = heap
         self.seed = seed
         self.cut_at = cut_at
+        self.memory_at = memory_at
         self.faults = faults or {}
         self.nfc_device = nfc_device
         self.nfc = nfc
@@ -48,6 +49,8 @@ class EmulatedCard(Child):
             cmd += ["--seed", self.seed]
         if self.cut_at is not None:
             cmd += ["--cut-at", str(self.cut_at)]
+        if self.memory_at is not None:
+            cmd += ["--memory-error-at", str(self.memory_at)]
         if self.nfc_device is not None:
             cmd += ["--nfc-device", str(self.nfc_device)]
         if self.nfc is not None:

@@ -4,8 +4,9 @@ The child's stdin/stdout are pipes; this relay copies bytes between them and the
 side, frame by frame, which is where faults are injected: a frame may be dropped, duplicated,
 corrupted or delayed, in either direction. When the child exits with status 3 (a power cut at
 a store operation) the relay starts it again, as a board comes back when power returns, and
-the host sees only a silence it recovers from. Optionally the link also listens on a TCP port
-(pyserial's `socket://127.0.0.1:PORT`).
+the host sees only a silence it recovers from; so it does when the card restarts itself after
+a fault (status proto.EXIT_RESTART, where a board soft-resets). Optionally the link also
+listens on a TCP port (pyserial's `socket://127.0.0.1:PORT`).
 """
 
 import os
@@ -17,7 +18,7 @@ import sys
 import time
 import tty
 
-from purse import frame
+from purse import frame, proto
 
 POWER_CUT_EXIT = 3
 
@@ -72,6 +73,7 @@ class Relay:
             self.server = socket.create_server(("127.0.0.1", tcp_port))
         self.child = None
         self.power_cuts = 0
+        self.restarts = 0
 
     def start_child(self):
         self.child = subprocess.Popen(
@@ -109,11 +111,15 @@ class Relay:
                     if not data:
                         # The card's output ended: it lost power or stopped.
                         code = self.child.wait()
-                        if code != POWER_CUT_EXIT:
+                        if code == POWER_CUT_EXIT:
+                            self.power_cuts += 1
+                            self.log("power cut at a store operation; the card starts again")
+                        elif code == proto.EXIT_RESTART:
+                            self.restarts += 1
+                            self.log("the card restarted itself after a fault")
+                        else:
                             return code
-                        self.power_cuts += 1
-                        self.log("power cut at a store operation; the card starts again")
-                        self._restart_after_cut()
+                        self._restart_after_fault()
                         to_host = frame.Deframer()
                         break
                     for raw in to_host.feed(data):
@@ -141,14 +147,15 @@ class Relay:
         except (BrokenPipeError, OSError):
             pass  # The card is losing power; the host will retry.
 
-    def _restart_after_cut(self):
-        """Power returns: the same card, without the cut it has just had."""
+    def _restart_after_fault(self):
+        """Power returns: the same card, without the injected fault it has just had."""
         config_path = os.path.join(self.cwd, "config.json")
         import json
 
         with open(config_path) as f:
             config = json.load(f)
         config.pop("cut_at", None)
+        config.pop("memory_at", None)
         with open(config_path, "w") as f:
             json.dump(config, f)
         self.start_child()

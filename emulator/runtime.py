@@ -44,7 +44,7 @@ def compiled_firmware():
     return out
 
 
-def write_config(state_dir, seed=None, cut_at=None, nfc_device=None):
+def write_config(state_dir, seed=None, cut_at=None, nfc_device=None, memory_at=None):
     """The emulated board's config.json: stdio link, store in state_dir/card; with
     `nfc_device`, a PN532 on that pty (HSU), such as a simulated chip's (emulator.pn532pty)."""
     state_dir = Path(state_dir)
@@ -56,6 +56,8 @@ def write_config(state_dir, seed=None, cut_at=None, nfc_device=None):
         config["seed"] = seed
     if cut_at is not None:
         config["cut_at"] = int(cut_at)
+    if memory_at is not None:
+        config["memory_at"] = int(memory_at)
     (state_dir / "config.json").write_text(json.dumps(config))
 
 

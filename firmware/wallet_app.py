@@ -15,6 +15,7 @@ config.json keys (firmware/boards/*.json are the per-board defaults):
     button    pin number of the confirmation button (pressed = low); null: confirm all
     seed      emulator only: hex seed for reproducible randomness
     cut_at    emulator only: cut the power at this store operation (exit status 3)
+    memory_at emulator only: a MemoryError at this store operation (the wallet restarts itself)
     pn532     the NFC reader's bus and pins (pn532_bus.open_bus); taps are asked for with
               FRAME_BOARD commands (nfc_board)
 """
@@ -37,6 +38,8 @@ from purse.store import FaultPoint, PowerCut, Store
 from purse.wallet.card import Card
 
 POWER_CUT_EXIT = 3
+# Platforms of the Unix port and CPython: the emulator, not a board.
+_HOSTED = ("linux", "darwin")
 BUTTON_SECONDS = 20
 
 
@@ -146,8 +149,14 @@ def _nfc(card, applet, options, button):
 
 def build_card(config):
     backend = FileBackend(config.get("state", "icpurse"))
-    if config.get("cut_at") is not None:
-        backend = FaultPoint(backend, int(config["cut_at"]))
+    cut_at = config.get("cut_at")
+    memory_at = config.get("memory_at")
+    if cut_at is not None or memory_at is not None:
+        backend = FaultPoint(
+            backend,
+            None if cut_at is None else int(cut_at),
+            None if memory_at is None else int(memory_at),
+        )
     seed = config.get("seed")
     rng = Entropy(bytes.fromhex(seed) if seed else None)
     confirm = None
@@ -180,6 +189,26 @@ def main():
         return link.serve()
     except PowerCut:
         sys.exit(POWER_CUT_EXIT)
+    except Exception as exc:  # noqa: BLE001 - any fault restarts; none may open the REPL.
+        restart(exc)
+
+
+def restart(exc):
+    """Start the wallet again with a fresh heap after a fault no handler refused cleanly: a
+    MemoryError in a fragmented heap, or a bug. Falling back to the REPL would open a
+    personalised card's flash, secret key included, to whoever holds its cable (DESIGN.md
+    section 3); a restart instead is what a power cut does, which every commit survives, and
+    the host sees the boot notice and sends the command again to a heap in one piece."""
+    # The fault goes to the console for whoever debugs the board (on a board's USB link it is
+    # noise between frames, which the host skips); no message of the core holds key material.
+    print("icpurse: %s: %s; restarting" % (exc.__class__.__name__, exc), file=sys.stderr)
+    if sys.platform not in _HOSTED:
+        import machine
+
+        machine.soft_reset()  # Raises SystemExit: MicroPython resets once it reaches the top.
+    # The Unix port's soft_reset only exits, as sys.exit() does: the emulators see the status
+    # and start the wallet again.
+    sys.exit(proto.EXIT_RESTART)
 
 
 def run():

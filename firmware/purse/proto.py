@@ -109,6 +109,9 @@ BOOT_NOTICE = b"boot"
 # for the heap in use and free (answered "ALLOC FREE", MicroPython only).
 REPL_ESCAPE = b"icpurse: to the REPL"
 MEMORY_QUERY = b"mem?"
+# Exit status of a wallet that restarts itself after a fault where a board soft-resets (the
+# emulators start it again, as they do after an emulated power cut).
+EXIT_RESTART = const(4)
 # Largest frame payload: one APDU of at most 250 bytes, with room to spare for a NAK reason.
 MAX_FRAME_PAYLOAD = const(256)
 

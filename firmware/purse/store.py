@@ -146,11 +146,15 @@ class FaultPoint:
       - a cut rename or remove does nothing (both are atomic on the file systems we support).
     From then on every operation, reads included, raises PowerCut until restore() brings the
     power back. Set `cut_at` at any time to arm a cut, e.g. `fp.cut_at = fp.ops + 3`.
+
+    With `memory_at=N` the operation that brings `ops` to N raises MemoryError instead, once and
+    before it does anything: the fault a fragmented heap gives in the middle of a commit.
     """
 
-    def __init__(self, backend, cut_at=None):
+    def __init__(self, backend, cut_at=None, memory_at=None):
         self.backend = backend
         self.cut_at = cut_at
+        self.memory_at = memory_at
         self.ops = 0
         self.down = False
 
@@ -167,6 +171,9 @@ class FaultPoint:
         # Counts one mutating operation and reports whether it is the one that loses power.
         self._powered()
         self.ops += 1
+        if self.memory_at is not None and self.ops >= self.memory_at:
+            self.memory_at = None
+            raise MemoryError("memory allocation failed (emulated at operation %d)" % self.ops)
         if self.cut_at is not None and self.ops >= self.cut_at:
             self.down = True
             return True

@@ -60,7 +60,7 @@ def emulate(args):
             nfc_device, args.field_connection = join(args.nfc)
         except OSError as exc:
             raise UsageError(str(exc)) from None
-    runtime.write_config(args.state, args.seed, args.cut_at, nfc_device)
+    runtime.write_config(args.state, args.seed, args.cut_at, nfc_device, args.memory_error_at)
     faults = relay.Faults(
         args.drop,
         args.duplicate,
@@ -121,6 +121,10 @@ def add_parser(subparsers):
     )  # fmt: skip
     p.add_argument("--seed", help="hex seed: reproducible randomness (keys, challenges)")
     p.add_argument("--cut-at", type=int, help="cut the power at this store operation")
+    p.add_argument(
+        "--memory-error-at", type=int, metavar="OP",
+        help="raise a MemoryError at this store operation (the card restarts itself)",
+    )  # fmt: skip
     p.add_argument("--tcp", type=int, metavar="PORT", help="also serve socket://127.0.0.1:PORT")
     p.add_argument(
         "--nfc", nargs="?", const=DEFAULT_SOCKET, metavar="SOCKET",

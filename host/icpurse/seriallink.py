@@ -8,6 +8,7 @@ When the card announces that it started again (a reset, a power cut), the link s
 applet again before it resends. Noise on the line is skipped by the deframer.
 """
 
+import re
 import time
 
 import serial
@@ -15,6 +16,13 @@ import serial
 from purse import frame, proto, reader
 from purse.client import CardReset
 from purse.errors import FrameError
+
+# The first bytes heard while waiting for an answer are kept (the cause comes first), and the
+# first characters of their text are shown in the error.
+HEARD_KEPT = 4096
+HEARD_SHOWN = 800
+# A run of printable ASCII (with tabs and line ends) long enough not to be part of a frame.
+_TEXT = re.compile(rb"[\t\n\r\x20-\x7e]{12,}")
 
 
 class LinkError(Exception):
@@ -30,6 +38,9 @@ class SerialLink:
         self.resends = 0
         self._seq = 0
         self._deframer = frame.Deframer()
+        # What arrived since the last answer, for the error when none comes: a board whose
+        # firmware crashed prints a traceback and its REPL prompt instead of frames.
+        self._heard = bytearray()
         try:
             self.serial = serial.serial_for_url(port, baudrate=115200, timeout=0.05)
             if hasattr(self.serial, "exclusive") and not port.startswith("socket://"):
@@ -65,6 +76,8 @@ class SerialLink:
                 data = self.serial.read(self.serial.in_waiting or 1)
             except serial.SerialException as exc:
                 raise LinkError("the link to %s broke: %s" % (self.port, exc)) from None
+            if len(self._heard) < HEARD_KEPT:
+                self._heard += data[: HEARD_KEPT - len(self._heard)]
             for raw in self._deframer.feed(data):
                 try:
                     yield frame.decode_frame(raw)
@@ -73,6 +86,7 @@ class SerialLink:
 
     def _transact(self, kind, payload, want):
         seq = self._next_seq()
+        self._heard = bytearray()
         for attempt in range(self.retries + 1):
             if attempt:
                 self.resends += 1
@@ -90,7 +104,19 @@ class SerialLink:
                     return body
                 if got == proto.FRAME_NAK:
                     break
-        raise LinkError("the card on %s does not answer" % self.port)
+        raise LinkError("the card on %s does not answer%s" % (self.port, self._printed()))
+
+    def _printed(self):
+        """The text among the bytes heard while waiting (a traceback, a REPL prompt), for the
+        error message; frames are binary, so only longer runs of printable text are kept."""
+        runs = _TEXT.findall(bytes(self._heard))
+        if not runs:
+            return ""
+        text = "\n".join(run.decode().strip() for run in runs)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if len(text) > HEARD_SHOWN:
+            text = text[:HEARD_SHOWN] + "\n[...]"
+        return "; it printed instead:\n%s" % text
 
     def _reselect(self):
         select = reader.build_command(proto.CLA_ISO, proto.INS_SELECT, 4, 0, proto.AID)

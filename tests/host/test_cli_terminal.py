@@ -2,6 +2,8 @@
 and a real logger process: their output, their exit statuses and their one-line errors."""
 
 import os
+import threading
+import tty
 
 import pytest
 import serial
@@ -217,6 +219,37 @@ def test_port_errors(cards, capsys, tmp_path):
     code, _, err = run(capsys, "pay", "--from", a.port, "--to", a.port, "--amount", 1)
     assert code == 2 and "the same port" in err
     assert balance(capsys, a) == 100
+
+
+def test_a_board_that_prints_instead_of_answering_is_quoted(capsys):
+    """A board whose firmware crashed answers with a traceback and the REPL prompt: the error
+    shows that text, not only that the card is silent."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    port = os.ttyname(slave)
+    crash = (
+        b"Traceback (most recent call last):\r\n"
+        b'  File "main.py", line 6, in <module>\r\n'
+        b"ImportError: no module named 'wallet_app'\r\n"
+        b"MicroPython v1.24.1 on 2024-11-29; ESP32 module with ESP32\r\n>>> "
+    )
+
+    def board():
+        os.read(master, 4096)  # The first frame: the firmware has already crashed.
+        os.write(master, crash)
+
+    thread = threading.Thread(target=board, daemon=True)
+    thread.start()
+    try:
+        code, _, err = run(capsys, "card", "info", port, "--timeout", "0.2")
+    finally:
+        thread.join(5)
+        os.close(master)
+        os.close(slave)
+    assert code == 2
+    assert err.startswith("icpurse: error: the card on %s does not answer; it printed instead:\n"
+                          "Traceback (most recent call last):\n" % port), err  # fmt: skip
+    assert "ImportError: no module named 'wallet_app'" in err and ">>>" in err, err
 
 
 def test_usage_errors(capsys, tmp_path):

@@ -77,6 +77,28 @@ def test_power_cut_mid_transfer(cards, side, cut):
     assert (a if side == "payer" else b).link.resets >= 1
 
 
+@pytest.mark.parametrize("side,op", [("payer", 1), ("payer", 3), ("recipient", 3)])
+def test_a_fault_mid_command_restarts_the_card(cards, side, op):
+    """A MemoryError in the middle of a commit (a fragmented heap) restarts the card instead of
+    dropping it into the REPL; the host resends, and no value is lost or made."""
+    a = cards.card("a", 5000)
+    b = cards.card("b")
+    faulty = a if side == "payer" else b
+    cards.restart(faulty, memory_at=op + (2 if side == "recipient" else 0))
+    challenge = b.client.make_challenge(700)
+    payment = a.client.pay(challenge)
+    try:
+        b.client.accept(payment)
+    except CardError as exc:
+        # The fault came after ACCEPT committed: the resent ACCEPT finds the ChallID used.
+        assert exc.sw == proto.SW_CHALLENGE_UNKNOWN
+    assert a.client.pay(challenge) == payment
+    assert _balances(a, b) == [4300, 700]
+    assert faulty.link.resets >= 1
+    log = (faulty.state_dir / "emulator.log").read_text()
+    assert "MemoryError" in log and "restarted itself after a fault" in log, log
+
+
 def test_a_payment_in_doubt_is_left_visible(cards):
     """The recipient refuses after the payer signed: the terminal says so, and the payment
     stays in the payer's journal for reconciliation; no value is created."""
