@@ -8,7 +8,7 @@ opens like a board's USB port, and gives it what a board has and the port lacks:
   boot script as the working directory, so free space runs out as on a board;
 - **boot**: at start (and after a reset) the boot script runs `main.py` from the flash, if there
   is one, and the REPL follows when it returns (`micropython -i`); a wallet that restarts
-  itself after a fault is booted again;
+  itself after a fault gets a new process, so a heap as empty as a board's after soft reset;
 - **soft reset**: a Ctrl-D on an empty REPL line ends the Unix port's process; the bridge says
   "soft reboot" and starts it again, in raw REPL mode without running main.py if the Ctrl-D came
   in the raw REPL (as a board does), else booting main.py.
@@ -19,6 +19,7 @@ runs. `icpurse emulate --bare DIR` runs one; EmulatedBoard is the context manage
 
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -36,7 +37,7 @@ CTRL_A, CTRL_B, CTRL_D = 0x01, 0x02, 0x04
 # Run by the Unix port at every start: mount the flash image as the board's file system, then
 # boot main.py unless the bridge restarts the board into the raw REPL.
 BOOT = """
-import gc, os, sys, vfs
+import os, sys, vfs
 
 
 class Flash:
@@ -75,21 +76,18 @@ vfs.mount(_fs, "/flash")
 os.chdir("/flash")
 sys.path.insert(0, "")
 del _dev, _fs
-# A wallet that restarts itself after a fault (sys.exit(EXIT_RESTART) where a board soft-resets)
-# boots again with the modules it imported dropped, so its heap is as it was at boot: under -i
-# the exit would otherwise end in the REPL.
-_booted = set(sys.modules)
-while %(boot)r and "main.py" in os.listdir():
+if %(boot)r and "main.py" in os.listdir():
     try:
         exec(compile(open("main.py").read(), "main.py", "exec"), {"__name__": "__main__"})
-        break
     except SystemExit as exc:
         if exc.args[:1] != (%(restart)d,):
             raise
-    for _name in list(sys.modules):
-        if _name not in _booted:
-            del sys.modules[_name]
-    gc.collect()
+        # The wallet restarts itself after a fault (sys.exit(EXIT_RESTART) where a board
+        # soft-resets, which empties the heap). Under -i the exit would end in the REPL, and
+        # the port has no os.kill: the shell it starts ends it, and the bridge boots it again.
+        os.system("kill -TERM $PPID")
+        while True:
+            pass
 """
 
 
@@ -146,9 +144,11 @@ class Bridge:
         self.log("board started (%s)" % ("boot" if boot else "raw REPL"))
 
     def _restart(self):
-        """The Unix port ended (a soft reset, or main.py crashed): start it again."""
+        """The Unix port ended (a soft reset, or the wallet restarted itself): start it again."""
         os.close(self.board)
-        raw = self.raw_at_reset
+        # The boot script ends the port with SIGTERM when the wallet asks for a restart: that
+        # boots main.py again, as a board's soft reset does outside the raw REPL.
+        raw = self.raw_at_reset and self.process.returncode != -signal.SIGTERM
         self.raw = raw
         os.write(self.master, b"soft reboot\r\n")
         self._start(boot=not raw)

@@ -1,5 +1,5 @@
 """The wallet on a board, and on the emulator (same files, MicroPython or CPython); main.py
-only imports it and calls run().
+imports it and calls run().
 
 It reads `config.json` from the current directory (the board's root after flashing, the state
 directory of an emulated card), opens the card's store, and serves the applet over COBS frames
@@ -36,10 +36,11 @@ from purse.applet import Applet
 from purse.crypto import tables
 from purse.store import FaultPoint, PowerCut, Store
 from purse.wallet.card import Card
+from purse.wallet.state import MAX_ENCODED
 
 POWER_CUT_EXIT = 3
-# Platforms of the Unix port and CPython: the emulator, not a board.
-_HOSTED = ("linux", "darwin")
+# A board: MicroPython on anything but the Unix port (the emulator, as is CPython).
+_ON_BOARD = sys.implementation.name == "micropython" and sys.platform not in ("linux", "darwin")
 BUTTON_SECONDS = 20
 
 
@@ -162,13 +163,15 @@ def build_card(config):
     confirm = None
     if config.get("button") is not None:
         confirm = _button_confirm(config["button"])
-    return Card(Store(backend), rng, confirm=confirm)
+    # The commit's buffer is made now, while the heap is in one piece (purse.store.Store).
+    return Card(Store(backend, reserve=MAX_ENCODED), rng, confirm=confirm)
 
 
 def main():
-    # The generator's tables are two blocks of 8 and 4 KB that every signature and
+    # The generator's tables are two blocks of 8 and 2 KB that every signature and
     # verification needs: built first, while the heap is still in one piece, they always find
-    # room; built in the middle of a transfer, a fragmented heap may not have it.
+    # room; built in the middle of a transfer, a fragmented heap may not have it. (A wallet
+    # held as source has them built by main.py, before it is compiled.)
     tables.generator_comb()
     tables.generator_wnaf()
     config = load_config()
@@ -199,10 +202,16 @@ def restart(exc):
     personalised card's flash, secret key included, to whoever holds its cable (DESIGN.md
     section 3); a restart instead is what a power cut does, which every commit survives, and
     the host sees the boot notice and sends the command again to a heap in one piece."""
-    # The fault goes to the console for whoever debugs the board (on a board's USB link it is
-    # noise between frames, which the host skips); no message of the core holds key material.
-    print("icpurse: %s: %s; restarting" % (exc.__class__.__name__, exc), file=sys.stderr)
-    if sys.platform not in _HOSTED:
+    # The fault and where it happened go to the console for whoever debugs the board (on a
+    # board's USB link it is noise between frames, which the host skips). A MicroPython
+    # traceback names functions, not values, and no message of the core holds key material.
+    print_exception = getattr(sys, "print_exception", None)
+    if print_exception is not None:
+        print_exception(exc, sys.stderr)
+    else:  # CPython: its default hook prints the traceback to stderr.
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    print("icpurse: %s; restarting" % exc.__class__.__name__, file=sys.stderr)
+    if _ON_BOARD:
         import machine
 
         machine.soft_reset()  # Raises SystemExit: MicroPython resets once it reaches the top.

@@ -57,16 +57,23 @@ class PowerCut(Exception):
 def frame(payload):
     """The framed file for `payload`, built in one preallocated buffer (a bytearray)."""
     n = len(payload)
+    buf = bytearray(n + _OVERHEAD)
+    buf[_HEADER : _HEADER + n] = payload
+    _seal(buf, n)
+    return buf
+
+
+def _seal(buf, n):
+    """Frame in place the payload of n bytes at buf[_HEADER:]: the header before it, the CRC
+    after it. Returns the file's length."""
     end = _HEADER + n
-    buf = bytearray(end + 4)
     buf[0:4] = MAGIC
     buf[4] = FORMAT
     buf[5:_HEADER] = n.to_bytes(4, "big")
-    buf[_HEADER:end] = payload
     # A memoryview lets the CRC run over the buffer without copying it.
     crc = binascii.crc32(memoryview(buf)[:end]) & 0xFFFFFFFF
-    buf[end:] = crc.to_bytes(4, "big")
-    return buf
+    buf[end : end + 4] = crc.to_bytes(4, "big")
+    return end + 4
 
 
 def unframe(name, data):
@@ -207,12 +214,15 @@ class FaultPoint:
 class Store:
     """The commit logic over a backend: load the state, read its blobs, commit a new state.
 
-    The store keeps nothing in memory between calls, so reopening after a power cut is simply
-    making a new Store on the same backend.
+    The store keeps no state in memory between calls, so reopening after a power cut is simply
+    making a new Store on the same backend. It may keep a scratch buffer for framing a state
+    payload of up to `reserve` bytes (see commit): a card makes it at boot, while its heap is
+    whole.
     """
 
-    def __init__(self, backend):
+    def __init__(self, backend, reserve=0):
         self.backend = backend
+        self._scratch = bytearray(reserve + _OVERHEAD) if reserve else None
 
     def load(self):
         """The payload (bytes) of the committed state, or None on a fresh card."""
@@ -233,6 +243,11 @@ class Store:
     def commit(self, state_payload, new_blobs=None, drop=()):
         """Make `state_payload` the state, atomically, with its new blobs; then drop old ones.
 
+        `state_payload` is bytes, or an object that writes itself: `encoded_size()` and
+        `encode_into(buf, pos) -> end` (purse.wallet.state.CardState). The latter is framed in
+        the scratch buffer, so that a commit at the end of a command, when a small heap is
+        most fragmented, asks for no block of a kilobyte or more.
+
         `new_blobs` maps the names of new immutable blobs to their payloads; the caller
         guarantees that the current state references none of them. `drop` names blobs the new
         state no longer references. The operations are, in this order: one write per new blob,
@@ -250,10 +265,24 @@ class Store:
         if new_blobs:
             for name in new_blobs:
                 self.backend.write(name, frame(new_blobs[name]))
-        self.backend.write(STATE_NEW, frame(state_payload))
+        self.backend.write(STATE_NEW, self._framed(state_payload))
         self.backend.rename(STATE_NEW, STATE)
         for name in drop:
             self.backend.remove(name)
+
+    def _framed(self, payload):
+        """The framed state file: a payload that writes itself is framed in the scratch
+        buffer, which serves again only after the file is written."""
+        encode_into = getattr(payload, "encode_into", None)
+        if encode_into is None:
+            return frame(payload)
+        n = payload.encoded_size()
+        if self._scratch is None or len(self._scratch) < n + _OVERHEAD:
+            self._scratch = bytearray(n + _OVERHEAD)
+        end = encode_into(self._scratch, _HEADER)
+        if end != _HEADER + n:
+            raise StoreError("state encoded to %d bytes, %d announced" % (end - _HEADER, n))
+        return memoryview(self._scratch)[: _seal(self._scratch, n)]
 
     def collect_garbage(self, referenced):
         """Remove every file but "state" and the names in `referenced`; return the removed names.

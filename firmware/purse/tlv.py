@@ -78,6 +78,18 @@ def encoded_size(tag, value_length):
     return len(_tag_bytes(tag)) + len(_length_bytes(value_length)) + value_length
 
 
+def write(buf, pos, tag, value):
+    """Write encode(tag, value) into the bytearray `buf` at `pos`; return the end. Only the
+    few header bytes are allocated: a commit late in a command, when a small heap is most
+    fragmented, needs no large block (purse.store.Store)."""
+    head = _tag_bytes(tag) + _length_bytes(len(value))
+    end = pos + len(head)
+    buf[pos:end] = head
+    pos = end + len(value)
+    buf[end:pos] = value
+    return pos
+
+
 def encode(tag, value):
     """One TLV as bytes."""
     return _tag_bytes(tag) + _length_bytes(len(value)) + bytes(value)

@@ -8,9 +8,10 @@ import binascii
 
 from _check import raises
 
-from purse import store
+from purse import proto, store
 from purse.errors import PurseError, StoreError
 from purse.store import FaultPoint, MemoryBackend, PowerCut, Store
+from purse.wallet.state import MAX_ENCODED, CardState, JournalEntry, OutboxEntry, Pending
 
 
 def _state(version, refs):
@@ -115,6 +116,67 @@ def test_commit_and_reload():
     s.commit(b"second")
     assert Store(backend).load() == b"second"
     assert sorted(backend.names()) == ["state"]
+
+
+def _full_state():
+    """A card state with every field present and every list at its limit."""
+    st = CardState()
+    st.lifecycle = proto.STATE_READY
+    st.secret = st.seal_key = bytes(range(32))
+    st.public_key = st.ca_key = st.issuer_key = st.logger_key = b"\x02" + bytes(range(32))
+    st.balance, st.pay_counter, st.chall_counter = 0xFFFFFFFF, 7, 9
+    st.certificate_blob, st.voucher_blob, st.risk_blob, st.revocation_blob = 1, 2, 3, 4
+    st.next_blob = 100
+    st.pending = [
+        Pending(b"c%07d" % i, proto.SEAL_SIGNED, b"1" * 16, b"2" * 16, 500)
+        for i in range(proto.PENDING_MAX)
+    ]
+    st.outbox = [OutboxEntry(10 + i, b"o%07d" % i, 5, 6) for i in range(proto.OUTBOX_MAX)]
+    st.journal = [
+        JournalEntry(40 + i, b"j%07d" % i, b"g" * 8, 5, i) for i in range(proto.JOURNAL_MAX)
+    ]
+    return st
+
+
+def test_a_state_frames_itself_in_the_reserved_buffer():
+    full = _full_state()
+    encoded = full.encode()
+    # MAX_ENCODED is exactly the largest state, so the buffer a card reserves at boot serves
+    # every commit.
+    assert full.encoded_size() == len(encoded) == MAX_ENCODED
+    backend = MemoryBackend()
+    s = Store(backend, reserve=MAX_ENCODED)
+    s.commit(full)
+    assert backend.files["state"] == bytes(store.frame(encoded))
+    assert CardState.decode(s.load()).encode() == encoded
+    # A smaller state after it: the buffer's tail from the larger one is not written.
+    small = CardState()
+    s.commit(small, {"b": _blob("b")})
+    assert s.load() == small.encode() and s.read_blob("b") == _blob("b")
+    # Without a reserve the buffer is made at the first commit.
+    lazy = Store(MemoryBackend())
+    lazy.commit(full)
+    assert lazy.load() == encoded
+
+
+class _Miscounted:
+    """A payload whose encode_into writes fewer bytes than encoded_size announced."""
+
+    def encoded_size(self):
+        return 10
+
+    def encode_into(self, buf, pos):
+        buf[pos : pos + 4] = b"half"
+        return pos + 4
+
+
+def test_a_payload_that_miscounts_itself_changes_nothing():
+    backend = MemoryBackend()
+    s = Store(backend, reserve=64)
+    s.commit(b"old")
+    with raises(StoreError, "4 bytes, 10 announced"):
+        s.commit(_Miscounted())
+    assert s.load() == b"old" and sorted(backend.names()) == ["state"]
 
 
 def test_blobs_are_referenced_read_back_and_dropped():

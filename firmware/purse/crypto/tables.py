@@ -9,9 +9,11 @@ A scalar is split into `spans` parts of `span_bits` bits; each part needs only `
 doublings, shared by all the parts and by every other table used in the same sum. So:
 - the generator's comb, 16 spans of 16 bits with the multiples up to 15 (8 KiB), serves the
   signer (64 signed odd digits, 12 doublings) and verification against a precomputed key;
-- the generator's w-NAF table, one span with the multiples up to 127 (4 KiB), serves
+- the generator's w-NAF table, one span with the multiples up to 63 (2 KiB), serves
   verification against an unknown key, where the 256 doublings of the key's part are paid
-  anyway and only the number of additions counts;
+  anyway and only the number of additions counts (the multiples up to 127 would save 1.5%
+  of its field multiplications for 2 KiB more of a card's heap, which a card trading at the
+  160K bar of DESIGN.md section 10 cannot spare);
 - a per-key table for a key a card verifies again and again (PkT, PkI, PkL) has the comb's
   shape (8 KiB by default; fewer spans take less memory and cost more doublings).
 The generator's tables are built on first use and kept for the life of the program.
@@ -21,7 +23,7 @@ from purse.crypto import p256
 
 COMB_SPANS = 16
 COMB_WIDTH = 5
-WNAF_G_WIDTH = 8
+WNAF_G_WIDTH = 7
 KEY_WIDTH = 5
 
 

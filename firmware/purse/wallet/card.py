@@ -51,7 +51,8 @@ class Card:
         self.nonce = None
 
     def commit(self, state, new_blobs=None, drop=()):
-        self.store.commit(state.encode(), new_blobs, drop)
+        # The state frames itself in the store's buffer (purse.store.Store.commit).
+        self.store.commit(state, new_blobs, drop)
         self.state = state
         for name in drop:
             self._parsed.pop(name, None)

@@ -91,6 +91,23 @@ _BLOBS = (
 )
 
 
+def _max_encoded():
+    # The lists are bounded by the protocol's limits; every other field appears at most once.
+    counts = {
+        _ST_PENDING: proto.PENDING_MAX,
+        _ST_OUTBOX: proto.OUTBOX_MAX,
+        _ST_JOURNAL: proto.JOURNAL_MAX,
+    }
+    total = 0
+    for tag, _, most, _ in _SCHEMA:
+        total += counts.get(tag, 1) * tlv.encoded_size(tag, most)
+    return total
+
+
+# The largest state payload: what a card's store reserves at boot for its commits.
+MAX_ENCODED = _max_encoded()
+
+
 def blob_name(letter, number):
     return "%s%d" % (letter, number)
 
@@ -238,28 +255,41 @@ class CardState:
             total += entry.x
         return total
 
-    def encode(self):
-        items = [
-            (_ST_VERSION, bytes((_STATE_VERSION,))),
-            (_ST_LIFECYCLE, bytes((self.lifecycle,))),
-        ]
+    def _items(self):
+        """The (tag, value) pairs of the state, made one at a time: no list of them is built."""
+        yield _ST_VERSION, bytes((_STATE_VERSION,))
+        yield _ST_LIFECYCLE, bytes((self.lifecycle,))
         for tag, attr in _KEYS:
             value = getattr(self, attr)
             if value is not None:
-                items.append((tag, value))
+                yield tag, value
         for tag, attr in _COUNTERS:
-            items.append((tag, getattr(self, attr).to_bytes(4, "big")))
+            yield tag, getattr(self, attr).to_bytes(4, "big")
         for tag, attr, _ in _BLOBS:
             value = getattr(self, attr)
             if value is not None:
-                items.append((tag, value.to_bytes(4, "big")))
+                yield tag, value.to_bytes(4, "big")
         for entry in self.pending:
-            items.append((_ST_PENDING, entry.encode()))
+            yield _ST_PENDING, entry.encode()
         for entry in self.outbox:
-            items.append((_ST_OUTBOX, entry.encode()))
+            yield _ST_OUTBOX, entry.encode()
         for entry in self.journal:
-            items.append((_ST_JOURNAL, entry.encode()))
-        return tlv.encode_all(items)
+            yield _ST_JOURNAL, entry.encode()
+
+    def encode(self):
+        return tlv.encode_all(self._items())
+
+    def encoded_size(self):
+        size = 0
+        for tag, value in self._items():
+            size += tlv.encoded_size(tag, len(value))
+        return size
+
+    def encode_into(self, buf, pos):
+        """Write encode() into the bytearray `buf` from `pos`; return the end (purse.store)."""
+        for tag, value in self._items():
+            pos = tlv.write(buf, pos, tag, value)
+        return pos
 
     @classmethod
     def decode(cls, payload):
