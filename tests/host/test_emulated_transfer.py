@@ -1,6 +1,7 @@
 """Transfers over the real serial link: between emulated cards on ptys (MicroPython and
-CPython) — plain, with injected frame faults, and with a power cut in the middle on each side —
-and the same tests on two real boards when --port-a/--port-b name them (skipped otherwise)."""
+CPython) — plain, with injected frame faults, and with a power cut or a MemoryError in the
+middle on each side — and the same tests on two real boards when --port-a/--port-b name them
+(skipped otherwise)."""
 
 import pytest
 from emulated import Boards, Cards, board_ports
@@ -52,39 +53,21 @@ def test_transfer_with_frame_faults(cards):
 
 
 CUTS = [("payer", 1), ("payer", 2), ("payer", 3), ("recipient", 1), ("recipient", 3)]
+MEMORY_ERRORS = [("payer", 1), ("payer", 3), ("recipient", 3)]
+FAULTS = [("cut_at", *c) for c in CUTS] + [("memory_at", *m) for m in MEMORY_ERRORS]
 
 
-@pytest.mark.parametrize("side,cut", CUTS)
-def test_power_cut_mid_transfer(cards, side, cut):
-    a = cards.card("a", 5000)
-    b = cards.card("b")
-    challenge = b.client.make_challenge(700)
-    # Power comes back by itself (the emulator restarts the card); the link selects the applet
-    # again and resends what was pending.
-    if side == "payer":
-        cards.restart(a, cut_at=cut)
-    else:
-        cards.restart(b, cut_at=cut + 2)  # ACCEPT's operations come after MAKE CHALLENGE's.
-        challenge = b.client.make_challenge(700)
-    payment = a.client.pay(challenge)
-    try:
-        b.client.accept(payment)
-    except CardError as exc:
-        # The cut came after ACCEPT committed: the resent ACCEPT finds the ChallID used.
-        assert exc.sw == proto.SW_CHALLENGE_UNKNOWN
-    assert a.client.pay(challenge) == payment
-    assert _balances(a, b) == [4300, 700]
-    assert (a if side == "payer" else b).link.resets >= 1
-
-
-@pytest.mark.parametrize("side,op", [("payer", 1), ("payer", 3), ("recipient", 3)])
-def test_a_fault_mid_command_restarts_the_card(cards, side, op):
-    """A MemoryError in the middle of a commit (a fragmented heap) restarts the card instead of
-    dropping it into the REPL; the host resends, and no value is lost or made."""
+@pytest.mark.parametrize("fault,side,op", FAULTS)
+def test_a_fault_mid_transfer(cards, fault, side, op):
+    """A power cut, or a MemoryError (a fragmented heap) that restarts the card instead of
+    dropping it into the REPL, at a store operation of a transfer: the card comes back by
+    itself, the link selects the applet again and resends what was pending, and no value is
+    lost or made."""
     a = cards.card("a", 5000)
     b = cards.card("b")
     faulty = a if side == "payer" else b
-    cards.restart(faulty, memory_at=op + (2 if side == "recipient" else 0))
+    # The recipient's ACCEPT operations come after its two of MAKE CHALLENGE.
+    cards.restart(faulty, **{fault: op + (2 if side == "recipient" else 0)})
     challenge = b.client.make_challenge(700)
     payment = a.client.pay(challenge)
     try:
@@ -95,8 +78,9 @@ def test_a_fault_mid_command_restarts_the_card(cards, side, op):
     assert a.client.pay(challenge) == payment
     assert _balances(a, b) == [4300, 700]
     assert faulty.link.resets >= 1
-    log = (faulty.state_dir / "emulator.log").read_text()
-    assert "MemoryError" in log and "restarted itself after a fault" in log, log
+    if fault == "memory_at":
+        log = (faulty.state_dir / "emulator.log").read_text()
+        assert "MemoryError" in log and "restarted itself after a fault" in log, log
 
 
 def test_a_payment_in_doubt_is_left_visible(cards):
