@@ -38,8 +38,8 @@ class SerialLink:
         self.resends = 0
         self._seq = 0
         self._deframer = frame.Deframer()
-        # What arrived since the last answer, for the error when none comes: a board whose
-        # firmware crashed prints a traceback and its REPL prompt instead of frames.
+        # What arrives while a command waits for its answer, for the error when none comes: a
+        # board whose firmware crashed prints a traceback and its REPL prompt, not frames.
         self._heard = bytearray()
         try:
             self.serial = serial.serial_for_url(port, baudrate=115200, timeout=0.05)
