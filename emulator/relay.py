@@ -2,10 +2,10 @@
 
 The child's stdin/stdout are pipes; this relay copies bytes between them and the pty's master
 side, frame by frame, which is where faults are injected: a frame may be dropped, duplicated,
-corrupted or delayed, in either direction. When the child exits with status 3 (a power cut at
-a store operation) the relay starts it again, as a board comes back when power returns, and
-the host sees only a silence it recovers from; so it does when the card restarts itself after
-a fault (status proto.EXIT_RESTART, where a board soft-resets). Optionally the link also
+corrupted or delayed, in either direction. When the child exits with proto.EXIT_POWER_CUT (a
+power cut at a store operation) the relay starts it again, as a board comes back when power
+returns, and the host sees only a silence it recovers from; so it does when the card restarts
+itself after a fault (proto.EXIT_RESTART, where a board soft-resets). Optionally the link also
 listens on a TCP port (pyserial's `socket://127.0.0.1:PORT`).
 """
 
@@ -19,8 +19,6 @@ import time
 import tty
 
 from purse import frame, proto
-
-POWER_CUT_EXIT = 3
 
 
 class Faults:
@@ -111,7 +109,7 @@ class Relay:
                     if not data:
                         # The card's output ended: it lost power or stopped.
                         code = self.child.wait()
-                        if code == POWER_CUT_EXIT:
+                        if code == proto.EXIT_POWER_CUT:
                             self.power_cuts += 1
                             self.log("power cut at a store operation; the card starts again")
                         elif code == proto.EXIT_RESTART:

@@ -14,7 +14,7 @@ config.json keys (firmware/boards/*.json are the per-board defaults):
     state     directory of the card store (LittleFS on boards; FAT is not supported)
     button    pin number of the confirmation button (pressed = low); null: confirm all
     seed      emulator only: hex seed for reproducible randomness
-    cut_at    emulator only: cut the power at this store operation (exit status 3)
+    cut_at    emulator only: cut the power at this store operation (proto.EXIT_POWER_CUT)
     memory_at emulator only: a MemoryError at this store operation (the wallet restarts itself)
     pn532     the NFC reader's bus and pins (pn532_bus.open_bus); taps are asked for with
               FRAME_BOARD commands (nfc_board)
@@ -38,7 +38,6 @@ from purse.store import FaultPoint, PowerCut, Store
 from purse.wallet.card import Card
 from purse.wallet.state import MAX_ENCODED
 
-POWER_CUT_EXIT = 3
 # A board: MicroPython on anything but the Unix port (the emulator, as is CPython).
 _ON_BOARD = sys.implementation.name == "micropython" and sys.platform not in ("linux", "darwin")
 BUTTON_SECONDS = 20
@@ -191,7 +190,7 @@ def main():
     try:
         return link.serve()
     except PowerCut:
-        sys.exit(POWER_CUT_EXIT)
+        sys.exit(proto.EXIT_POWER_CUT)
     except Exception as exc:  # noqa: BLE001 - any fault restarts; none may open the REPL.
         restart(exc)
 

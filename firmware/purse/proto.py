@@ -109,8 +109,10 @@ BOOT_NOTICE = b"boot"
 # for the heap in use and free (answered "ALLOC FREE", MicroPython only).
 REPL_ESCAPE = b"icpurse: to the REPL"
 MEMORY_QUERY = b"mem?"
-# Exit status of a wallet that restarts itself after a fault where a board soft-resets (the
-# emulators start it again, as they do after an emulated power cut).
+# Exit statuses of an emulated wallet that the emulators answer by starting it again: an
+# emulated power cut at a store operation, and a restart after a fault (where a board
+# soft-resets).
+EXIT_POWER_CUT = const(3)
 EXIT_RESTART = const(4)
 # Largest frame payload: one APDU of at most 250 bytes, with room to spare for a NAK reason.
 MAX_FRAME_PAYLOAD = const(256)
