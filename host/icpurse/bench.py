@@ -46,9 +46,9 @@ def add_parser(subparsers):
     )
     logger.add_argument(
         "--records",
-        type=argtypes.count(3),
-        default=24000,
-        help="records per database, at least 3: a third for each load (default 24000)",
+        type=_positive,
+        default=16000,
+        help="records in each of the throughput and single-record loads (default 16000)",
     )
     logger.add_argument(
         "--batch", type=_positive, default=200, help="records per batch request (default 200)"
@@ -57,12 +57,13 @@ def add_parser(subparsers):
         "--clients", type=_positive, default=8, help="concurrent batch clients (default 8)"
     )
     logger.add_argument(
-        "--latency-batch", type=_positive, default=50,
-        help="records per batch request in the latency test (default 50)",
+        "--latency-bound", type=_positive, default=50, metavar="MS",
+        help="the p99 latency, in ms, under which the latency search looks for the fastest"
+        " batched load (default 50)",
     )  # fmt: skip
     logger.add_argument(
-        "--latency-clients", type=_positive, default=2,
-        help="concurrent batch clients in the latency test (default 2)",
+        "--latency-requests", type=_positive, default=80,
+        help="requests in each load of the latency search (default 80)",
     )  # fmt: skip
     logger.add_argument(
         "--single-clients", type=_positive, default=32,
