@@ -57,6 +57,10 @@ def add_parser(subparsers):
         "--clients", type=_positive, default=8, help="concurrent batch clients (default 8)"
     )
     logger.add_argument(
+        "--warmup", type=argtypes.count(0), default=2000,
+        help="records sent before the measured loads, not measured (default 2000)",
+    )  # fmt: skip
+    logger.add_argument(
         "--latency-bound", type=_positive, default=50, metavar="MS",
         help="the p99 latency, in ms, under which the latency search looks for the fastest"
         " batched load (default 50)",

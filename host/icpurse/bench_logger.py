@@ -30,9 +30,6 @@ from icpurse.progress import progress
 # The latency search's loads, (records per request, concurrent clients), with more and more
 # records in flight: the throughput a logger keeps while its p99 latency stays under a bound.
 LADDER = ((50, 2), (50, 3), (50, 4), (100, 3), (100, 4), (200, 3))
-# Records sent before the measured loads.
-WARMUP = 2000
-
 PG_URL = os.environ.get("ICPURSE_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -127,9 +124,9 @@ def _run_one(name, db, gen, args, reference, workers=1):
                 feed.post("/v1/vouchers", json={"voucher": voucher.hex()})
             # Not measured: the first requests meet cold caches (certificates and vouchers not
             # yet verified, the database's pages not yet read) that a running logger has warm.
-            progress("%s: warm-up, %d records, not measured" % (name, WARMUP))
-            sent = WARMUP
-            warmup = record_requests("127.0.0.1", gen.records(WARMUP), 100)
+            progress("%s: warm-up, %d records, not measured" % (name, args.warmup))
+            sent = args.warmup
+            warmup = record_requests("127.0.0.1", gen.records(args.warmup), 100)
             asyncio.run(drive("127.0.0.1", server.port, warmup, 4))
             rows = []
             for batch, conc in ((args.batch, args.clients), (1, args.single_clients)):
