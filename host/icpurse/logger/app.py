@@ -20,6 +20,7 @@ from icpurse.logger.openapi import OPENAPI
 from icpurse.logger.sequencer import Overloaded
 from icpurse.logger.service import HEARTBEAT_SECONDS, MAX_BATCH_RECORDS, Unavailable
 from icpurse.logger.settlement import MAX_JOURNAL_UPLOAD, WindowOpen, check_reason
+from icpurse.logger.storage import DatabaseFailure
 from purse.records.checkpoint import Checkpoint
 
 MAX_BODY = 1024 * 1024
@@ -27,6 +28,9 @@ MAX_BODY = 1024 * 1024
 CHECKPOINT_SECONDS = 0.5
 MAX_RECORD_HEX = 2 * 4096
 MAX_PAGE = 1000
+# Seconds a client waits before it asks again when the database failed: an operator may have
+# to act (a restarted server comes back by itself, a damaged file does not).
+DB_RETRY_AFTER = "5"
 # Tables the audit reads whole, page by page: GET /v1/ledger/{table}.
 LEDGER_TABLES = {
     "vouchers": (
@@ -133,6 +137,10 @@ def _endpoint(handler):
             return _error(503, str(exc), {"Retry-After": "1"})
         except merkle.ProofError as exc:
             return _error(400, str(exc))
+        except DatabaseFailure as exc:
+            return _error(
+                503, "the logger's database failed: %s" % exc, {"Retry-After": DB_RETRY_AFTER}
+            )
 
     return wrapped
 

@@ -19,10 +19,15 @@ def _answer(description, schema=None):
     return answer
 
 
+_UNAVAILABLE = _answer(
+    "not able to answer now (the commit queue is full, or the logger's database failed, with"
+    " its reason); retry after the Retry-After header",
+    _ERROR,
+)
 _ERRORS = {
     "400": _answer("malformed input", _ERROR),
     "413": _answer("body too large", _ERROR),
-    "503": _answer("not able to commit now; retry after the Retry-After header", _ERROR),
+    "503": _UNAVAILABLE,
 }
 _RESULT = {
     "type": "object",
@@ -321,3 +326,8 @@ OPENAPI = {
         },
     },
 }
+
+# Every route reads or writes the database, so every route answers 503 when it has failed.
+for _operations in OPENAPI["paths"].values():
+    for _operation in _operations.values():
+        _operation["responses"].setdefault("503", _UNAVAILABLE)

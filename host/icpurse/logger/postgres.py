@@ -29,6 +29,12 @@ class PostgresStorage(Storage):
         with self.pool.connection() as conn:
             _migrate(self, conn, MIGRATIONS_POSTGRES)
 
+    @staticmethod
+    def _is_failure(exc):
+        # A lost or restarted server, a pool that cannot connect (PoolTimeout is an
+        # OperationalError), a full disk, damaged data (DataCorrupted is an InternalError).
+        return isinstance(exc, psycopg.OperationalError | psycopg.InternalError)
+
     def _reader(self):
         return self.pool.connection()
 

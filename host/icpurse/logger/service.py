@@ -23,7 +23,7 @@ from icpurse.logger.sequencer import Overloaded, Sequencer
 from icpurse.logger.settlement import SettlementViews
 from icpurse.logger.storage import StorageError
 from icpurse.logger.verifier import Prepared, VerifierPool
-from icpurse.logger.workers import WorkerFailed
+from icpurse.logger.workers import WorkerFailed, describe
 from purse.records.logger import Ticket
 
 MAX_BATCH_RECORDS = 1000
@@ -141,7 +141,7 @@ class LoggerService(SettlementViews, LedgerViews):
                 # The batch's transaction was rolled back: nothing of it is stored, and a
                 # retry is safe because an identical record gets the same receipt. A failure
                 # in the appender's process is named by the class of what it raised there.
-                name = str(exc) if isinstance(exc, WorkerFailed) else exc.__class__.__name__
+                name = str(exc) if isinstance(exc, WorkerFailed) else describe(exc)
                 raise Unavailable("the commit failed (%s); retry" % name) from None
             for (pos, _), result in zip(ready, stored, strict=True):
                 results[pos] = result

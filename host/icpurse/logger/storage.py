@@ -7,6 +7,11 @@ and recorded in the table `schema_version`.
 
 Writes happen only in `append` (the sequencer's one transaction per batch) and in the small
 feeds (vouchers, revocation lists, checkpoints, heartbeat); everything else reads.
+
+A database that fails under a running service (a file damaged or deleted, a disk full or
+failing, a PostgreSQL server restarted or gone) raises DatabaseFailure with the driver's
+reason from every one of these calls; its transaction is rolled back, and the service answers
+503 with that reason. Errors that mean a bug in a query are not turned into it.
 """
 
 import contextlib
@@ -24,6 +29,18 @@ WAL_FALLBACK_PAGES = 20000
 
 class StorageError(UsageError):
     """The database cannot be opened or is not an icpurse logger database."""
+
+
+class DatabaseFailure(Exception):
+    """The database failed under the running service; the message is the driver's reason."""
+
+    # It holds no key or record, so a worker process passes it on (workers.describe).
+    MESSAGE_IS_PUBLIC = True
+
+
+def _first_line(exc):
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else exc.__class__.__name__
 
 
 # The schema, once: %(blob)s, %(big)s and %(serial)s become each dialect's types below.
@@ -143,13 +160,32 @@ class Storage:
     # --- reads ----------------------------------------------------------------------------------
 
     def one(self, sql, params=()):
-        with self._reader() as conn:
-            rows = self._execute(conn, sql, params)
-            return rows[0] if rows else None
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
 
     def all(self, sql, params=()):
-        with self._reader() as conn:
-            return self._execute(conn, sql, params)
+        with self._failures():
+            with self._reader() as conn:
+                return self._execute(conn, sql, params)
+
+    @contextlib.contextmanager
+    def _failures(self):
+        """Turn the driver's errors that mean a failed database into DatabaseFailure."""
+        try:
+            yield
+        except StorageError as exc:
+            # A new connection, opened under the running service, found the file damaged.
+            raise DatabaseFailure(str(exc)) from None
+        except Exception as exc:
+            if not self._is_failure(exc):
+                raise
+            # A connection that met a failure may keep failing after the database is mended
+            # (SQLite keeps saying "file is not a database"); the next call opens a new one.
+            self._drop_connection()
+            raise DatabaseFailure(_first_line(exc)) from None
+
+    def _drop_connection(self):
+        """Forget this thread's connection (PostgreSQL's pool drops broken ones itself)."""
 
     def tree_size(self):
         row = self.one("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM leaves")
@@ -174,7 +210,7 @@ class Storage:
 
     def write(self, statements):
         """Run (sql, params) statements in one durable transaction."""
-        with self._writer() as conn, self._transaction(conn):
+        with self._failures(), self._writer() as conn, self._transaction(conn):
             for sql, params in statements:
                 self._execute(conn, sql, params)
 
@@ -187,7 +223,7 @@ class Storage:
         For PostgreSQL the transaction first takes an advisory lock, so only one sequencer
         among all service workers appends at a time; SQLite's BEGIN IMMEDIATE does the same.
         """
-        with self._writer() as conn, self._transaction(conn, sequencer=True):
+        with self._failures(), self._writer() as conn, self._transaction(conn, sequencer=True):
             return work(_Tx(self, conn))
 
 
@@ -257,9 +293,23 @@ class SQLiteStorage(Storage):
             self._local.conn = conn
         return conn
 
+    @staticmethod
+    def _is_failure(exc):
+        # sqlite3 raises DatabaseError itself for a damaged file ("file is not a database",
+        # "database disk image is malformed") and OperationalError for I/O, a full disk or a
+        # deleted file; its other subclasses (ProgrammingError, IntegrityError...) are bugs.
+        return type(exc) in (sqlite3.DatabaseError, sqlite3.OperationalError)
+
     def checkpoint_wal(self):
         """Copy committed pages from the WAL into the database without blocking writers."""
-        self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with self._failures():
+            self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _drop_connection(self):
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
 
     def _reader(self):
         return _Borrowed(self._connection())

@@ -37,7 +37,16 @@ class WorkerDied(Exception):
 
 
 class WorkerFailed(Exception):
-    """The handler raised an exception in the worker (named here, without its arguments)."""
+    """The handler raised an exception in the worker: named here, without its arguments, as
+    those may hold what must not leave the worker (a key); an exception class that sets
+    MESSAGE_IS_PUBLIC also carries its message."""
+
+
+def describe(exc):
+    """How a failure is named outside the process that raised it (see WorkerFailed)."""
+    if getattr(exc, "MESSAGE_IS_PUBLIC", False):
+        return "%s: %s" % (exc.__class__.__name__, exc)
+    return exc.__class__.__name__
 
 
 def watch_parent():
@@ -89,7 +98,7 @@ def _serve(sock, setup, args):
         try:
             answer = (True, handler(request))
         except Exception as exc:  # noqa: BLE001 - reported to the caller, which decides.
-            answer = (False, exc.__class__.__name__)
+            answer = (False, describe(exc))
         try:
             sock.sendall(_frame(answer))
         except OSError:
