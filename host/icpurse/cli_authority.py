@@ -154,9 +154,10 @@ def ca_revoke(args):
     )
     _emit(args, "revocation list", rl.encode())
     if args.logger:
-        from icpurse.logger.client import LoggerClient, LoggerError
+        from icpurse.logger.client import CLI_RETRIES, LoggerClient, LoggerError
+        from icpurse.progress import progress
 
-        client = LoggerClient(args.logger)
+        client = LoggerClient(args.logger, retries=CLI_RETRIES, progress=progress)
         try:
             client.publish_revocation(rl.encode())
         except LoggerError as exc:

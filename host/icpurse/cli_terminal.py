@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from icpurse import argtypes
 from icpurse.authority import keys
 from icpurse.errors import UsageError
-from icpurse.logger.client import LoggerClient, LoggerError
+from icpurse.logger.client import CLI_RETRIES, LoggerClient, LoggerError
+from icpurse.progress import progress
 from icpurse.seriallink import LinkError, SerialLink
 from icpurse.statuswords import STATES, explain
 from icpurse.terminal import TransferInDoubt, TransferRefused, transfer
@@ -139,7 +140,7 @@ def _logger(stack, args):
     """A LoggerClient for --logger, checked by fetching a signed checkpoint: an unreachable
     logger, or one whose key is not --logger-key, is reported before any card is touched."""
     key = keys.read_public(args.logger_key) if args.logger_key else None
-    client = LoggerClient(args.logger, key)
+    client = LoggerClient(args.logger, key, retries=CLI_RETRIES, progress=progress)
     stack.callback(client.close)
     try:
         client.checkpoint()

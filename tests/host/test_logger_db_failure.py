@@ -1,6 +1,7 @@
 """A database that fails under a running logger: every route answers 503 with the database's
 reason and a Retry-After, never a bare 500; nothing is stored half-way; and once the database
-is back the same service serves again, with nothing lost.
+is back the same service serves again, with nothing lost. The client library sends a request
+that got a 503 again when asked to, and nothing else.
 
 SQLite: the file's header and its shared-memory index are overwritten while the logger runs,
 then the header is put back. PostgreSQL: the server ends the logger's connections (as a
@@ -17,6 +18,7 @@ import uuid
 import pytest
 from logger_fixtures import PG_URL, LoggerWorld, drop_schema, postgres_url
 
+from icpurse.logger.client import LoggerClient, LoggerError
 from purse.records.logger import Ticket
 
 
@@ -100,15 +102,16 @@ def test_a_damaged_sqlite_file_gets_503_and_loses_nothing(tmp_path, sequencer_pr
         world.close()
 
 
-def test_postgresql_connections_ended_by_the_server_get_503_and_lose_nothing():
+def _postgres_world():
+    """A logger on PostgreSQL whose connections carry a name of their own, and a function
+    that has the server end them all."""
     url, schema = postgres_url()
     name = "icpurse_failure_%s" % uuid.uuid4().hex[:8]
     world = LoggerWorld("%s&application_name=%s" % (url, name))
-    try:
+
+    def end_connections():
         import psycopg
 
-        _, records, first = _stored_pair(world)
-        before = world.client.checkpoint()
         with psycopg.connect(PG_URL, autocommit=True) as admin:
             ended = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -116,6 +119,16 @@ def test_postgresql_connections_ended_by_the_server_get_503_and_lose_nothing():
                 (name,),
             ).fetchall()
         assert ended, "the logger had no connection to end"
+
+    return world, schema, end_connections
+
+
+def test_postgresql_connections_ended_by_the_server_get_503_and_lose_nothing():
+    world, schema, end_connections = _postgres_world()
+    try:
+        _, records, first = _stored_pair(world)
+        before = world.client.checkpoint()
+        end_connections()
         # Each connection the pool held fails one call, with the server's reason; the pool
         # then opens new ones. A route never answers a bare 500.
         statuses = []
@@ -130,6 +143,39 @@ def test_postgresql_connections_ended_by_the_server_get_503_and_lose_nothing():
             assert "retry-after" in answer.headers
         assert statuses[0] == 503 and statuses[-1] == 200, statuses
         _check_after(world, records, first, before)
+    finally:
+        world.close()
+        drop_schema(schema)
+
+
+def test_the_client_asks_again_after_a_503_and_only_then():
+    world, schema, end_connections = _postgres_world()
+    try:
+        _, records, _ = _stored_pair(world)
+        waits = []
+        client = LoggerClient(
+            logger_key=world.logger.public_key, http=world.http, retries=3, max_wait=0.05,
+            progress=waits.append,
+        )  # fmt: skip
+        # Bad input is refused at once, and not sent again.
+        try:
+            client.submit(b"not a record")
+            raise AssertionError("a malformed record was accepted")
+        except LoggerError as exc:
+            assert exc.status == 400
+        assert waits == []
+        end_connections()
+        receipt = client.submit(records[1])
+        assert waits and "terminating connection" in waits[0], waits
+        assert client.submit(records[1]) == receipt
+        # Without retries the 503 reaches the caller, with the logger's reason.
+        end_connections()
+        try:
+            LoggerClient(http=world.http).checkpoint()
+            raise AssertionError("a checkpoint came from a failed database")
+        except LoggerError as exc:
+            assert exc.status == 503 and exc.retry_after == 5
+            assert "database failed" in exc.reason
     finally:
         world.close()
         drop_schema(schema)

@@ -3,7 +3,15 @@ balances and the revocation list, and sync a card's outbox.
 
 Every answer that the logger signs is checked here with PkL before it is used, and proofs are
 verified against signed checkpoints, so a terminal trusts the logger's key, not its transport.
+
+A 503 means the logger stored nothing of the request (its queue was full, or its database
+failed and the transaction rolled back), so asking again is safe; with `retries`, the client
+does that after the Retry-After the logger named (at most `max_wait` seconds each time), and
+reports each wait through `progress`. Nothing else is retried: after a lost connection the
+request may have been stored, and the caller decides.
 """
+
+import time
 
 import httpx2
 
@@ -14,6 +22,10 @@ from purse.client import CardError
 from purse.records.checkpoint import Checkpoint
 from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
+
+# Times the command line's clients send a request again after a 503; with the logger's
+# Retry-After of 1 to 5 s, a terminal rides out up to 20 seconds of a logger unable to commit.
+CLI_RETRIES = 4
 
 
 class LoggerError(Exception):
@@ -28,17 +40,36 @@ class LoggerError(Exception):
 
 
 class LoggerClient:
-    def __init__(self, base_url=None, logger_key=None, http=None, timeout=10.0):
+    def __init__(self, base_url=None, logger_key=None, http=None, timeout=10.0, retries=0,
+                 max_wait=10.0, progress=None):  # fmt: skip
         """`http` may be any httpx2.Client (a Starlette TestClient in tests); otherwise one is
-        made for `base_url`. With `logger_key` (PkL), signed answers are verified."""
+        made for `base_url`. With `logger_key` (PkL), signed answers are verified. `retries`:
+        how many times a request answered 503 is sent again (see the module's docstring)."""
         self.http = http or httpx2.Client(base_url=base_url, timeout=timeout)
         self.logger_key = logger_key
         self.backend = PycaBackend()
+        self.retries = retries
+        self.max_wait = max_wait
+        self.progress = progress
 
     def close(self):
         self.http.close()
 
     def _call(self, method, path, **kwargs):
+        attempt = 0
+        while True:
+            try:
+                return self._call_once(method, path, **kwargs)
+            except LoggerError as exc:
+                if exc.status != 503 or attempt >= self.retries:
+                    raise
+                pause = min(self.max_wait, exc.retry_after or 1)
+                if self.progress is not None:
+                    self.progress("logger: %s; asking again in %g s" % (exc.reason, pause))
+            attempt += 1
+            time.sleep(pause)
+
+    def _call_once(self, method, path, **kwargs):
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx2.HTTPError as exc:
