@@ -4,11 +4,12 @@ balances and the revocation list, and sync a card's outbox.
 Every answer that the logger signs is checked here with PkL before it is used, and proofs are
 verified against signed checkpoints, so a terminal trusts the logger's key, not its transport.
 
-A 503 means the logger stored nothing of the request (its queue was full, or its database
-failed and the transaction rolled back), so asking again is safe; with `retries`, the client
-does that after the Retry-After the logger named (at most `max_wait` seconds each time), and
-reports each wait through `progress`. Nothing else is retried: after a lost connection the
-request may have been stored, and the caller decides.
+A 503 means the logger could not do the request now (its queue was full, or its database
+failed and the transaction rolled back). Every request may be sent again — an identical
+record, voucher, journal, recovery or revocation list is answered as it was the first time —
+so with `retries` the client does that after the Retry-After the logger named (at most
+`max_wait` seconds each time), and reports each wait through `progress`. Nothing else is
+retried: a lost connection or a refusal goes to the caller, who decides.
 """
 
 import time

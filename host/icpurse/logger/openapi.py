@@ -183,7 +183,7 @@ OPENAPI = {
                     }
                 ),
                 "responses": {
-                    "200": _answer("stored"),
+                    "200": _answer("stored, or the very list already served"),
                     "409": _answer("not newer", _ERROR),
                     "422": _answer("not signed by the CA", _ERROR),
                     **_ERRORS,
