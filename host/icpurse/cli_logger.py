@@ -9,7 +9,7 @@ from icpurse.authority import AuthorityError, keys
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
 from icpurse.logger.service import DEFAULT_WINDOW
-from icpurse.logger.storage import open_storage
+from icpurse.logger.storage import open_storage, shown
 
 
 def _seconds(text):
@@ -47,14 +47,14 @@ def logger_serve(args):
     if stored is not None and args.window is not None and int(stored.decode()) != args.window:
         raise AuthorityError(
             "the database %s has a settlement window of %s s, not %d"
-            % (args.db, stored.decode(), args.window)
+            % (shown(args.db), stored.decode(), args.window)
         )
     for name, value in (("ca_key", ca), ("issuer_key", issuer)):
         stored = storage.meta(name)
         if stored is None and value is None:
             raise AuthorityError("a new logger database needs --%s" % name.replace("_key", ""))
         if stored is not None and value is not None and stored != value:
-            raise AuthorityError("the database %s belongs to another %s" % (args.db, name))
+            raise AuthorityError("the database %s belongs to another %s" % (shown(args.db), name))
     storage.close()
     os.environ.update(
         {
@@ -74,7 +74,7 @@ def logger_serve(args):
         % (
             args.host,
             args.port,
-            args.db,
+            shown(args.db),
             args.workers,
             args.verifiers,
             args.signers,

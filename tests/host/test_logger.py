@@ -194,6 +194,26 @@ def test_damaged_database_is_reported(tmp_path):
         raise AssertionError("an unsupported URL was accepted")
     except StorageError as exc:
         assert "unsupported database URL" in str(exc)
+    try:
+        open_storage("sqlite:///%s" % (tmp_path / "no such directory" / "log.db"))
+        raise AssertionError("a database was made in a missing directory")
+    except StorageError as exc:
+        assert "there is no directory" in str(exc)
+
+
+def test_an_unreachable_postgresql_is_named_with_its_reason_and_no_password():
+    from icpurse.logger.process import free_port
+    from icpurse.logger.storage import StorageError, open_storage
+
+    url = "postgresql://someone:hunter2@127.0.0.1:%d/test" % free_port()
+    try:
+        open_storage(url)
+        raise AssertionError("a database nobody serves was opened")
+    except StorageError as exc:
+        message = str(exc)
+    assert "hunter2" not in message
+    assert "postgresql://someone:***@127.0.0.1" in message
+    assert "Connection refused" in message
 
 
 def test_one_batch_mixes_stored_refused_and_repeated_records(logger_world):

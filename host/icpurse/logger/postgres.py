@@ -7,7 +7,14 @@ Several service workers share one database: the sequencer's transaction takes a 
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from icpurse.logger.storage import MIGRATIONS_POSTGRES, Storage, StorageError, _migrate
+from icpurse.logger.storage import (
+    MIGRATIONS_POSTGRES,
+    Storage,
+    StorageError,
+    _first_line,
+    _migrate,
+    shown,
+)
 
 # Key of the advisory lock the sequencer holds while it appends ("icpurse" in ASCII).
 SEQUENCER_LOCK = 0x6963707572736500
@@ -19,13 +26,21 @@ class PostgresStorage(Storage):
     def __init__(self, url, min_size=1, max_size=8):
         self.url = url
         try:
+            # One connection first: its error says why (refused, unknown database, no such
+            # role), where the pool would only time out and log the reason meanwhile.
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            raise StorageError(
+                "cannot reach PostgreSQL at %s: %s" % (shown(url), _first_line(exc))
+            ) from None
+        try:
             self.pool = ConnectionPool(
                 url, min_size=min_size, max_size=max_size, kwargs={"autocommit": True},
                 open=True, timeout=10,
             )  # fmt: skip
             self.pool.wait(timeout=10)
         except (psycopg.Error, Exception) as exc:  # noqa: BLE001 - the pool raises its own types.
-            raise StorageError("cannot reach PostgreSQL at %s: %s" % (url, exc)) from None
+            raise StorageError("cannot reach PostgreSQL at %s: %s" % (shown(url), exc)) from None
         with self.pool.connection() as conn:
             _migrate(self, conn, MIGRATIONS_POSTGRES)
 

@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import sqlite3
 import threading
+import urllib.parse
 from pathlib import Path
 
 from icpurse.authority.db import transaction
@@ -135,6 +136,15 @@ MIGRATIONS_SQLITE = tuple(
 MIGRATIONS_POSTGRES = tuple(
     m % {"blob": "BYTEA", "big": "BIGINT", "serial": "BIGSERIAL PRIMARY KEY"} for m in MIGRATIONS
 )
+
+
+def shown(url):
+    """`url` as messages show it: a PostgreSQL password becomes ***."""
+    parts = urllib.parse.urlsplit(str(url))
+    if parts.password is None:
+        return str(url)
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc="%s:***@%s" % (parts.username, host)))
 
 
 def open_storage(url):
@@ -266,6 +276,10 @@ class SQLiteStorage(Storage):
 
     def __init__(self, path):
         self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise StorageError(
+                "cannot open %s: there is no directory %s" % (self.path, self.path.parent)
+            )
         self.url = "sqlite:///%s" % self.path.resolve()
         self._local = threading.local()
         self._write_lock = threading.Lock()
@@ -286,6 +300,9 @@ class SQLiteStorage(Storage):
                 # (checkpoint_wal); a commit checkpoints only if that falls far behind, since a
                 # checkpoint inside a commit holds up every append waiting for the sequencer.
                 conn.execute("PRAGMA wal_autocheckpoint=%d" % WAL_FALLBACK_PAGES)
+            except sqlite3.OperationalError as exc:
+                # Not the file's content: it cannot be opened or read (permissions, I/O).
+                raise StorageError("cannot open %s: %s" % (self.path, exc)) from None
             except sqlite3.DatabaseError as exc:
                 raise StorageError(
                     "%s is damaged or not a database: %s" % (self.path, exc)
