@@ -40,6 +40,27 @@ def postgres_url():
     return "%s?options=-csearch_path%%3D%s" % (PG_URL, schema), schema
 
 
+def named_postgres_url():
+    """postgres_url() whose connections carry an application name of their own, and a
+    function that has the server end them all (as a restart or a failover does)."""
+    url, schema = postgres_url()
+    name = "icpurse_%s" % uuid.uuid4().hex[:12]
+
+    def end_connections():
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = %s",
+                (name,),
+            ).fetchall()
+        if not ended:
+            raise AssertionError("the logger had no connection to end")
+
+    return "%s&application_name=%s" % (url, name), schema, end_connections
+
+
 def drop_schema(schema):
     import psycopg
 

@@ -4,13 +4,11 @@ and a real logger process: their output, their exit statuses and their one-line 
 import os
 import threading
 import tty
-import uuid
 
-import psycopg
 import pytest
 import serial
 from emulated import Cards
-from logger_fixtures import PG_URL, drop_schema, postgres_url
+from logger_fixtures import drop_schema, named_postgres_url
 
 from icpurse.cli import main
 from icpurse.emulator.card import EmulatedCard
@@ -174,10 +172,9 @@ def test_pay_and_sync_with_a_logger(cards, capsys, tmp_path):
 def test_sync_rides_out_a_logger_whose_database_drops_it(cards, capsys, tmp_path):
     """PostgreSQL ends the logger's connections (a restart, a failover): the logger answers
     503 with a Retry-After, and `icpurse sync` says so and asks again instead of failing."""
-    url, schema = postgres_url()
-    name = "icpurse_sync_%s" % uuid.uuid4().hex[:8]
+    url, schema, end_connections = named_postgres_url()
     try:
-        server = cards.logger_process(tmp_path / "logger", "%s&application_name=%s" % (url, name))
+        server = cards.logger_process(tmp_path / "logger", url)
         a = ready(cards, "a", 5000)
         b = ready(cards, "b")
         logger = LoggerClient(server.url, server.public_key)
@@ -185,13 +182,7 @@ def test_sync_rides_out_a_logger_whose_database_drops_it(cards, capsys, tmp_path
         logger.close()
         code, _, err = run(capsys, "pay", "--from", a.port, "--to", b.port, "--amount", 700)
         assert code == 0, err
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            ended = admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = %s",
-                (name,),
-            ).fetchall()
-        assert ended
+        end_connections()
         code, out, err = run(capsys, "sync", b.port, "--logger", server.url)
         assert code == 0, err
         assert "the logger's database failed" in err and "asking again in" in err

@@ -13,10 +13,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
-from logger_fixtures import PG_URL, LoggerWorld, drop_schema, postgres_url
+from logger_fixtures import LoggerWorld, drop_schema, named_postgres_url
 
 from icpurse.logger.client import LoggerClient, LoggerError
 from purse.records.logger import Ticket
@@ -103,24 +102,8 @@ def test_a_damaged_sqlite_file_gets_503_and_loses_nothing(tmp_path, sequencer_pr
 
 
 def _postgres_world():
-    """A logger on PostgreSQL whose connections carry a name of their own, and a function
-    that has the server end them all."""
-    url, schema = postgres_url()
-    name = "icpurse_failure_%s" % uuid.uuid4().hex[:8]
-    world = LoggerWorld("%s&application_name=%s" % (url, name))
-
-    def end_connections():
-        import psycopg
-
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            ended = admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = %s",
-                (name,),
-            ).fetchall()
-        assert ended, "the logger had no connection to end"
-
-    return world, schema, end_connections
+    url, schema, end_connections = named_postgres_url()
+    return LoggerWorld(url), schema, end_connections
 
 
 def test_postgresql_connections_ended_by_the_server_get_503_and_lose_nothing():
