@@ -66,8 +66,9 @@ def add_parser(subparsers):
         " batched load (default 50)",
     )  # fmt: skip
     logger.add_argument(
-        "--latency-requests", type=_positive, default=80,
-        help="requests in each load of the latency search (default 80)",
+        "--latency-requests", type=_positive, default=200,
+        help="requests in each load of the latency search (default 200, of which the p99 is"
+        " the second-slowest)",
     )  # fmt: skip
     logger.add_argument(
         "--single-clients", type=_positive, default=32,
