@@ -194,6 +194,10 @@ class Storage:
             self._drop_connection()
             raise DatabaseFailure(_first_line(exc)) from None
 
+    def _is_failure(self, exc):
+        """Whether the driver's exception `exc` means a failed database, not a bug."""
+        return False
+
     def _drop_connection(self):
         """Forget this thread's connection (PostgreSQL's pool drops broken ones itself)."""
 
@@ -287,26 +291,32 @@ class SQLiteStorage(Storage):
         try:
             _migrate(self, conn, MIGRATIONS_SQLITE)
         except sqlite3.DatabaseError as exc:
-            raise StorageError("%s is damaged or not a database: %s" % (self.path, exc)) from None
+            raise self._unusable(exc) from None
+
+    def _unusable(self, exc):
+        """The StorageError for a file that could not be opened or read as a database."""
+        if isinstance(exc, sqlite3.OperationalError):
+            # Not the file's content: it cannot be opened or read (permissions, I/O, a lock).
+            return StorageError("cannot open %s: %s" % (self.path, exc))
+        return StorageError("%s is damaged or not a database: %s" % (self.path, exc))
 
     def _connection(self):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
                 conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            except sqlite3.DatabaseError as exc:
+                raise self._unusable(exc) from None
+            try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
                 # The service copies the WAL into the database on a thread of its own
                 # (checkpoint_wal); a commit checkpoints only if that falls far behind, since a
                 # checkpoint inside a commit holds up every append waiting for the sequencer.
                 conn.execute("PRAGMA wal_autocheckpoint=%d" % WAL_FALLBACK_PAGES)
-            except sqlite3.OperationalError as exc:
-                # Not the file's content: it cannot be opened or read (permissions, I/O).
-                raise StorageError("cannot open %s: %s" % (self.path, exc)) from None
             except sqlite3.DatabaseError as exc:
-                raise StorageError(
-                    "%s is damaged or not a database: %s" % (self.path, exc)
-                ) from None
+                conn.close()
+                raise self._unusable(exc) from None
             self._local.conn = conn
         return conn
 
