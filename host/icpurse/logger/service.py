@@ -140,7 +140,8 @@ class LoggerService(SettlementViews, LedgerViews):
             except Exception as exc:  # noqa: BLE001 - a failed commit stored nothing.
                 # The batch's transaction was rolled back: nothing of it is stored, and a
                 # retry is safe because an identical record gets the same receipt. A failure
-                # in the appender's process is named by the class of what it raised there.
+                # is named by its class, and by its message where that is public (a database's
+                # reason), wherever it was raised (workers.describe).
                 name = str(exc) if isinstance(exc, WorkerFailed) else describe(exc)
                 raise Unavailable("the commit failed (%s); retry" % name) from None
             for (pos, _), result in zip(ready, stored, strict=True):
