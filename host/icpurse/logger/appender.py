@@ -6,7 +6,7 @@ already used — with one query per kind for the whole batch, so nothing can cha
 and append; the receipt signers (signing.py) sign the receipts while the append lock is held.
 
 `Appender` does this on the calling thread. `AppenderProcess` runs an Appender in a process of
-its own, which the sequencer's thread calls and waits for. In the service's process, the
+its own, whose answer the sequencer awaits on the event loop. In the service's process, the
 appender's Python work (binding parameters, hashing the tree, building rows) held the
 interpreter against the event loop: measured with single-record submissions, the service
 process spent about 150 µs of CPU a record on the sequencer's thread, and each of the loop and
@@ -288,7 +288,7 @@ def _setup_process(url, signer, window, signer_processes):
 
 class AppenderProcess:
     """An Appender in a process of its own, with its own connection to the database at `url`;
-    `commit` blocks the calling thread (the sequencer's) until the batch is durable.
+    `await commit(items, ltime)` answers, on the event loop, when the batch is durable.
 
     If the process dies, the batch it held fails (its transaction is rolled back, or, if the
     commit was already durable, a retry of each record gets the same receipt), and a new process
@@ -301,9 +301,8 @@ class AppenderProcess:
     def start(self):
         self._workers.start()
 
-    def commit(self, items, ltime):
-        (results,) = self._workers.call_all([(ltime, [(p.data, p.fields) for p in items])])
-        return results
+    async def commit(self, items, ltime):
+        return await self._workers.submit((ltime, [(p.data, p.fields) for p in items]))
 
     def pids(self):
         return self._workers.pids()

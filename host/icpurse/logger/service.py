@@ -10,7 +10,7 @@ Record formats and checks come from purse.records; signatures go through the pyc
 A submission passes two stages. The verifier pool (verifier.py) parses the record and checks
 its signatures, in worker processes. The sequencer (sequencer.py) then gathers what waits into
 one batch, which the appender (appender.py) checks against what is stored and appends in one
-transaction, on the sequencer's thread or in a process of its own.
+transaction, on the sequencer's thread or in a process of its own that the event loop awaits.
 """
 
 import shutil
@@ -64,9 +64,10 @@ class LoggerService(SettlementViews, LedgerViews):
         self.verifier = VerifierPool(self.ca_key, self.issuer_key, verifier_processes)
         if sequencer_process:
             self.appender = AppenderProcess(storage.url, signer, self.window, signer_processes)
+            self.sequencer = Sequencer(None, commit_async=self._commit_batch_async)
         else:
             self.appender = Appender(storage, signer, self.window, signer_processes)
-        self.sequencer = Sequencer(self._commit_batch)
+            self.sequencer = Sequencer(self._commit_batch)
 
     def _anchor(self, name, given):
         """Trust anchors are fixed at the first start and kept in the database."""
@@ -152,6 +153,9 @@ class LoggerService(SettlementViews, LedgerViews):
         # The batch's receipts carry the service's L-time, also in an appender process, so that
         # one clock times the tickets and the receipts of a worker.
         return self.appender.commit(items, self.ltime())
+
+    async def _commit_batch_async(self, items):
+        return await self.appender.commit(items, self.ltime())
 
     # --- status and heartbeat ---------------------------------------------------------------
 

@@ -7,8 +7,9 @@ interpreter's lock that the event loop and the sequencer need. Measured under si
 submissions, those threads took about 130 µs of the service's CPU a record. Here a call is one
 pickled message each way, framed by a 4-byte length. From the event loop (`submit`) the socket
 is an asyncio transport, so nothing blocks the loop, and several requests may wait in a
-worker's socket so that it never idles while the loop is busy; from the sequencer's thread
-(`call_all`) the socket simply blocks.
+worker's socket so that it never idles while the loop is busy (the verifiers, and the
+appender process, whose batches the sequencer awaits); from a thread (`call_all`: an
+appender's receipt signers) the socket simply blocks.
 
 A worker runs `setup(*args)` once and then answers each request with the handler it returned.
 Every worker watches its parent and leaves when the service is gone (SIGKILL, a power cut).
