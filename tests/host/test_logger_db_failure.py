@@ -17,6 +17,7 @@ import time
 import pytest
 from logger_fixtures import LoggerWorld, drop_schema, named_postgres_url
 
+from icpurse.logger import app
 from icpurse.logger.client import LoggerClient, LoggerError
 from purse.records.logger import Ticket
 
@@ -101,13 +102,16 @@ def test_a_damaged_sqlite_file_gets_503_and_loses_nothing(tmp_path, sequencer_pr
         world.close()
 
 
-def _postgres_world():
+def _postgres_world(monkeypatch):
+    # No idle heartbeat while the test runs: it could meet an ended connection before the
+    # request that the test watches does.
+    monkeypatch.setattr(app, "HEARTBEAT_SECONDS", 3600)
     url, schema, end_connections = named_postgres_url()
     return LoggerWorld(url), schema, end_connections
 
 
-def test_postgresql_connections_ended_by_the_server_get_503_and_lose_nothing():
-    world, schema, end_connections = _postgres_world()
+def test_postgresql_connections_ended_by_the_server_get_503_and_lose_nothing(monkeypatch):
+    world, schema, end_connections = _postgres_world(monkeypatch)
     try:
         _, records, first = _stored_pair(world)
         before = world.client.checkpoint()
@@ -131,8 +135,8 @@ def test_postgresql_connections_ended_by_the_server_get_503_and_lose_nothing():
         drop_schema(schema)
 
 
-def test_the_client_asks_again_after_a_503_and_only_then():
-    world, schema, end_connections = _postgres_world()
+def test_the_client_asks_again_after_a_503_and_only_then(monkeypatch):
+    world, schema, end_connections = _postgres_world(monkeypatch)
     try:
         _, records, _ = _stored_pair(world)
         waits = []
