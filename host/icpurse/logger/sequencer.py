@@ -5,8 +5,9 @@ Requests queue their checked records here; a single task takes everything waitin
 durable answers every request of the batch. Under load a commit carries many records, which is
 where the throughput of a durable log comes from; when idle a record is committed alone at once.
 
-The batch is appended either on the sequencer's own thread (`commit_batch`, which blocks), or,
-with `commit_async`, by an appender process that the event loop awaits over its socket. The
+The batch is appended either on the sequencer's own thread (a plain `commit_batch`, which
+blocks), or, when `commit_batch` is a coroutine function, by an appender process that the event
+loop awaits over its socket. The
 second spares a hand-over between threads at each end of every batch, each of which waits for
 the interpreter the event loop holds: measured with `icpurse bench logger`'s single-record
 load, 2,900 to 3,000 records/s through the thread and 3,400 to 3,500 without it.
@@ -14,6 +15,7 @@ load, 2,900 to 3,000 records/s through the thread and 3,400 to 3,500 without it.
 
 import asyncio
 import concurrent.futures
+import inspect
 import time
 
 
@@ -22,11 +24,11 @@ class Overloaded(Exception):
 
 
 class Sequencer:
-    def __init__(self, commit_batch, max_batch=1024, max_queue=20000, commit_async=None):
+    def __init__(self, commit_batch, max_batch=1024, max_queue=20000):
         # commit_batch(list of items) -> list of results, run on the sequencer's own thread;
-        # or `await commit_async(items)`, the same on the event loop.
+        # a coroutine function is awaited on the event loop instead.
         self._commit_batch = commit_batch
-        self._commit_async = commit_async
+        self._awaited = inspect.iscoroutinefunction(commit_batch)
         # Held while a batch or run_alone's work runs, so that they never overlap.
         self._alone = None
         self.max_batch = max_batch
@@ -83,8 +85,8 @@ class Sequencer:
             items = [item for request, _ in batch for item in request]
             try:
                 async with self._alone:
-                    if self._commit_async is not None:
-                        results = await self._commit_async(items)
+                    if self._awaited:
+                        results = await self._commit_batch(items)
                     else:
                         results = await loop.run_in_executor(
                             self._executor, self._commit_batch, items

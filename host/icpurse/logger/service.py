@@ -64,7 +64,7 @@ class LoggerService(SettlementViews, LedgerViews):
         self.verifier = VerifierPool(self.ca_key, self.issuer_key, verifier_processes)
         if sequencer_process:
             self.appender = AppenderProcess(storage.url, signer, self.window, signer_processes)
-            self.sequencer = Sequencer(None, commit_async=self._commit_batch_async)
+            self.sequencer = Sequencer(self._commit_batch_async)
         else:
             self.appender = Appender(storage, signer, self.window, signer_processes)
             self.sequencer = Sequencer(self._commit_batch)
