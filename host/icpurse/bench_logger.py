@@ -10,7 +10,9 @@ latency. In the same run it measures
 pyca/cryptography ECDSA verifications per second on one core (the logger checks one signature S
 per record; certificates and vouchers are cached) and prints the ratio, and beside each figure
 the CPU the load generator took and how busy the whole machine was: the load generator runs on
-the cores it measures the logger on.
+the cores it measures the logger on. A second table splits the logger's own CPU per record among
+its processes (the event loop, the verifiers, the appender, the receipt signers): on a shared
+machine whose speed drifts, that figure moves far less than records per second.
 """
 
 import asyncio
@@ -21,7 +23,9 @@ import uuid
 
 import httpx2
 
+from icpurse import proctree
 from icpurse.crypto_pyca import PycaBackend
+from icpurse.logger import appender, signing, verifier
 from icpurse.logger.loaddriver import drive, record_requests
 from icpurse.logger.loadgen import LoadGenerator
 from icpurse.logger.process import LoggerProcess
@@ -30,6 +34,14 @@ from icpurse.progress import progress
 # The latency search's loads, (records per request, concurrent clients), with more and more
 # records in flight: the throughput a logger keeps while its p99 latency stays under a bound.
 LADDER = ((50, 2), (50, 3), (50, 4), (100, 3), (100, 4), (200, 3))
+# The logger's processes by the names they give themselves; any other is the event loop's
+# (HTTP, JSON, dispatch; uvicorn's supervisor with several workers).
+ROLES = (
+    (verifier.PROCESS_NAME, "verify"),
+    (appender.PROCESS_NAME, "append"),
+    (signing.PROCESS_NAME, "sign"),
+)
+LOOP_ROLE = "loop"
 PG_URL = os.environ.get("ICPURSE_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -68,9 +80,19 @@ def _machine_busy():
     return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
+CPU_HEADING = "The logger's CPU per record, by process, in microseconds"
+
+
+def _role(process_name):
+    for name, role in ROLES:
+        if process_name == name:
+            return role
+    return LOOP_ROLE
+
+
 def _measure(name, server, label, part, batch, conc, reference):
     """One load: a row of (name, load, records/s, p50, p99, refused, loadgen CPU, machine busy,
-    verify/s).
+    verify/s, {role: the logger's CPU seconds per record}).
 
     The machine's speed drifts (a virtual machine's neighbours come and go), so the verify
     rate is measured right before and right after each load, and the row keeps the mean.
@@ -78,12 +100,15 @@ def _measure(name, server, label, part, batch, conc, reference):
     requests = record_requests("127.0.0.1", part, batch)
     verify_before = reference()
     before = _machine_busy()
+    processes = proctree.snapshot(server.process.pid)
     elapsed, latencies, refused, cpu = asyncio.run(drive("127.0.0.1", server.port, requests, conc))
+    used = proctree.used_by_name(processes, proctree.snapshot(server.process.pid), _role)
     after = _machine_busy()
     verify_rate = (verify_before + reference()) / 2
     busy = (after[0] - before[0]) / max(1, after[1] - before[1])
     return (name, label, len(part) / elapsed, _percentile(latencies, 0.5),
-            _percentile(latencies, 0.99), refused, cpu / elapsed, busy, verify_rate)  # fmt: skip
+            _percentile(latencies, 0.99), refused, cpu / elapsed, busy, verify_rate,
+            {role: seconds / len(part) for role, seconds in used.items()})  # fmt: skip
 
 
 def _label(batch, conc):
@@ -143,7 +168,7 @@ def _run_one(name, db, gen, args, reference, workers=1):
             feed.close()
             if size != sent:
                 rows.append((name, "tree size %d != %d records sent" % (size, sent),
-                             0.0, 0.0, 0.0, sent - size, 0.0, 0.0, 0.0))  # fmt: skip
+                             0.0, 0.0, 0.0, sent - size, 0.0, 0.0, 0.0, {}))  # fmt: skip
             return rows
 
 
@@ -198,7 +223,7 @@ def run(args):
         "database", "load", "records/s", "p50 ms", "p99 ms", "refused", "verify/s", "ratio",
         "loadgen", "machine"))  # fmt: skip
     print("-" * 138)
-    for name, label, rate, p50, p99, refused, loadgen, busy, verify_rate in rows:
+    for name, label, rate, p50, p99, refused, loadgen, busy, verify_rate, _ in rows:
         print("%-26s %-38s %10.0f %8.1f %8.1f %8d %9.0f %6.2f %7.0f%% %7.0f%%" % (
             name, label, rate, p50 * 1000, p99 * 1000, refused, verify_rate,
             rate / verify_rate if verify_rate else 0.0, loadgen * 100, busy * 100))  # fmt: skip
@@ -208,4 +233,30 @@ def run(args):
     print("per verify/s; loadgen: the load generator's CPU, in % of one core; machine: all")
     print("cores busy, in %%; p99 < %g ms: the fastest of the latency search's batched loads"
           " whose p99 stayed under the bound" % args.latency_bound)  # fmt: skip
+    _print_cpu(rows)
     return 0
+
+
+def _print_cpu(rows):
+    """The second table: the logger's CPU per record, by process role."""
+    if not any(row[9] for row in rows):
+        print()
+        print("The logger's CPU per process is not shown: /proc cannot be read here.")
+        return
+    roles = [LOOP_ROLE] + [role for _, role in ROLES]
+    print()
+    print(CPU_HEADING)
+    print()
+    print("%-26s %-38s" % ("database", "load") + "".join(" %7s" % r for r in roles)
+          + " %7s" % "total")  # fmt: skip
+    print("-" * (65 + 8 * (len(roles) + 1)))
+    for row in rows:
+        cpu = row[9]
+        if cpu:
+            print("%-26s %-38s" % row[:2] + "".join(" %7.0f" % (cpu.get(r, 0.0) * 1e6)
+                                                     for r in roles)
+                  + " %7.0f" % (sum(cpu.values()) * 1e6))  # fmt: skip
+    print()
+    print("loop: the service's event loop (HTTP, JSON, dispatch); verify: the record checkers;")
+    print("append: the sequencer's process (SQL, Merkle tree); sign: the receipt signers. The")
+    print("cores' time, from /proc, divided by the records of that load.")

@@ -5,7 +5,10 @@ import re
 import subprocess
 import sys
 
+import pytest
 from mp_support import need
+
+from icpurse.bench_logger import CPU_HEADING
 
 ROW = re.compile(r"^(sqlite \(1 worker\)|postgresql \(2 workers\))\s+(.+?)\s{2,}(\d+)\s")
 
@@ -20,8 +23,10 @@ def test_bench_logger_runs_every_load_on_both_databases():
     assert done.returncode == 0, done.stderr
     # A logger that stored fewer records than were sent gets a "tree size" row.
     assert "tree size" not in done.stdout
+    assert CPU_HEADING in done.stdout, done.stdout
+    table, cpu_table = done.stdout.split(CPU_HEADING)
     rows = {}
-    for line in done.stdout.splitlines():
+    for line in table.splitlines():
         match = ROW.match(line)
         if match:
             rows.setdefault(match.group(1).split()[0], []).append(match.group(2))
@@ -34,6 +39,14 @@ def test_bench_logger_runs_every_load_on_both_databases():
     need("postgresql" in rows, "PostgreSQL for the benchmark (%s)" % done.stderr[-300:])
     assert len(rows["postgresql"]) == 3, done.stdout
     # Every measured row refused nothing: the refused column, fifth from the right.
-    for line in done.stdout.splitlines():
+    for line in table.splitlines():
         if ROW.match(line):
             assert line.split()[-5] == "0", line
+    # The second table splits the logger's CPU per record among its processes, for each load:
+    # loop, verify, append, sign and their total, which some CPU always makes up.
+    assert "loop  verify  append    sign   total" in cpu_table
+    cpu_rows = [line for line in cpu_table.splitlines() if ROW.match(line)]
+    assert len(cpu_rows) == 6, cpu_table
+    for line in cpu_rows:
+        loop, verify, append, sign, total = map(int, line.split()[-5:])
+        assert total > 0 and total == pytest.approx(loop + verify + append + sign, abs=3), line

@@ -23,6 +23,8 @@ from icpurse.logger.verifier import Prepared
 from icpurse.logger.workers import Workers
 from purse.records.logger import Receipt
 
+# The appender process's name in ps and top (workers.name_process).
+PROCESS_NAME = "icpurse-append"
 # Card ids remembered as known to the vouchers table before the set is dropped.
 KNOWN_CARDS_LIMIT = 1000000
 
@@ -296,7 +298,9 @@ class AppenderProcess:
     """
 
     def __init__(self, url, signer, window, signer_processes=0):
-        self._workers = Workers(1, _setup_process, (url, signer, window, signer_processes))
+        self._workers = Workers(
+            1, _setup_process, (url, signer, window, signer_processes), PROCESS_NAME
+        )
 
     def start(self):
         self._workers.start()

@@ -19,6 +19,8 @@ import os
 from icpurse.logger.workers import Workers
 from purse.records.logger import Receipt
 
+# The signer processes' name in ps and top (workers.name_process).
+PROCESS_NAME = "icpurse-sign"
 # Batches smaller than this are signed on the calling thread.
 INLINE_BELOW = 8
 # Receipts a signer thread signs at once (processes=0).
@@ -43,7 +45,7 @@ class ReceiptSigner:
         self.signer = signer
         self.processes = processes
         if processes:
-            self._workers = Workers(processes, _setup_worker, (signer,))
+            self._workers = Workers(processes, _setup_worker, (signer,), PROCESS_NAME)
         else:
             self._threads = concurrent.futures.ThreadPoolExecutor(
                 os.cpu_count() or 1, "icpurse-signer"

@@ -19,6 +19,8 @@ from purse.errors import CredentialError, CryptoError, RecordError
 from purse.records import fields as f
 from purse.records.log import LogRecord
 
+# The verifier processes' name in ps and top (workers.name_process).
+PROCESS_NAME = "icpurse-verify"
 # Records a worker takes at once; what waits beyond that goes to the next free worker.
 MAX_CHUNK = 64
 # Parsed and verified credentials kept per worker before the caches are dropped.
@@ -161,7 +163,7 @@ class VerifierPool:
         self.processes = processes
         if processes > 0:
             anchors = (bytes(ca_key), bytes(issuer_key))
-            self._workers = Workers(processes, _setup_worker, anchors)
+            self._workers = Workers(processes, _setup_worker, anchors, PROCESS_NAME)
             # Two batches a worker at a time: the next one waits in its socket, so a worker never
             # idles while the event loop is busy elsewhere.
             self._lanes = 2 * processes

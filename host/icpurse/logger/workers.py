@@ -12,8 +12,11 @@ appender process, whose batches the sequencer awaits); from a thread (`call_all`
 appender's receipt signers) the socket simply blocks.
 
 A worker runs `setup(*args)` once and then answers each request with the handler it returned.
-Every worker watches its parent and leaves when the service is gone (SIGKILL, a power cut).
-A worker that dies fails the calls it had; a new worker takes its place.
+On Linux it takes the pool's name as its process name (/proc/PID/comm), so that ps and top
+show "icpurse-verify" or "icpurse-sign" rather than a row of "python", and `icpurse bench
+logger` can say which part of the service the CPU went to. Every worker watches its parent
+and leaves when the service is gone (SIGKILL, a power cut). A worker that dies fails the
+calls it had; a new worker takes its place.
 """
 
 import asyncio
@@ -62,6 +65,16 @@ def _watch(parent):
     os._exit(0)
 
 
+def name_process(name):
+    """Set this process's name as ps and top show it, where the system allows (Linux); the
+    kernel keeps the first 15 bytes."""
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write(name[:15])
+    except OSError:
+        pass  # Not Linux, or /proc is not mounted: the name is only a convenience.
+
+
 def _frame(value):
     data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
     return _HEADER.pack(len(data)) + data
@@ -84,7 +97,9 @@ def _receive(sock):
     return pickle.loads(_receive_exactly(sock, size))  # noqa: S301 - between our processes.
 
 
-def _serve(sock, setup, args):
+def _serve(sock, setup, args, name):
+    if name:
+        name_process(name)
     # Ctrl-C in a terminal reaches the whole process group. A worker leaves when the service
     # closes its socket or is gone, not on its own with a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -113,12 +128,12 @@ def _answer(ok, value):
 
 
 class _Worker:
-    def __init__(self, setup, args):
+    def __init__(self, setup, args, name):
         context = multiprocessing.get_context("spawn")
         self.sock, child = socket.socketpair()
         # A fresh interpreter (spawn, not fork) imports only what the handler needs and
         # inherits none of the service's threads or their locks.
-        self.process = context.Process(target=_serve, args=(child, setup, args), daemon=True)
+        self.process = context.Process(target=_serve, args=(child, setup, args, name), daemon=True)
         self.process.start()
         child.close()
         self.transport = None
@@ -197,12 +212,13 @@ class _Answers(asyncio.Protocol):
 
 
 class Workers:
-    """`count` worker processes running `setup(*args)`'s handler; use them either from one
-    event loop (`submit`) or from one thread (`call_all`), not both."""
+    """`count` worker processes running `setup(*args)`'s handler, named `name` (name_process);
+    use them either from one event loop (`submit`) or from one thread (`call_all`), not both."""
 
-    def __init__(self, count, setup, args=()):
+    def __init__(self, count, setup, args=(), name=None):
         self._setup = setup
         self._args = args
+        self._name = name
         self._workers = [None] * count
         self._protocols = {}
         self._replacing = {}
@@ -219,7 +235,7 @@ class Workers:
             if self.started:
                 return
             for i in range(len(self._workers)):
-                self._workers[i] = _Worker(self._setup, self._args)
+                self._workers[i] = _Worker(self._setup, self._args, self._name)
             try:
                 for worker in self._workers:
                     worker.wait_ready()
@@ -233,7 +249,7 @@ class Workers:
 
     def _replace(self, i):
         self._workers[i].stop()
-        worker = _Worker(self._setup, self._args)
+        worker = _Worker(self._setup, self._args, self._name)
         try:
             worker.wait_ready()
         except WorkerDied:
