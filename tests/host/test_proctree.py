@@ -68,7 +68,8 @@ def test_a_replacement_worker_has_the_name_and_counts_from_zero(linux_proc):
     assert pid not in before
     assert after[pid][0] == NAME
     used = proctree.used_by_name(before, after, _group)
-    assert 0.25 <= used[NAME] < 1.0
+    # Its 0.3 s of spinning, and what starting an interpreter took.
+    assert 0.25 <= used[NAME] < 2.0
 
 
 def test_a_process_that_is_not_running_gives_an_empty_snapshot():
