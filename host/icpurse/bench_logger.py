@@ -11,8 +11,8 @@ pyca/cryptography ECDSA verifications per second on one core (the logger checks 
 per record; certificates and vouchers are cached) and prints the ratio, and beside each figure
 the CPU the load generator took and how busy the whole machine was: the load generator runs on
 the cores it measures the logger on. A second table splits the logger's own CPU per record among
-its processes (the event loop, the verifiers, the appender, the receipt signers): on a shared
-machine whose speed drifts, that figure moves far less than records per second.
+its processes (the event loop, the verifiers, the appender, the receipt signers): where the work
+goes, whatever the latency and queueing of the load were; a slower machine raises it too.
 """
 
 import asyncio

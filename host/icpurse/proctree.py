@@ -2,9 +2,8 @@
 
 `icpurse bench logger` uses it to say where a load's CPU went: the logger's worker processes
 name themselves (icpurse.logger.workers.name_process), so the verifiers, the appender and the
-receipt signers can be told apart from the event loop. CPU time, unlike records per second,
-hardly changes when a shared machine's neighbours slow it down, so it is the figure to compare
-between runs. Where /proc cannot be read, a snapshot is empty and nothing is reported.
+receipt signers can be told apart from the event loop. Where /proc cannot be read, a snapshot
+is empty and nothing is reported.
 """
 
 import os
@@ -63,8 +62,8 @@ def used_by_name(before, after, group):
     process's group. A process started in between counts from zero; one that ended in between
     is not counted (its last figures are gone with it)."""
     used = {}
-    for pid, (name, seconds) in after.items():
-        start = before.get(pid, (name, 0.0))[1]
-        key = group(name)
+    for pid, (title, seconds) in after.items():
+        start = before.get(pid, (title, 0.0))[1]
+        key = group(title)
         used[key] = used.get(key, 0.0) + max(0.0, seconds - start)
     return used
