@@ -11,6 +11,10 @@ from icpurse.authority.issuer import Issuer
 from icpurse.logger.service import DEFAULT_WINDOW
 from icpurse.logger.storage import open_storage, shown
 
+# uvicorn's log levels (uvicorn.config.LOG_LEVELS), named here so that argparse refuses any
+# other with a usage message instead of uvicorn failing with a traceback.
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
 
 def _seconds(text):
     if not text.isdigit() or int(text) >= 2**32:
@@ -140,5 +144,11 @@ def add_parser(subparsers):
         "unlogged payment waits before it may be refunded, and how long a revoked card's "
         "logs still count" % DEFAULT_WINDOW,
     )  # fmt: skip
-    p.add_argument("--log-level", default="warning", help="uvicorn's log level")
+    p.add_argument(
+        "--log-level",
+        default="warning",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        help="what uvicorn logs (default warning; info logs every request)",
+    )
     p.set_defaults(handler=logger_serve)

@@ -9,6 +9,7 @@ import time
 
 import httpx2
 
+from icpurse import proctree
 from icpurse.authority import keys
 from icpurse.logger.loadgen import LoadGenerator
 from icpurse.logger.process import free_port
@@ -69,8 +70,12 @@ def _wait_gone(pids, seconds):
 def test_ctrl_c_stops_the_service_and_its_workers_without_a_traceback(tmp_path):
     process, _, _ = _start(tmp_path)
     workers = _children(process.pid)
-    # Two verifiers, the appender and its two signers (and the resource tracker).
-    assert len(workers) >= 5
+    # Two verifiers, the appender and its two signers (and the resource tracker), each named
+    # after its part in ps and top.
+    names = [proctree.name(pid) for pid in workers]
+    assert sorted(n for n in names if n.startswith("icpurse-")) == [
+        "icpurse-append", "icpurse-sign", "icpurse-sign", "icpurse-verify", "icpurse-verify"
+    ], names  # fmt: skip
     os.killpg(process.pid, signal.SIGINT)
     output = process.communicate(timeout=30)[0].decode()
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
@@ -103,3 +108,14 @@ def test_the_appender_runs_in_its_own_process_or_on_a_thread(tmp_path):
         finally:
             process.terminate()
             process.communicate(timeout=30)
+
+
+def test_an_unknown_log_level_gets_a_usage_error_not_a_traceback(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "icpurse", "logger", "serve", "--key", str(tmp_path / "k.pem"),
+         "--log-level", "loud"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "argument --log-level: invalid choice: 'loud'" in done.stderr
+    assert "Traceback" not in done.stderr
