@@ -36,3 +36,33 @@ def amount(minimum=1):
         return value
 
     return parse
+
+
+def port(text):
+    """A TCP port, 1 to 65535."""
+    return count(1, 65535)(text)
+
+
+def seconds(text):
+    """A duration in seconds: a finite number, zero or more (fractions allowed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    # Not `value >= 0` alone: NaN compares false both ways, and infinity never ends a wait.
+    if value is None or not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("%r is not a number of seconds, zero or more" % text)
+    return value
+
+
+def hex_seed(text):
+    """Hex digits spelling whole bytes, 1 to 64 of them; returned as given (lower case)."""
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = None
+    if not value or len(value) > 64 or len(text) != 2 * len(value):
+        raise argparse.ArgumentTypeError(
+            "%r is not a seed: give 2 to 128 hex digits, such as 00ff" % text
+        )
+    return text.lower()

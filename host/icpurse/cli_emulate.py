@@ -1,18 +1,39 @@
 """`icpurse emulate`: run firmware/main.py as a virtual card behind a pseudo-terminal."""
 
+import argparse
+import re
 import signal
 import sys
 
+from icpurse import argtypes
 from icpurse.emulator import relay, runtime
+from icpurse.emulator.board import BLOCK
 from icpurse.emulator.fieldserver import DEFAULT_SOCKET
 from icpurse.errors import UsageError
 
+# The smallest flash a bare board gets: eight blocks, room for LittleFS's two superblocks and a
+# few files (the wallet itself needs far more; `icpurse flash` says so when it does not fit).
+MIN_FLASH = 8 * BLOCK
+# MicroPython's -X heapsize: a number of bytes, or of kilo- or megabytes.
+_HEAP = re.compile(r"[1-9][0-9]*[KkMm]?")
+
 
 def _probability(text):
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("%r is not a probability from 0 to 1" % text)
     return value
+
+
+def _heap(text):
+    if not _HEAP.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            "%r is not a heap size: give bytes, or K or M after the number, such as 160K" % text
+        )
+    return text
 
 
 def emulate_bare(args):
@@ -108,24 +129,35 @@ def add_parser(subparsers):
         help="run a bare board instead: its flash image and boot script live in DIR",
     )  # fmt: skip
     p.add_argument(
-        "--flash-size", type=int, default=1024 * 1024, metavar="BYTES",
-        help="size of a bare board's flash file system (default 1 MiB)",
+        "--flash-size", type=argtypes.count(MIN_FLASH), default=1024 * 1024, metavar="BYTES",
+        help="size of a bare board's flash file system, in whole 4 KiB blocks (default 1 MiB,"
+        " at least %d)" % MIN_FLASH,
     )  # fmt: skip
     p.add_argument(
         "--runtime", choices=runtime.RUNTIMES, default="micropython",
         help="MicroPython Unix port (default) or CPython",
     )  # fmt: skip
     p.add_argument(
-        "--heap", default=runtime.DEFAULT_HEAP,
+        "--heap", type=_heap, default=runtime.DEFAULT_HEAP,
         help="MicroPython heap (default %s)" % runtime.DEFAULT_HEAP,
     )  # fmt: skip
-    p.add_argument("--seed", help="hex seed: reproducible randomness (keys, challenges)")
-    p.add_argument("--cut-at", type=int, help="cut the power at this store operation")
     p.add_argument(
-        "--memory-error-at", type=int, metavar="OP",
+        "--seed", type=argtypes.hex_seed,
+        help="hex seed: reproducible randomness (keys, challenges)",
+    )  # fmt: skip
+    p.add_argument(
+        "--cut-at",
+        type=argtypes.count(1),
+        metavar="OP",
+        help="cut the power at this store operation (the first is 1)",
+    )
+    p.add_argument(
+        "--memory-error-at", type=argtypes.count(1), metavar="OP",
         help="raise a MemoryError at this store operation (the card restarts itself)",
     )  # fmt: skip
-    p.add_argument("--tcp", type=int, metavar="PORT", help="also serve socket://127.0.0.1:PORT")
+    p.add_argument(
+        "--tcp", type=argtypes.port, metavar="PORT", help="also serve socket://127.0.0.1:PORT"
+    )
     p.add_argument(
         "--nfc", nargs="?", const=DEFAULT_SOCKET, metavar="SOCKET",
         help="give the card a simulated PN532 in the RF field of `icpurse field` (default "
@@ -143,6 +175,11 @@ def add_parser(subparsers):
         ("delay", "probability of delaying a frame"),
     ):
         p.add_argument("--" + name, type=_probability, default=0.0, help=help_text)
-    p.add_argument("--delay-ms", type=int, default=200, help="length of an injected delay")
+    p.add_argument(
+        "--delay-ms",
+        type=argtypes.count(0, 60000),
+        default=200,
+        help="length of an injected delay, in milliseconds (default 200)",
+    )
     p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault injection")
     p.set_defaults(handler=emulate)

@@ -113,7 +113,7 @@ def add_parser(subparsers):
     )  # fmt: skip
     p.add_argument("--key", required=True, metavar="PATH", help="the logger's PEM private key")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8462, help="port (default 8462)")
+    p.add_argument("--port", type=argtypes.port, default=8462, help="port (default 8462)")
     p.add_argument(
         "--workers", type=argtypes.count(1, 256), default=1,
         help="service worker processes (default 1); each has its own sequencer, and appends "

@@ -176,7 +176,7 @@ def add_parser(subparsers):
     p.add_argument("--ca", required=True, metavar="DIR", help="the CA's directory")
     p.add_argument("--issuer", required=True, metavar="DIR", help="the issuer's directory")
     p.add_argument(
-        "--wait", type=float, default=0.0, metavar="SECONDS",
+        "--wait", type=argtypes.seconds, default=0.0, metavar="SECONDS",
         help="how long to wait for the settlement window to close (default: do not wait; "
         "the command says when to run again)",
     )  # fmt: skip
