@@ -10,6 +10,7 @@ lives as long as the board's connection. The protocol is one line each way:
 
 import os
 import socket
+import stat
 import tempfile
 import threading
 
@@ -19,15 +20,45 @@ from icpurse.emulator.pn532sim import Field
 DEFAULT_SOCKET = os.path.join(tempfile.gettempdir(), "icpurse-field.sock")
 
 
+class FieldError(Exception):
+    """The field server cannot listen at the path it was given; the message says why."""
+
+
+def _clear_stale(path):
+    """Remove the socket a field server left at `path` when it ended without closing (killed),
+    and nothing else: not a file that is not a socket, nor the socket of a running server."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise FieldError("%s exists and is not a socket: give another --socket" % path)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        os.unlink(path)  # Nobody listens: a socket left behind.
+        return
+    except OSError as exc:
+        raise FieldError("cannot use %s: %s" % (path, exc.strerror or exc)) from None
+    finally:
+        probe.close()
+    raise FieldError("a field is already running on %s" % path)
+
+
 class FieldServer:
     def __init__(self, path, log=None):
         self.path = str(path)
         self.field = Field()
         self.log = log or (lambda text: None)
-        if os.path.exists(self.path):
-            os.unlink(self.path)
+        _clear_stale(self.path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(self.path)
+        try:
+            self.sock.bind(self.path)
+        except OSError as exc:
+            self.sock.close()
+            reason = exc.strerror or exc
+            raise FieldError("cannot listen on %s: %s" % (self.path, reason)) from None
         self.sock.listen(8)
 
     def _serve(self, conn):

@@ -23,12 +23,15 @@ TAP_SECONDS = 60.0
 
 
 def run_field(args):
-    from icpurse.emulator.fieldserver import FieldServer
+    from icpurse.emulator.fieldserver import FieldError, FieldServer
 
-    server = FieldServer(
-        args.socket,
-        log=lambda text: print("icpurse field: %s" % text, file=sys.stderr, flush=True),
-    )
+    try:
+        server = FieldServer(
+            args.socket,
+            log=lambda text: print("icpurse field: %s" % text, file=sys.stderr, flush=True),
+        )
+    except FieldError as exc:
+        raise UsageError(str(exc)) from None
     print("field on %s" % args.socket, flush=True)
     print(
         "icpurse field: boards join with icpurse emulate --state DIR --nfc %s; Ctrl-C stops it"
