@@ -55,13 +55,20 @@ def seconds(text):
     return value
 
 
-def hex_seed(text):
-    """Hex digits spelling whole bytes, 1 to 64 of them; returned as given (lower case)."""
+def hex_bytes(text):
+    """The bytes that `text` spells in hex digits, two per byte and nothing else; None if it
+    does not (bytes.fromhex alone also takes spaces between bytes)."""
     try:
         value = bytes.fromhex(text)
     except ValueError:
-        value = None
-    if not value or len(value) > 64 or len(text) != 2 * len(value):
+        return None
+    return value if len(text) == 2 * len(value) else None
+
+
+def hex_seed(text):
+    """Hex digits spelling whole bytes, 1 to 64 of them; returned as given (lower case)."""
+    value = hex_bytes(text)
+    if not value or len(value) > 64:
         raise argparse.ArgumentTypeError(
             "%r is not a seed: give 2 to 128 hex digits, such as 00ff" % text
         )

@@ -50,11 +50,8 @@ def _duration(text):
 
 
 def _card_id(text):
-    try:
-        value = bytes.fromhex(text)
-    except ValueError:
-        value = b""
-    if len(value) != proto.CARD_ID_SIZE:
+    value = argtypes.hex_bytes(text)
+    if value is None or len(value) != proto.CARD_ID_SIZE:
         raise argparse.ArgumentTypeError("%r is not a card id (16 hex digits)" % text)
     return value
 

@@ -31,6 +31,7 @@ BAD = [
     (RECOVER, ["--wait", "nan"], "--wait: 'nan' is not a number of seconds"),
     (RECOVER, ["--wait", "inf"], "--wait: 'inf' is not a number of seconds"),
     (RECOVER, ["--wait", "-1"], "--wait: '-1' is not a number of seconds"),
+    (["ca", "revoke", "--dir", "ca"], ["--card", "00 11 22 33 44 55 66 77"], "is not a card id"),
 ]
 
 
