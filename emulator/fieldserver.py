@@ -43,7 +43,7 @@ def _clear_stale(path):
         raise FieldError("cannot use %s: %s" % (path, exc.strerror or exc)) from None
     finally:
         probe.close()
-    raise FieldError("a field is already running on %s" % path)
+    raise FieldError("something already listens on %s (another icpurse field?)" % path)
 
 
 class FieldServer:

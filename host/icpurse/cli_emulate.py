@@ -130,8 +130,8 @@ def add_parser(subparsers):
     )  # fmt: skip
     p.add_argument(
         "--flash-size", type=argtypes.count(MIN_FLASH), default=1024 * 1024, metavar="BYTES",
-        help="size of a bare board's flash file system, in whole 4 KiB blocks (default 1 MiB,"
-        " at least %d)" % MIN_FLASH,
+        help="bytes of a new bare board's flash file system, rounded down to whole 4 KiB blocks"
+        " (default 1 MiB, at least %d)" % MIN_FLASH,
     )  # fmt: skip
     p.add_argument(
         "--runtime", choices=runtime.RUNTIMES, default="micropython",

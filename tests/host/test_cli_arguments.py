@@ -5,6 +5,7 @@ of range, a negative sleep, a heap size MicroPython refuses) or is taken silentl
 import pytest
 
 from icpurse.cli import build_parser
+from icpurse.cli_logger import LOG_LEVELS
 
 EMULATE = ["emulate", "--state", "card"]
 BARE = ["emulate", "--bare", "board"]
@@ -42,6 +43,12 @@ def test_a_bad_value_is_a_usage_error(command, values, message, capsys):
         build_parser().parse_args([*command, *values])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_log_levels_are_uvicorns():
+    import uvicorn.config
+
+    assert set(LOG_LEVELS) == set(uvicorn.config.LOG_LEVELS)
 
 
 def test_good_values_at_the_edges_are_taken():

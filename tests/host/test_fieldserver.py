@@ -1,6 +1,6 @@
 """`icpurse field` takes its socket path over only from a server that ended without closing it:
 never a file that is not a socket (it used to delete whatever was at --socket) and never a
-running field's socket; a path it cannot listen on is a one-line error."""
+socket something listens on; a path it cannot listen on is a one-line error."""
 
 import socket
 import subprocess
@@ -43,7 +43,7 @@ def test_a_running_field_keeps_its_socket(short_dir):
     first = FieldServer(path)
     threading.Thread(target=first.run, daemon=True).start()
     try:
-        with pytest.raises(FieldError, match="already running"):
+        with pytest.raises(FieldError, match="already listens"):
             FieldServer(path)
         # The first field still hands out chips.
         chip, conn = join(path)
