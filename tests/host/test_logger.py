@@ -141,6 +141,8 @@ def test_bad_input_gets_a_clear_answer(logger_world):
     assert http.get("/v1/cards/00").status_code == 400
     assert http.get("/v1/cards/%s" % ("00" * 8)).status_code == 404
     assert http.get("/v1/records/99").status_code == 404
+    # Past the database's 64-bit integers: a 404 too, where it was a 500.
+    assert http.get("/v1/records/%d" % 2**64).status_code == 404
     assert w.service.tree_size() == 0
     w.client.submit(record)
     assert w.service.tree_size() == 1

@@ -102,6 +102,7 @@ def test_no_input_causes_a_server_error(tmp_path_factory):
                 "/v1/ledger/%s",
                 "/v1/leaves",
                 "/v1/ledger",
+                "/v1/records/%d",
             ]
         ),
         params=st.dictionaries(
@@ -110,10 +111,14 @@ def test_no_input_causes_a_server_error(tmp_path_factory):
             max_size=3,
         ),
         card=url_text,
+        # Beyond 2**63, where the database's integers stop, too.
+        index=st.integers(-5, 10**25),
     )
-    def get(path, params, card):
+    def get(path, params, card, index):
         if "%s" in path:
             path = path % card
+        elif "%d" in path:
+            path = path % index
         answer = client.get(path, params=params)
         assert answer.status_code < 500, (path, params, answer.text)
 

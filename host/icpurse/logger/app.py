@@ -174,6 +174,9 @@ def build_app(service):
     @_endpoint
     async def leaf(request):
         index = request.path_params["index"]
+        if index >= 2**63:
+            # No tree has that many leaves, and the database's integers stop there.
+            raise BadRequest(404, "no leaf %d" % index)
         try:
             record, receipt = await _off_loop(service.leaf, index)
         except KeyError:
