@@ -118,6 +118,9 @@ def test_bad_input_gets_a_clear_answer(logger_world):
     assert post("/v1/record", json.dumps({"record": 5}).encode()).status_code == 400
     assert post("/v1/record", json.dumps({"record": "zz"}).encode()).status_code == 400
     assert post("/v1/record", b"{" + b" " * (1024 * 1024 + 10) + b"}").status_code == 413
+    # Nested deeper than Python's parser recurses: a 400, where it was a 500.
+    answer = post("/v1/records", b"[" * 100000 + b"]" * 100000)
+    assert answer.status_code == 400 and "nested too deeply" in answer.json()["error"]
     assert post("/v1/records", json.dumps({"records": []}).encode()).status_code == 400
     # The submit routes are answered in front of Starlette (app.SubmitRoutes); their other
     # methods still reach its router.

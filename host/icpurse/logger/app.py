@@ -85,6 +85,9 @@ async def _json(request):
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest(400, "the body is not JSON") from None
+    except RecursionError:
+        # Arrays or objects nested some thousands deep: Python's parser recurses per level.
+        raise BadRequest(400, "the body's JSON is nested too deeply") from None
     if not isinstance(value, dict):
         raise BadRequest(400, "the body must be a JSON object")
     return value
