@@ -4,6 +4,10 @@ balances and the revocation list, and sync a card's outbox.
 Every answer that the logger signs is checked here with PkL before it is used, and proofs are
 verified against signed checkpoints, so a terminal trusts the logger's key, not its transport.
 
+An answer that is not what the API describes (not a JSON object, a field missing, of another
+type or not hex: a URL that is not an icpurse logger, or a logger gone wrong) is a
+LoggerError too, never a KeyError or a TypeError from deep inside a command.
+
 A 503 means the logger could not do the request now (its queue was full, or its database
 failed and the transaction rolled back). Every request may be sent again — an identical
 record, voucher, journal, recovery or revocation list is answered as it was the first time —
@@ -38,6 +42,44 @@ class LoggerError(Exception):
         self.reason = reason
         # Seconds the logger asked to wait (503, or 425 while a settlement window is open).
         self.retry_after = retry_after
+
+
+def _malformed(what):
+    return LoggerError(None, "%s: is this URL an icpurse logger?" % what)
+
+
+def _field(body, key, kind):
+    """body[key], which must be a `kind` (a JSON object's field)."""
+    value = body.get(key) if isinstance(body, dict) else None
+    # A JSON true or false is a bool, which Python also counts as an int.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _malformed("the answer has no %s %r" % (kind.__name__, key))
+    return value
+
+
+def _unhex(text, key):
+    try:
+        return bytes.fromhex(text)
+    except (TypeError, ValueError):
+        raise _malformed("the answer's %r is not hex" % key) from None
+
+
+def _hex(body, key):
+    """The bytes of body[key], a hex string."""
+    return _unhex(_field(body, key, str), key)
+
+
+def _hex_list(body, key):
+    """The bytes of each hex string of the list body[key]."""
+    return [_unhex(text, key) for text in _field(body, key, list)]
+
+
+def _objects(body, key):
+    """body[key], a list of JSON objects."""
+    values = _field(body, key, list)
+    if not all(isinstance(v, dict) for v in values):
+        raise _malformed("the answer's %r is not a list of objects" % key)
+    return values
 
 
 class LoggerClient:
@@ -77,7 +119,7 @@ class LoggerClient:
             raise LoggerError(None, "cannot reach the logger: %s" % exc) from None
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise LoggerError(response.status_code, "the answer is not JSON") from None
         if response.status_code >= 400:
             retry = response.headers.get("retry-after", "")
@@ -86,6 +128,8 @@ class LoggerClient:
                 body.get("error", "refused") if isinstance(body, dict) else "refused",
                 int(retry) if retry.isdigit() else None,
             )
+        if not isinstance(body, dict):
+            raise _malformed("the answer is not a JSON object")
         return body
 
     def _signed(self, cls, data):
@@ -99,7 +143,7 @@ class LoggerClient:
     def submit(self, record):
         """Store one log record; returns the receipt bytes (checked with PkL)."""
         body = self._call("POST", "/v1/record", json={"record": bytes(record).hex()})
-        receipt = bytes.fromhex(body["receipt"])
+        receipt = _hex(body, "receipt")
         parsed = self._signed(Receipt, receipt)
         if not parsed.matches(LogRecord.decode(record)):
             raise LoggerError(200, "the receipt is for another record")
@@ -108,22 +152,29 @@ class LoggerClient:
     def submit_batch(self, records):
         """Store records in one request: [receipt bytes or LoggerError] per record."""
         body = self._call("POST", "/v1/records", json={"records": [r.hex() for r in records]})
+        results = _objects(body, "results")
+        if len(results) != len(records):
+            raise _malformed(
+                "the answer has %d results for %d records" % (len(results), len(records))
+            )
         out = []
-        for result in body["results"]:
-            if result["status"] == 200:
-                out.append(bytes.fromhex(result["receipt"]))
+        for result in results:
+            status = _field(result, "status", int)
+            if status == 200:
+                out.append(_hex(result, "receipt"))
             else:
-                out.append(LoggerError(result["status"], result.get("error", "refused")))
+                error = result.get("error")
+                out.append(LoggerError(status, error if isinstance(error, str) else "refused"))
         return out
 
     def leaf(self, index):
         body = self._call("GET", "/v1/records/%d" % index)
-        return bytes.fromhex(body["record"]), bytes.fromhex(body["receipt"])
+        return _hex(body, "record"), _hex(body, "receipt")
 
     def ticket(self, nonce):
         """The ready-ticket for a card's nonce (embodiment 2)."""
         body = self._call("GET", "/v1/status", params={"nonce": bytes(nonce).hex()})
-        ticket = bytes.fromhex(body["ticket"])
+        ticket = _hex(body, "ticket")
         self._signed(Ticket, ticket)
         return ticket
 
@@ -131,15 +182,15 @@ class LoggerClient:
 
     def checkpoint(self):
         body = self._call("GET", "/v1/checkpoint")
-        return self._signed(Checkpoint, bytes.fromhex(body["checkpoint"]))
+        return self._signed(Checkpoint, _hex(body, "checkpoint"))
 
     def inclusion_proof(self, index, size):
         body = self._call("GET", "/v1/proofs/inclusion", params={"index": index, "size": size})
-        return [bytes.fromhex(h) for h in body["proof"]]
+        return _hex_list(body, "proof")
 
     def consistency_proof(self, old, new):
         body = self._call("GET", "/v1/proofs/consistency", params={"old": old, "new": new})
-        return [bytes.fromhex(h) for h in body["proof"]]
+        return _hex_list(body, "proof")
 
     def verify_included(self, record, receipt, checkpoint):
         """Prove that `record` (with its receipt) is in the tree of a signed checkpoint."""
@@ -172,7 +223,7 @@ class LoggerClient:
             if exc.status == 404:
                 return None
             raise
-        return bytes.fromhex(body["revocation"])
+        return _hex(body, "revocation")
 
     def publish_revocation(self, data):
         return self._call("POST", "/v1/revocation", json={"revocation": bytes(data).hex()})
@@ -193,7 +244,7 @@ class LoggerClient:
             if exc.status == 404:
                 return None
             raise
-        return bytes.fromhex(body["voucher"])
+        return _hex(body, "voucher")
 
     # --- settlement ---------------------------------------------------------------------------
 
@@ -202,12 +253,13 @@ class LoggerClient:
         results = []
         for start in range(0, len(payments), 64):
             chunk = [bytes(p).hex() for p in payments[start : start + 64]]
-            results += self._call("POST", "/v1/payments", json={"payments": chunk})["results"]
+            results += _objects(self._call("POST", "/v1/payments", json={"payments": chunk}),
+                                "results")  # fmt: skip
         return results
 
     def in_doubt(self, card_id=None):
         params = {} if card_id is None else {"card": bytes(card_id).hex()}
-        return self._call("GET", "/v1/in-doubt", params=params)["payments"]
+        return _objects(self._call("GET", "/v1/in-doubt", params=params), "payments")
 
     def recover(self, card_id, successor):
         """The logger's signed balance statement (bytes, checked with PkL) closing `card_id`
@@ -218,7 +270,7 @@ class LoggerClient:
         )  # fmt: skip
         from purse.records.statement import BalanceStatement
 
-        data = bytes.fromhex(body["statement"])
+        data = _hex(body, "statement")
         self._signed(BalanceStatement, data)
         return data
 
@@ -228,9 +280,9 @@ class LoggerClient:
     def _pages(self, path):
         rows = []
         while True:
-            page = self._call("GET", path, params={"start": len(rows)})
-            rows += page["rows"]
-            if not page["rows"]:
+            page = _objects(self._call("GET", path, params={"start": len(rows)}), "rows")
+            rows += page
+            if not page:
                 return rows
 
     def ledger_table(self, table):

@@ -1,0 +1,88 @@
+"""The logger client takes only answers shaped as the API describes: anything else (a URL that
+is not an icpurse logger, a logger gone wrong) is a LoggerError that names what was wrong, and
+a command reports it in one line, never a KeyError or TypeError traceback."""
+
+import http.server
+import json
+import threading
+
+import httpx2
+import pytest
+
+from icpurse.cli import main
+from icpurse.logger.client import LoggerClient, LoggerError
+
+
+def _client(answer, status=200):
+    """A LoggerClient whose every request is answered `answer` (bytes, or a value as JSON)."""
+    content = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(status, content=content))
+    return LoggerClient(http=httpx2.Client(transport=transport, base_url="http://logger"))
+
+
+CASES = [
+    ("checkpoint", (), [1, 2], "the answer is not a JSON object"),
+    ("checkpoint", (), {"detail": "hello"}, "the answer has no str 'checkpoint'"),
+    ("checkpoint", (), {"checkpoint": 5}, "the answer has no str 'checkpoint'"),
+    ("checkpoint", (), {"checkpoint": "zz"}, "the answer's 'checkpoint' is not hex"),
+    ("ticket", (b"\x00" * 16,), {"ticket": None}, "no str 'ticket'"),
+    ("leaf", (0,), {"record": "00"}, "no str 'receipt'"),
+    ("inclusion_proof", (0, 1), {"proof": "00"}, "no list 'proof'"),
+    ("consistency_proof", (1, 2), {"proof": [5]}, "the answer's 'proof' is not hex"),
+    ("submit_batch", ([b"\x01", b"\x02"],), {"results": [{"status": 200, "receipt": "00"}]},
+     "the answer has 1 results for 2 records"),
+    ("submit_batch", ([b"\x01"],), {"results": [{"status": "200"}]}, "no int 'status'"),
+    ("submit_batch", ([b"\x01"],), {"results": [{"status": True}]}, "no int 'status'"),
+    ("submit_batch", ([b"\x01"],), {"results": ["ok"]}, "'results' is not a list of objects"),
+    ("in_doubt", (), {"payments": {}}, "no list 'payments'"),
+    ("upload_journal", ([b"\x01"],), {"results": [[]]}, "not a list of objects"),
+    ("leaves", (), {"rows": None}, "no list 'rows'"),
+    ("revocation", (), {"revocation": ["00"]}, "no str 'revocation'"),
+    ("latest_voucher", (b"\x00" * 8,), {}, "no str 'voucher'"),
+    ("recover", (b"\x00" * 8, b"\x01" * 8), {"statement": "0"}, "'statement' is not hex"),
+    ("checkpoint", (), b"[" * 100000 + b"]" * 100000, "the answer is not JSON"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "args", "answer", "message"), CASES,
+                         ids=["%s-%d" % (c[0], i) for i, c in enumerate(CASES)])  # fmt: skip
+def test_an_answer_not_shaped_as_the_api_says_is_a_logger_error(method, args, answer, message):
+    with pytest.raises(LoggerError) as caught:
+        getattr(_client(answer), method)(*args)
+    assert message in caught.value.reason
+
+
+def test_a_refusal_keeps_its_status_and_reason():
+    with pytest.raises(LoggerError) as caught:
+        _client({"error": "no leaf 7"}, status=404).leaf(7)
+    assert (caught.value.status, caught.value.reason) == (404, "no leaf 7")
+
+
+class _OtherService(http.server.BaseHTTPRequestHandler):
+    """Some other JSON API, where a user's --logger URL points by mistake."""
+
+    def do_GET(self):
+        body = b'{"service": "something else", "version": 3}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_command_pointed_at_another_service_says_so_in_one_line(capsys):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OtherService)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d" % server.server_address[1]
+        status = main(["audit", "--logger", url, "--logger-key", "02" + "11" * 32])
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "the answer has no str 'checkpoint': is this URL an icpurse logger?" in err
+    assert "Traceback" not in err
