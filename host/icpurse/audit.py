@@ -21,6 +21,50 @@ from purse.records.checkpoint import Checkpoint
 from purse.records.log import LogRecord
 from purse.records.logger import Receipt
 
+# The columns the audit reads from each of the logger's tables, and what each must hold: a row
+# without one, or with another type, is the logger's fault and fails the audit with a message,
+# not with a KeyError or TypeError halfway through. "hex": a string of hex digits; a tuple:
+# any of those types (None for a column that may be empty).
+COLUMNS = {
+    "leaves": (("leaf_index", int), ("record", "hex"), ("receipt", "hex"), ("amount", int),
+               ("payer_id", "hex"), ("recipient_id", "hex")),
+    "checkpoints": (("checkpoint", "hex"), ("tree_size", int)),
+    "vouchers": (("card_id", "hex"), ("sequence", int), ("issued", int), ("reason", str),
+                 ("record", "hex")),
+    "payments": (("identity", "hex"), ("payer_id", "hex"), ("amount", int)),
+    "settlements": (("identity", "hex"), ("kind", str), ("payer_id", "hex"),
+                    ("voucher_sequence", (int, type(None))), ("amount", int)),
+    "recoveries": (("card_id", "hex"), ("successor", "hex"), ("amount", int),
+                   ("shortfall", int), ("voucher_sequence", (int, type(None)))),
+    "evidence": (("kind", str), ("payer_id", "hex"), ("conflicts_with", int)),
+}  # fmt: skip
+
+
+def _holds(value, kind):
+    if kind == "hex":
+        if not isinstance(value, str):
+            return False
+        try:
+            bytes.fromhex(value)
+        except ValueError:
+            return False
+        return True
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # A JSON true or false is a bool, which Python also counts as an int.
+    return isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+
+
+def checked(rows, table):
+    """`rows` of the logger's `table`, each holding the COLUMNS the audit reads; a
+    LoggerError names the first row that does not."""
+    for position, row in enumerate(rows):
+        for column, kind in COLUMNS[table]:
+            if not isinstance(row, dict) or not _holds(row.get(column), kind):
+                raise LoggerError(
+                    None, "the logger's %s row %d has no valid %r" % (table, position, column)
+                )
+    return rows
+
 
 class AuditReport:
     def __init__(self):
@@ -153,13 +197,14 @@ def run(client, issuer, backend, logger_key):
     """Audit the logger behind `client` (a LoggerClient) against `issuer` (an Issuer, or None
     to skip the issuer's side). Returns an AuditReport."""
     report = AuditReport()
-    leaves = client.leaves()
+    leaves = checked(client.leaves(), "leaves")
     parsed = _check_leaves(report, client, leaves, backend, logger_key)
-    _check_tree(report, client, parsed, client.ledger_table("checkpoints"), backend, logger_key)
-    vouchers = client.ledger_table("vouchers")
-    payments = client.ledger_table("payments")
-    settlements = client.ledger_table("settlements")
-    recoveries = client.ledger_table("recoveries")
+    checkpoints = checked(client.ledger_table("checkpoints"), "checkpoints")
+    _check_tree(report, client, parsed, checkpoints, backend, logger_key)
+    vouchers = checked(client.ledger_table("vouchers"), "vouchers")
+    payments = checked(client.ledger_table("payments"), "payments")
+    settlements = checked(client.ledger_table("settlements"), "settlements")
+    recoveries = checked(client.ledger_table("recoveries"), "recoveries")
     balances, in_doubt = _balances(parsed, vouchers, payments, settlements, recoveries)
     # What the issuer's redemption accounts received is redeemed, not a card balance.
     accounts = {v["card_id"] for v in vouchers if v["reason"] == "redemption"}
@@ -167,8 +212,11 @@ def run(client, issuer, backend, logger_key):
     for account in accounts:
         balances.pop(account, None)
     claimed = client.ledger()
+    cards = claimed.get("cards")
+    if not isinstance(cards, dict) or not all(isinstance(c, dict) for c in cards.values()):
+        raise LoggerError(None, "the logger's ledger has no valid 'cards'")
     for card_id, balance in sorted(balances.items()):
-        theirs = claimed["cards"].get(card_id, {}).get("balance", 0)
+        theirs = cards.get(card_id, {}).get("balance", 0)
         if theirs != balance:
             report.flag(
                 "card %s: the records give a balance of %d, the logger says %d"
@@ -229,7 +277,10 @@ def run(client, issuer, backend, logger_key):
                         % (name, claimed.get(name), value))  # fmt: skip
     if issuer is not None:
         _check_issuer(report, issuer, vouchers, loads)
-    for item in client.alerts()["evidence"]:
+    evidence = client.alerts().get("evidence")
+    if not isinstance(evidence, list):
+        raise LoggerError(None, "the logger's alerts have no valid 'evidence'")
+    for item in checked(evidence, "evidence"):
         report.flag(
             "evidence at the logger: %s by card %s (leaf %d)"
             % (item["kind"], item["payer_id"], item["conflicts_with"])

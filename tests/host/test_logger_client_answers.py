@@ -86,3 +86,57 @@ def test_a_command_pointed_at_another_service_says_so_in_one_line(capsys):
     assert status == 2
     assert "the answer has no str 'checkpoint': is this URL an icpurse logger?" in err
     assert "Traceback" not in err
+
+
+class _Ledger:
+    """A logger client whose ledger is empty but for what a test puts in it."""
+
+    def __init__(self, **tables):
+        self.tables = tables
+
+    def leaves(self):
+        return self.tables.get("leaves", [])
+
+    def ledger_table(self, table):
+        return self.tables.get(table, [])
+
+    def ledger(self):
+        return self.tables.get("ledger", {"cards": {}, "loads": 0, "in_doubt": 0, "balances": 0,
+                                          "redeemed": 0})  # fmt: skip
+
+    def alerts(self):
+        return self.tables.get("alerts", {"overspend": [], "evidence": []})
+
+
+AUDITS = [
+    ({"leaves": [{"leaf_index": 0}]}, "the logger's leaves row 0 has no valid 'record'"),
+    ({"vouchers": [{"card_id": "zz", "sequence": 1, "issued": 5, "reason": "load",
+                    "record": "00"}]}, "vouchers row 0 has no valid 'card_id'"),
+    ({"payments": [{"identity": "00", "payer_id": "00", "amount": "5"}]},
+     "payments row 0 has no valid 'amount'"),
+    ({"settlements": [{"identity": "00", "kind": "refunded", "payer_id": "00",
+                       "voucher_sequence": "1", "amount": 1}]},
+     "settlements row 0 has no valid 'voucher_sequence'"),
+    ({"recoveries": ["row"]}, "recoveries row 0 has no valid 'card_id'"),
+    ({"checkpoints": [{"checkpoint": "00", "tree_size": True}]},
+     "checkpoints row 0 has no valid 'tree_size'"),
+    ({"ledger": {"cards": []}}, "the logger's ledger has no valid 'cards'"),
+    ({"alerts": {"evidence": None}}, "the logger's alerts have no valid 'evidence'"),
+    ({"alerts": {"evidence": [{"kind": "clone", "payer_id": "00"}]}},
+     "evidence row 0 has no valid 'conflicts_with'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("tables", "message"), AUDITS, ids=[m for _, m in AUDITS])
+def test_the_audit_names_a_malformed_ledger_row(tables, message):
+    from icpurse import audit
+
+    with pytest.raises(LoggerError) as caught:
+        audit.run(_Ledger(**tables), None, None, None)
+    assert message in caught.value.reason
+
+
+def test_the_audit_of_an_empty_well_formed_ledger_passes():
+    from icpurse import audit
+
+    assert audit.run(_Ledger(), None, None, None).passed
