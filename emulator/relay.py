@@ -68,7 +68,12 @@ class Relay:
         self.server = None
         self.client = None
         if tcp_port is not None:
-            self.server = socket.create_server(("127.0.0.1", tcp_port))
+            try:
+                self.server = socket.create_server(("127.0.0.1", tcp_port))
+            except OSError:
+                os.close(self.master)
+                os.close(self.slave)
+                raise
         self.child = None
         self.power_cuts = 0
         self.restarts = 0

@@ -4,6 +4,7 @@ import argparse
 import re
 import signal
 import sys
+from pathlib import Path
 
 from icpurse import argtypes
 from icpurse.emulator import relay, runtime
@@ -36,9 +37,21 @@ def _heap(text):
     return text
 
 
+def _directory(path, what):
+    """Make the directory `path` if it is missing; a UsageError says why it cannot be used."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError("%s is a file, not a directory for %s" % (path, what))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError("cannot make %s for %s: %s" % (path, what, exc.strerror or exc)) from None
+
+
 def emulate_bare(args):
     from icpurse.emulator.board import BoardError, Bridge
 
+    _directory(args.bare, "the board's flash")
     try:
         bridge = Bridge(
             args.bare, args.heap, args.flash_size,
@@ -81,6 +94,7 @@ def emulate(args):
             nfc_device, args.field_connection = join(args.nfc)
         except OSError as exc:
             raise UsageError(str(exc)) from None
+    _directory(args.state, "the card's state")
     runtime.write_config(args.state, args.seed, args.cut_at, nfc_device, args.memory_error_at)
     faults = relay.Faults(
         args.drop,
@@ -90,10 +104,15 @@ def emulate(args):
         args.delay_ms / 1000.0,
         args.fault_seed,
     )
-    link = relay.Relay(
-        command, str(args.state), faults, args.tcp,
-        log=lambda text: print("icpurse emulate: %s" % text, file=sys.stderr, flush=True),
-    )  # fmt: skip
+    try:
+        link = relay.Relay(
+            command, str(args.state), faults, args.tcp,
+            log=lambda text: print("icpurse emulate: %s" % text, file=sys.stderr, flush=True),
+        )  # fmt: skip
+    except OSError as exc:
+        # No pseudo-terminal left, or --tcp's port is taken or not ours to take.
+        where = "a pseudo-terminal" if args.tcp is None else "socket://127.0.0.1:%d" % args.tcp
+        raise UsageError("cannot serve %s: %s" % (where, exc.strerror or exc)) from None
     # The first line is for programs (EmulatedCard reads it); people read the rest.
     print("card on %s" % link.pty_path, flush=True)
     if args.tcp is not None:

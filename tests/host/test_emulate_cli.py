@@ -1,6 +1,7 @@
 """`icpurse emulate` as a user runs it: a pty path on its first line, a socket:// address on
 request, and a clean stop."""
 
+import socket
 import subprocess
 import sys
 import time
@@ -37,3 +38,30 @@ def test_emulate_serves_a_pty_and_a_socket(tmp_path):
     finally:
         process.terminate()
         assert process.wait(10) == 0
+
+
+def _emulate(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "icpurse", "emulate", "--runtime", "cpython", *args],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_a_file_where_the_directory_should_be_is_a_one_line_error(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("keep me")
+    for option, what in (("--state", "the card's state"), ("--bare", "the board's flash")):
+        done = _emulate(option, str(path))
+        assert done.returncode == 2, done.stderr
+        assert "%s is a file, not a directory for %s" % (path, what) in done.stderr
+        assert "Traceback" not in done.stderr
+    assert path.read_text() == "keep me"
+
+
+def test_a_tcp_port_in_use_is_a_one_line_error(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = _emulate("--state", str(tmp_path / "card"), "--tcp", str(port))
+    assert done.returncode == 2, done.stderr
+    assert "cannot serve socket://127.0.0.1:%d: Address already in use" % port in done.stderr
+    assert "Traceback" not in done.stderr
