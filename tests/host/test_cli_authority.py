@@ -42,6 +42,16 @@ def test_init_refuses_to_overwrite(authorities, capsys):
     assert code == 2 and "refusing to overwrite" in err
 
 
+def test_init_where_a_file_or_directory_is_in_the_way(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    code, _, err = run(capsys, "ca", "init", "--dir", str(notes))
+    assert code == 2 and "%s is a file, not a directory for the key" % notes in err
+    code, _, err = run(capsys, "logger", "init", "--key", str(tmp_path))
+    assert code == 2 and "%s is a directory, not a key file" % tmp_path in err
+    assert notes.read_text() == "keep me" and sorted(tmp_path.iterdir()) == [notes]
+
+
 def test_certify_load_risk_revoke(authorities, capsys, tmp_path):
     ca, issuer, pk_t, pk_i = authorities
     code, out, _ = run(

@@ -22,8 +22,12 @@ def create(key_path, pub_path, passphrase=None):
     """Generate a P-256 key pair; refuse to overwrite an existing key. Returns the public key."""
     key_path, pub_path = Path(key_path), Path(pub_path)
     for path in (key_path, pub_path):
+        if path.is_dir():
+            raise AuthorityError("%s is a directory, not a key file" % path)
         if path.exists():
             raise AuthorityError("refusing to overwrite the existing key %s" % path)
+    if key_path.parent.exists() and not key_path.parent.is_dir():
+        raise AuthorityError("%s is a file, not a directory for the key" % key_path.parent)
     key = ec.generate_private_key(ec.SECP256R1())
     encryption = (
         serialization.BestAvailableEncryption(passphrase)
@@ -33,9 +37,14 @@ def create(key_path, pub_path, passphrase=None):
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     )
-    key_path.parent.mkdir(parents=True, exist_ok=True)
-    # O_EXCL makes the no-overwrite rule hold even against a concurrent init.
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL makes the no-overwrite rule hold even against a concurrent init.
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise AuthorityError("refusing to overwrite the existing key %s" % key_path) from None
+    except OSError as exc:
+        raise AuthorityError("cannot write the key %s: %s" % (key_path, exc.strerror)) from None
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
         out.flush()
