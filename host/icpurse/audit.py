@@ -14,17 +14,16 @@ exactly those the logger recorded. Then the ledger identity must hold:
 """
 
 from icpurse.logger import merkle
-from icpurse.logger.client import LoggerError
+from icpurse.logger.client import LoggerError, columns_checked
 from icpurse.logger.merkle import MemoryNodes, ProofError
 from purse.errors import CryptoError, RecordError
 from purse.records.checkpoint import Checkpoint
 from purse.records.log import LogRecord
 from purse.records.logger import Receipt
 
-# The columns the audit reads from each of the logger's tables, and what each must hold: a row
-# without one, or with another type, is the logger's fault and fails the audit with a message,
-# not with a KeyError or TypeError halfway through. "hex": a string of hex digits; a tuple:
-# any of those types (None for a column that may be empty).
+# The columns the audit reads from each of the logger's tables, and what each must hold
+# (client.columns_checked): a row without one, or with another type, is the logger's fault and
+# fails the audit with a message, not with a KeyError or TypeError halfway through.
 COLUMNS = {
     "leaves": (("leaf_index", int), ("record", "hex"), ("receipt", "hex"), ("amount", int),
                ("payer_id", "hex"), ("recipient_id", "hex")),
@@ -40,30 +39,9 @@ COLUMNS = {
 }  # fmt: skip
 
 
-def _holds(value, kind):
-    if kind == "hex":
-        if not isinstance(value, str):
-            return False
-        try:
-            bytes.fromhex(value)
-        except ValueError:
-            return False
-        return True
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    # A JSON true or false is a bool, which Python also counts as an int.
-    return isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-
-
 def checked(rows, table):
-    """`rows` of the logger's `table`, each holding the COLUMNS the audit reads; a
-    LoggerError names the first row that does not."""
-    for position, row in enumerate(rows):
-        for column, kind in COLUMNS[table]:
-            if not isinstance(row, dict) or not _holds(row.get(column), kind):
-                raise LoggerError(
-                    None, "the logger's %s row %d has no valid %r" % (table, position, column)
-                )
-    return rows
+    """`rows` of the logger's `table`, each holding the COLUMNS the audit reads."""
+    return columns_checked(rows, table, COLUMNS[table])
 
 
 class AuditReport:

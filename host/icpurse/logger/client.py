@@ -82,6 +82,40 @@ def _objects(body, key):
     return values
 
 
+def _holds(value, kind):
+    if kind == "hex":
+        return isinstance(value, str) and _is_hex(value)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # A JSON true or false is a bool, which Python also counts as an int.
+    return isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+
+
+def _is_hex(text):
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
+
+
+def columns_checked(rows, table, columns):
+    """`rows` (JSON objects from the logger's `table`), each holding `columns`: (name, kind)
+    pairs, where kind is a type, a tuple of types (type(None) for a column that may be empty)
+    or "hex" for a string of hex digits. A LoggerError names the first row that does not."""
+    for position, row in enumerate(rows):
+        for column, kind in columns:
+            if not isinstance(row, dict) or not _holds(row.get(column), kind):
+                raise LoggerError(
+                    None, "the logger's %s row %d has no valid %r" % (table, position, column)
+                )
+    return rows
+
+
+# What `in_doubt` hands its callers (reconcile, recover) in each payment.
+IN_DOUBT_COLUMNS = (("identity", "hex"), ("payer_id", "hex"), ("amount", int), ("due", bool),
+                    ("refundable_from", int))  # fmt: skip
+
+
 class LoggerClient:
     def __init__(self, base_url=None, logger_key=None, http=None, timeout=10.0, retries=0,
                  max_wait=10.0, progress=None):  # fmt: skip
@@ -259,7 +293,8 @@ class LoggerClient:
 
     def in_doubt(self, card_id=None):
         params = {} if card_id is None else {"card": bytes(card_id).hex()}
-        return _objects(self._call("GET", "/v1/in-doubt", params=params), "payments")
+        payments = _objects(self._call("GET", "/v1/in-doubt", params=params), "payments")
+        return columns_checked(payments, "in-doubt", IN_DOUBT_COLUMNS)
 
     def recover(self, card_id, successor):
         """The logger's signed balance statement (bytes, checked with PkL) closing `card_id`
