@@ -14,7 +14,7 @@ exactly those the logger recorded. Then the ledger identity must hold:
 """
 
 from icpurse.logger import merkle
-from icpurse.logger.client import LoggerError, columns_checked
+from icpurse.logger.answers import LoggerError, columns_checked
 from icpurse.logger.merkle import MemoryNodes, ProofError
 from purse.errors import CryptoError, RecordError
 from purse.records.checkpoint import Checkpoint
@@ -22,7 +22,7 @@ from purse.records.log import LogRecord
 from purse.records.logger import Receipt
 
 # The columns the audit reads from each of the logger's tables, and what each must hold
-# (client.columns_checked): a row without one, or with another type, is the logger's fault and
+# (answers.columns_checked): a row without one, or with another type, is the logger's fault and
 # fails the audit with a message, not with a KeyError or TypeError halfway through.
 COLUMNS = {
     "leaves": (("leaf_index", int), ("record", "hex"), ("receipt", "hex"), ("amount", int),

@@ -6,7 +6,7 @@ verified against signed checkpoints, so a terminal trusts the logger's key, not 
 
 An answer that is not what the API describes (not a JSON object, a field missing, of another
 type or not hex: a URL that is not an icpurse logger, or a logger gone wrong) is a
-LoggerError too, never a KeyError or a TypeError from deep inside a command.
+LoggerError too (answers.py), never a KeyError or a TypeError from deep inside a command.
 
 A 503 means the logger could not do the request now (its queue was full, or its database
 failed and the transaction rolled back). Every request may be sent again — an identical
@@ -22,6 +22,16 @@ import httpx2
 
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger import merkle
+from icpurse.logger.answers import (
+    IN_DOUBT_COLUMNS,
+    LoggerError,
+    columns_checked,
+    field,
+    hex_field,
+    hex_list,
+    malformed,
+    objects,
+)
 from purse import proto
 from purse.client import CardError
 from purse.records.checkpoint import Checkpoint
@@ -31,89 +41,6 @@ from purse.records.logger import Receipt, Ticket
 # Times the command line's clients send a request again after a 503; with the logger's
 # Retry-After of 1 to 5 s, a terminal rides out up to 20 seconds of a logger unable to commit.
 CLI_RETRIES = 4
-
-
-class LoggerError(Exception):
-    """The logger refused a request or could not be reached; `.status` is the HTTP status."""
-
-    def __init__(self, status, reason, retry_after=None):
-        super().__init__("logger: %s (HTTP %s)" % (reason, status))
-        self.status = status
-        self.reason = reason
-        # Seconds the logger asked to wait (503, or 425 while a settlement window is open).
-        self.retry_after = retry_after
-
-
-def _malformed(what):
-    return LoggerError(None, "%s: is this URL an icpurse logger?" % what)
-
-
-def _field(body, key, kind):
-    """body[key], which must be a `kind` (a JSON object's field)."""
-    value = body.get(key) if isinstance(body, dict) else None
-    # A JSON true or false is a bool, which Python also counts as an int.
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise _malformed("the answer has no %s %r" % (kind.__name__, key))
-    return value
-
-
-def _unhex(text, key):
-    try:
-        return bytes.fromhex(text)
-    except (TypeError, ValueError):
-        raise _malformed("the answer's %r is not hex" % key) from None
-
-
-def _hex(body, key):
-    """The bytes of body[key], a hex string."""
-    return _unhex(_field(body, key, str), key)
-
-
-def _hex_list(body, key):
-    """The bytes of each hex string of the list body[key]."""
-    return [_unhex(text, key) for text in _field(body, key, list)]
-
-
-def _objects(body, key):
-    """body[key], a list of JSON objects."""
-    values = _field(body, key, list)
-    if not all(isinstance(v, dict) for v in values):
-        raise _malformed("the answer's %r is not a list of objects" % key)
-    return values
-
-
-def _holds(value, kind):
-    if kind == "hex":
-        return isinstance(value, str) and _is_hex(value)
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    # A JSON true or false is a bool, which Python also counts as an int.
-    return isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-
-
-def _is_hex(text):
-    try:
-        bytes.fromhex(text)
-    except ValueError:
-        return False
-    return True
-
-
-def columns_checked(rows, table, columns):
-    """`rows` (JSON objects from the logger's `table`), each holding `columns`: (name, kind)
-    pairs, where kind is a type, a tuple of types (type(None) for a column that may be empty)
-    or "hex" for a string of hex digits. A LoggerError names the first row that does not."""
-    for position, row in enumerate(rows):
-        for column, kind in columns:
-            if not isinstance(row, dict) or not _holds(row.get(column), kind):
-                raise LoggerError(
-                    None, "the logger's %s row %d has no valid %r" % (table, position, column)
-                )
-    return rows
-
-
-# What `in_doubt` hands its callers (reconcile, recover) in each payment.
-IN_DOUBT_COLUMNS = (("identity", "hex"), ("payer_id", "hex"), ("amount", int), ("due", bool),
-                    ("refundable_from", int))  # fmt: skip
 
 
 class LoggerClient:
@@ -163,7 +90,7 @@ class LoggerClient:
                 int(retry) if retry.isdigit() else None,
             )
         if not isinstance(body, dict):
-            raise _malformed("the answer is not a JSON object")
+            raise malformed("the answer is not a JSON object")
         return body
 
     def _signed(self, cls, data):
@@ -177,7 +104,7 @@ class LoggerClient:
     def submit(self, record):
         """Store one log record; returns the receipt bytes (checked with PkL)."""
         body = self._call("POST", "/v1/record", json={"record": bytes(record).hex()})
-        receipt = _hex(body, "receipt")
+        receipt = hex_field(body, "receipt")
         parsed = self._signed(Receipt, receipt)
         if not parsed.matches(LogRecord.decode(record)):
             raise LoggerError(200, "the receipt is for another record")
@@ -186,16 +113,16 @@ class LoggerClient:
     def submit_batch(self, records):
         """Store records in one request: [receipt bytes or LoggerError] per record."""
         body = self._call("POST", "/v1/records", json={"records": [r.hex() for r in records]})
-        results = _objects(body, "results")
+        results = objects(body, "results")
         if len(results) != len(records):
-            raise _malformed(
+            raise malformed(
                 "the answer has %d results for %d records" % (len(results), len(records))
             )
         out = []
         for result in results:
-            status = _field(result, "status", int)
+            status = field(result, "status", int)
             if status == 200:
-                out.append(_hex(result, "receipt"))
+                out.append(hex_field(result, "receipt"))
             else:
                 error = result.get("error")
                 out.append(LoggerError(status, error if isinstance(error, str) else "refused"))
@@ -203,12 +130,12 @@ class LoggerClient:
 
     def leaf(self, index):
         body = self._call("GET", "/v1/records/%d" % index)
-        return _hex(body, "record"), _hex(body, "receipt")
+        return hex_field(body, "record"), hex_field(body, "receipt")
 
     def ticket(self, nonce):
         """The ready-ticket for a card's nonce (embodiment 2)."""
         body = self._call("GET", "/v1/status", params={"nonce": bytes(nonce).hex()})
-        ticket = _hex(body, "ticket")
+        ticket = hex_field(body, "ticket")
         self._signed(Ticket, ticket)
         return ticket
 
@@ -216,15 +143,15 @@ class LoggerClient:
 
     def checkpoint(self):
         body = self._call("GET", "/v1/checkpoint")
-        return self._signed(Checkpoint, _hex(body, "checkpoint"))
+        return self._signed(Checkpoint, hex_field(body, "checkpoint"))
 
     def inclusion_proof(self, index, size):
         body = self._call("GET", "/v1/proofs/inclusion", params={"index": index, "size": size})
-        return _hex_list(body, "proof")
+        return hex_list(body, "proof")
 
     def consistency_proof(self, old, new):
         body = self._call("GET", "/v1/proofs/consistency", params={"old": old, "new": new})
-        return _hex_list(body, "proof")
+        return hex_list(body, "proof")
 
     def verify_included(self, record, receipt, checkpoint):
         """Prove that `record` (with its receipt) is in the tree of a signed checkpoint."""
@@ -257,7 +184,7 @@ class LoggerClient:
             if exc.status == 404:
                 return None
             raise
-        return _hex(body, "revocation")
+        return hex_field(body, "revocation")
 
     def publish_revocation(self, data):
         return self._call("POST", "/v1/revocation", json={"revocation": bytes(data).hex()})
@@ -278,7 +205,7 @@ class LoggerClient:
             if exc.status == 404:
                 return None
             raise
-        return _hex(body, "voucher")
+        return hex_field(body, "voucher")
 
     # --- settlement ---------------------------------------------------------------------------
 
@@ -287,13 +214,13 @@ class LoggerClient:
         results = []
         for start in range(0, len(payments), 64):
             chunk = [bytes(p).hex() for p in payments[start : start + 64]]
-            results += _objects(self._call("POST", "/v1/payments", json={"payments": chunk}),
+            results += objects(self._call("POST", "/v1/payments", json={"payments": chunk}),
                                 "results")  # fmt: skip
         return results
 
     def in_doubt(self, card_id=None):
         params = {} if card_id is None else {"card": bytes(card_id).hex()}
-        payments = _objects(self._call("GET", "/v1/in-doubt", params=params), "payments")
+        payments = objects(self._call("GET", "/v1/in-doubt", params=params), "payments")
         return columns_checked(payments, "in-doubt", IN_DOUBT_COLUMNS)
 
     def recover(self, card_id, successor):
@@ -305,7 +232,7 @@ class LoggerClient:
         )  # fmt: skip
         from purse.records.statement import BalanceStatement
 
-        data = _hex(body, "statement")
+        data = hex_field(body, "statement")
         self._signed(BalanceStatement, data)
         return data
 
@@ -315,7 +242,7 @@ class LoggerClient:
     def _pages(self, path):
         rows = []
         while True:
-            page = _objects(self._call("GET", path, params={"start": len(rows)}), "rows")
+            page = objects(self._call("GET", path, params={"start": len(rows)}), "rows")
             rows += page
             if not page:
                 return rows
