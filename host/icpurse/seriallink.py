@@ -114,8 +114,16 @@ class SerialLink:
             return ""
         text = "\n".join(run.decode().strip() for run in runs)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+        repl = ">>>" in text or "raw REPL" in text
         if len(text) > HEARD_SHOWN:
             text = text[:HEARD_SHOWN] + "\n[...]"
+        if repl:
+            # The board runs MicroPython but not the wallet: never flashed, or the wallet
+            # crashed at boot (the traceback above then says why).
+            text += (
+                "\n(that is MicroPython's prompt, not the wallet: `icpurse flash --port %s` puts"
+                " the wallet on the board)" % self.port
+            )
         return "; it printed instead:\n%s" % text
 
     def _reselect(self):

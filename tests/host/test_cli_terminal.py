@@ -276,6 +276,7 @@ def test_a_board_that_prints_instead_of_answering_is_quoted(capsys):
     assert err.startswith("icpurse: error: the card on %s does not answer; it printed instead:\n"
                           "Traceback (most recent call last):\n" % port), err  # fmt: skip
     assert "ImportError: no module named 'wallet_app'" in err and ">>>" in err, err
+    assert "`icpurse flash --port %s` puts the wallet on the board" % port in err
 
 
 def test_usage_errors(capsys, tmp_path):
