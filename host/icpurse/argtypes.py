@@ -38,9 +38,8 @@ def amount(minimum=1):
     return parse
 
 
-def port(text):
-    """A TCP port, 1 to 65535."""
-    return count(1, 65535)(text)
+# A TCP port.
+port = count(1, 65535)
 
 
 def seconds(text):
