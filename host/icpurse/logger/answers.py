@@ -84,6 +84,29 @@ def columns_checked(rows, table, columns):
     return rows
 
 
+def object_checked(body, what, columns):
+    """`body`, a JSON object holding `columns` (as for columns_checked); `what` names it."""
+    for column, kind in columns:
+        if not isinstance(body, dict) or not _holds(body.get(column), kind):
+            raise LoggerError(None, "the logger's %s has no valid %r" % (what, column))
+    return body
+
+
+# What `card` hands its callers (the demo, the tests): the reconstruction and its history.
+CARD_COLUMNS = (("card_id", "hex"), ("issued", int), ("received", int), ("paid", int),
+                ("balance", int), ("revoked", bool), ("history", list),
+                ("successor", (str, type(None))), ("predecessor", (str, type(None))))  # fmt: skip
+
+# What `alerts` hands its callers (the audit, the demo) in each overspending payer and in
+# each piece of evidence.
+OVERSPEND_COLUMNS = (("card_id", "hex"), ("issued", int), ("received", int), ("paid", int))
+EVIDENCE_COLUMNS = (("kind", str), ("payer_id", "hex"), ("record", "hex"),
+                    ("conflicts_with", int), ("ltime", int))  # fmt: skip
+
+# The totals of `ledger`; the audit compares each with what the records give.
+LEDGER_COLUMNS = (("loads", int), ("redeemed", int), ("balances", int), ("in_doubt", int),
+                  ("cards", dict))  # fmt: skip
+
 # What `in_doubt` hands its callers (reconcile, recover) in each payment.
 IN_DOUBT_COLUMNS = (("identity", "hex"), ("payer_id", "hex"), ("amount", int), ("due", bool),
                     ("refundable_from", int))  # fmt: skip

@@ -23,13 +23,18 @@ import httpx2
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger import merkle
 from icpurse.logger.answers import (
+    CARD_COLUMNS,
+    EVIDENCE_COLUMNS,
     IN_DOUBT_COLUMNS,
+    LEDGER_COLUMNS,
+    OVERSPEND_COLUMNS,
     LoggerError,
     columns_checked,
     field,
     hex_field,
     hex_list,
     malformed,
+    object_checked,
     objects,
 )
 from purse import proto
@@ -171,10 +176,16 @@ class LoggerClient:
     # --- cards and feeds ----------------------------------------------------------------------
 
     def card(self, card_id):
-        return self._call("GET", "/v1/cards/%s" % bytes(card_id).hex())
+        """A card's history and its balance as the logger reconstructs it."""
+        body = self._call("GET", "/v1/cards/%s" % bytes(card_id).hex())
+        return object_checked(body, "card", CARD_COLUMNS)
 
     def alerts(self):
-        return self._call("GET", "/v1/alerts")
+        """Overspending payers and the evidence of conflicts and clones."""
+        body = self._call("GET", "/v1/alerts")
+        columns_checked(objects(body, "overspend"), "overspend", OVERSPEND_COLUMNS)
+        columns_checked(objects(body, "evidence"), "evidence", EVIDENCE_COLUMNS)
+        return body
 
     def revocation(self):
         """The newest CA-signed revocation list (bytes), or None."""
@@ -237,7 +248,11 @@ class LoggerClient:
         return data
 
     def ledger(self):
-        return self._call("GET", "/v1/ledger")
+        """The totals of the ledger identity, and every card's reconstructed balance."""
+        body = object_checked(self._call("GET", "/v1/ledger"), "ledger", LEDGER_COLUMNS)
+        for card_id, sums in body["cards"].items():
+            object_checked(sums, "ledger's card %s" % card_id, (("balance", int),))
+        return body
 
     def _pages(self, path):
         rows = []
