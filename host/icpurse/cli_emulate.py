@@ -126,10 +126,20 @@ def emulate(args):
     try:
         code = link.run()
     except KeyboardInterrupt:
-        code = 0
+        code = None
     finally:
         link.close()
-    if code not in (0, None):
+    if code == 0:
+        # The pty never ends the card's input, so the firmware returned on its own: a card not
+        # yet personalised accepted the link's escape to the REPL, which an emulated card lacks.
+        print(
+            "icpurse emulate: the wallet left for the REPL (asked by its link), which an"
+            " emulated card does not have, so the card stops; icpurse emulate --bare DIR runs a"
+            " board to flash",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif code is not None:
         raise UsageError("the card's firmware exited with status %s" % code)
     return 0
 

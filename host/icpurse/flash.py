@@ -71,7 +71,8 @@ def board_format(mpy_value):
 
 
 def _escape_wallet(port, say):
-    """Leave a running wallet for the REPL, or refuse if the card is personalised."""
+    """Leave a running wallet for the REPL, or refuse if the card is personalised. True when a
+    wallet answered and left."""
     try:
         link = SerialLink(port, timeout=0.5, retries=1)
     except LinkError as exc:
@@ -80,7 +81,7 @@ def _escape_wallet(port, say):
         try:
             link.ping()
         except LinkError:
-            return  # No wallet answers: a REPL (or something else mpremote will name).
+            return False  # No wallet answers: a REPL (or something else mpremote will name).
         if link.ping(proto.REPL_ESCAPE) != proto.REPL_ESCAPE:
             raise FlashError(
                 "the wallet on %s is personalised: its link never returns to the REPL. Erase the"
@@ -90,6 +91,7 @@ def _escape_wallet(port, say):
             )
         say("the wallet on %s left for the REPL (it was not personalised)" % port)
         time.sleep(0.3)
+        return True
     finally:
         link.close()
 
@@ -150,12 +152,20 @@ def flash(port, board=None, mpy=False, say=print):
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
-    _escape_wallet(port, say)
+    escaped = _escape_wallet(port, say)
     try:
         # A read timeout: on a pty mpremote reads byte by byte, and without one a silent device
         # would block it for ever instead of letting it give up after its ten seconds.
         transport = SerialTransport(port, baudrate=115200, timeout=1)
     except TransportError as exc:
+        if escaped:
+            # A real board keeps its port across the escape; an emulated card ends instead,
+            # since it has neither a REPL nor a flash file system to write to.
+            raise FlashError(
+                "%s went away when the wallet left for the REPL: an emulated card (icpurse"
+                " emulate --state) cannot be flashed; a board can, or an emulated bare board"
+                " (icpurse emulate --bare DIR)" % port
+            ) from None
         raise FlashError("cannot open %s: %s" % (port, exc)) from None
     try:
         try:

@@ -65,3 +65,29 @@ def test_a_tcp_port_in_use_is_a_one_line_error(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "cannot serve socket://127.0.0.1:%d: Address already in use" % port in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_flashing_an_emulated_card_names_what_can_be_flashed(tmp_path):
+    # An emulated card not yet personalised honours the link's escape to the REPL, like a
+    # board; but it has no REPL, so it stops, and both commands say why instead of leaving the
+    # user with "cannot open" for a pty that went away.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "icpurse", "emulate", "--state", str(tmp_path / "card"),
+         "--runtime", "cpython"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        port = process.stdout.readline().split()[-1]
+        flashed = subprocess.run(
+            [sys.executable, "-m", "icpurse", "flash", "--port", port],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        _, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert flashed.returncode == 2, flashed.stderr
+    assert "%s went away when the wallet left for the REPL" % port in flashed.stderr
+    assert "icpurse emulate --bare DIR" in flashed.stderr
+    assert "Traceback" not in flashed.stderr
+    assert process.returncode == 0
+    assert "the wallet left for the REPL (asked by its link)" in err
