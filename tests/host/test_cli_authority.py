@@ -183,3 +183,25 @@ def test_help_on_every_command(capsys):
             main(argv)
         assert exc.value.code == 0
         assert "usage: icpurse" in capsys.readouterr().out
+
+
+def test_a_missing_public_key_file_is_named(authorities, capsys, tmp_path):
+    ca, _, pk_t, _ = authorities
+    # --ca takes the CA's directory; given the key itself, the message says what is missing.
+    code, _, err = run(capsys, "issuer", "init", "--dir", str(tmp_path / "i1"), "--ca", pk_t.hex())
+    assert code == 2 and "%s is not a directory (one holding ca.pub)" % pk_t.hex() in err
+    code, _, err = run(capsys, "issuer", "init", "--dir", str(tmp_path / "i2"),
+                       "--ca", str(tmp_path))  # fmt: skip
+    assert code == 2 and "%s has no ca.pub" % tmp_path in err
+    code, _, err = run(capsys, "issuer", "init", "--dir", str(tmp_path / "i3"),
+                       "--ca-public-key", str(tmp_path / "pk.pub"))  # fmt: skip
+    assert code == 2 and "%s has no pk.pub" % tmp_path in err
+    code, _, err = run(capsys, "issuer", "init", "--dir", str(tmp_path / "i4"),
+                       "--ca-public-key", "not-hex")  # fmt: skip
+    assert code == 2 and "not-hex is neither a public key file nor hex" in err
+    assert not any((tmp_path / name).exists() for name in ("i1", "i2", "i3", "i4"))
+    # The key's hex and its file both still work.
+    for option, value in (("--ca-public-key", pk_t.hex()), ("--ca", str(ca))):
+        assert (
+            run(capsys, "issuer", "init", "--dir", str(tmp_path / option), option, value)[0] == 0
+        )

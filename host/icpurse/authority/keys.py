@@ -89,6 +89,13 @@ def read_public(pub_path):
         raise AuthorityError("%s is a directory, not a public key" % path)
     if path.exists():
         text = path.read_text()
+    elif "/" in text or os.sep in text or path.suffix == ".pub":
+        # A path, not hex: say which part of it is missing rather than that it is not hex.
+        if not path.parent.is_dir():
+            raise AuthorityError(
+                "%s is not a directory (one holding %s)" % (path.parent, path.name)
+            )
+        raise AuthorityError("%s has no %s" % (path.parent, path.name))
     try:
         key = bytes.fromhex(text.strip())
     except ValueError:
