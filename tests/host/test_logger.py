@@ -126,6 +126,14 @@ def test_bad_input_gets_a_clear_answer(logger_world):
     # methods still reach its router.
     assert http.get("/v1/record").status_code == 405
     assert http.put("/v1/records", content=b"{}").status_code == 405
+    # Paths and methods the API does not have are answered in JSON with a reason too.
+    answer = http.put("/v1/revocation", content=b"{}")
+    assert answer.status_code == 405 and answer.headers["allow"] == "GET, HEAD, POST"
+    assert answer.json()["error"] == "PUT is not allowed on /v1/revocation, only GET, HEAD, POST"
+    answer = http.get("/v1/records/-1")
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "the logger's API has no /v1/records/-1 (see /openapi.json)"
+    assert http.get("/v2/" + "x" * 500).json()["error"].endswith("x... (see /openapi.json)")
     truncated = json.dumps({"record": record[:-3].hex()}).encode()
     answer = post("/v1/record", truncated)
     assert answer.status_code == 400 and "malformed" in answer.json()["error"]

@@ -10,9 +10,10 @@ import contextlib
 import json
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from icpurse.logger import merkle
 from icpurse.logger.ledger import SubmitError
@@ -350,7 +351,27 @@ def build_app(service):
         Route("/v1/leaves", leaves, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+
+    async def not_in_the_api(request, exc):
+        # Starlette's router answers a path or a method it has no route for in plain text; the
+        # API answers JSON with a reason everywhere, which the client library reports.
+        path = request.url.path
+        shown = path if len(path) <= 80 else path[:80] + "..."
+        if exc.status_code == 405:
+            allowed = sorted(
+                {m for r in routes if r.matches(request.scope)[0] == Match.PARTIAL
+                 for m in r.methods}
+            )  # fmt: skip
+            methods = ", ".join(allowed)
+            reason = "%s is not allowed on %s, only %s" % (request.method, shown, methods)
+            return _error(405, reason, {"Allow": methods})
+        if exc.status_code == 404:
+            return _error(404, "the logger's API has no %s (see /openapi.json)" % shown)
+        return _error(exc.status_code, exc.detail, exc.headers)
+
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: not_in_the_api}
+    )
     return SubmitRoutes(app, {"/v1/record": submit_one, "/v1/records": submit_batch})
 
 
