@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import socket
 import sys
 
 from icpurse import argtypes
@@ -20,6 +21,28 @@ def _seconds(text):
     if not text.isdigit() or int(text) >= 2**32:
         raise argparse.ArgumentTypeError("%r is not a number of seconds" % text)
     return int(text)
+
+
+def _check_listen(host, port):
+    """Bind `host`:`port` as uvicorn will, and let go: a name that does not resolve, an address
+    not of this machine or a port in use is then a one-line error before the logger says it
+    runs, where uvicorn said so after the start-up line, in its own words."""
+    where = "%s:%d" % (host, port)
+    try:
+        addresses = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise AuthorityError("cannot listen on %s: %s" % (where, exc.strerror)) from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise AuthorityError(
+                    "cannot listen on %s: %s" % (where, exc.strerror or exc)
+                ) from None
 
 
 def logger_init(args):
@@ -60,6 +83,7 @@ def logger_serve(args):
         if stored is not None and value is not None and stored != value:
             raise AuthorityError("the database %s belongs to another %s" % (shown(args.db), name))
     storage.close()
+    _check_listen(args.host, args.port)
     os.environ.update(
         {
             "ICPURSE_LOGGER_DB": args.db,
@@ -76,7 +100,8 @@ def logger_serve(args):
         "icpurse logger on http://%s:%d (database %s, %d worker(s), %d verifier and %d signer"
         " process(es) each, sequencer on a %s)"
         % (
-            args.host,
+            # An IPv6 address goes in brackets in a URL.
+            "[%s]" % args.host if ":" in args.host else args.host,
             args.port,
             shown(args.db),
             args.workers,

@@ -3,6 +3,7 @@ outlive it, even when it is killed outright."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -119,3 +120,26 @@ def test_an_unknown_log_level_gets_a_usage_error_not_a_traceback(tmp_path):
     assert done.returncode == 2
     assert "argument --log-level: invalid choice: 'loud'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_address_it_cannot_listen_on_is_a_one_line_error_before_it_starts(tmp_path):
+    key = tmp_path / "logger.pem"
+    keys.create(key, str(key) + ".pub")
+    gen = LoadGenerator(b"listen", cards=1)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        for host, reason in (
+            ("127.0.0.1", "Address already in use"),
+            ("nosuch.invalid", ""),  # The resolver's words vary: without DNS, "Temporary...".
+            ("192.0.2.1", "Cannot assign requested address"),  # TEST-NET-1: no machine's own.
+        ):  # fmt: skip
+            done = subprocess.run(
+                [sys.executable, "-m", "icpurse", "logger", "serve", "--key", str(key),
+                 "--db", "sqlite:///%s" % (tmp_path / "log.db"), "--host", host,
+                 "--port", str(port), "--ca-public-key", gen.ca.public_key.hex(),
+                 "--issuer-public-key", gen.issuer.public_key.hex()],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 2, done.stderr
+            first = "icpurse: error: cannot listen on %s:%d: %s" % (host, port, reason)
+            assert done.stderr.startswith(first) and done.stderr.count("\n") == 1
