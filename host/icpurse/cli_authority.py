@@ -61,16 +61,13 @@ def _card_id(text):
 
 def _passphrase(args, prompt_if_needed, key_path=None):
     if args.passphrase_file:
-        try:
-            return Path(args.passphrase_file).read_bytes().rstrip(b"\r\n")
-        except OSError as exc:
-            raise AuthorityError("cannot read the passphrase file: %s" % exc) from None
+        return keys.read_small(args.passphrase_file, "passphrase").rstrip(b"\r\n")
     env = os.environ.get("ICPURSE_PASSPHRASE")
     if env:
         return env.encode()
     if prompt_if_needed and key_path is not None and sys.stdin.isatty():
         key = Path(key_path)
-        if key.exists() and b"ENCRYPTED" in key.read_bytes():
+        if key.is_file() and b"ENCRYPTED" in keys.read_small(key, "key"):
             return getpass.getpass("passphrase for %s: " % key_path).encode()
     return None
 

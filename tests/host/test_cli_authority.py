@@ -199,9 +199,46 @@ def test_a_missing_public_key_file_is_named(authorities, capsys, tmp_path):
     code, _, err = run(capsys, "issuer", "init", "--dir", str(tmp_path / "i4"),
                        "--ca-public-key", "not-hex")  # fmt: skip
     assert code == 2 and "not-hex is neither a public key file nor hex" in err
-    assert not any((tmp_path / name).exists() for name in ("i1", "i2", "i3", "i4"))
+    code, _, err = run(capsys, "issuer", "init", "--dir", str(tmp_path / "i5"),
+                       "--ca-public-key", str(ca / "ca-key.pem"))  # fmt: skip
+    assert code == 2 and "ca-key.pem is a PEM key file; give the public key, in the .pub" in err
+    binary = tmp_path / "binary.pub"
+    binary.write_bytes(b"\x02\xff" * 16)
+    code, _, err = run(capsys, "issuer", "init", "--dir", str(tmp_path / "i6"),
+                       "--ca-public-key", str(binary))  # fmt: skip
+    assert code == 2 and "binary.pub is not a public key file (not text)" in err
+    code, _, err = run(capsys, "issuer", "init", "--dir", str(tmp_path / "i7"),
+                       "--ca-public-key", str(ca / "ca.sqlite"))  # fmt: skip
+    assert code == 2 and "ca.sqlite is too large to be a public key file" in err
+    assert not any(
+        (tmp_path / name).exists() for name in ("i1", "i2", "i3", "i4", "i5", "i6", "i7")
+    )
     # The key's hex and its file both still work.
     for option, value in (("--ca-public-key", pk_t.hex()), ("--ca", str(ca))):
         assert (
             run(capsys, "issuer", "init", "--dir", str(tmp_path / option), option, value)[0] == 0
         )
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("/dev/zero", "/dev/zero is too large to be a {what} file"),
+        ("{tmp}", "{tmp} is a directory, not a {what} file"),
+        ("{tmp}/nothing", "there is no {what} file at {tmp}/nothing"),
+    ],
+    ids=["endless", "directory", "missing"],
+)
+def test_key_and_passphrase_files_that_cannot_be_one(authorities, capsys, tmp_path, where,
+                                                      message):  # fmt: skip
+    ca = authorities[0]
+    where = where.format(tmp=tmp_path)
+    code, _, err = run(capsys, "ca", "certify", "--dir", str(ca), "--public-key", CARD_KEY,
+                       "--passphrase-file", where)  # fmt: skip
+    assert code == 2 and message.format(tmp=tmp_path, what="passphrase") in err, err
+    code, _, err = run(capsys, "logger", "serve", "--key", where, "--db",
+                       "sqlite:///%s" % (tmp_path / "log.db"), "--ca", str(ca))  # fmt: skip
+    if where.endswith("nothing"):
+        message = "no key at {tmp}/nothing (run init first)"
+    assert code == 2 and message.format(tmp=tmp_path, what="key") in err, err
+    assert not (tmp_path / "log.db").exists()

@@ -57,10 +57,7 @@ def create(key_path, pub_path, passphrase=None):
 def load_signer(key_path, passphrase=None):
     """A purse Signer for the key in `key_path`; clear errors for every way loading fails."""
     key_path = Path(key_path)
-    try:
-        pem = key_path.read_bytes()
-    except FileNotFoundError:
-        raise AuthorityError("no key at %s (run init first)" % key_path) from None
+    pem = read_small(key_path, "key", "no key at %s (run init first)" % key_path)
     try:
         key = serialization.load_pem_private_key(pem, password=passphrase or None)
     except TypeError:
@@ -81,14 +78,43 @@ def load_signer(key_path, passphrase=None):
     return Signer(PycaBackend(), scalar)
 
 
+# The most a key, public key or passphrase file is read for: each is far smaller, and more
+# could only be a mistake (a database, or a device such as /dev/zero that never ends).
+KEY_FILE_MAX = 16384
+
+
+def read_small(path, what, missing=None):
+    """The bytes of the file `path`, a `what` file; an AuthorityError for a file that is
+    missing (`missing`, if given, says what to do), a directory, unreadable or too large."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(KEY_FILE_MAX + 1)
+    except FileNotFoundError:
+        raise AuthorityError(missing or "there is no %s file at %s" % (what, path)) from None
+    except IsADirectoryError:
+        raise AuthorityError("%s is a directory, not a %s file" % (path, what)) from None
+    except OSError as exc:
+        raise AuthorityError("cannot read %s: %s" % (path, exc.strerror or exc)) from None
+    if len(data) > KEY_FILE_MAX:
+        raise AuthorityError("%s is too large to be a %s file" % (path, what))
+    return data
+
+
 def read_public(pub_path):
     """The 33-byte public key from a .pub file, or from hex text given directly."""
     text = str(pub_path)
     path = Path(text)
-    if path.is_dir():
-        raise AuthorityError("%s is a directory, not a public key" % path)
     if path.exists():
-        text = path.read_text()
+        try:
+            text = read_small(path, "public key").decode("ascii")
+        except UnicodeDecodeError:
+            raise AuthorityError("%s is not a public key file (not text)" % path) from None
+        if text.lstrip().startswith("-----BEGIN"):
+            # The key pair's PEM file, given where its public key goes: a common slip.
+            raise AuthorityError(
+                "%s is a PEM key file; give the public key, in the .pub file made beside it" % path
+            )
     elif "/" in text or os.sep in text or path.suffix == ".pub":
         # A path, not hex: say which part of it is missing rather than that it is not hex.
         if not path.parent.is_dir():
