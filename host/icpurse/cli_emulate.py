@@ -1,8 +1,10 @@
 """`icpurse emulate`: run firmware/main.py as a virtual card behind a pseudo-terminal."""
 
 import argparse
+import os
 import re
 import signal
+import stat
 import sys
 from pathlib import Path
 
@@ -48,6 +50,16 @@ def _directory(path, what):
         raise UsageError("cannot make %s for %s: %s" % (path, what, exc.strerror or exc)) from None
 
 
+def _serial_device(path):
+    """--nfc-device: the card opens it only at its first tap, so say now if it cannot be one."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise UsageError("--nfc-device %s: %s" % (path, exc.strerror or exc)) from None
+    if not stat.S_ISCHR(mode):
+        raise UsageError("--nfc-device %s is not a serial device (a pty or a tty)" % path)
+
+
 def emulate_bare(args):
     from icpurse.emulator.board import BoardError, Bridge
 
@@ -86,6 +98,8 @@ def emulate(args):
     except (FileNotFoundError, RuntimeError) as exc:
         raise UsageError(str(exc)) from None
     nfc_device = args.nfc_device
+    if nfc_device is not None:
+        _serial_device(nfc_device)
     if args.nfc is not None:
         from icpurse.emulator.fieldserver import join
 

@@ -58,6 +58,17 @@ def test_a_file_where_the_directory_should_be_is_a_one_line_error(tmp_path):
     assert path.read_text() == "keep me"
 
 
+def test_an_nfc_device_that_cannot_be_one_is_a_one_line_error(tmp_path):
+    for device, message in (
+        (tmp_path / "nothing", "--nfc-device %s: No such file or directory"),
+        (tmp_path, "--nfc-device %s is not a serial device (a pty or a tty)"),
+    ):  # fmt: skip
+        done = _emulate("--state", str(tmp_path / "card"), "--nfc-device", str(device))
+        assert done.returncode == 2, done.stderr
+        assert message % device in done.stderr
+        assert "card on" not in done.stdout
+
+
 def test_a_tcp_port_in_use_is_a_one_line_error(tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
