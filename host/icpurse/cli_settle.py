@@ -10,7 +10,15 @@ from icpurse.authority import AuthorityError, keys
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
 from icpurse.cli_authority import _card_id, _passphrase
-from icpurse.cli_terminal import _guarded, _logger, _logger_options, _open_link, _timeout
+from icpurse.cli_terminal import (
+    _guarded,
+    _logger,
+    _logger_options,
+    _open_link,
+    _personalised,
+    _select,
+    _timeout,
+)
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.errors import UsageError
 from icpurse.progress import progress
@@ -84,13 +92,15 @@ def redeem(args):
     ca = None if args.ca is None else _authority(CertificationAuthority, args.ca, "ca")
     with ExitStack() as stack:
         logger = _logger(stack, args)
+        # The card first: one that cannot pay is named before the account is opened.
+        client = _open_link(stack, args.card, args.timeout)
+        before = _select(client, args.card)
+        _personalised(before, args.card, "card")
         account = RedemptionAccount(issuer)
         stack.callback(account.close)
         if not account.ready:
             info = account.open(ca, logger)
             print("opened the issuer's redemption account %s" % info.card_id.hex())
-        client = _open_link(stack, args.card, args.timeout)
-        before = client.select()
         try:
             outcome = account.redeem(client, args.amount, logger)
         except TransferRefused as exc:

@@ -136,6 +136,16 @@ def _select(client, port):
         raise UsageError(_card_error(exc, port)) from None
 
 
+def _personalised(info, port, role):
+    """Paying and syncing need a personalised card; the card would refuse a fresh one with a
+    status word about the order of commands, which does not say what to do."""
+    if info.state != proto.STATE_READY:
+        raise UsageError(
+            "the %s on %s is not personalised (state %s): `icpurse provision --port %s` "
+            "personalises it" % (role, port, STATES.get(info.state, info.state), port)
+        )
+
+
 def _logger(stack, args):
     """A LoggerClient for --logger, checked by fetching a signed checkpoint: an unreachable
     logger, or one whose key is not --logger-key, is reported before any card is touched."""
@@ -276,6 +286,8 @@ def pay(args):
         recipient = _open_link(stack, args.recipient, args.timeout)
         before_payer = _select(payer, args.payer)
         before_payee = _select(recipient, args.recipient)
+        _personalised(before_payer, args.payer, "payer's card")
+        _personalised(before_payee, args.recipient, "recipient's card")
         print("%-10s %s on %s: balance %d" % (
             "payer", before_payer.card_id.hex(), args.payer, before_payer.balance))  # fmt: skip
         print("%-10s %s on %s: balance %d" % (
@@ -331,6 +343,7 @@ def sync(args):
         logger = _logger(stack, args)
         client = _open_link(stack, args.port, args.timeout)
         before = _select(client, args.port)
+        _personalised(before, args.port, "card")
         report = logger.sync(client)
         after = client.info()
         revocation = logger.revocation()

@@ -112,6 +112,25 @@ def test_pay_refused_for_insufficient_funds(cards, capsys):
     assert (balance(capsys, a), balance(capsys, b)) == (50, 0)
 
 
+def test_a_card_not_personalised_is_named_before_anything_is_asked_of_it(cards, capsys,
+                                                                         tmp_path):  # fmt: skip
+    a = ready(cards, "a", 50)
+    with EmulatedCard(tmp_path / "fresh", runtime="cpython") as fresh:
+        fresh.link.close()
+        fresh.link = None
+        hint = "on %s is not personalised (state fresh): `icpurse provision --port %s` " \
+            "personalises it" % (fresh.port, fresh.port)  # fmt: skip
+        code, _, err = run(capsys, "pay", "--from", a.port, "--to", fresh.port, "--amount", 5)
+        assert code == 2 and "the recipient's card " + hint in err, err
+        code, _, err = run(capsys, "pay", "--from", fresh.port, "--to", a.port, "--amount", 5)
+        assert code == 2 and "the payer's card " + hint in err, err
+        server = cards.logger_process(tmp_path / "logger", "sqlite:///%s" % (tmp_path / "l.db"))
+        code, _, err = run(capsys, "sync", fresh.port, "--logger", server.url)
+        assert code == 2 and "the card " + hint in err, err
+        assert info(capsys, fresh)["state"] == "fresh"
+    assert balance(capsys, a) == 50
+
+
 def test_pay_in_doubt(cards, capsys):
     # The recipient knows the payer's card is revoked, which it finds out only in ACCEPT, after
     # the payer has signed and debited: the payment is in doubt and stays in the payer's journal.

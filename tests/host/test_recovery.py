@@ -166,6 +166,13 @@ def test_a_card_redeems_value_to_the_issuer_and_the_audit_counts_it(bank):
     transfer(a.client, b.client, 100, logger=bank.logger)
     redeem = ("redeem", "--card", a.port, "--amount", 300, "--issuer", bank.tmp / "issuer",
               *bank.logger_args())  # fmt: skip
+    fresh = bank.card("f", provision=False)
+    refused = bank.cli("redeem", "--card", fresh.port, "--amount", 300, "--issuer",
+                       bank.tmp / "issuer", "--ca", bank.tmp / "ca", *bank.logger_args(),
+                       card=fresh)  # fmt: skip
+    assert refused.returncode == 2, refused.stderr
+    assert "the card on %s is not personalised (state fresh)" % fresh.port in refused.stderr
+    assert "opened" not in refused.stdout
     new = bank.cli(*redeem, card=a)
     assert new.returncode == 2 and "--ca" in new.stderr, new.stderr
     done = bank.cli(*redeem, "--ca", bank.tmp / "ca", card=a)
