@@ -1,9 +1,11 @@
 """The card side of the serial link: COBS frames in, one response frame out per command.
 
 Strict request/response (DESIGN.md section 7): each FRAME_COMMAND carries one APDU and gets one
-FRAME_RESPONSE with the same sequence number. A command whose sequence number equals the last
-one answered is a retransmission (the host lost the answer): the card sends the same answer
-again without running the command twice. An unreadable frame gets a NAK, so the host resends
+FRAME_RESPONSE with the same sequence number. A command whose sequence number and frame type
+equal the last one answered is a retransmission (the host lost the answer): the card sends the
+same answer again without running the command twice. A ping ends that: every host session
+begins with one and numbers its commands from 1 again, so a session's first command is never
+taken for a repeat of the last session's. An unreadable frame gets a NAK, so the host resends
 at once instead of waiting for its timeout. Bytes between frames (reset noise, a host's first
 delimiter) are skipped by the deframer.
 """
@@ -29,7 +31,9 @@ class CardLink:
         self.applet = applet
         self.board = board
         self._deframer = frame.Deframer()
-        self._last_seq = None
+        # The last answer and what it answered: frame type << 8 | sequence number (a small int,
+        # which allocates nothing on the heap).
+        self._last_key = None
         self._last_answer = None
 
     def serve(self):
@@ -50,6 +54,7 @@ class CardLink:
             self._write(frame.encode_frame(proto.FRAME_NAK, 0, b"bad frame"))
             return None
         if kind == proto.FRAME_PING:
+            self._forget()  # A host's session begins: see the module's docstring.
             if payload == proto.MEMORY_QUERY:
                 # Diagnostics for the emulator's benchmark: the heap in use after a collect.
                 usage = b"n/a"
@@ -66,31 +71,36 @@ class CardLink:
                 return "repl"
             self._write(frame.encode_frame(proto.FRAME_PONG, seq, b""))
             return None
+        key = kind << 8 | seq
         if kind == proto.FRAME_BOARD and self.board is not None:
-            if seq == self._last_seq and self._last_answer is not None:
+            if key == self._last_key and self._last_answer is not None:
                 self._write(self._last_answer)  # The host resent while the board was busy.
                 return None
+            self._forget()
             answer = frame.encode_frame(proto.FRAME_BOARD, seq, self.board(payload))
-            self._last_seq = seq
+            self._last_key = key
             self._last_answer = answer
             self._write(answer)
             return None
         if kind != proto.FRAME_COMMAND:
             self._write(frame.encode_frame(proto.FRAME_NAK, seq, b"unexpected frame type"))
             return None
-        if seq == self._last_seq and self._last_answer is not None:
+        if key == self._last_key and self._last_answer is not None:
             self._write(self._last_answer)
             return None
         # Forget the old answer first: if the command cuts the power, no stale answer remains.
-        self._last_seq = None
-        self._last_answer = None
+        self._forget()
         # A collection before each command lets what the command keeps (the next state, a
         # queued record) fill the heap from the bottom instead of landing between the last
         # command's garbage, which would leave a small heap too fragmented for a transfer.
         if _COLLECT:
             gc.collect()
         answer = frame.encode_frame(proto.FRAME_RESPONSE, seq, self.applet.process(payload))
-        self._last_seq = seq
+        self._last_key = key
         self._last_answer = answer
         self._write(answer)
         return None
+
+    def _forget(self):
+        self._last_key = None
+        self._last_answer = None

@@ -4,8 +4,10 @@
 Each APDU goes out in one COBS frame with a sequence number and comes back in one response
 frame with the same number. A lost, corrupted or unanswered frame is sent again with the same
 number, and the card answers a repeat from its last answer without running the command twice.
-When the card announces that it started again (a reset, a power cut), the link selects the
-applet again before it resends. Noise on the line is skipped by the deframer.
+Each link begins its session with a ping, at which the card forgets that answer, since the
+session numbers its commands from 1 again. When the card announces that it started again (a
+reset, a power cut), the link selects the applet again before it resends. Noise on the line is
+skipped by the deframer.
 """
 
 import re
@@ -37,6 +39,8 @@ class SerialLink:
         self.resets = 0
         self.resends = 0
         self._seq = 0
+        # Whether this session has begun with a ping (see _transact).
+        self._greeted = False
         self._deframer = frame.Deframer()
         # What arrives while a command waits for its answer, for the error when none comes: a
         # board whose firmware crashed prints a traceback and its REPL prompt, not frames.
@@ -85,6 +89,11 @@ class SerialLink:
                     continue
 
     def _transact(self, kind, payload, want):
+        if kind != proto.FRAME_PING and not self._greeted:
+            # This session numbers its commands from 1, as the last one did: without a ping
+            # first, a card whose last answer had the number of this first command would take
+            # the command for a repeat and send that old answer (firmware/link.py).
+            self.ping()
         seq = self._next_seq()
         self._heard = bytearray()
         for attempt in range(self.retries + 1):
@@ -132,7 +141,9 @@ class SerialLink:
 
     def ping(self, payload=b""):
         """Wait until the card answers a PING (after a reset: what it says at boot is skipped)."""
-        return self._transact(proto.FRAME_PING, payload, proto.FRAME_PONG)
+        answer = self._transact(proto.FRAME_PING, payload, proto.FRAME_PONG)
+        self._greeted = True
+        return answer
 
     def board(self, payload, timeout=None):
         """A FRAME_BOARD command to the board glue (a tap's arm, listen or receive); its answer.

@@ -50,6 +50,40 @@ def test_a_repeated_sequence_number_is_answered_without_running_again():
     assert len(b.card.state.pending) == 2 and wire.frames[3][1] == 3
 
 
+def test_a_ping_begins_a_session_whose_first_number_is_no_repeat():
+    # A host session numbers its commands from 1, as the one before it did. After the ping
+    # that begins it, a command with the number of the last answer is a new command.
+    world = World()
+    b = world.new_card(b"B")
+    link, wire = _link(b)
+    select = reader.build_command(proto.CLA_ISO, proto.INS_SELECT, 4, 0, proto.AID)
+    challenge = reader.build_command(
+        proto.CLA_PROPRIETARY, proto.INS_MAKE_CHALLENGE, 1, 0, b"\x85\x04\x00\x00\x00\x05"
+    )
+    link.handle(_command(1, select))  # The last session's last command.
+    link.handle(frame.encode_frame(proto.FRAME_PING, 1, b"")[1:-1])
+    link.handle(_command(1, challenge))  # The new session's first.
+    assert len(b.card.state.pending) == 1  # The challenge was made, not SELECT's answer sent.
+    assert wire.frames[2][:2] == (proto.FRAME_RESPONSE, 1)
+    assert wire.frames[2][2] != wire.frames[0][2]
+    # Without a ping, the same number is a repeat: answered again, not run again.
+    link.handle(_command(1, challenge))
+    assert wire.frames[3] == wire.frames[2] and len(b.card.state.pending) == 1
+
+
+def test_a_board_answer_is_never_sent_for_a_command():
+    world = World()
+    b = world.new_card(b"B")
+    wire = Wire()
+    link = CardLink(lambda n: b"", wire.write, b.applet, board=lambda payload: b"ok board")
+    select = reader.build_command(proto.CLA_ISO, proto.INS_SELECT, 4, 0, proto.AID)
+    link.handle(frame.encode_frame(proto.FRAME_BOARD, 1, b"arm 5")[1:-1])
+    link.handle(_command(1, select))
+    assert wire.frames[0] == (proto.FRAME_BOARD, 1, b"ok board")
+    assert wire.frames[1][:2] == (proto.FRAME_RESPONSE, 1)
+    assert wire.frames[1][2][-2:] == b"\x90\x00"
+
+
 def test_unreadable_frames_get_a_nak():
     world = World()
     link, wire = _link(world.new_card(b"B"))

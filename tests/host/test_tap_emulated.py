@@ -67,9 +67,15 @@ def test_icpurse_field_and_icpurse_tap(bank, tmp_path):
                        *bank.logger_args())  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
         assert "tapped: 250 moved" in done.stdout and "1 log record(s) receipted" in done.stdout
+        # A second tap, alike but for the amount: each board's link numbers its frames from 1
+        # again, which its board must not take for a repeat of the last tap's (it used to
+        # answer the old "ok balance 250" and the command reported a tap that never was).
+        again = icpurse("tap", "--from", a.port, "--to", b.port, "--amount", 100)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "tapped: 100 moved; the recipient holds 350" in again.stdout, again.stdout
         for card in (a, b):
             bank.attach(card)
-        assert (a.client.info().balance, b.client.info().balance) == (750, 250)
+        assert (a.client.info().balance, b.client.info().balance) == (650, 350)
         assert bank.logger.card(b.card_id)["balance"] == 250
     finally:
         field.terminate()
