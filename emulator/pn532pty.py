@@ -52,6 +52,7 @@ class PtyChip:
     def close(self):
         self._stop = True
         self._thread.join(2)
+        self.chip.leave()
         for fd in (self.master, self._slave):
             try:
                 os.close(fd)

@@ -93,6 +93,15 @@ class SimulatedPN532:
             frame = self.outbox.pop(0)
             return frame[:n]
 
+    def leave(self):
+        """The chip's board is gone (its emulator ended): a card that left the field can be
+        neither found nor answered, so a reader that comes next must not activate it."""
+        with self.field.cond:
+            if self.field.target is self:
+                self.field.target = None
+            self.waiting = self.active = False
+            self.field.notify()
+
     # --- the chip -----------------------------------------------------------------------------
 
     def _fault(self, name):

@@ -4,11 +4,14 @@ card (target) on its own thread, the recipient's board the reader running the wh
 Faults mid-tap — NACKs, checksum errors, silence, a card pulled away after the payer debited —
 end in states the reconciliation rules cover."""
 
+import sys
 import threading
 import time
 
 import pytest
+from mp_support import FIRMWARE
 
+from icpurse.emulator.pn532pty import PtyChip
 from icpurse.emulator.pn532sim import Field, SimulatedPN532
 from purse import pn532, proto, tap
 from purse.client import CardError
@@ -135,3 +138,27 @@ def test_silence_and_a_slow_link_stop_the_tap_before_money_moves(logger_world):
     with pytest.raises(tap.TapError, match="over the limit"):
         t2.run(100, rtt_limit_us=1)
     assert t2.balances() == (5000, 0)
+
+
+def test_a_board_gone_from_the_field_is_not_found_by_the_next_reader(logger_world):
+    # A payer's board listened (its chip a target), and its emulator ended before any reader
+    # came. The chip leaves the field with it: a reader must find no card, not activate the
+    # departed one and then wait in vain for its answers (every later tap used to fail so in
+    # that field, "the other side did not answer in time").
+    sys.path.insert(0, str(FIRMWARE))
+    from pn532_bus import FileStream, HSUTransport
+
+    t = Tap(logger_world)
+    with PtyChip(t.field) as gone:
+        board = pn532.PN532(HSUTransport(FileStream(gone.path)))
+        with pytest.raises(pn532.Timeout):
+            board.init_as_target(b"\x0a\x0b\x0c", timeout_ms=100)
+        assert t.field.target is gone.chip and gone.chip.waiting
+        board.transport.stream.file.close()
+    reader = pn532.PN532(t.reader_chip)
+    with pytest.raises(tap.TapError, match="no card in the field"):
+        tap.receive(reader, t.recipient.client, 100, _ticks, _diff, card_wait_ms=200)
+    # A board that listens now is found, and the tap completes.
+    t.armed.arm(100)
+    t.run(100)
+    assert t.balances() == (4900, 100)
