@@ -60,6 +60,7 @@ class FieldServer:
             reason = exc.strerror or exc
             raise FieldError("cannot listen on %s: %s" % (self.path, reason)) from None
         self.sock.listen(8)
+        self._closed = False
 
     def _serve(self, conn):
         with conn:
@@ -73,11 +74,23 @@ class FieldServer:
                 self.log("the board on %s left the field" % chip.path)
 
     def run(self):
+        """Serve boards until close()."""
         while True:
-            conn, _ = self.sock.accept()
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                if self._closed:
+                    return  # close() from another thread ends the accept.
+                raise
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def close(self):
+        self._closed = True
+        try:
+            # Wakes a run() blocked in accept() on another thread; close() alone may not.
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # Not listening any more, or not on this platform.
         self.sock.close()
         if os.path.exists(self.path):
             os.unlink(self.path)

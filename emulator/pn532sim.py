@@ -68,6 +68,13 @@ class SimulatedPN532:
                 if self.last is not None:
                     self.outbox.append(self.last)
                 return
+            if data == pn532.ACK:
+                # The host gave up on the command and aborts it (UM0701-02, 6.2.1.3): what the
+                # chip had not sent is dropped, and a target leaves the field.
+                self.pending = None
+                self.outbox = []
+                self._leave_field()
+                return
             if b"\x00\xff" not in data:
                 return  # Not a frame (a wake-up write): the chip ignores it.
             try:
@@ -97,10 +104,13 @@ class SimulatedPN532:
         """The chip's board is gone (its emulator ended): a card that left the field can be
         neither found nor answered, so a reader that comes next must not activate it."""
         with self.field.cond:
-            if self.field.target is self:
-                self.field.target = None
-            self.waiting = self.active = False
-            self.field.notify()
+            self._leave_field()
+
+    def _leave_field(self):
+        if self.field.target is self:
+            self.field.target = None
+        self.waiting = self.active = False
+        self.field.notify()
 
     # --- the chip -----------------------------------------------------------------------------
 

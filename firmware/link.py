@@ -83,7 +83,7 @@ class CardLink:
             self._write(answer)
             return None
         if kind != proto.FRAME_COMMAND:
-            self._write(frame.encode_frame(proto.FRAME_NAK, seq, b"unexpected frame type"))
+            self._write(frame.encode_frame(proto.FRAME_NAK, seq, proto.NAK_UNEXPECTED))
             return None
         if key == self._last_key and self._last_answer is not None:
             self._write(self._last_answer)

@@ -186,6 +186,12 @@ class PN532:
         for attempt in range(self.retries + 1):
             try:
                 kind, body = decode_frame(self._read(timeout_ms, response_max + 9))
+            except Timeout:
+                # The chip is still at the command (a target waiting for a reader, a reader for
+                # a card). An ACK from the host aborts it (UM0701-02, 6.2.1.3), so the chip is
+                # idle for the next command, and a reader never meets a target nobody serves.
+                self.transport.write(ACK)
+                raise
             except FrameError:
                 if attempt == self.retries:
                     raise

@@ -109,6 +109,9 @@ BOOT_NOTICE = b"boot"
 # for the heap in use and free (answered "ALLOC FREE", MicroPython only).
 REPL_ESCAPE = b"icpurse: to the REPL"
 MEMORY_QUERY = b"mem?"
+# NAK payload for a frame of a type the card does not take: a board frame (FRAME_BOARD) on
+# a card without board glue (no PN532), or a response or pong sent to the card.
+NAK_UNEXPECTED = b"unexpected frame type"
 # Exit statuses of an emulated wallet that the emulators answer by starting it again: an
 # emulated power cut at a store operation, and a restart after a fault (where a board
 # soft-resets).

@@ -14,7 +14,15 @@ import threading
 from contextlib import ExitStack
 
 from icpurse import argtypes
-from icpurse.cli_terminal import MODES, _guarded, _logger, _logger_options, _open_serial, _timeout
+from icpurse.cli_terminal import (
+    MODES,
+    _guarded,
+    _logger,
+    _logger_options,
+    _open_serial,
+    _same_port,
+    _timeout,
+)
 from icpurse.emulator.fieldserver import DEFAULT_SOCKET
 from icpurse.errors import UsageError
 from purse.client import CardClient
@@ -56,10 +64,17 @@ def _board(link, payload, timeout):
 
 
 def run_tap(args):
+    if _same_port(args.payer, args.recipient):
+        raise UsageError("--from and --to name the same port %s: a card cannot pay itself" % (
+            args.payer))  # fmt: skip
     with ExitStack() as stack:
         logger = _logger(stack, args) if args.logger else None
         payer_link = _open_serial(stack, args.payer, args.timeout)
         recipient_link = _open_serial(stack, args.recipient, args.timeout)
+        # The reader's board is asked first, with an empty board command that any board glue
+        # answers (with an error) and a card without one refuses (a LinkError): an armed payer
+        # would otherwise listen for a reader that never comes.
+        recipient_link.board(b"")
         print("payer: confirm %d (press the board's button if it has one)" % args.amount)
         _board(payer_link, b"arm %d" % args.amount, TAP_SECONDS)
         listened = {}

@@ -187,12 +187,15 @@ def test_damage_beyond_the_retries_is_an_error():
 
 
 def test_silence_is_a_timeout():
-    chip_, _ = _driver(None)
+    chip_, script = _driver(None)
     with raises(pn532.Timeout, "did not answer within 100 ms"):
         chip_.firmware_version()
-    chip_, _ = _driver(ACK, None)
+    assert script.written == [GET_FIRMWARE]  # Nothing taken, nothing to abort.
+    chip_, script = _driver(ACK, None)
     with raises(pn532.Timeout, "within 5000 ms"):
         chip_.get_data(5000)
+    # The chip had taken the command: the host's ACK aborts it.
+    assert script.written == [host(unhex("86")), ACK]
 
 
 def test_an_answer_to_another_command_is_refused():

@@ -65,3 +65,22 @@ def test_a_socket_left_behind_is_taken_over(short_dir):
 def test_a_directory_that_does_not_exist_is_a_clear_error(short_dir):
     with pytest.raises(FieldError, match=r"cannot listen on .*: No such file or directory"):
         FieldServer("%s/missing/field.sock" % short_dir)
+
+
+def test_close_ends_run_on_another_thread(short_dir):
+    server = FieldServer("%s/field.sock" % short_dir)
+    failures = []
+
+    def serve():
+        try:
+            server.run()
+        except Exception as exc:  # noqa: BLE001 - what the test looks for.
+            failures.append(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    _, conn = join(server.path)  # It serves: accept() has run once at least.
+    conn.close()
+    server.close()
+    thread.join(5)
+    assert not thread.is_alive() and failures == []

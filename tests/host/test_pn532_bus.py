@@ -4,6 +4,7 @@ bit first (reversed in software over an MSB-first machine.SPI), and HSU with its
 preamble — each carries the driver's whole set-up and an exchange."""
 
 import sys
+import time
 
 from mp_support import FIRMWARE
 
@@ -115,6 +116,45 @@ def test_hsu_transport_wakes_the_chip_and_reads_whole_frames():
     chip = pn532.PN532(pn532_bus.HSUTransport(uart))
     assert chip.begin() == (0x32, 1, 6, 7)
     assert uart.woken
+
+
+class OneByOneUART(FakeUART):
+    """A UART whose any() says 1 however many bytes wait, as MicroPython's docs allow."""
+
+    def any(self):
+        return min(1, super().any())
+
+
+def test_hsu_transport_takes_what_waits_in_one_poll_even_if_any_says_1():
+    sim = SimulatedPN532(Field())
+    uart = OneByOneUART(sim)
+    transport = pn532_bus.HSUTransport(uart)
+    transport.write(pn532.encode_frame(bytes((pn532.GET_FIRMWARE_VERSION,))))
+    # The ACK and the answer both wait: one poll takes them, rather than a byte per poll (each
+    # a millisecond apart), which made a tap's long answers take a quarter of a second.
+    assert transport._fill()
+    assert uart.rx == b""
+    assert transport.read(6) == pn532.ACK and transport._fill()
+
+
+def test_a_pty_stream_offers_all_that_waits():
+    import os
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    stream = pn532_bus.FileStream(os.ttyname(slave))
+    try:
+        assert stream.any() == 0
+        os.write(master, bytes(range(200)))
+        time.sleep(0.05)
+        assert stream.read(stream.any()) == bytes(range(200))
+        assert stream.any() == 0
+    finally:
+        stream.file.close()
+        os.close(master)
+        os.close(slave)
 
 
 def test_a_tap_over_two_buses():

@@ -17,6 +17,9 @@ from purse import pn532, proto, tap
 from purse.client import CardError
 from purse.records.log import LogRecord
 
+# The board glue (pn532_bus), imported as the boards import it.
+sys.path.insert(0, str(FIRMWARE))
+
 
 def _ticks():
     return time.perf_counter_ns() // 1000
@@ -140,21 +143,23 @@ def test_silence_and_a_slow_link_stop_the_tap_before_money_moves(logger_world):
     assert t2.balances() == (5000, 0)
 
 
-def test_a_board_gone_from_the_field_is_not_found_by_the_next_reader(logger_world):
-    # A payer's board listened (its chip a target), and its emulator ended before any reader
-    # came. The chip leaves the field with it: a reader must find no card, not activate the
-    # departed one and then wait in vain for its answers (every later tap used to fail so in
-    # that field, "the other side did not answer in time").
-    sys.path.insert(0, str(FIRMWARE))
+def _listening_board(field):
+    """A board's chip behind its pty (PtyChip), and the board's own driver over it."""
     from pn532_bus import FileStream, HSUTransport
 
-    t = Tap(logger_world)
-    with PtyChip(t.field) as gone:
-        board = pn532.PN532(HSUTransport(FileStream(gone.path)))
-        with pytest.raises(pn532.Timeout):
-            board.init_as_target(b"\x0a\x0b\x0c", timeout_ms=100)
-        assert t.field.target is gone.chip and gone.chip.waiting
-        board.transport.stream.file.close()
+    chip = PtyChip(field)
+    return chip, pn532.PN532(HSUTransport(FileStream(chip.path)))
+
+
+def _wait_until(condition):
+    deadline = time.monotonic() + 5
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the field did not settle")
+        time.sleep(0.005)
+
+
+def _no_card_then_a_tap(t):
     reader = pn532.PN532(t.reader_chip)
     with pytest.raises(tap.TapError, match="no card in the field"):
         tap.receive(reader, t.recipient.client, 100, _ticks, _diff, card_wait_ms=200)
@@ -162,3 +167,46 @@ def test_a_board_gone_from_the_field_is_not_found_by_the_next_reader(logger_worl
     t.armed.arm(100)
     t.run(100)
     assert t.balances() == (4900, 100)
+
+
+def test_a_board_gone_from_the_field_is_not_found_by_the_next_reader(logger_world):
+    # A payer's board listened (its chip a target), and its emulator ended before any reader
+    # came. The chip leaves the field with it: a reader must find no card, not activate the
+    # departed one and then wait in vain for its answers (every later tap used to fail so in
+    # that field, "the other side did not answer in time").
+    t = Tap(logger_world)
+    gone, board = _listening_board(t.field)
+    outcome = []
+
+    def listen():
+        try:
+            board.init_as_target(b"\x0a\x0b\x0c", timeout_ms=3000)
+        except Exception as exc:  # noqa: BLE001 - the board is gone under it.
+            outcome.append(exc)
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    _wait_until(lambda: gone.chip.waiting)
+    assert t.field.target is gone.chip
+    gone.close()
+    board.transport.stream.file.close()
+    listener.join(10)
+    assert t.field.target is None
+    _no_card_then_a_tap(t)
+
+
+def test_a_listen_that_timed_out_is_aborted_and_leaves_the_field(logger_world):
+    # The board gave up waiting for a reader: its driver aborts the command with an ACK
+    # (UM0701-02, 6.2.1.3), and the chip stops being a card in the field. Before, it stayed
+    # one, and the next reader could activate it just before the payer listened again, whose
+    # new TgInitAsTarget then cut the reader off.
+    t = Tap(logger_world)
+    chip, board = _listening_board(t.field)
+    with chip:
+        with pytest.raises(pn532.Timeout):
+            board.init_as_target(b"\x0a\x0b\x0c", timeout_ms=100)
+        assert board.transport.stream.file  # The board stays; only its listen ended.
+        _wait_until(lambda: t.field.target is None)
+        assert not chip.chip.waiting
+        _no_card_then_a_tap(t)
+        board.transport.stream.file.close()

@@ -73,6 +73,16 @@ def test_icpurse_field_and_icpurse_tap(bank, tmp_path):
         again = icpurse("tap", "--from", a.port, "--to", b.port, "--amount", 100)
         assert again.returncode == 0, again.stdout + again.stderr
         assert "tapped: 100 moved; the recipient holds 350" in again.stdout, again.stdout
+        # A card without an NFC reader is named before the payer is armed, and a board cannot
+        # pay itself.
+        plain = bank.card("plain")
+        plain.link.close()
+        refused = icpurse("tap", "--from", a.port, "--to", plain.port, "--amount", 10)
+        assert refused.returncode == 2 and "payer: confirm" not in refused.stdout
+        assert "the card on %s takes no board commands: it has no NFC reader" % plain.port in (
+            refused.stderr)  # fmt: skip
+        itself = icpurse("tap", "--from", a.port, "--to", a.port, "--amount", 10)
+        assert itself.returncode == 2 and "a card cannot pay itself" in itself.stderr
         for card in (a, b):
             bank.attach(card)
         assert (a.client.info().balance, b.client.info().balance) == (650, 350)
