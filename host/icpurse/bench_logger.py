@@ -83,6 +83,10 @@ def _machine_busy():
 
 
 CPU_HEADING = "The logger's CPU per record, by process, in microseconds"
+# A load whose logger used less CPU than this many of the kernel's ticks gets no CPU figures:
+# at 10 ms a tick, a short load's processes may show none at all.
+MIN_TICKS = 5
+TOO_SHORT = "too short"
 
 
 def _role(process_name):
@@ -108,9 +112,12 @@ def _measure(name, server, label, part, batch, conc, reference):
     after = _machine_busy()
     verify_rate = (verify_before + reference()) / 2
     busy = (after[0] - before[0]) / max(1, after[1] - before[1])
+    per_record = {role: seconds / len(part) for role, seconds in used.items()}
+    if used and sum(used.values()) < MIN_TICKS * proctree.RESOLUTION:
+        per_record = TOO_SHORT
     return (name, label, len(part) / elapsed, _percentile(latencies, 0.5),
             _percentile(latencies, 0.99), refused, cpu / elapsed, busy, verify_rate,
-            {role: seconds / len(part) for role, seconds in used.items()})  # fmt: skip
+            per_record)  # fmt: skip
 
 
 def _label(batch, conc):
@@ -254,11 +261,15 @@ def _print_cpu(rows):
     print("-" * (65 + 8 * (len(roles) + 1)))
     for row in rows:
         cpu = row[9]
-        if cpu:
+        if cpu == TOO_SHORT:
+            print("%-26s %-38s" % row[:2] + " %7s" % "-" * (len(roles) + 1))
+        elif cpu:
             print("%-26s %-38s" % row[:2] + "".join(" %7.0f" % (cpu.get(r, 0.0) * 1e6)
                                                      for r in roles)
                   + " %7.0f" % (sum(cpu.values()) * 1e6))  # fmt: skip
     print()
     print("loop: the service's event loop (HTTP, JSON, dispatch); verify: the record checkers;")
     print("append: the sequencer's process (SQL, Merkle tree); sign: the receipt signers. The")
-    print("cores' time, from /proc, divided by the records of that load.")
+    print("cores' time, from /proc, divided by the records of that load; -: the load was too")
+    print("short to measure (under %d of the kernel's %g ms ticks of CPU)."
+          % (MIN_TICKS, proctree.RESOLUTION * 1000))  # fmt: skip

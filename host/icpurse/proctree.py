@@ -9,6 +9,9 @@ is empty and nothing is reported.
 import os
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# The kernel counts a process's CPU time in clock ticks (1/100 s on Linux): a figure smaller
+# than a few ticks says little.
+RESOLUTION = 1.0 / _TICKS
 
 
 def _stat(pid):
