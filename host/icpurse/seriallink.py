@@ -31,15 +31,6 @@ class LinkError(Exception):
     """The card cannot be reached: no such port, a busy port, or no answer."""
 
 
-def _refused_type(port, kind):
-    if kind == proto.FRAME_BOARD:
-        return (
-            "the card on %s takes no board commands: it has no NFC reader (an emulated card needs"
-            ' icpurse emulate --nfc; a board, a "pn532" entry in its config.json)' % port
-        )
-    return "the card on %s refuses frames of type %d" % (port, kind)
-
-
 class SerialLink:
     def __init__(self, port, timeout=3.0, retries=4):
         self.port = port
@@ -122,8 +113,13 @@ class SerialLink:
                     return body
                 if got == proto.FRAME_NAK:
                     if got_seq == seq and body == proto.NAK_UNEXPECTED:
-                        # Sending it again would be refused again.
-                        raise LinkError(_refused_type(self.port, kind))
+                        # Only a board frame meets this (commands and pings are always
+                        # taken), and sending it again would be refused again.
+                        raise LinkError(
+                            "the card on %s takes no board commands: it has no NFC reader (an"
+                            ' emulated card needs icpurse emulate --nfc; a board, a "pn532"'
+                            " entry in its config.json)" % self.port
+                        )
                     break
         raise LinkError("the card on %s does not answer%s" % (self.port, self._printed()))
 

@@ -76,11 +76,7 @@ def columns_checked(rows, table, columns):
     pairs, where kind is a type, a tuple of types (type(None) for a column that may be empty)
     or "hex" for a string of hex digits. A LoggerError names the first row that does not."""
     for position, row in enumerate(rows):
-        for column, kind in columns:
-            if not isinstance(row, dict) or not _holds(row.get(column), kind):
-                raise LoggerError(
-                    None, "the logger's %s row %d has no valid %r" % (table, position, column)
-                )
+        object_checked(row, "%s row %d" % (table, position), columns)
     return rows
 
 
