@@ -8,11 +8,18 @@ its host (or the button's stand-in on the emulator) sends over the serial link:
 
 Each is answered with "ok ..." or "error ...". Imported only by a board that has a PN532, so a
 board without one never loads the driver.
+
+Besides the bus and pins, the "pn532" entry may set the holder's confirmation (purse.tap.Armed):
+    auto_limit       the board confirms payments up to this amount without a press (default 0)
+    auto_cap         ... but no more than this in all between two presses (default twice
+                     auto_limit), so a rogue reader cannot take auto_limit again and again
+    arm_expiry_ms    an armed amount lapses after this long unpaid (default 60000)
+    rtt_limit_us     a tap whose APDU takes longer is stopped (default 500000)
 """
 
 import os
 
-from pn532_bus import open_bus, ticks_diff, ticks_us
+from pn532_bus import open_bus, ticks_diff, ticks_ms, ticks_us
 from wallet_app import button_pressed
 
 from purse import pn532, tap
@@ -26,7 +33,12 @@ class NfcBoard:
         self.applet = applet
         self.options = options
         self.button = button
-        self.armed = tap.Armed(options.get("auto_limit", 0))
+        # The running clock is the board's own (pn532_bus: MicroPython's ticks, or CPython's
+        # monotonic clock on the emulator), so an armed amount lapses in real time.
+        self.armed = tap.Armed(
+            options.get("auto_limit", 0), options.get("auto_cap"), options.get("arm_expiry_ms"),
+            ticks_ms, ticks_diff,
+        )  # fmt: skip
         card.confirm = self.armed
         self.chip = None
 
@@ -54,11 +66,11 @@ class NfcBoard:
                 mode = int(words[2]) if len(words) == 3 else 1
                 own = CardClient(self.applet.process)
                 own.select()
-                balance, rtt = tap.receive(
+                credited, balance, rtt = tap.receive(
                     self._chip(), own, int(words[1]), ticks_us, ticks_diff, mode,
                     self.options.get("rtt_limit_us", 500000),
                 )  # fmt: skip
-                return ("ok balance %d rtt %d" % (balance, rtt)).encode()
+                return ("ok credited %d balance %d rtt %d" % (credited, balance, rtt)).encode()
             return b"error unknown board command"
         except Exception as exc:  # noqa: BLE001 - every failure is reported to the host.
             return ("error %s: %s" % (type(exc).__name__, exc)).encode()

@@ -13,7 +13,8 @@ config.json keys (firmware/boards/*.json are the per-board defaults):
     uart      {"id": 1, "baudrate": 115200, "tx": 17, "rx": 16} for link "uart"
     state     directory of the card store (LittleFS on boards; FAT is not supported)
     button    pin number of the confirmation button (pressed = low); null: confirm all
-    seed      emulator only: hex seed for reproducible randomness
+    seed      emulator only: hex seed for reproducible randomness (without it the card keeps
+              its entropy pool's seed in entropy.seed, beside the store)
     cut_at    emulator only: cut the power at this store operation (proto.EXIT_POWER_CUT)
     memory_at emulator only: a MemoryError at this store operation (the wallet restarts itself)
     pn532     the NFC reader's bus and pins (pn532_bus.open_bus); taps are asked for with
@@ -30,6 +31,7 @@ except ImportError:  # Very small ports ship it as ujson.
 from cardfs import FileBackend
 from entropy import Entropy
 from link import CardLink
+from runclock import RunningClock
 
 from purse import frame, proto
 from purse.applet import Applet
@@ -159,11 +161,15 @@ def build_card(config):
         )
     seed = config.get("seed")
     rng = Entropy(bytes.fromhex(seed) if seed else None)
+    # The pool goes on from where the last boot left it, through a seed file in the card's
+    # directory (the current one), outside the store, whose garbage collection would remove it.
+    # A fixed seed is left as it is, for reproducible runs.
+    rng.reseed(FileBackend("."))
     confirm = None
     if config.get("button") is not None:
         confirm = _button_confirm(config["button"])
     # The commit's buffer is made now, while the heap is in one piece (purse.store.Store).
-    return Card(Store(backend, reserve=MAX_ENCODED), rng, confirm=confirm)
+    return Card(Store(backend, reserve=MAX_ENCODED), rng, RunningClock(), confirm=confirm)
 
 
 def main():

@@ -206,10 +206,17 @@ def handle_pay(applet, cmd):
 def handle_accept(applet, cmd):
     _p1p2(cmd)
     parts = _records(cmd.data)
-    if not parts or parts[0][0] != proto.TAG_PAYMENT:
-        raise errors.TLVError("ACCEPT takes a payment, then optionally a ticket and an RTT")
+    if (
+        len(parts) < 2
+        or parts[0][0] != proto.TAG_CHALL_ID
+        or len(parts[0][1]) != 2 + proto.CHALL_ID_SIZE
+        or parts[1][0] != proto.TAG_PAYMENT
+    ):
+        raise errors.TLVError(
+            "ACCEPT takes the expected ChallID, the payment, then optionally a ticket and an RTT"
+        )
     ticket = rtt = None
-    for tag, value in parts[1:]:
+    for tag, value in parts[2:]:
         if tag == proto.TAG_TICKET and ticket is None and rtt is None:
             ticket = value
         elif tag == proto.TAG_RTT and rtt is None and len(value) == 6:
@@ -217,8 +224,11 @@ def handle_accept(applet, cmd):
             rtt = int.from_bytes(value[2:], "big")
         else:
             raise errors.TLVError("ACCEPT: after the payment, a ticket, then an RTT of 4 bytes")
-    balance = _wallet("recipient").accept(applet.card, parts[0][1], ticket, rtt)
-    return tlv.encode(proto.TAG_BALANCE, _u32(balance))
+    expected = parts[0][1][2:]
+    x, balance = _wallet("recipient").accept(applet.card, parts[1][1], expected, ticket, rtt)
+    # The amount credited comes back with the balance: the terminal reports what the card
+    # took, never what it asked for.
+    return tlv.encode(proto.TAG_AMOUNT, _u32(x)) + tlv.encode(proto.TAG_BALANCE, _u32(balance))
 
 
 def handle_take_receipt(applet, cmd):

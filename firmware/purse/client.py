@@ -20,6 +20,11 @@ class CardReset(Exception):
 RESET_RETRIES = 3
 
 
+class WrongPayment(Exception):
+    """The payer's answer does not answer the challenge the recipient made: a substituted or
+    altered payment. Nothing was sent to the recipient."""
+
+
 class CardError(Exception):
     """The card refused a command; `.sw` is its status word."""
 
@@ -113,11 +118,25 @@ class CardClient:
     def pay(self, challenge):
         return self.command("PAY", proto.INS_PAY, data=challenge)
 
-    def accept(self, payment, ticket=None, rtt=None):
-        data = payment + (ticket or b"")
+    def accept(self, challenge, payment, ticket=None, rtt=None):
+        """ACCEPT `payment` for `challenge` (the bytes MAKE CHALLENGE returned). The payment
+        must answer exactly that challenge (WrongPayment otherwise, before the card sees it),
+        and the card is told which ChallID it expects. Returns (the amount the card credited,
+        its new balance)."""
+        # Imported here: a board that only pays never loads the records of a transfer.
+        from purse.records.transfer import Challenge, Payment
+
+        asked = Challenge.decode(challenge)
+        if not Payment.decode(payment).answers(asked):
+            raise WrongPayment("the payment does not answer the challenge the recipient made")
+        data = tlv.encode(proto.TAG_CHALL_ID, asked.chall_id) + payment + (ticket or b"")
         if rtt is not None:
             data += tlv.encode(proto.TAG_RTT, min(rtt, 0xFFFFFFFF).to_bytes(4, "big"))
-        return _u32(tlv.decode_one(self.command("ACCEPT", proto.INS_ACCEPT, data=data))[1])
+        answer = dict(tlv.decode_all(self.command("ACCEPT", proto.INS_ACCEPT, data=data)))
+        credited = _u32(answer.get(proto.TAG_AMOUNT, b""))
+        if credited != asked.x:
+            raise WrongPayment("the card credited %d, not the %d asked" % (credited, asked.x))
+        return credited, _u32(answer.get(proto.TAG_BALANCE, b""))
 
     def take_receipt(self, receipt):
         self.command("TAKE RECEIPT", proto.INS_TAKE_RECEIPT, data=receipt)

@@ -37,3 +37,4 @@ def bit_length(value):
         value >>= 1
         n += 1
     return n
+

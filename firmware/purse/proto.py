@@ -8,8 +8,11 @@ use the tags below.
 
 from purse.compat import const
 
-# Protocol version carried by every record and by the SELECT answer.
-VERSION = const(1)
+# Protocol version carried by every record and by the SELECT answer. Version 2 changed the
+# transfer's money rules (docs/PROTOCOL.md section 7): ACCEPT names the challenge it expects
+# and answers with the amount credited, pending challenges live in RAM for CHALLENGE_TTL_MS,
+# and H(record) covers only what no third party can alter.
+VERSION = const(2)
 
 # Application identifier: category F (proprietary, unregistered, ISO/IEC 7816-5), then
 # "icpurse" in ASCII, then the protocol version.
@@ -88,7 +91,7 @@ SW_INTERNAL = const(0x6F00)  # Unexpected error in the card; detail in its local
 # Proprietary refusals of the purse (ISO 7816-4 leaves 9XXX other than 9000 to applications).
 SW_FUNDS = const(0x9401)  # Insufficient balance.
 SW_LIMIT = const(0x9402)  # Over a risk parameter: per-payment cap, balance cap, unlogged credit.
-SW_CHALLENGE_UNKNOWN = const(0x9403)  # ChallID not pending: unknown, expired by count or used.
+SW_CHALLENGE_UNKNOWN = const(0x9403)  # ChallID not pending: unknown, expired, or used.
 SW_MUST_SYNC = const(0x9404)  # An outbox entry is older than the settlement window.
 SW_TICKET = const(0x9405)  # Embodiment 2: ready-ticket missing, stale or for another nonce.
 SW_DECLINED = const(0x9406)  # The holder did not confirm the payment.
@@ -180,7 +183,16 @@ TAG_SUCCESSOR = const(0x9F23)  # Balance statement: IdU of the card that takes o
 # The layout of the card's own state file is private to the card: purse.wallet.state declares
 # its tags. docs/PROTOCOL.md section 11 gives the layout. Bounds other modules check:
 
-PENDING_MAX = const(8)  # Pending challenges kept; the oldest expires first.
+PENDING_MAX = const(8)  # Pending challenges kept in RAM; the oldest expires first.
+# A pending challenge is accepted only this long after it was made, by the recipient's own
+# running clock, and never after a restart: a payment withheld longer can no longer be
+# credited, so the logger may refund it (section 7.1). It covers the holder's button press
+# (wallet_app.BUTTON_SECONDS) and a slow board's PAY.
+CHALLENGE_TTL_MS = const(30000)
+# The logger refunds a payment no earlier than this many seconds of L-time after it first saw
+# it, whatever its window: twice the challenge's lifetime, a margin for the recipient's clock
+# running slow and for the logger's clock.
+REFUND_DELAY_MIN = const(60)
 OUTBOX_MAX = const(16)  # Log records waiting for a receipt.
 JOURNAL_MAX = const(16)  # Signed payments kept for retries; the oldest is dropped.
 

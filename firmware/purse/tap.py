@@ -31,27 +31,63 @@ class TapError(PurseError):
 
 class Armed:
     """The holder's confirmation of the next payment: `arm(x)` by the button before the tap,
-    or every amount up to `auto_limit`. A card's `confirm(x, recipient)` calls it."""
+    or, without the button, amounts up to `auto_limit`. A card's `confirm(x, recipient)` calls
+    it.
 
-    def __init__(self, auto_limit=0):
+    Automatic confirmation has a budget: what it confirmed since the last press adds up, and a
+    payment that would take the sum past `auto_cap` (default twice `auto_limit`) needs the
+    button, so a rogue reader in the field cannot take `auto_limit` again and again. A press
+    (`arm`) starts a new sum. An armed amount lapses after `expiry_ms` (default 60 s) on the
+    running clock `ticks_ms`/`ticks_diff` (MicroPython's time.ticks_ms and time.ticks_diff on a
+    board, which wrap around), so a press long forgotten does not pay the next reader. The core
+    reads no clock itself: the board passes its own, and a test a fake one. Without a clock an
+    armed amount cannot lapse; only tests of the exchange itself leave it out.
+    """
+
+    EXPIRY_MS = 60000
+
+    def __init__(
+        self, auto_limit=0, auto_cap=None, expiry_ms=None, ticks_ms=None, ticks_diff=None
+    ):
         self.auto_limit = auto_limit
+        # None follows auto_limit, which a board or a test may change after construction.
+        self.auto_cap = auto_cap
+        self.expiry_ms = self.EXPIRY_MS if expiry_ms is None else expiry_ms
+        self.ticks_ms = ticks_ms
+        self.ticks_diff = ticks_diff
         self.amount = None
+        self.armed_at = None
+        self.auto_confirmed = 0
 
     def arm(self, amount):
         self.amount = amount
+        self.armed_at = None if self.ticks_ms is None else self.ticks_ms()
+        # The press is the holder's presence: automatic confirmation gets a fresh budget.
+        self.auto_confirmed = 0
+
+    def _lapsed(self):
+        if self.armed_at is None or self.ticks_ms is None:
+            return False
+        return self.ticks_diff(self.ticks_ms(), self.armed_at) > self.expiry_ms
 
     def __call__(self, x, recipient):
+        if self.amount is not None and self._lapsed():
+            self.amount = None  # Too late: the holder must press again.
         if self.amount is not None and x == self.amount:
             self.amount = None  # One press, one payment.
             return True
-        return x <= self.auto_limit
+        cap = 2 * self.auto_limit if self.auto_cap is None else self.auto_cap
+        if x <= self.auto_limit and self.auto_confirmed + x <= cap:
+            self.auto_confirmed += x
+            return True
+        return False
 
 
 def receive(reader, own, amount, ticks_us, ticks_diff, mode=proto.SEAL_ENCRYPTED,
             rtt_limit_us=500000, timeout_ms=1000, card_wait_ms=10000):  # fmt: skip
     """The reader's side: take `amount` from the card in the field into `own` (a CardClient of
-    this board's applet), waiting up to `card_wait_ms` for a card. Returns (new balance,
-    slowest APDU round trip in microseconds)."""
+    this board's applet), waiting up to `card_wait_ms` for a card. Returns (the amount this
+    board's card credited, its new balance, slowest APDU round trip in microseconds)."""
     try:
         found = reader.list_target(card_wait_ms)
     except Timeout:
@@ -79,13 +115,15 @@ def receive(reader, own, amount, ticks_us, ticks_diff, mode=proto.SEAL_ENCRYPTED
         payer.select()
         challenge = own.make_challenge(amount, mode)
         payment = payer.pay(challenge)
-        balance = own.accept(payment, rtt=slowest[0])
+        # The payment must answer the challenge just made (client.WrongPayment otherwise):
+        # a payer must not slip in a payment it withheld from an earlier tap.
+        credited, balance = own.accept(challenge, payment, rtt=slowest[0])
     finally:
         try:
             reader.release(target)
         except PN532Error:
             pass  # The card is gone already: nothing left to release.
-    return balance, slowest[0]
+    return credited, balance, slowest[0]
 
 
 def serve(chip, process, uid3, timeout_ms=30000, data_timeout_ms=5000):

@@ -83,7 +83,7 @@ def _one_runtime(bench, name, heap=None, rounds=3):
                 t1 = time.perf_counter()
                 payment = a.client.pay(challenge)
                 t2 = time.perf_counter()
-                b.client.accept(payment)
+                b.client.accept(challenge, payment)
                 t3 = time.perf_counter()
                 steps["MAKE CHALLENGE"].append(t1 - t0)
                 steps["PAY"].append(t2 - t1)
@@ -133,7 +133,8 @@ def _works_after_reboot(bench, heap):
                 b.client.select()
                 started = _resets(a, b)
                 for mode in proto.SEAL_MODES:
-                    b.client.accept(a.client.pay(b.client.make_challenge(100, mode)))
+                    challenge = b.client.make_challenge(100, mode)
+                    b.client.accept(challenge, a.client.pay(challenge))
                 _no_restarts(started, a, b)
         return True
     except (EmulatorError, LinkError, CardError, CardReset):

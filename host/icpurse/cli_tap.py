@@ -92,10 +92,12 @@ def run_tap(args):
             recipient_link, b"receive %d %d" % (args.amount, MODES[args.mode]), TAP_SECONDS
         )
         card.join(TAP_SECONDS)
+        # "ok credited X balance B rtt R": what the recipient's card says it credited is
+        # reported, never the amount asked for.
         words = answer.split()
         print(
-            "tapped: %d moved; the recipient holds %s; slowest APDU round trip %s us"
-            % (args.amount, words[2], words[4])
+            "tapped: %s moved; the recipient holds %s; slowest APDU round trip %s us"
+            % (words[2], words[4], words[6])
         )
         if listened.get("answer", "").startswith("error"):
             print("payer's board: %s" % listened["answer"])

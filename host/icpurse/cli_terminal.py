@@ -311,7 +311,7 @@ def pay(args):
         print(
             "paid %d with a%s %s challenge%s"
             % (
-                args.amount,
+                outcome.credited,
                 "n" if args.mode == "encrypted" else "",
                 args.mode,
                 " and the logger's ready-ticket" if args.ticket else "",

@@ -32,6 +32,11 @@ FILE = "redemption.sqlite"
 RISK = {"balance_cap": proto.MAX_AMOUNT, "payment_cap": 1, "unlogged_cap": proto.MAX_AMOUNT}
 
 
+
+def monotonic_ms():
+    """The account's running clock for its pending challenges (purse.wallet.card.Card)."""
+    return int(time.monotonic() * 1000)
+
 class SQLiteBackend:
     """purse.store's file interface on one SQLite table: read, write, rename (atomic), remove,
     names. Every operation is its own durable transaction (synchronous=FULL)."""
@@ -76,7 +81,7 @@ class RedemptionAccount:
     def __init__(self, issuer):
         self.issuer = issuer
         self.backend = SQLiteBackend(issuer.directory / FILE)
-        card = Card(Store(self.backend), os.urandom, PycaBackend())
+        card = Card(Store(self.backend), os.urandom, monotonic_ms, PycaBackend())
         self.client = CardClient(Applet(card).process)
         self.client.select()
 

@@ -8,7 +8,7 @@ payer's journal for reconciliation).
 
 from icpurse.statuswords import explain
 from purse import proto
-from purse.client import CardError
+from purse.client import CardError, WrongPayment
 from purse.records.log import LogRecord
 from purse.records.transfer import Payment
 
@@ -26,10 +26,13 @@ class TransferInDoubt(Exception):
 
 
 class Outcome:
-    def __init__(self, payment, receipts, was_resent):
+    def __init__(self, payment, receipts, was_resent, credited):
         self.payment = payment
         self.receipts = receipts
         self.was_resent = was_resent
+        # What the recipient's card says it credited (None when a resent ACCEPT found the
+        # payment already credited before a reset: then it is the payment's amount).
+        self.credited = credited
 
 
 def _credited(recipient, payment):
@@ -61,8 +64,15 @@ def transfer(payer, recipient, amount, mode=proto.SEAL_ENCRYPTED, logger=None, t
     except CardError as exc:
         raise TransferRefused("the payer refused: %s" % explain(exc.sw)) from None
     was_resent = False
+    credited = None
     try:
-        recipient.accept(payment, ready)
+        credited, _ = recipient.accept(challenge, payment, ready)
+    except WrongPayment as exc:
+        raise TransferInDoubt(
+            "the payer's answer does not answer the challenge (%s); the recipient was not "
+            "asked to credit it, and the payer's journal keeps it for reconciliation" % exc,
+            payment,
+        ) from None
     except CardError as exc:
         # After a reset the card may have credited before it lost the answer: its outbox
         # tells. Otherwise the payment is in doubt and stays in the payer's journal.
@@ -77,4 +87,6 @@ def transfer(payer, recipient, amount, mode=proto.SEAL_ENCRYPTED, logger=None, t
     receipts = 0
     if logger is not None:
         receipts = logger.sync(recipient).receipted
-    return Outcome(payment, receipts, was_resent)
+    if credited is None:
+        credited = Payment.decode(payment).x
+    return Outcome(payment, receipts, was_resent, credited)

@@ -8,7 +8,7 @@ import hashlib
 
 from _example import NOT_AFTER, NOT_BEFORE, derive
 
-from purse import proto
+from purse import proto, tlv
 from purse.applet import Applet
 from purse.client import CardClient, personalise
 from purse.crypto.backend import Signer
@@ -16,6 +16,7 @@ from purse.crypto.pure import PureBackend
 from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
 from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
+from purse.records.transfer import Payment
 from purse.store import FaultPoint, MemoryBackend, Store
 from purse.wallet.card import Card
 
@@ -45,7 +46,10 @@ class TestCard:
         self.name = name
         self.memory = MemoryBackend()
         self.fault = FaultPoint(self.memory)
-        self.card = Card(Store(self.fault), Rng(name), world.backend, confirm)
+        # The card's running clock (milliseconds) stands still unless a test moves it: only a
+        # pending challenge's lifetime depends on it.
+        self.ms = 0
+        self.card = Card(Store(self.fault), Rng(name), self._clock, world.backend, confirm)
         self.applet = Applet(self.card)
         self.client = CardClient(self._exchange)
         self.exchanges = []
@@ -54,6 +58,22 @@ class TestCard:
         response = self.applet.process(command)
         self.exchanges.append((command, response))
         return response
+
+    def _clock(self):
+        return self.ms
+
+    def accept_raw(self, payment, expected=None, ticket=b""):
+        """ACCEPT sent as a hostile terminal sends it, without the client's check that the
+        payment answers the challenge: the card's own checks are what is tested. `expected`
+        is the ChallID the terminal names (the payment's own by default)."""
+        if expected is None:
+            expected = Payment.decode(payment).chall_id
+        data = tlv.encode(proto.TAG_CHALL_ID, expected) + payment + ticket
+        answer = dict(tlv.decode_all(self.client.command("ACCEPT", proto.INS_ACCEPT, data=data)))
+        return (
+            int.from_bytes(bytes(answer[proto.TAG_AMOUNT]), "big"),
+            int.from_bytes(bytes(answer[proto.TAG_BALANCE]), "big"),
+        )
 
     def leaked(self, secret):
         """True if `secret` appeared in any response the card ever sent."""
@@ -105,9 +125,11 @@ class World:
     def ticket_for(self, nonce, ltime=None):
         return Ticket(nonce, self.ltime if ltime is None else ltime).sign(self.logger).encode()
 
-    def new_card(self, name, amount=0, confirm=None):
+    def new_card(self, name, amount=0, confirm=None, risk=None):
         card = TestCard(self, name, confirm)
-        personalise(card.client, self.anchors, self.certify, self.risk, self.ticket_for)
+        personalise(
+            card.client, self.anchors, self.certify, risk or self.risk, self.ticket_for
+        )
         # Every card gets a first voucher, for w = 0 if nothing is loaded: a payment always
         # shows VoucherI(A), even one paid from received money only.
         self.load(card, amount)
@@ -149,5 +171,5 @@ class World:
         ticket = None
         if with_ticket:
             ticket = self.ticket_for(recipient.client.get_nonce())
-        recipient.client.accept(payment, ticket)
+        recipient.client.accept(challenge, payment, ticket)
         return payment

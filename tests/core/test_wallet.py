@@ -72,9 +72,9 @@ def test_a_retried_challenge_is_never_debited_twice():
     first = a.client.pay(challenge)
     again = a.client.pay(challenge)
     assert first == again and a.client.info().balance == 9300
-    assert b.client.accept(first) == 700
+    assert b.client.accept(challenge, first) == (700, 700)
     with raises(CardError) as caught:
-        b.client.accept(again)
+        b.client.accept(challenge, again)
     assert caught.value.sw == proto.SW_CHALLENGE_UNKNOWN
     assert b.client.info().balance == 700
 

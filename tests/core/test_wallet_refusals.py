@@ -42,23 +42,23 @@ def test_bad_signature_certificate_or_voucher():
     sig = bytearray(payment.signature)
     sig[10] ^= 1
     payment.signature = bytes(sig)
-    refused(b, proto.SW_SECURITY, b.client.accept, payment.encode())
+    refused(b, proto.SW_SECURITY, b.accept_raw, payment.encode())
 
     payment = _paid(world, a, b)
     cert = payment.certificate
     payment.certificate = Certificate(cert.serial, cert.public_key, NOT_BEFORE, NOT_AFTER)
     payment.certificate.sign(rogue)
-    refused(b, proto.SW_SECURITY, b.client.accept, payment.encode())
+    refused(b, proto.SW_SECURITY, b.accept_raw, payment.encode())
 
     payment = _paid(world, a, b)
     voucher = payment.voucher
     payment.voucher = Voucher(voucher.public_key, 10**6, 9, voucher.ltime).sign(rogue)
-    refused(b, proto.SW_SECURITY, b.client.accept, payment.encode())
+    refused(b, proto.SW_SECURITY, b.accept_raw, payment.encode())
 
     # A genuine voucher, but of another card: the issuer vouches for B, not for A.
     payment = _paid(world, a, b)
     payment.voucher = Voucher.decode(world.voucher(b, 10**6))
-    refused(b, proto.SW_SECURITY, b.client.accept, payment.encode())
+    refused(b, proto.SW_SECURITY, b.accept_raw, payment.encode())
 
 
 def test_wrong_amount_and_tampered_ec():
@@ -69,49 +69,56 @@ def test_wrong_amount_and_tampered_ec():
     forged = Payment.answering(challenge, 99, a.card.certificate(), a.card.voucher())
     forged.x = 5
     forged.sign(Signer(world.backend, a.card.state.secret))
-    refused(b, proto.SW_SECURITY, b.client.accept, forged.encode())
+    refused(b, proto.SW_SECURITY, b.accept_raw, forged.encode())
 
     genuine = Payment.decode(a.client.pay(challenge.encode()))
     sealed = bytearray(genuine.sealed)
     sealed[3] ^= 0x40
     genuine.sealed = bytes(sealed)
-    refused(b, proto.SW_SECURITY, b.client.accept, genuine.encode())
+    refused(b, proto.SW_SECURITY, b.accept_raw, genuine.encode())
 
     for mode in (proto.SEAL_HASHED, proto.SEAL_PLAIN):
         payment = _paid(world, a, b, 300, mode)
         payment.sealed = bytes(32) if mode == proto.SEAL_HASHED else bytes(60)
-        refused(b, proto.SW_SECURITY, b.client.accept, payment.encode())
+        refused(b, proto.SW_SECURITY, b.accept_raw, payment.encode())
 
 
 def test_unknown_expired_and_replayed_challenges():
     world, a, b = _setup()
     c = world.new_card(b"C")
-    foreign = a.client.pay(c.client.make_challenge(100))
-    refused(b, proto.SW_CHALLENGE_UNKNOWN, b.client.accept, foreign)
+    foreign_challenge = c.client.make_challenge(100)
+    foreign = a.client.pay(foreign_challenge)
+    refused(b, proto.SW_CHALLENGE_UNKNOWN, b.client.accept, foreign_challenge, foreign)
 
     first = b.client.make_challenge(100)
     for _ in range(proto.PENDING_MAX):
         b.client.make_challenge(1)
-    refused(b, proto.SW_CHALLENGE_UNKNOWN, b.client.accept, a.client.pay(first))
+    refused(b, proto.SW_CHALLENGE_UNKNOWN, b.client.accept, first, a.client.pay(first))
 
-    payment = a.client.pay(b.client.make_challenge(100))
-    b.client.accept(payment)
-    refused(b, proto.SW_CHALLENGE_UNKNOWN, b.client.accept, payment)
+    challenge = b.client.make_challenge(100)
+    payment = a.client.pay(challenge)
+    b.client.accept(challenge, payment)
+    refused(b, proto.SW_CHALLENGE_UNKNOWN, b.client.accept, challenge, payment)
 
 
 def test_funds_and_limits():
     world, a, b = _setup(balance_cap=12000, payment_cap=6000, unlogged_cap=7000)
-    refused(a, proto.SW_LIMIT, a.client.pay, b.client.make_challenge(6001))
+    # A recipient makes no challenge over the payment cap; a payer answers none either (the
+    # challenge here comes from a card whose own cap is higher).
+    refused(b, proto.SW_LIMIT, b.client.make_challenge, 6001)
+    wide = world.new_card(b"W", risk=World(payment_cap=20000).risk)
+    refused(a, proto.SW_LIMIT, a.client.pay, wide.client.make_challenge(6001))
     world.transfer(a, b, 6000)
     refused(a, proto.SW_FUNDS, a.client.pay, b.client.make_challenge(4001))
     # Unlogged credit: B already holds 6000 without a receipt; 1001 more passes 7000.
-    refused(b, proto.SW_LIMIT, b.client.accept, a.client.pay(b.client.make_challenge(1001)))
+    challenge = b.client.make_challenge(1001)
+    refused(b, proto.SW_LIMIT, b.client.accept, challenge, a.client.pay(challenge))
     for record in b.client.outbox():
         b.client.take_receipt(world.receipt_for(record))
     # Balance cap: B holds 6000; a load of 5500 leaves room for 500 only.
     pending = b.client.make_challenge(1000)
     world.load(b, 5500)
-    refused(b, proto.SW_LIMIT, b.client.accept, a.client.pay(pending))
+    refused(b, proto.SW_LIMIT, b.client.accept, pending, a.client.pay(pending))
     refused(b, proto.SW_LIMIT, b.client.make_challenge, 501)
 
 
@@ -119,7 +126,8 @@ def test_revoked_payer_and_recipient():
     world, a, b = _setup()
     a_id, b_id = a.client.info().card_id, b.client.info().card_id
     b.client.install_revocation(world.revocation([a_id]))
-    refused(b, proto.SW_REVOKED, b.client.accept, a.client.pay(b.client.make_challenge(10)))
+    challenge = b.client.make_challenge(10)
+    refused(b, proto.SW_REVOKED, b.client.accept, challenge, a.client.pay(challenge))
     a.client.install_revocation(world.revocation([b_id]))
     refused(a, proto.SW_REVOKED, a.client.pay, b.client.make_challenge(10, proto.SEAL_SIGNED))
     # An older list does not replace a newer one.
@@ -128,24 +136,27 @@ def test_revoked_payer_and_recipient():
 
 def test_tickets():
     world, a, b = _setup()
-    payment = a.client.pay(b.client.make_challenge(10, needs_ticket=True))
-    refused(b, proto.SW_TICKET, b.client.accept, payment)
+    challenge = b.client.make_challenge(10, needs_ticket=True)
+    payment = a.client.pay(challenge)
+    refused(b, proto.SW_TICKET, b.client.accept, challenge, payment)
     nonce = b.client.get_nonce()
-    refused(b, proto.SW_TICKET, b.client.accept, payment, world.ticket_for(bytes(16)))
+    refused(b, proto.SW_TICKET, b.client.accept, challenge, payment, world.ticket_for(bytes(16)))
     stale = world.ticket_for(nonce, world.ltime - WINDOW - 1)
-    refused(b, proto.SW_TICKET, b.client.accept, payment, stale)
+    refused(b, proto.SW_TICKET, b.client.accept, challenge, payment, stale)
     forged = Receipt(bytes(32), bytes(8), bytes(8), 0, 1, 0).sign(world.logger).encode()
     refused(
         b,
         proto.SW_SECURITY,
         b.client.accept,
+        challenge,
         payment,
         forged[:0] + world.ticket_for(nonce, world.ltime)[:-1] + b"\x00",
     )
-    assert b.client.accept(payment, world.ticket_for(nonce)) == 10
+    assert b.client.accept(challenge, payment, world.ticket_for(nonce)) == (10, 10)
     # A ticket is good for one acceptance: its nonce is used up.
-    payment = a.client.pay(b.client.make_challenge(10, needs_ticket=True))
-    refused(b, proto.SW_TICKET, b.client.accept, payment, world.ticket_for(nonce))
+    challenge = b.client.make_challenge(10, needs_ticket=True)
+    payment = a.client.pay(challenge)
+    refused(b, proto.SW_TICKET, b.client.accept, challenge, payment, world.ticket_for(nonce))
 
 
 def test_receipts_must_match_and_verify():

@@ -45,9 +45,9 @@ def test_a_repeated_sequence_number_is_answered_without_running_again():
     link.handle(_command(2, challenge))
     link.handle(_command(2, challenge))
     assert wire.frames[1] == wire.frames[2]
-    assert len(b.card.state.pending) == 1  # The challenge was made once.
+    assert len(b.card.pending) == 1  # The challenge was made once.
     link.handle(_command(3, challenge))
-    assert len(b.card.state.pending) == 2 and wire.frames[3][1] == 3
+    assert len(b.card.pending) == 2 and wire.frames[3][1] == 3
 
 
 def test_a_ping_begins_a_session_whose_first_number_is_no_repeat():
@@ -63,12 +63,12 @@ def test_a_ping_begins_a_session_whose_first_number_is_no_repeat():
     link.handle(_command(1, select))  # The last session's last command.
     link.handle(frame.encode_frame(proto.FRAME_PING, 1, b"")[1:-1])
     link.handle(_command(1, challenge))  # The new session's first.
-    assert len(b.card.state.pending) == 1  # The challenge was made, not SELECT's answer sent.
+    assert len(b.card.pending) == 1  # The challenge was made, not SELECT's answer sent.
     assert wire.frames[2][:2] == (proto.FRAME_RESPONSE, 1)
     assert wire.frames[2][2] != wire.frames[0][2]
     # Without a ping, the same number is a repeat: answered again, not run again.
     link.handle(_command(1, challenge))
-    assert wire.frames[3] == wire.frames[2] and len(b.card.state.pending) == 1
+    assert wire.frames[3] == wire.frames[2] and len(b.card.pending) == 1
 
 
 def test_a_board_answer_is_never_sent_for_a_command():

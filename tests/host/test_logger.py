@@ -98,9 +98,10 @@ def test_proofs_and_checkpoints(logger_world):
 def test_embodiment_2_ticket_from_the_service(logger_world):
     w = logger_world
     a, b = _pair(w)
-    payment = a.client.pay(b.client.make_challenge(55, needs_ticket=True))
+    challenge = b.client.make_challenge(55, needs_ticket=True)
+    payment = a.client.pay(challenge)
     ticket = w.client.ticket(b.client.get_nonce())
-    assert b.client.accept(payment, ticket) == 55
+    assert b.client.accept(challenge, payment, ticket) == (55, 55)
 
 
 def test_bad_input_gets_a_clear_answer(logger_world):
@@ -186,7 +187,8 @@ def test_revoked_payer_is_refused_after_the_window_and_the_list_is_served(logger
     c = w.new_card(b"C")
     w.client.sync(c.client)
     try:
-        c.client.accept(a.client.pay(c.client.make_challenge(5)))
+        challenge = c.client.make_challenge(5)
+        c.client.accept(challenge, a.client.pay(challenge))
         raise AssertionError("a revoked payer was accepted")
     except Exception as exc:  # noqa: BLE001 - the card's refusal
         assert getattr(exc, "sw", None) == proto.SW_REVOKED

@@ -9,6 +9,7 @@ from icpurse.authority import AuthorityError, keys
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
 from icpurse.provision import Provisioner
+from icpurse.redemption import monotonic_ms
 from purse import proto
 from purse.client import CardClient
 from purse.records.logger import Ticket
@@ -39,7 +40,7 @@ def provisioner(tmp_path):
 
 
 def _card(name):
-    return Applet(Card(Store(MemoryBackend()), Rng(name)))
+    return Applet(Card(Store(MemoryBackend()), Rng(name), monotonic_ms))
 
 
 def test_provision_two_cards_and_pay(provisioner):
@@ -56,7 +57,8 @@ def test_provision_two_cards_and_pay(provisioner):
     assert provisioner.issuer.card(info_b.card_id)[1:] == (0, 1)
     assert provisioner.ca.certificate(info_b.card_id).public_key == info_b.public_key
     client_a, client_b = CardClient(a.process), CardClient(b.process)
-    client_b.accept(client_a.pay(client_b.make_challenge(1200)))
+    challenge = client_b.make_challenge(1200)
+    client_b.accept(challenge, client_a.pay(challenge))
     assert client_a.info().balance == 3800 and client_b.info().balance == 1200
     # A loaded card: the next voucher raises w and the balance.
     voucher = provisioner.issuer.load(info_b.card_id, 300, LTIME)

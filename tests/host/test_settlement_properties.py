@@ -32,7 +32,7 @@ from icpurse.logger.client import LoggerClient
 from icpurse.logger.service import LoggerService
 from icpurse.logger.storage import open_storage
 from icpurse.provision import Provisioner
-from icpurse.redemption import RedemptionAccount
+from icpurse.redemption import RedemptionAccount, monotonic_ms
 from icpurse.terminal import TransferInDoubt, TransferRefused, transfer
 from purse import proto
 from purse.applet import Applet
@@ -82,7 +82,9 @@ class History:
 
     def new_card(self, amount=0):
         self.names += 1
-        card = Card(Store(MemoryBackend()), Rng(b"card%d" % self.names), PureBackend())
+        card = Card(
+            Store(MemoryBackend()), Rng(b"card%d" % self.names), monotonic_ms, PureBackend()
+        )
         applet = Applet(card)
         client = CardClient(applet.process)
         info = self.provisioner.personalise(client.exchange, amount)

@@ -72,7 +72,8 @@ def test_a_tap_moves_the_money_and_the_log_reaches_the_logger(logger_world):
     t = Tap(logger_world)
     for mode in (proto.SEAL_ENCRYPTED, proto.SEAL_SIGNED):
         t.armed.arm(300)
-        balance, rtt = t.run(300, mode=mode)
+        credited, balance, rtt = t.run(300, mode=mode)
+        assert credited == 300
         assert balance == t.recipient.client.info().balance and rtt > 0
         assert t.error is None and t.served >= 3
     assert t.balances() == (4400, 600)

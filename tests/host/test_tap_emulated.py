@@ -30,7 +30,7 @@ def test_a_tap_between_two_micropython_boards_then_sync(bank):
         payer.start()
         answer = b.link.board(b"receive 300", timeout=60).decode()
         payer.join(60)
-        assert answer.startswith("ok balance 300 rtt "), answer
+        assert answer.startswith("ok credited 300 balance 300 rtt "), answer
         assert listened["answer"].startswith(b"ok served "), listened
         assert (a.client.info().balance, b.client.info().balance) == (700, 300)
         record = LogRecord.decode(b.client.read_outbox(0))

@@ -63,9 +63,9 @@ class Ledger(RuleBasedStateMachine):
             pay = Payment.decode(payment)
             self.paid[pay.identity()] = x
             self.challenges.append((payer, challenge))
-            r.client.accept(payment)
+            r.client.accept(challenge, payment)
             self.credited[pay.identity()] = recipient
-            self.payments.append((recipient, payment))
+            self.payments.append((recipient, challenge, payment))
         except CardError:
             pass
         except PowerCut:
@@ -111,11 +111,11 @@ class Ledger(RuleBasedStateMachine):
     @precondition(lambda self: self.payments)
     @rule(index=st.integers(0, 1000))
     def replay_payment(self, index):
-        recipient, payment = self.payments[index % len(self.payments)]
+        recipient, challenge, payment = self.payments[index % len(self.payments)]
         card = self.cards[recipient]
         before = card.snapshot()
         try:
-            card.client.accept(payment)
+            card.client.accept(challenge, payment)
             raise AssertionError("a payment was credited twice")
         except CardError as exc:
             assert exc.sw == proto.SW_CHALLENGE_UNKNOWN

@@ -62,6 +62,12 @@ def sealed_plaintext(r1, r2, x, chall_id):
     return bytes(r1) + bytes(r2) + amount(x) + bytes(chall_id)
 
 
-def record_hash(encoded_log_record):
-    """H(record) = SHA-256("icpurse/log-record" || the log record's encoding)."""
-    return sha256(proto.HASH_LOG_RECORD, encoded_log_record)
+def record_hash(id_b, r1, g2, x, chall_id, counter, payer_key):
+    """H(record) = SHA-256("icpurse/log-record" || IdUB || R1 || G2 || x || ChallID || ctrA ||
+    PkUA): every field is of fixed length, and none can be changed by anyone but the payer (S
+    covers G1 = H(IdUB, R1), G2, x, ChallID and ctrA). The signature's bytes, CertT(A),
+    VoucherI(A) and the RTT are left out: a third party can re-encode or swap them, and a record
+    that differs only there is the same record (docs/PROTOCOL.md section 3)."""
+    return sha256(
+        proto.HASH_LOG_RECORD, id_b, r1, g2, amount(x), chall_id, u32(counter), payer_key
+    )

@@ -63,7 +63,10 @@ class LogRecord:
         return tlv.encode(self.TAG, tlv.encode_all(items))
 
     def hash(self):
-        return f.record_hash(self.encode())
+        p = self.payment
+        return f.record_hash(
+            self.recipient_id, self.r1, p.g2, p.x, p.chall_id, p.counter, p.payer_key
+        )
 
     @classmethod
     def decode(cls, data, parsed=None):

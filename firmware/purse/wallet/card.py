@@ -3,7 +3,10 @@
 Every command builds the next state on a copy, checks everything first, and commits once at
 the end; a refusal raises before the commit, so the stored state is unchanged byte for byte.
 Time and randomness come from outside: `rng(n)` returns n random bytes (a board mixes its
-sources into it), and the only clock is L-time, taken from records the logger or the CA signed.
+sources into it), and the only clock that orders events is L-time, taken from records the
+logger or the CA signed. A running clock, `clock()` in milliseconds that never goes back (the
+board glue's, since the core reads no clock itself), times only how long a pending challenge
+lives: those are kept in RAM and die with a restart.
 """
 
 from purse import proto
@@ -30,9 +33,10 @@ class _CardSigner:
 
 
 class Card:
-    def __init__(self, store, rng, backend=None, confirm=None):
+    def __init__(self, store, rng, clock, backend=None, confirm=None):
         self.store = store
         self.rng = rng
+        self.clock = clock
         self.backend = backend or PureBackend()
         # confirm(x, recipient card id or None) -> bool: the holder's approval of a payment.
         self.confirm = confirm
@@ -49,6 +53,9 @@ class Card:
         self.store.collect_garbage(self.state.referenced())
         self._parsed = {}
         self.nonce = None
+        # Challenges waiting for their payment (wallet.state.Pending), newest last: RAM only,
+        # so that none can be accepted after a restart (docs/PROTOCOL.md section 7.1).
+        self.pending = []
 
     def commit(self, state, new_blobs=None, drop=()):
         # The state frames itself in the store's buffer (purse.store.Store.commit).

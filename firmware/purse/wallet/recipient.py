@@ -1,9 +1,11 @@
 """The recipient's side of a transfer (DESIGN.md section 2, steps 1 and 3, and the receipt).
 
-make_challenge persists the challenge counter (and, outside the encrypted mode, what it must
-remember) before the challenge leaves the card. accept runs every check of the patent's step 3
-and then, in one commit, erases the ChallID, credits the amount and queues the log record.
-take_receipt drops exactly the outbox entry a valid logger receipt names.
+make_challenge persists the challenge counter before the challenge leaves the card, and keeps
+the challenge pending in RAM (with, outside the encrypted mode, what it must remember) for
+proto.CHALLENGE_TTL_MS of the card's running clock. accept takes a payment only for the challenge the
+terminal names, runs every check of the patent's step 3 and then, in one commit, erases the
+ChallID, credits the amount and queues the log record. take_receipt drops exactly the outbox
+entry a valid logger receipt names.
 """
 
 from purse import proto
@@ -36,6 +38,8 @@ def make_challenge(card, mode, x, needs_ticket=False):
         raise LimitExceeded("amount %d outside 1..%d" % (x, proto.MAX_AMOUNT))
     if card.state.balance + x > risk.balance_cap:
         raise LimitExceeded("receiving %d would pass the balance cap" % x)
+    if x > risk.payment_cap:
+        raise LimitExceeded("%d is over the payment cap" % x)
     state = card.next_state()
     state.chall_counter += 1
     chall_id = state.chall_counter.to_bytes(4, "big") + bytes(card.rng(4))
@@ -47,21 +51,25 @@ def make_challenge(card, mode, x, needs_ticket=False):
     if mode == proto.SEAL_ENCRYPTED:
         plaintext = f.sealed_plaintext(r1, r2, x, chall_id)
         challenge.sealed = SealKey(state.seal_key).seal(chall_id, plaintext)
-        entry = Pending(chall_id, flags)
+        entry = Pending(chall_id, flags, 0)
     else:
-        entry = Pending(chall_id, flags, r1, r2, x)
+        entry = Pending(chall_id, flags, 0, r1, r2, x)
         if mode == proto.SEAL_HASHED:
             challenge.sealed = f.scrambled(r1, r2, x, chall_id)
         elif mode == proto.SEAL_SIGNED:
             challenge.certificate = card.certificate()
             challenge.sign(card.signer(), card.rng(32))
-    state.pending.append(entry)
-    if len(state.pending) > proto.PENDING_MAX:
-        state.pending.pop(0)
+    encoded = challenge.encode()
     # The counter is stored before the challenge leaves: a ChallID (the seal's nonce) is never
     # handed out twice, power cuts included.
     card.commit(state)
-    return challenge.encode()
+    # The challenge's lifetime starts when it is ready to leave the card, after the slow work
+    # of signing it (mode 3) and storing the counter.
+    entry.made = card.clock()
+    card.pending.append(entry)
+    if len(card.pending) > proto.PENDING_MAX:
+        card.pending.pop(0)
+    return encoded
 
 
 def _challenge_values(card, entry, payment):
@@ -84,18 +92,34 @@ def _challenge_values(card, entry, payment):
     return entry.r1, entry.r2, entry.x
 
 
-def accept(card, data, ticket=None, rtt=None):
-    """ACCEPT: check a payment against its pending challenge and credit it. Returns the new
-    balance. `ticket` is the ready-ticket, required if the challenge asked for one; `rtt` a
-    tap's slowest APDU round trip in microseconds, kept in the log record."""
+def _pending(card, chall_id):
+    """The pending challenge `chall_id`, if it is still alive; expired ones are dropped."""
+    now = card.clock()
+    alive = []
+    found = None
+    for entry in card.pending:
+        if now - entry.made <= proto.CHALLENGE_TTL_MS:
+            alive.append(entry)
+            if entry.chall_id == chall_id:
+                found = entry
+    card.pending = alive
+    if found is None:
+        raise UnknownChallenge("ChallID is not pending, or its lifetime has passed")
+    return found
+
+
+def accept(card, data, expected, ticket=None, rtt=None):
+    """ACCEPT: check a payment against the pending challenge `expected` (the ChallID the
+    terminal names) and credit it. Returns (the amount credited, the new balance). `ticket` is
+    the ready-ticket, required if the challenge asked for one; `rtt` a tap's slowest APDU
+    round trip in microseconds, kept in the log record."""
     risk = card.require_trade()
     payment = Payment.decode(data)
-    entry = None
-    for pending in card.state.pending:
-        if pending.chall_id == payment.chall_id:
-            entry = pending
-    if entry is None:
-        raise UnknownChallenge("ChallID is not pending")
+    # A payment for another of this card's challenges is refused even if that one is pending:
+    # a payer must not answer today's challenge with a payment it withheld from an earlier one.
+    if not equal(payment.chall_id, expected):
+        raise UnknownChallenge("the payment answers another challenge")
+    entry = _pending(card, payment.chall_id)
     r1, r2, x = _challenge_values(card, entry, payment)
     card_id = card.card_id()
     if not (
@@ -107,6 +131,10 @@ def accept(card, data, ticket=None, rtt=None):
     payment.verify_chain(card.backend, card.state.ca_key, card.state.issuer_key, card.state.ltime)
     if card.is_revoked(payment.certificate.card_id):
         raise Revoked("the payer's certificate is revoked")
+    # The payer's card enforces the cap too, but a payer is not trusted to: a modified or
+    # cloned card would otherwise move any amount to any recipient.
+    if x > risk.payment_cap:
+        raise LimitExceeded("%d is over the payment cap" % x)
     state = card.next_state()
     if entry.flags & PENDING_NEEDS_TICKET:
         # Imported here: most challenges need no ticket, and a card's heap is small.
@@ -122,13 +150,13 @@ def accept(card, data, ticket=None, rtt=None):
     record = LogRecord(card_id, r1, payment, rtt).encode()
     number = state.take_blob_number()
     queued = OutboxEntry(number, payment.chall_id, x, state.ltime)
-    state.pending = [p for p in state.pending if p is not entry]
     state.balance += x
     state.outbox.append(queued)
     card.commit(state, {queued.name: record})
+    card.pending = [p for p in card.pending if p is not entry]
     if entry.flags & PENDING_NEEDS_TICKET:
         card.nonce = None
-    return state.balance
+    return x, state.balance
 
 
 def take_receipt(card, data):
@@ -144,7 +172,7 @@ def take_receipt(card, data):
     for entry in card.state.outbox:
         if entry.chall_id == receipt.chall_id:
             record = card.store.read_blob(entry.name)
-            if equal(f.record_hash(record), receipt.record_hash):
+            if equal(LogRecord.decode(record).hash(), receipt.record_hash):
                 state = card.next_state()
                 state.outbox = [e for e in state.outbox if e is not entry]
                 advance_ltime(state, receipt.ltime)

@@ -12,7 +12,10 @@ from purse.errors import StoreError, TLVError
 
 # The state file's fields: primitive private-class tags, so that no record field can be mistaken
 # for one. Private const() names cost a card nothing at run time: mpy-cross inlines them.
-_STATE_VERSION = const(1)  # Layout version of the state payload, first field of the file.
+_STATE_VERSION = const(2)  # Layout version of the state payload, first field of the file.
+# Layout 1 belonged to protocol 1: its blobs (CertT, VoucherI, risk parameters) are records of
+# version 1, which this code refuses, so a layout-1 card is refused whole with a reason rather
+# than read in part. Layout 2 no longer stores pending challenges (they live in RAM).
 _ST_VERSION = const(0xC1)  # u8: STATE_VERSION.
 _ST_LIFECYCLE = const(0xC2)  # u8: STATE_FRESH, STATE_KEYED or STATE_READY.
 _ST_SECRET = const(0xC3)  # SkU, 32 bytes: never leaves the card.
@@ -30,7 +33,7 @@ _ST_CERTIFICATE = const(0xCE)  # u32: blob number of CertT(U).
 _ST_VOUCHER = const(0xCF)  # u32: blob number of the latest VoucherI(U).
 _ST_RISK = const(0xD0)  # u32: blob number of the risk parameters.
 _ST_REVOCATION = const(0xD1)  # u32: blob number of the revocation list.
-_ST_PENDING = const(0xD2)  # Repeated: ChallID(8) flags(1) [R1(16) R2(16) x(4)].
+_ST_PENDING = const(0xD2)  # Layout 1 only (pending challenges): refused in layout 2.
 _ST_OUTBOX = const(0xD3)  # Repeated: blob(4) ChallID(8) x(4) L-time queued(4).
 _ST_JOURNAL = const(0xD4)  # Repeated: blob(4) ChallID(8) G1[0:8](8) x(4) ctrA(4).
 
@@ -94,7 +97,7 @@ _BLOBS = (
 def _max_encoded():
     # The lists are bounded by the protocol's limits; every other field appears at most once.
     counts = {
-        _ST_PENDING: proto.PENDING_MAX,
+        _ST_PENDING: 0,  # Never written since layout 2.
         _ST_OUTBOX: proto.OUTBOX_MAX,
         _ST_JOURNAL: proto.JOURNAL_MAX,
     }
@@ -117,11 +120,13 @@ def _u32(data, pos=0):
 
 
 class Pending:
-    """A challenge waiting for its payment. In the encrypted mode only ChallID is kept."""
+    """A challenge waiting for its payment, in RAM only. In the encrypted mode only ChallID
+    is kept; `made` is the card's running clock (Card.clock) when the challenge was made."""
 
-    def __init__(self, chall_id, flags, r1=None, r2=None, x=0):
+    def __init__(self, chall_id, flags, made, r1=None, r2=None, x=0):
         self.chall_id = chall_id
         self.flags = flags
+        self.made = made
         self.r1 = r1
         self.r2 = r2
         self.x = x
@@ -129,21 +134,6 @@ class Pending:
     @property
     def mode(self):
         return self.flags & PENDING_MODE_MASK
-
-    def encode(self):
-        head = self.chall_id + bytes((self.flags,))
-        if self.r1 is None:
-            return head
-        return head + self.r1 + self.r2 + self.x.to_bytes(4, "big")
-
-    @classmethod
-    def decode(cls, data):
-        data = bytes(data)
-        if len(data) == 9:
-            return cls(data[:8], data[8])
-        if len(data) != 45:
-            raise StoreError("pending challenge entry of %d bytes" % len(data))
-        return cls(data[:8], data[8], data[9:25], data[25:41], _u32(data, 41))
 
 
 class OutboxEntry:
@@ -213,7 +203,6 @@ class CardState:
             setattr(self, attr, 0)
         for _, attr, _ in _BLOBS:
             setattr(self, attr, None)
-        self.pending = []
         self.outbox = []
         self.journal = []
 
@@ -226,7 +215,6 @@ class CardState:
         for _, attr, _ in _BLOBS:
             setattr(other, attr, getattr(self, attr))
         # Entries are never changed in place, so copying the lists is enough.
-        other.pending = list(self.pending)
         other.outbox = list(self.outbox)
         other.journal = list(self.journal)
         return other
@@ -269,8 +257,6 @@ class CardState:
             value = getattr(self, attr)
             if value is not None:
                 yield tag, value.to_bytes(4, "big")
-        for entry in self.pending:
-            yield _ST_PENDING, entry.encode()
         for entry in self.outbox:
             yield _ST_OUTBOX, entry.encode()
         for entry in self.journal:
@@ -297,8 +283,15 @@ class CardState:
             fields = tlv.decode_fields(payload, _SCHEMA)
         except TLVError as exc:
             raise StoreError("card state: %s" % exc)
-        if fields[_ST_VERSION][0] != _STATE_VERSION:
-            raise StoreError("card state layout %d is not supported" % fields[_ST_VERSION][0])
+        version = fields[_ST_VERSION][0]
+        if version == 1:
+            raise StoreError(
+                "card state layout 1 is from protocol 1: flash the card again and provision it"
+            )
+        if version != _STATE_VERSION:
+            raise StoreError("card state layout %d is not supported" % version)
+        if fields.get(_ST_PENDING) is not None:
+            raise StoreError("card state layout 2 holds pending challenges")
         state = cls()
         state.lifecycle = fields[_ST_LIFECYCLE][0]
         if state.lifecycle not in (proto.STATE_FRESH, proto.STATE_KEYED, proto.STATE_READY):
@@ -311,7 +304,6 @@ class CardState:
         for tag, attr, _ in _BLOBS:
             value = fields.get(tag)
             setattr(state, attr, None if value is None else _u32(value))
-        state.pending = [Pending.decode(v) for v in fields.get(_ST_PENDING, ())]
         state.outbox = [OutboxEntry.decode(v) for v in fields.get(_ST_OUTBOX, ())]
         state.journal = [JournalEntry.decode(v) for v in fields.get(_ST_JOURNAL, ())]
         return state

@@ -69,7 +69,7 @@ def _fields(data, record, voucher_row):
     """What the sequencer needs of a checked record, in Prepared's order."""
     payment = record.payment
     return (
-        f.record_hash(data),
+        record.hash(),
         payment.certificate.public_key,
         payment.certificate.card_id,
         payment.counter,
