@@ -37,4 +37,3 @@ def bit_length(value):
         value >>= 1
         n += 1
     return n
-

@@ -32,10 +32,10 @@ FILE = "redemption.sqlite"
 RISK = {"balance_cap": proto.MAX_AMOUNT, "payment_cap": 1, "unlogged_cap": proto.MAX_AMOUNT}
 
 
-
 def monotonic_ms():
     """The account's running clock for its pending challenges (purse.wallet.card.Card)."""
     return int(time.monotonic() * 1000)
+
 
 class SQLiteBackend:
     """purse.store's file interface on one SQLite table: read, write, rename (atomic), remove,

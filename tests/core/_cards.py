@@ -127,9 +127,7 @@ class World:
 
     def new_card(self, name, amount=0, confirm=None, risk=None):
         card = TestCard(self, name, confirm)
-        personalise(
-            card.client, self.anchors, self.certify, risk or self.risk, self.ticket_for
-        )
+        personalise(card.client, self.anchors, self.certify, risk or self.risk, self.ticket_for)
         # Every card gets a first voucher, for w = 0 if nothing is loaded: a payment always
         # shows VoucherI(A), even one paid from received money only.
         self.load(card, amount)

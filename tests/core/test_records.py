@@ -89,8 +89,8 @@ def test_wrong_record_tag_is_rejected():
 
 
 def test_wrong_version_is_rejected():
+    newer = bytes((proto.VERSION + 1,))
     for cls, record, _, _ in _signed_cases():
-        newer = bytes((proto.VERSION + 1,))
         bad = _rebuild(record.encode(), lambda b: _replace(b, proto.TAG_VERSION, newer))
         with raises(RecordError, "version"):
             cls.decode(bad)

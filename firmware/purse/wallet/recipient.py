@@ -2,10 +2,10 @@
 
 make_challenge persists the challenge counter before the challenge leaves the card, and keeps
 the challenge pending in RAM (with, outside the encrypted mode, what it must remember) for
-proto.CHALLENGE_TTL_MS of the card's running clock. accept takes a payment only for the challenge the
-terminal names, runs every check of the patent's step 3 and then, in one commit, erases the
-ChallID, credits the amount and queues the log record. take_receipt drops exactly the outbox
-entry a valid logger receipt names.
+proto.CHALLENGE_TTL_MS of the card's running clock. accept takes a payment only for the
+challenge the terminal names, runs every check of the patent's step 3 and then, in one commit,
+erases the ChallID, credits the amount and queues the log record. take_receipt drops exactly
+the outbox entry a valid logger receipt names.
 """
 
 from purse import proto

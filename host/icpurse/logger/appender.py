@@ -95,16 +95,23 @@ class Appender:
         unknown = self._unknown_cards(tx, {item.recipient_id for item in items})
         used = {
             (bytes(r[0]), r[1]): r[2]
-            # A join with a VALUES list, which both databases answer from the unique index on
-            # (payer_key, counter); SQLite scans the table for a row-value IN.
-            for r in _rows_in(tx, "SELECT l.payer_key, l.counter, l.leaf_index FROM (VALUES %s)"
+            # A join with a VALUES list, which both databases answer from the index on
+            # (payer_key, counter); SQLite scans the table for a row-value IN. A counter used
+            # twice (a clone) names its first leaf.
+            for r in _rows_in(tx, "SELECT l.payer_key, l.counter, MIN(l.leaf_index)"
+                              " FROM (VALUES %s)"
                               " AS w JOIN leaves AS l"
-                              " ON l.payer_key = w.column1 AND l.counter = w.column2",
+                              " ON l.payer_key = w.column1 AND l.counter = w.column2"
+                              " GROUP BY l.payer_key, l.counter",
                               list({(item.payer_key, item.counter) for item in items}))
         }  # fmt: skip
         for pos, item in enumerate(items):
             refused = _card_refusal(item, expired, unknown)
             if refused is not None:
+                if item.payer_id in expired and item.identity not in stored:
+                    # Kept as evidence that the payment reached a recipient: it is then never
+                    # in doubt, so its revoked payer is never refunded for it.
+                    _evidence_once(tx, "revoked-payer", item, ltime)
                 results[pos] = refusal(refused)
                 continue
             row = stored.get(item.identity)
@@ -123,6 +130,7 @@ class Appender:
                 )  # fmt: skip
                 continue
             if item.payer_id in closed:
+                _evidence_once(tx, "revoked-payer", item, ltime)
                 results[pos] = refusal(
                     SubmitError(403, "the payer card %s is closed" % item.payer_id.hex())
                 )
@@ -130,13 +138,13 @@ class Appender:
             pair = (item.payer_key, item.counter)
             clash = used.get(pair, counters.get(pair))
             if clash is not None:
+                # Two payments signed with one counter prove a clone (or modified firmware with
+                # the real key). The recipient could not tell offline and followed the rules:
+                # it is credited like any other, and the overspend that follows falls on the
+                # payer's ledger, which the evidence names (docs/PROTOCOL.md section 7.3).
                 _evidence(tx, "counter-reuse", item, clash, ltime)
-                results[pos] = refusal(
-                    SubmitError(409, "payer counter %d already used: clone" % item.counter, clash)
-                )
-                continue
             first[item.identity] = pos
-            counters[pair] = size + len(fresh)
+            counters.setdefault(pair, size + len(fresh))
             fresh.append((pos, item))
         tree_size = size + len(fresh)
         if fresh:
@@ -268,6 +276,14 @@ def _rows_in(tx, sql, values, chunk=400):
             params = tuple(part)
         rows += tx.all(sql % marks, params)
     return rows
+
+
+def _evidence_once(tx, kind, item, ltime):
+    """Evidence that names no other leaf, stored once per payment however often its recipient
+    submits the record again."""
+    if tx.one("SELECT 1 FROM evidence WHERE kind = ? AND identity = ?", (kind, item.identity)):
+        return
+    _evidence(tx, kind, item, -1, ltime)
 
 
 def _evidence(tx, kind, item, conflicts_with, ltime):

@@ -47,6 +47,12 @@ def payment_identity(payment):
 
 
 class SettlementViews:
+    def refund_delay(self):
+        """Seconds of L-time after the logger first saw a payment before it may be refunded:
+        the window, and never less than proto.REFUND_DELAY_MIN, so that no recipient can still
+        credit it (its challenge lives proto.CHALLENGE_TTL_MS at most)."""
+        return max(self.window, proto.REFUND_DELAY_MIN)
+
     # --- journals -------------------------------------------------------------------------------
 
     def _journal_payment(self, data):
@@ -120,12 +126,18 @@ class SettlementViews:
             "SELECT p.identity, p.payer_id, p.amount, p.counter, p.seen, p.record FROM payments p"
             " WHERE NOT EXISTS (SELECT 1 FROM leaves l WHERE l.identity = p.identity)"
             " AND NOT EXISTS (SELECT 1 FROM settlements s WHERE s.identity = p.identity)"
+            # A record the logger refused because its payer was revoked proves the payment
+            # reached a recipient: it is not in doubt.
+            " AND NOT EXISTS (SELECT 1 FROM evidence e WHERE e.identity = p.identity"
+            " AND e.kind = 'revoked-payer')"
         )
         params = ()
         if card_id is not None:
             sql += " AND p.payer_id = ?"
             params = (bytes(card_id),)
         now = self.ltime()
+        delay = self.refund_delay()
+        revoked = {bytes(r[0]) for r in self.storage.all("SELECT card_id FROM revoked_cards")}
         return [
             {
                 "identity": bytes(r[0]).hex(),
@@ -133,8 +145,9 @@ class SettlementViews:
                 "amount": int(r[2]),
                 "payer_counter": int(r[3]),
                 "seen": int(r[4]),
-                "refundable_from": int(r[4]) + self.window,
-                "due": now >= int(r[4]) + self.window,
+                "refundable_from": int(r[4]) + delay,
+                # A revoked payer's payments settle at its recovery, never by refund.
+                "due": now >= int(r[4]) + delay and bytes(r[1]) not in revoked,
                 "payment": bytes(r[5]).hex(),
             }
             for r in self.storage.all(sql + " ORDER BY p.seen, p.identity", params)
@@ -197,13 +210,19 @@ class SettlementViews:
         payer_key, payer_id, amount, seen = bytes(row[0]), bytes(row[1]), int(row[2]), int(row[3])
         if payer_key != voucher.public_key:
             raise SubmitError(422, "the refund voucher is for another card than the payer")
+        if _revoked(tx, payer_id):
+            # A revoked card's payments settle at its recovery (reverted into its balance
+            # statement) or not at all: a card that keeps spending after its revocation must
+            # never be refunded for it (docs/PROTOCOL.md section 7.1).
+            raise SubmitError(409, "the payer card %s is revoked: it is never refunded"
+                              % payer_id.hex())  # fmt: skip
         state = _payment_state(tx, identity)
         if state != "in-doubt":
             raise SubmitError(409, "the payment is %s, not in doubt" % state)
-        if ltime < seen + self.window:
+        due = seen + self.refund_delay()
+        if ltime < due:
             raise WindowOpen(
-                "the settlement window of this payment closes at L-time %d" % (seen + self.window),
-                seen + self.window - ltime,
+                "the settlement window of this payment closes at L-time %d" % due, due - ltime
             )
         if raised != amount:
             raise SubmitError(
@@ -278,7 +297,7 @@ class SettlementViews:
             " AND NOT EXISTS (SELECT 1 FROM settlements s WHERE s.identity = p.identity)",
             (card_id,),
         )
-        latest = max([int(r[2]) + self.window for r in pending] or [0])
+        latest = max([int(r[2]) + self.refund_delay() for r in pending] or [0])
         if ltime < latest:
             raise WindowOpen(
                 "an in-doubt payment of card %s settles at L-time %d" % (card_id.hex(), latest),
@@ -352,9 +371,16 @@ def _accounts(tx):
     return {bytes(r[0]) for r in rows}
 
 
+def _revoked(tx, card_id):
+    return tx.one("SELECT 1 FROM revoked_cards WHERE card_id = ?", (card_id,)) is not None
+
+
 def _payment_state(tx, identity):
     if tx.one("SELECT 1 FROM leaves WHERE identity = ?", (identity,)) is not None:
         return "logged"
+    if tx.one("SELECT 1 FROM evidence WHERE identity = ? AND kind = 'revoked-payer'",
+              (identity,)) is not None:  # fmt: skip
+        return "received"
     row = tx.one("SELECT kind FROM settlements WHERE identity = ?", (identity,))
     return "in-doubt" if row is None else row[0]
 

@@ -129,12 +129,53 @@ MIGRATIONS = (
     ALTER TABLE vouchers ADD COLUMN reference %(blob)s
     """,
 )
-MIGRATIONS_SQLITE = tuple(
-    m % {"blob": "BLOB", "big": "INTEGER", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
-    for m in MIGRATIONS
+# Schema 3 is protocol 2: a payer counter may stand in two leaves (a clone's second payment is
+# credited to its honest recipient, docs/PROTOCOL.md section 7.3), so the unique constraint on
+# (payer_key, counter) becomes a plain index. SQLite drops a constraint only by rebuilding the
+# table.
+_LEAVES_3_SQLITE = """
+    CREATE TABLE leaves_3 (
+        leaf_index INTEGER PRIMARY KEY,
+        identity BLOB NOT NULL UNIQUE,
+        record BLOB NOT NULL,
+        record_hash BLOB NOT NULL,
+        payer_key BLOB NOT NULL,
+        payer_id BLOB NOT NULL,
+        counter INTEGER NOT NULL,
+        recipient_id BLOB NOT NULL,
+        amount INTEGER NOT NULL,
+        ltime INTEGER NOT NULL,
+        receipt BLOB NOT NULL
+    );
+    INSERT INTO leaves_3 SELECT leaf_index, identity, record, record_hash, payer_key, payer_id,
+        counter, recipient_id, amount, ltime, receipt FROM leaves;
+    DROP TABLE leaves;
+    ALTER TABLE leaves_3 RENAME TO leaves;
+    CREATE INDEX leaves_payer ON leaves (payer_id);
+    CREATE INDEX leaves_recipient ON leaves (recipient_id);
+    CREATE INDEX leaves_counter ON leaves (payer_key, counter)
+"""
+_LEAVES_3_POSTGRES = """
+    ALTER TABLE leaves DROP CONSTRAINT leaves_payer_key_counter_key;
+    CREATE INDEX leaves_counter ON leaves (payer_key, counter)
+"""
+# The first schema version whose records are of protocol 2; a database of an older schema
+# that holds any record is refused, since protocol-1 records cannot be read by this code.
+PROTOCOL_2_SCHEMA = 3
+
+MIGRATIONS_SQLITE = (
+    *(
+        m % {"blob": "BLOB", "big": "INTEGER", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
+        for m in MIGRATIONS
+    ),
+    _LEAVES_3_SQLITE,
 )
-MIGRATIONS_POSTGRES = tuple(
-    m % {"blob": "BYTEA", "big": "BIGINT", "serial": "BIGSERIAL PRIMARY KEY"} for m in MIGRATIONS
+MIGRATIONS_POSTGRES = (
+    *(
+        m % {"blob": "BYTEA", "big": "BIGINT", "serial": "BIGSERIAL PRIMARY KEY"}
+        for m in MIGRATIONS
+    ),
+    _LEAVES_3_POSTGRES,
 )
 
 
@@ -405,6 +446,11 @@ def _migrate(storage, conn, migrations):
             raise StorageError(
                 "the database has schema version %d; this icpurse knows %d"
                 % (version, len(migrations))
+            )
+        if 0 < version < PROTOCOL_2_SCHEMA and execute(conn, "SELECT 1 FROM vouchers LIMIT 1", ()):
+            raise StorageError(
+                "the database holds records of icpurse protocol 1 (schema version %d), which "
+                "this icpurse cannot read: start a new log database" % version
             )
         for number in range(version, len(migrations)):
             for statement in migrations[number].split(";"):

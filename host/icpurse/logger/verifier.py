@@ -16,7 +16,6 @@ import concurrent.futures
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger.workers import Workers
 from purse.errors import CredentialError, CryptoError, RecordError
-from purse.records import fields as f
 from purse.records.log import LogRecord
 
 # The verifier processes' name in ps and top (workers.name_process).

@@ -1,0 +1,136 @@
+"""Attacks of issue 20 against the money rules, played with the project's own parts: the
+firmware's Card and Applet behind CardClient, the terminal, and the logger service on SQLite
+and PostgreSQL (tests/host/logger_fixtures.py). Each test is the attack as the review found it
+working; it must be refused, and no honest card may be credited less than it took nor named
+in an overspend alert.
+"""
+
+import pytest
+from logger_fixtures import WINDOW
+
+from icpurse.logger.client import LoggerError
+from icpurse.logger.settlement import payment_identity
+from icpurse.terminal import TransferInDoubt, transfer
+from purse import proto
+from purse.client import CardError
+from purse.records.log import LogRecord
+from purse.records.transfer import Payment
+
+
+def _refund(w, card, payment):
+    """The issuer's refund of `payment` to its payer, as `icpurse reconcile` sends it."""
+    pay = Payment.decode(payment)
+    voucher = w.voucher(card, pay.x)
+    w.client.publish_voucher(voucher, "refund", payment_identity(pay))
+    key = card.card.state.public_key
+    issued, sequence = w.issued.get(key, (0, 0))
+    w.issued[key] = (issued + pay.x, sequence + 1)
+    return voucher
+
+
+def _overspenders(w):
+    return {entry["card_id"] for entry in w.client.alerts()["overspend"]}
+
+
+def test_attack_1_a_revoked_card_is_never_refunded_for_spending_after_closure(logger_world):
+    w = logger_world
+    v, d = w.new_card(b"V", 3000), w.new_card(b"D")
+    v_id = v.client.info().card_id
+    w.client.publish_revocation(w.revocation([v_id], sequence=1))
+    w.advance(WINDOW + 1)  # V is closed: its settlement window has passed.
+    # V was not destroyed; D never got the list and accepts V's payment offline.
+    challenge = d.client.make_challenge(1000)
+    payment = v.client.pay(challenge)
+    d.client.accept(challenge, payment)
+    report = w.client.sync(d.client)
+    assert report.receipted == 0 and len(report.refused) == 1
+    # The refused record is kept as evidence that the payment was received.
+    assert [e["kind"] for e in w.client.alerts()["evidence"]] == ["revoked-payer"]
+    # V uploads its journal and waits: the payment is not in doubt, and no refund goes through.
+    w.client.upload_journal([payment])
+    w.advance(max(WINDOW, proto.REFUND_DELAY_MIN) + 1)
+    assert [p for p in w.client.in_doubt(v_id) if p["due"]] == []
+    with pytest.raises(LoggerError) as refused:
+        _refund(w, v, payment)
+    assert refused.value.status == 409
+
+
+def test_attack_2_a_substituted_payment_is_not_credited_at_a_tap(logger_world):
+    w = logger_world
+    a, b = w.new_card(b"A", 5000), w.new_card(b"B")
+    withheld = a.client.pay(b.client.make_challenge(1))
+
+    class Substituting:
+        """A payer whose card answers today's challenge with an older payment."""
+
+        def pay(self, challenge):
+            a.client.pay(challenge)  # It signs today's payment too, and keeps it.
+            return withheld
+
+    with pytest.raises(TransferInDoubt, match="does not answer the challenge"):
+        transfer(Substituting(), b.client, 500)
+    assert b.client.info().balance == 0
+    # An honest transfer reports what the recipient's card credited.
+    outcome = transfer(a.client, b.client, 500)
+    assert outcome.credited == 500 and b.client.info().balance == 500
+
+
+def test_attack_3_a_withheld_payment_is_refunded_or_credited_never_both(logger_world):
+    w = logger_world
+    a, b = w.new_card(b"A", 1000), w.new_card(b"B")
+    challenge = b.client.make_challenge(300)
+    withheld = a.client.pay(challenge)
+    # The relay uploads the payment itself, which starts the refund clock...
+    w.client.upload_journal([withheld])
+    with pytest.raises(LoggerError) as early:
+        _refund(w, a, withheld)
+    assert early.value.status == 425
+    w.advance(max(WINDOW, proto.REFUND_DELAY_MIN) + 1)
+    _refund(w, a, withheld)
+    w.client.sync(a.client)
+    assert a.client.info().balance == 1000
+    # ...and delivers it to the recipient once the refund went through: the challenge is dead
+    # by then (as much time passed on the recipient's running clock).
+    b.ms += proto.CHALLENGE_TTL_MS + 1
+    with pytest.raises(CardError) as late:
+        b.client.accept(challenge, withheld)
+    assert late.value.sw == proto.SW_CHALLENGE_UNKNOWN
+    assert a.client.info().balance + b.client.info().balance == 1000
+
+
+def test_attack_4_counter_reuse_blames_the_cloner_not_the_recipient(logger_world):
+    w = logger_world
+    a = w.new_card(b"A", 1000)
+    b, c, d = w.new_card(b"B"), w.new_card(b"C"), w.new_card(b"D")
+    clone = w.new_card(b"A2")
+    clone.memory.files.clear()
+    clone.memory.files.update(a.memory.files)
+    clone.power_cycle()
+    w.transfer(a, b, 800)
+    w.transfer(clone, c, 800)  # The same counter, signed with the same key.
+    for card in (b, c):
+        assert w.client.sync(card.client).receipted == 1
+    # C, honest, spends what it received within its window.
+    w.transfer(c, d, 800)
+    w.client.sync(d.client)
+    w.client.sync(c.client)
+    a_id = a.client.info().card_id.hex()
+    assert _overspenders(w) == {a_id}
+    evidence = w.client.alerts()["evidence"]
+    assert [(e["kind"], e["payer_id"]) for e in evidence] == [("counter-reuse", a_id)]
+    assert w.client.card(c.client.info().card_id)["balance"] == 0
+
+
+def test_attack_6_a_bystander_variant_cannot_brick_the_recipient(logger_world):
+    w = logger_world
+    a, b = w.new_card(b"A", 1000), w.new_card(b"B")
+    w.transfer(a, b, 250)
+    # A bystander reads B's outbox, changes what no signature covers, and submits it first.
+    variant = LogRecord.decode(b.client.read_outbox(0))
+    variant.rtt = 999999
+    w.client.submit(variant.encode())
+    report = w.client.sync(b.client)
+    assert report.receipted == 1 and report.refused == []
+    assert b.client.info().outbox == 0
+    assert w.client.card(b.client.info().card_id)["balance"] == 250
+    assert w.client.alerts()["evidence"] == []
