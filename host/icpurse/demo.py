@@ -24,7 +24,7 @@ from icpurse.emulator.card import EmulatedCard
 from icpurse.logger.client import LoggerClient
 from icpurse.logger.process import LoggerProcess
 from icpurse.provision import Provisioner
-from icpurse.terminal import TransferRefused, transfer
+from icpurse.terminal import TransferInDoubt, TransferRefused, transfer
 from purse import proto
 from purse.records.logger import Receipt
 
@@ -104,6 +104,7 @@ def run(args):
             transfer(cards["carol"].client, cards["bob"].client, 5000, logger=logger)
         except TransferRefused as exc:
             say("   carol  -> bob      5000  refused, nothing moved: %s" % exc)
+        _substitution_attack(cards["bob"], cards["alice"])
 
         say()
         say("5. Sync: every card hands its log records to L and takes the receipts back")
@@ -134,9 +135,10 @@ def run(args):
             say("   %-6s %-12s %10d %10d %10d %10d %10d  %s" % (
                 name, runtime, info.balance, view["issued"], view["received"], view["paid"],
                 view["balance"], same))  # fmt: skip
-        conserved = total_cards == total_issued
-        say("   conservation: issued %d = sum of card balances %d (in doubt 0): %s"
-            % (total_issued, total_cards, "holds" if conserved else "BROKEN"))  # fmt: skip
+        in_doubt = logger.ledger()["in_doubt"]
+        conserved = total_cards + in_doubt == total_issued
+        say("   conservation: issued %d = sum of card balances %d + in doubt %d: %s"
+            % (total_issued, total_cards, in_doubt, "holds" if conserved else "BROKEN"))  # fmt: skip
         alerts = logger.alerts()
         say("   alerts at L: %d overspend, %d pieces of evidence"
             % (len(alerts["overspend"]), len(alerts["evidence"])))  # fmt: skip
@@ -152,6 +154,31 @@ def run(args):
             print("icpurse demo: the cards and the logger disagree", file=sys.stderr)
             return 1
     return 0
+
+
+class _Substituting:
+    """A payer with modified firmware at a tap: it answers a challenge for 500 with a payment
+    of 1 it signed for an earlier challenge and withheld."""
+
+    def __init__(self, client, withheld):
+        self.client = client
+        self.withheld = withheld
+
+    def pay(self, challenge):
+        self.client.pay(challenge)  # It signs the payment asked for, and keeps it.
+        return self.withheld
+
+
+def _substitution_attack(payer, recipient):
+    """The attack the terminal and the recipient's card refuse (docs/PROTOCOL.md 7.0): both
+    signed payments stay in the payer's journal, in doubt, and are refunded to it later."""
+    withheld = payer.client.pay(recipient.client.make_challenge(1))
+    try:
+        transfer(_Substituting(payer.client, withheld), recipient.client, 500)
+        say("   bob    -> alice      500  ATTACK NOT REFUSED")
+    except TransferInDoubt:
+        say("   bob    -> alice      500  attack: bob's card answers with a withheld payment of 1;"
+            " refused, alice credits nothing")  # fmt: skip
 
 
 def _recovery_chapter(tmp, stack, ca, issuer, logger, pk_l, provisioner, cards):
@@ -177,12 +204,15 @@ def _recovery_chapter(tmp, stack, ca, issuer, logger, pk_l, provisioner, cards):
         % statement.balance)  # fmt: skip
     say("   the issuer loaded it onto dave's new card %s: it holds %d"
         % (info.card_id.hex(), info.balance))  # fmt: skip
+    _wait_until_refundable(logger)
     settle.refund_due(issuer, logger, progress=lambda text: say("   ... " + text))
     logger.sync(alice.client)
     say("   alice's 200 to carol was never logged: refunded to alice, who now holds %d"
         % alice.client.info().balance)  # fmt: skip
     for name in ("bob",):
         logger.sync(cards[name].client)
+    say("   bob's two payments of the refused attack were refunded to bob, who holds %d"
+        % cards["bob"].client.info().balance)  # fmt: skip
     report = audit.run(logger, issuer, PycaBackend(), pk_l)
     figures = report.figures
     say("   audit: %d records and %d checkpoints re-verified; loads %d = card balances %d"
@@ -194,6 +224,19 @@ def _recovery_chapter(tmp, stack, ca, issuer, logger, pk_l, provisioner, cards):
     held = sum(c.client.info().balance for c in (alice, cards["bob"], dave))
     say("   the three cards left hold %d of the %d loaded" % (held, figures["loads"]))
     return report.passed and held == figures["loads"]
+
+
+def _wait_until_refundable(logger):
+    """Wait, with a progress line, until every in-doubt payment may be refunded: at least
+    proto.REFUND_DELAY_MIN after L first saw it, when no recipient can credit it any more."""
+    say("   ... waiting until no recipient can credit the payments in doubt (%d s after L saw"
+        " them; their challenges lived %d s)"
+        % (proto.REFUND_DELAY_MIN, proto.CHALLENGE_TTL_MS // 1000))  # fmt: skip
+    deadline = time.monotonic() + proto.REFUND_DELAY_MIN + 30
+    while time.monotonic() < deadline:
+        if all(p["due"] for p in logger.in_doubt()):
+            return
+        time.sleep(1)
 
 
 def add_parser(subparsers):

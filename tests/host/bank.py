@@ -19,6 +19,7 @@ from icpurse.logger.client import LoggerClient
 from icpurse.logger.process import LoggerProcess
 from icpurse.provision import Provisioner
 from icpurse.seriallink import SerialLink
+from purse import proto
 from purse.client import CardClient
 
 # Seconds of L-time: long enough for a sync to land inside it, short enough to wait out.
@@ -111,7 +112,9 @@ class Bank:
         return self.cli("sync", card.port, *self.logger_args(), card=card)
 
     def wait_window(self):
-        time.sleep(self.window + 1.2)
+        """Wait until the logger may settle what it saw before: its window, and never less
+        than the refund delay that outlasts every pending challenge."""
+        time.sleep(max(self.window, proto.REFUND_DELAY_MIN) + 1.2)
 
     def close(self):
         self.stack.close()

@@ -87,7 +87,7 @@ def verify(public_key, message, signature):
 
 def check_signed(data, tag, domain, signer_key):
     fields, signed, sig, rest = signed_parts(record(data, tag))
-    assert fields[0x80] == domain and fields[0x81] == b"\x01"
+    assert fields[0x80] == domain and fields[0x81] == b"\x02"
     verify(signer_key, signed, sig)
     # Any change to the signed bytes must break the signature.
     with pytest.raises(InvalidSignature):
@@ -161,7 +161,7 @@ def test_every_signature_and_hash_of_the_worked_example():
         bytes([tag]) + encode_length(len(v)) + v
         for tag, v in (
             (0x80, b"icpurse/payment"),
-            (0x81, b"\x01"),
+            (0x81, b"\x02"),
             (0x85, log[0x85]),
             (0x87, sha(b"icpurse/G1", log[0x82], log[0x8A])),
             (0x88, log[0x88]),
@@ -171,7 +171,11 @@ def test_every_signature_and_hash_of_the_worked_example():
     )
     verify(t["PkUA"], bytes([0x70]) + encode_length(len(body)) + body, log[0x84])
 
-    record_hash = sha(b"icpurse/log-record", t["LogRecord"])
+    # H(record) covers IdUB, R1, G2, x, ChallID, ctrA and PkUA: what no third party can alter.
+    record_hash = sha(
+        b"icpurse/log-record", log[0x82], log[0x8A], log[0x88], log[0x85], log[0x86], log[0x8C],
+        t["PkUA"],
+    )  # fmt: skip
     assert record_hash == t["H(record)"]
     receipt, _ = check_signed(t["Receipt"], 0x67, b"icpurse/receipt", pk_l)
     assert receipt[0x95] == record_hash and receipt[0x82] == id_b and receipt[0x86] == chall_id
