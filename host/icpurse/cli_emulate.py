@@ -1,6 +1,8 @@
 """`icpurse emulate`: run firmware/main.py as a virtual card behind a pseudo-terminal."""
 
 import argparse
+import errno
+import fcntl
 import os
 import re
 import signal
@@ -19,6 +21,8 @@ from icpurse.errors import UsageError
 MIN_FLASH = 8 * BLOCK
 # MicroPython's -X heapsize: a number of bytes, or of kilo- or megabytes.
 _HEAP = re.compile(r"[1-9][0-9]*[KkMm]?")
+# In a card's state directory: held locked by the one `icpurse emulate` that runs the card.
+LOCK_FILE = "emulate.lock"
 
 
 def _probability(text):
@@ -48,6 +52,35 @@ def _directory(path, what):
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError("cannot make %s for %s: %s" % (path, what, exc.strerror or exc)) from None
+
+
+def _lock(directory):
+    """Lock the card's state directory for the life of this process, or say who holds it.
+
+    Two emulators on one directory would be two copies of one card, paying from the same
+    store: a clone made by accident. The lock is flock(2) on DIR/emulate.lock, which the kernel
+    releases when the process ends however it ends, so a killed emulator never leaves the
+    directory locked. Returns the file descriptor, which must stay open."""
+    path = os.path.join(str(directory), LOCK_FILE)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise UsageError("cannot lock %s: %s" % (path, exc.strerror or exc)) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        holder = os.read(fd, 32).decode(errors="replace").strip()
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
+            raise UsageError(
+                "the card in %s is already running in another icpurse emulate%s; two would be"
+                " clones of one card" % (directory, " (process %s)" % holder if holder else "")
+            ) from None
+        raise UsageError("cannot lock %s: %s" % (path, exc.strerror or exc)) from None
+    # The holder's process id, for the message above; the lock itself is what counts.
+    os.ftruncate(fd, 0)
+    os.write(fd, b"%d\n" % os.getpid())
+    return fd
 
 
 def _serial_device(path):
@@ -97,6 +130,11 @@ def emulate(args):
         command = runtime.command(args.runtime, args.heap)
     except (FileNotFoundError, RuntimeError) as exc:
         raise UsageError(str(exc)) from None
+    _directory(args.state, "the card's state")
+    # Locked before anything is written or joined: a second emulator of this card must leave
+    # the running one's config.json and RF field as they are. The descriptor stays open with
+    # args while the card runs, as the field connection does.
+    args.state_lock = _lock(args.state)
     nfc_device = args.nfc_device
     if nfc_device is not None:
         _serial_device(nfc_device)
@@ -108,7 +146,6 @@ def emulate(args):
             nfc_device, args.field_connection = join(args.nfc)
         except OSError as exc:
             raise UsageError(str(exc)) from None
-    _directory(args.state, "the card's state")
     runtime.write_config(args.state, args.seed, args.cut_at, nfc_device, args.memory_error_at)
     faults = relay.Faults(
         args.drop,

@@ -137,8 +137,9 @@ def run(args):
                 view["balance"], same))  # fmt: skip
         in_doubt = logger.ledger()["in_doubt"]
         conserved = total_cards + in_doubt == total_issued
+        verdict = "holds" if conserved else "BROKEN"
         say("   conservation: issued %d = sum of card balances %d + in doubt %d: %s"
-            % (total_issued, total_cards, in_doubt, "holds" if conserved else "BROKEN"))  # fmt: skip
+            % (total_issued, total_cards, in_doubt, verdict))  # fmt: skip
         alerts = logger.alerts()
         say("   alerts at L: %d overspend, %d pieces of evidence"
             % (len(alerts["overspend"]), len(alerts["evidence"])))  # fmt: skip

@@ -6,10 +6,14 @@ module supplies what the host's CA, issuer and logger sign. It works over any li
 in-process Applet today, a serial port or an NFC reader through the same CardClient.
 """
 
+import os
 import time
 
 from icpurse.authority import AuthorityError, validity
 from purse.client import CardClient, personalise
+
+# What GENERATE KEY takes from the host (docs/PROTOCOL.md section 8): as much as the key itself.
+HOST_ENTROPY_BYTES = 32
 
 
 class Provisioner:
@@ -36,9 +40,16 @@ class Provisioner:
             raise AuthorityError("the issuer has signed no risk parameters yet (issuer risk)")
         return row[0]
 
-    def personalise(self, exchange, amount=0, days=5 * 365, ltime=None, host_entropy=b""):
+    def personalise(self, exchange, amount=0, days=5 * 365, ltime=None, host_entropy=None):
         """Provision the card behind `exchange`, register it with the issuer and load `amount`
-        with its first voucher (possibly for 0). Returns the card's Info after the load."""
+        with its first voucher (possibly for 0). Returns the card's Info after the load.
+
+        GENERATE KEY gets `host_entropy`, by default 32 fresh bytes of os.urandom: the card
+        mixes them with its own randomness, so a board whose own sources are weak (see
+        firmware/entropy.py) still makes a key no one can guess. A test passes its own bytes
+        for reproducible keys."""
+        if host_entropy is None:
+            host_entropy = os.urandom(HOST_ENTROPY_BYTES)
         client = CardClient(exchange)
         now = int(time.time()) if ltime is None else ltime
         issued = {}

@@ -28,8 +28,14 @@ from purse.store import Store
 from purse.wallet.card import Card
 
 FILE = "redemption.sqlite"
-# The account holds what cards redeem; it never pays, so one unit is its payment cap.
-RISK = {"balance_cap": proto.MAX_AMOUNT, "payment_cap": 1, "unlogged_cap": proto.MAX_AMOUNT}
+# The account holds what cards redeem. Recipients enforce the payment cap too (docs/PROTOCOL.md
+# section 7), so its cap is the u32 limit: it takes whatever a card may pay. It never pays:
+# nothing but this module drives its applet, and this module never sends it PAY.
+RISK = {
+    "balance_cap": proto.MAX_AMOUNT,
+    "payment_cap": proto.MAX_AMOUNT,
+    "unlogged_cap": proto.MAX_AMOUNT,
+}
 
 
 def monotonic_ms():

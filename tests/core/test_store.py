@@ -11,7 +11,7 @@ from _check import raises
 from purse import proto, store
 from purse.errors import PurseError, StoreError
 from purse.store import FaultPoint, MemoryBackend, PowerCut, Store
-from purse.wallet.state import MAX_ENCODED, CardState, JournalEntry, OutboxEntry, Pending
+from purse.wallet.state import MAX_ENCODED, CardState, JournalEntry, OutboxEntry
 
 
 def _state(version, refs):
@@ -127,10 +127,6 @@ def _full_state():
     st.balance, st.pay_counter, st.chall_counter = 0xFFFFFFFF, 7, 9
     st.certificate_blob, st.voucher_blob, st.risk_blob, st.revocation_blob = 1, 2, 3, 4
     st.next_blob = 100
-    st.pending = [
-        Pending(b"c%07d" % i, proto.SEAL_SIGNED, b"1" * 16, b"2" * 16, 500)
-        for i in range(proto.PENDING_MAX)
-    ]
     st.outbox = [OutboxEntry(10 + i, b"o%07d" % i, 5, 6) for i in range(proto.OUTBOX_MAX)]
     st.journal = [
         JournalEntry(40 + i, b"j%07d" % i, b"g" * 8, 5, i) for i in range(proto.JOURNAL_MAX)
@@ -366,3 +362,17 @@ def test_first_commit_cut_at_every_operation_leaves_fresh_or_new():
         assert payload is None
         s.collect_garbage(())
         assert fp.names() == []
+
+
+def test_a_layout_1_state_is_refused_with_a_reason():
+    # Layout 1 was protocol 1's: its blobs are records this code cannot read, so the card is
+    # refused whole, never read in part.
+    payload = bytearray(CardState().encode())
+    if payload[:3] != b"\xc1\x01\x02":
+        raise AssertionError("the state does not start with its layout: %r" % payload[:3])
+    payload[2] = 1
+    with raises(StoreError, "layout 1 is from protocol 1"):
+        CardState.decode(bytes(payload))
+    payload[2] = 9
+    with raises(StoreError, "layout 9 is not supported"):
+        CardState.decode(bytes(payload))

@@ -134,3 +134,23 @@ def test_attack_6_a_bystander_variant_cannot_brick_the_recipient(logger_world):
     assert b.client.info().outbox == 0
     assert w.client.card(b.client.info().card_id)["balance"] == 250
     assert w.client.alerts()["evidence"] == []
+
+
+def test_attack_1_a_revoked_card_is_never_refunded_even_with_no_record_seen(logger_world):
+    # The same attack where the recipient never syncs: the logger has no record to keep as
+    # evidence, and the payment looks in doubt. A revoked payer is still never refunded: its
+    # payments settle at its recovery, into its balance statement.
+    w = logger_world
+    v, d = w.new_card(b"V", 3000), w.new_card(b"D")
+    v_id = v.client.info().card_id
+    w.client.publish_revocation(w.revocation([v_id], sequence=1))
+    w.advance(WINDOW + 1)
+    challenge = d.client.make_challenge(1000)
+    payment = v.client.pay(challenge)
+    d.client.accept(challenge, payment)
+    w.client.upload_journal([payment])
+    w.advance(max(WINDOW, proto.REFUND_DELAY_MIN) + 1)
+    assert [p["due"] for p in w.client.in_doubt(v_id)] == [False]
+    with pytest.raises(LoggerError) as refused:
+        _refund(w, v, payment)
+    assert refused.value.status == 409 and "revoked" in refused.value.reason

@@ -248,3 +248,33 @@ def test_one_batch_mixes_stored_refused_and_repeated_records(logger_world):
     assert results[2].status in (400, 422)
     assert Receipt.decode(results[3]).leaf_index == Receipt.decode(results[0]).leaf_index + 1
     assert w.service.tree_size() == 2
+
+
+def test_a_database_of_protocol_1_is_refused(tmp_path):
+    import sqlite3
+
+    from icpurse.logger.storage import MIGRATIONS_SQLITE, StorageError, open_storage
+
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        for migration in MIGRATIONS_SQLITE[:2]:
+            conn.executescript(migration)
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version (version) VALUES (2)")
+        conn.execute(
+            "INSERT INTO vouchers (card_id, sequence, issued, public_key, record)"
+            " VALUES (x'00', 1, 0, x'00', x'00')"
+        )
+    try:
+        open_storage("sqlite:///%s" % db)
+        raise AssertionError("a database of protocol 1 was opened")
+    except StorageError as exc:
+        assert "protocol 1" in str(exc) and "new log database" in str(exc)
+    # An empty database of an older schema is brought up to date.
+    empty = tmp_path / "empty.db"
+    with sqlite3.connect(empty) as conn:
+        for migration in MIGRATIONS_SQLITE[:2]:
+            conn.executescript(migration)
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version (version) VALUES (2)")
+    open_storage("sqlite:///%s" % empty).close()
