@@ -50,6 +50,8 @@ _STATUS = (
     (errors.TicketRefused, proto.SW_TICKET),
     (errors.Declined, proto.SW_DECLINED),
     (errors.Revoked, proto.SW_REVOKED),
+    (errors.JournalFull, proto.SW_JOURNAL_FULL),
+    (errors.StalePayer, proto.SW_STALE_PAYER),
     (errors.Locked, proto.SW_LOCKED),
     (errors.NotFound, proto.SW_NO_MATCH),
     (errors.StoreFull, proto.SW_STORE_FULL),
@@ -247,6 +249,12 @@ def handle_read_journal(applet, cmd):
     return _wallet("payer").journal_payment(applet.card, (cmd.p1 << 8) | cmd.p2)
 
 
+def handle_take_stamp(applet, cmd):
+    _p1p2(cmd)
+    _wallet("credentials").take_stamp(applet.card, cmd.data)
+    return b""
+
+
 # INS -> handler. SELECT and GET RESPONSE come with CLA 00, every other command with CLA 80.
 _HANDLERS = {
     proto.INS_SELECT: handle_select,
@@ -266,6 +274,7 @@ _HANDLERS = {
     proto.INS_TAKE_RECEIPT: handle_take_receipt,
     proto.INS_READ_OUTBOX: handle_read_outbox,
     proto.INS_READ_JOURNAL: handle_read_journal,
+    proto.INS_TAKE_STAMP: handle_take_stamp,
 }
 _ISO_CLASS = (proto.INS_SELECT, proto.INS_GET_RESPONSE)
 

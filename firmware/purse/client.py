@@ -138,6 +138,9 @@ class CardClient:
             raise WrongPayment("the card credited %d, not the %d asked" % (credited, asked.x))
         return credited, _u32(answer.get(proto.TAG_BALANCE, b""))
 
+    def take_stamp(self, stamp):
+        self.command("TAKE STAMP", proto.INS_TAKE_STAMP, data=stamp)
+
     def take_receipt(self, receipt):
         self.command("TAKE RECEIPT", proto.INS_TAKE_RECEIPT, data=receipt)
 

@@ -77,6 +77,15 @@ class Declined(Refusal):
     """The holder did not confirm the payment."""
 
 
+class JournalFull(Refusal):
+    """The journal holds as many payments as the logger has not acknowledged as it may: the
+    card pays again only after a sync (the stamp drops what the logger holds)."""
+
+
+class StalePayer(Refusal):
+    """The payer's stamp is older than the settlement window: it must sync before it pays."""
+
+
 class Revoked(Refusal):
     """The peer's certificate is on the card's revocation list."""
 

@@ -57,6 +57,7 @@ INS_ACCEPT = const(0x58)  # READY, recipient step 3; after MAKE_CHALLENGE of tha
 INS_TAKE_RECEIPT = const(0x5A)  # READY; after READ_OUTBOX handed the record to L.
 INS_READ_OUTBOX = const(0x5C)  # READY; P1 = entry index. Before TAKE_RECEIPT.
 INS_READ_JOURNAL = const(0x5E)  # READY; P1 P2 = entry index (the payer's signed payments).
+INS_TAKE_STAMP = const(0x60)  # READY: L's stamp, after the journal upload; drops what it holds.
 
 # Card life-cycle states (GET INFO, TAG_STATE).
 STATE_FRESH = const(0)
@@ -96,6 +97,8 @@ SW_MUST_SYNC = const(0x9404)  # An outbox entry is older than the settlement win
 SW_TICKET = const(0x9405)  # Embodiment 2: ready-ticket missing, stale or for another nonce.
 SW_DECLINED = const(0x9406)  # The holder did not confirm the payment.
 SW_REVOKED = const(0x9407)  # The peer's certificate is on the revocation list.
+SW_JOURNAL_FULL = const(0x9408)  # JOURNAL_MAX payments the logger has not acknowledged: sync.
+SW_STALE_PAYER = const(0x9409)  # The payer's stamp is older than the window: it must sync first.
 
 # --- Serial link frames (DESIGN.md section 7) -------------------------------------------------
 
@@ -141,6 +144,7 @@ TAG_SIGNED = const(0x70)  # The body of a record: exactly the bytes its signatur
 TAG_INFO = const(0x71)  # GET INFO answer.
 TAG_CHECKPOINT = const(0x6A)  # Logger-signed checkpoint: tree size and root.
 TAG_STATEMENT = const(0x6B)  # Logger-signed balance statement of a recovered card.
+TAG_STAMP = const(0x6C)  # Logger-signed freshness stamp: IdU, ctrA held, L-time.
 
 TAG_DOMAIN = const(0x80)  # Domain-separation string, first field of every body.
 TAG_VERSION = const(0x81)  # Protocol version, 1 byte, second field of every body.
@@ -194,7 +198,7 @@ CHALLENGE_TTL_MS = const(30000)
 # running slow and for the logger's clock.
 REFUND_DELAY_MIN = const(60)
 OUTBOX_MAX = const(16)  # Log records waiting for a receipt.
-JOURNAL_MAX = const(16)  # Signed payments kept for retries; the oldest is dropped.
+JOURNAL_MAX = const(16)  # Signed payments not yet acknowledged by a stamp; full: sync first.
 
 # --- Domain separation ------------------------------------------------------------------------
 # The first field of every signed body, and the prefix of every protocol hash, so that no
@@ -210,6 +214,7 @@ DOMAIN_TICKET = b"icpurse/ticket"
 DOMAIN_REVOCATION = b"icpurse/revocation"
 DOMAIN_CHECKPOINT = b"icpurse/checkpoint"
 DOMAIN_STATEMENT = b"icpurse/statement"
+DOMAIN_STAMP = b"icpurse/stamp"
 HASH_G1 = b"icpurse/G1"  # G1 = SHA-256(HASH_G1 || IdUB || R1)
 HASH_G2 = b"icpurse/G2"  # G2 = SHA-256(HASH_G2 || PkUB || R2)
 HASH_CARD_ID = b"icpurse/card-id"  # IdU = first 8 bytes of SHA-256(HASH_CARD_ID || PkU)

@@ -23,6 +23,7 @@ from purse.client import CardError, CardReset, personalise
 from purse.crypto.backend import Signer
 from purse.records.credentials import Certificate, RiskParameters, Voucher
 from purse.records.logger import Ticket
+from purse.records.stamp import Stamp
 
 
 def _authorities():
@@ -55,6 +56,8 @@ class Bench:
         )  # fmt: skip
         voucher = Voucher(info.public_key, amount, 1, self.ltime).sign(self.issuer)
         client.load_voucher(voucher.encode())
+        # The logger's first stamp, which every payment shows (docs/PROTOCOL.md section 7.0).
+        client.take_stamp(Stamp(info.card_id, 0, self.ltime).sign(self.logger).encode())
 
 
 def _memory(card):

@@ -44,8 +44,9 @@ def run_provision(args):
                 % (args.port, info.card_id.hex())
             )
         provisioner = Provisioner(
-            ca, issuer, logger.logger_key, logger.ticket, publish=logger.publish_voucher
-        )
+            ca, issuer, logger.logger_key, logger.ticket, publish=logger.publish_voucher,
+            stamp_for=logger.stamp,
+        )  # fmt: skip
         info = provisioner.personalise(client.exchange, args.amount)
     print("personalised card %s on %s" % (info.card_id.hex(), args.port))
     print("  its key was generated on the card; only PkU left it: %s" % info.public_key.hex())

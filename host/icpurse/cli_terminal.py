@@ -360,6 +360,14 @@ def sync(args):
             % (sum(report.journal.values()),
                ", ".join("%d %s" % (n, s) for s, n in sorted(report.journal.items())))
         )  # fmt: skip
+    if report.stamped:
+        print(
+            "stamp: the logger holds the card's payments up to counter %d; its journal holds"
+            " %d, and recipients take its payments until a window after %s"
+            % (after.counter, after.journal, _stamp(after.ltime))
+        )  # fmt: skip
+    else:
+        print("stamp: refused, the card keeps its old one: %s" % report.stamp_refused)
     if report.voucher_loaded:
         print(
             "voucher: the issuer's newest voucher is loaded (issued %d, was %d): balance %d"

@@ -82,7 +82,9 @@ def run(args):
 
         say()
         say("3. Three cards, each a board's firmware behind a pseudo-terminal")
-        provisioner = Provisioner(ca, issuer, pk_l, logger.ticket, logger.publish_voucher)
+        provisioner = Provisioner(
+            ca, issuer, pk_l, logger.ticket, logger.publish_voucher, logger.stamp
+        )
         cards = {}
         for name, runtime, amount in CARDS:
             card = EmulatedCard(tmp / name, runtime=runtime)

@@ -23,13 +23,16 @@ class Provisioner:
     service runs, a test or a demo signs them with the logger's key.
     """
 
-    def __init__(self, ca, issuer, logger_key, ticket_for, publish=None):
+    def __init__(self, ca, issuer, logger_key, ticket_for, publish=None, stamp_for=None):
         self.ca = ca
         self.issuer = issuer
         self.logger_key = logger_key
         self.ticket_for = ticket_for
         # publish(voucher bytes): the issuer feed to the logger, for every voucher signed here.
         self.publish = publish
+        # stamp_for(card id, payer counter) -> L's stamp: a card pays only with one, so a card
+        # provisioned with a logger gets its first (counter 0) at once.
+        self.stamp_for = stamp_for
 
     def current_risk(self):
         """The issuer's newest risk parameters, as bytes."""
@@ -65,4 +68,6 @@ class Provisioner:
         self.issuer.register(issued["certificate"].encode())
         voucher = self.issuer.load(info.card_id, amount, now, publish=self.publish)
         client.load_voucher(voucher.encode())
+        if self.stamp_for is not None:
+            client.take_stamp(self.stamp_for(info.card_id, 0))
         return client.info()

@@ -97,8 +97,9 @@ def recover(ca, issuer, logger, card_id, new_client, logger_key, wait=0.0, progr
                 "the new card is not personalised: give --logger-key (PkL) to provision it"
             )
         provisioner = Provisioner(
-            ca, issuer, logger_key, logger.ticket, publish=logger.publish_voucher
-        )
+            ca, issuer, logger_key, logger.ticket, publish=logger.publish_voucher,
+            stamp_for=logger.stamp,
+        )  # fmt: skip
         info = provisioner.personalise(new_client.exchange)
         if progress is not None:
             progress("provisioned the new card %s" % info.card_id.hex())

@@ -28,6 +28,8 @@ _WORDS = {
     proto.SW_TICKET: "the logger's ready-ticket is missing or stale",
     proto.SW_DECLINED: "the holder declined the payment",
     proto.SW_REVOKED: "the other card's certificate is revoked",
+    proto.SW_JOURNAL_FULL: "the card's journal is full: sync first",
+    proto.SW_STALE_PAYER: "the payer has not synced within the settlement window: sync it first",
 }
 
 

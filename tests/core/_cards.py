@@ -16,6 +16,7 @@ from purse.crypto.pure import PureBackend
 from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
 from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
+from purse.records.stamp import Stamp
 from purse.records.transfer import Payment
 from purse.store import FaultPoint, MemoryBackend, Store
 from purse.wallet.card import Card
@@ -129,9 +130,24 @@ class World:
         card = TestCard(self, name, confirm)
         personalise(card.client, self.anchors, self.certify, risk or self.risk, self.ticket_for)
         # Every card gets a first voucher, for w = 0 if nothing is loaded: a payment always
-        # shows VoucherI(A), even one paid from received money only.
+        # shows VoucherI(A), even one paid from received money only; and its first stamp, which
+        # every payment shows too.
         self.load(card, amount)
+        self.stamp(card)
         return card
+
+    def stamp_for(self, card, counter=None, ltime=None):
+        """L's stamp for `card`: it holds the card's payments up to `counter` (all it made)."""
+        info = card.client.info()
+        stamp = Stamp(
+            info.card_id, info.counter if counter is None else counter,
+            self.ltime if ltime is None else ltime,
+        )  # fmt: skip
+        return stamp.sign(self.logger).encode()
+
+    def stamp(self, card, counter=None, ltime=None):
+        """Sync `card` as far as the journal goes: L acknowledges it with a stamp."""
+        card.client.take_stamp(self.stamp_for(card, counter, ltime))
 
     def voucher(self, card, amount, issuer=None, public_key=None):
         """The next voucher for a card: cumulative w raised by `amount`, sequence + 1."""

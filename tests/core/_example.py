@@ -16,6 +16,7 @@ from purse.records import fields as f
 from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
 from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
+from purse.records.stamp import Stamp
 from purse.records.transfer import Challenge, Payment
 
 NOT_BEFORE = 1767225600  # 2026-01-01T00:00:00Z in L-time seconds.
@@ -46,6 +47,8 @@ class Example:
         self.risk.sign(self.issuer)
         self.voucher_a = Voucher(self.card_a.public_key, 10000, 1, LTIME - 3600).sign(self.issuer)
         self.revocation = RevocationList(1, LTIME - 7200, ()).sign(self.ca)
+        # A's stamp from its last sync: L held its payments up to counter 0.
+        self.stamp_a = Stamp(self.cert_a.card_id, 0, LTIME - 1800).sign(self.logger)
 
         # Embodiment 2: B's fresh nonce, and L's ready-ticket that binds it.
         self.nonce_b = derive(b"nonce of card B")[:16]
@@ -68,7 +71,9 @@ class Example:
         )
 
         # Step 2: A answers with its payer counter at 1.
-        self.payment = Payment.answering(self.challenge, 1, self.cert_a, self.voucher_a)
+        self.payment = Payment.answering(
+            self.challenge, 1, self.cert_a, self.voucher_a, self.stamp_a
+        )
         self.payment.sign(self.card_a)
 
         # Step 3: B queues the log record; step 4: L stores it as leaf 0 and signs a receipt.
@@ -90,6 +95,7 @@ class Example:
             ("RiskParameters", self.risk.encode()),
             ("VoucherI(A)", self.voucher_a.encode()),
             ("RevocationList", self.revocation.encode()),
+            ("Stamp(A)", self.stamp_a.encode()),
             ("Ticket", self.ticket.encode()),
             ("Challenge", self.challenge.encode()),
             ("Payment", self.payment.encode()),

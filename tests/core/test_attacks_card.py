@@ -5,7 +5,7 @@ payer that does not enforce it. Each card is the firmware's own Card and Applet,
 APDUs; a hostile terminal sends ACCEPT without the client's checks (TestCard.accept_raw).
 """
 
-from _cards import World
+from _cards import WINDOW, World
 from _check import raises
 
 from purse import proto
@@ -73,7 +73,7 @@ def test_attack_5_recipient_enforces_the_payment_cap():
     except CardError as exc:
         assert exc.sw == proto.SW_LIMIT
         return
-    big = Payment.answering(challenge, 7, a.card.certificate(), a.card.voucher())
+    big = Payment.answering(challenge, 1, a.card.certificate(), a.card.voucher(), a.card.stamp())
     big.sign(Signer(world.backend, a.card.state.secret))
     _refused(proto.SW_LIMIT, b.accept_raw, big.encode())
     assert b.client.info().balance == 0
@@ -90,3 +90,74 @@ def test_attack_5_recipient_refuses_an_amount_over_its_cap_it_was_asked_for():
     b.client.install_risk(world.risk_parameters(100000, 10000, 50000))
     _refused(proto.SW_LIMIT, b.client.accept, challenge, payment)
     assert b.client.info().balance == 0
+
+
+def test_attack_5_a_payer_that_never_syncs_is_refused_a_window_later():
+    world = World()
+    a, b, c = world.new_card(b"A", 10000), world.new_card(b"B"), world.new_card(b"C", 100)
+    world.transfer(a, b, 100)  # A's stamp is fresh.
+    # A window passes; C syncs (its stamp is new) and pays B, which learns the time from it.
+    world.ltime += WINDOW + 1
+    world.stamp(c)
+    world.transfer(c, b, 10)
+    assert b.client.info().ltime == world.ltime
+    # B's own log of A's first payment is now older than its window: B syncs it.
+    for record in b.client.outbox():
+        b.client.take_receipt(world.receipt_for(record))
+    # A never synced: B refuses it, whatever A's own clock says.
+    challenge = b.client.make_challenge(100)
+    payment = a.client.pay(challenge)
+    _refused(proto.SW_STALE_PAYER, b.client.accept, challenge, payment)
+    assert b.client.info().balance == 110
+    # After a sync A is paid again.
+    world.stamp(a)
+    challenge = b.client.make_challenge(100)
+    assert b.client.accept(challenge, a.client.pay(challenge)) == (100, 210)
+
+
+def test_attack_5_a_revoked_card_is_refused_offline_once_its_stamp_is_stale():
+    # The logger gives a revoked card no stamp (tests/host/test_attacks.py); a recipient that
+    # never got the revocation list refuses it once its last stamp is older than the window.
+    world = World()
+    v, b, c = world.new_card(b"V", 10000), world.new_card(b"B"), world.new_card(b"C", 100)
+    world.ltime += WINDOW + 1
+    world.stamp(c)
+    world.transfer(c, b, 10)
+    challenge = b.client.make_challenge(500)
+    _refused(proto.SW_STALE_PAYER, b.client.accept, challenge, v.client.pay(challenge))
+
+
+def test_attack_7_the_journal_keeps_what_the_logger_has_not_acknowledged():
+    world = World()
+    a, b = world.new_card(b"A", 10000), world.new_card(b"B")
+    torn = []
+    for _ in range(proto.JOURNAL_MAX):
+        torn.append(a.client.pay(b.client.make_challenge(10)))  # B never hears back.
+    # The journal is full: the card refuses to sign more, rather than drop an entry unseen.
+    _refused(proto.SW_JOURNAL_FULL, a.client.pay, b.client.make_challenge(10))
+    assert a.client.journal() == torn
+    # A stamp acknowledges the first ten: those leave the journal, the rest stay.
+    world.stamp(a, counter=10)
+    assert a.client.journal() == torn[10:]
+    # A stamp for a counter the card has not reached, or older than the one it holds, is
+    # refused.
+    _refused(proto.SW_SECURITY, a.client.take_stamp, world.stamp_for(a, counter=99))
+    _refused(proto.SW_WRONG_STATE, a.client.take_stamp, world.stamp_for(a, counter=5))
+    a.client.pay(b.client.make_challenge(10))
+
+
+def test_attack_7_an_old_challenge_replayed_is_never_credited():
+    world = World()
+    a, b = world.new_card(b"A", 10000), world.new_card(b"B")
+    challenge = b.client.make_challenge(300)
+    first = a.client.pay(challenge)
+    assert b.client.accept(challenge, first) == (300, 300)
+    # Inside the journal a replay gets the same payment and no new debit.
+    assert a.client.pay(challenge) == first and a.client.info().balance == 9700
+    # Once the logger acknowledged it, a replay is a new payment (debited, journalled): the
+    # recipient's challenge is used, so it is never credited, and the payer is refunded.
+    world.stamp(a)
+    again = a.client.pay(challenge)
+    assert again != first and a.client.info().balance == 9400
+    _refused(proto.SW_CHALLENGE_UNKNOWN, b.client.accept, challenge, again)
+    assert b.client.info().balance == 300

@@ -126,6 +126,7 @@ def _full_state():
     st.public_key = st.ca_key = st.issuer_key = st.logger_key = b"\x02" + bytes(range(32))
     st.balance, st.pay_counter, st.chall_counter = 0xFFFFFFFF, 7, 9
     st.certificate_blob, st.voucher_blob, st.risk_blob, st.revocation_blob = 1, 2, 3, 4
+    st.stamp_blob = 5
     st.next_blob = 100
     st.outbox = [OutboxEntry(10 + i, b"o%07d" % i, 5, 6) for i in range(proto.OUTBOX_MAX)]
     st.journal = [

@@ -66,7 +66,9 @@ def test_wrong_amount_and_tampered_ec():
     challenge = Challenge.decode(b.client.make_challenge(500))
     # A payment with a valid S over another amount (signed with A's key, read out of the
     # emulated card): S, CertT and VoucherI check out, x does not match the challenge.
-    forged = Payment.answering(challenge, 99, a.card.certificate(), a.card.voucher())
+    forged = Payment.answering(
+        challenge, 1, a.card.certificate(), a.card.voucher(), a.card.stamp()
+    )
     forged.x = 5
     forged.sign(Signer(world.backend, a.card.state.secret))
     refused(b, proto.SW_SECURITY, b.accept_raw, forged.encode())
@@ -185,6 +187,9 @@ def test_settlement_window():
     assert challenge.state.outbox and b.client.read_outbox(0)
     for record in b.client.outbox():
         b.client.take_receipt(world.receipt_for(record, world.ltime + WINDOW + 1))
+    # Its stamp is now older than the window too: recipients would refuse it.
+    refused(b, proto.SW_MUST_SYNC, b.client.pay, a.client.make_challenge(10))
+    world.stamp(b, ltime=world.ltime + WINDOW + 1)
     b.client.pay(a.client.make_challenge(10))
 
 

@@ -53,8 +53,9 @@ class Bank:
         self.logger = LoggerClient(self.server.url, self.logger_key)
         self.stack.callback(self.logger.close)
         self.provisioner = Provisioner(
-            self.ca, self.issuer, self.logger_key, self.logger.ticket, self.logger.publish_voucher
-        )
+            self.ca, self.issuer, self.logger_key, self.logger.ticket, self.logger.publish_voucher,
+            self.logger.stamp,
+        )  # fmt: skip
 
     def logger_process(self, db):
         server = LoggerProcess(

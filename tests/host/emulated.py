@@ -45,6 +45,7 @@ class Cards:
         card.card_id = info.card_id
         card.public_key = info.public_key
         self.load(card, amount)
+        w.stamp(card)  # The logger's first stamp: every payment shows one.
         return card
 
     def load(self, card, amount):
@@ -138,6 +139,7 @@ class Boards(Cards):
         board.card_id = info.card_id
         board.public_key = info.public_key
         self.load(board, amount)
+        w.stamp(board)  # The logger's first stamp: every payment shows one.
         return board
 
     def restart(self, card, **options):

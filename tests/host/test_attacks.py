@@ -6,6 +6,7 @@ in an overspend alert.
 """
 
 import pytest
+from _example import NOT_AFTER, NOT_BEFORE
 from logger_fixtures import WINDOW
 
 from icpurse.logger.client import LoggerError
@@ -154,3 +155,73 @@ def test_attack_1_a_revoked_card_is_never_refunded_even_with_no_record_seen(logg
     with pytest.raises(LoggerError) as refused:
         _refund(w, v, payment)
     assert refused.value.status == 409 and "revoked" in refused.value.reason
+
+
+def test_attack_5_the_logger_stamps_only_a_card_in_good_standing_with_its_journal(logger_world):
+    w = logger_world
+    a, b = w.new_card(b"A", 1000), w.new_card(b"B")
+    a_id = a.client.info().card_id
+    torn = a.client.pay(b.client.make_challenge(10))  # B never hears back.
+    # A stamp for counter 1 needs the payment in the logger's hands first.
+    with pytest.raises(LoggerError) as missing:
+        w.client.stamp(a_id, 1)
+    assert missing.value.status == 409 and "upload its journal" in missing.value.reason
+    w.client.upload_journal([torn])
+    a.client.take_stamp(w.client.stamp(a_id, 1))
+    assert a.client.info().journal == 0
+    with pytest.raises(LoggerError) as older:
+        w.client.stamp(a_id, 0)
+    assert older.value.status == 409
+    # A revoked card gets no stamp; its sync says so and the card keeps its old one.
+    w.client.publish_revocation(w.revocation([a_id], sequence=1))
+    with pytest.raises(LoggerError) as revoked:
+        w.client.stamp(a_id, 1)
+    assert revoked.value.status == 403
+    report = w.client.sync(a.client)
+    assert not report.stamped and "revoked" in report.stamp_refused
+
+
+def test_attack_8_the_logger_refuses_a_payer_whose_certificate_ended(logger_world):
+    w = logger_world
+    a, b = w.new_card(b"A", 1000), w.new_card(b"B")
+    w.transfer(a, b, 100)
+    w.transfer(a, b, 200)
+    # Up to a window after the certificate's end, a record still counts (its recipient took it
+    # while the certificate was valid)...
+    w.client.submit(b.client.read_outbox(0))
+    # ...later, not: a card cannot spend on a certificate long expired.
+    w.advance(NOT_AFTER - w.service.ltime() + WINDOW + 1)
+    with pytest.raises(LoggerError) as refused:
+        w.client.submit(b.client.read_outbox(1))
+    assert refused.value.status == 403 and "certificate is not valid" in refused.value.reason
+
+
+def test_attack_8_the_ca_revokes_ten_thousand_cards_over_the_systems_life(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from icpurse.authority import AuthorityError
+    from icpurse.authority.ca import KEEP, CertificationAuthority
+
+    CertificationAuthority.init(tmp_path / "ca")
+    ca = CertificationAuthority.open(tmp_path / "ca")
+    ids = []
+    for _ in range(10011):
+        key = (
+            ec.generate_private_key(ec.SECP256R1())
+            .public_key()
+            .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
+        )
+        ids.append(ca.certify(key, NOT_BEFORE, NOT_AFTER).card_id)
+    ltime = NOT_BEFORE
+    longest = 0
+    for start in range(0, 10000, 40):
+        rl = ca.revoke(ids[start : start + 40], ltime)
+        longest = max(longest, len(rl.revoked))
+        ltime += KEEP // 2
+    assert rl.sequence == 250 and longest == 80 <= proto.MAX_REVOKED
+    # A list names only what was revoked in the last KEEP seconds: here the last two batches.
+    assert set(rl.revoked) == set(ids[9920:10000])
+    # More than a list holds within KEEP is refused, with the reason: 80 + 11 > 90.
+    with pytest.raises(AuthorityError, match="revoked in the last 14 days"):
+        ca.revoke(ids[10000:], ltime - KEEP // 2)

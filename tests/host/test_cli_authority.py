@@ -242,3 +242,26 @@ def test_key_and_passphrase_files_that_cannot_be_one(authorities, capsys, tmp_pa
         message = "no key at {tmp}/nothing (run init first)"
     assert code == 2 and message.format(tmp=tmp_path, what="key") in err, err
     assert not (tmp_path / "log.db").exists()
+
+
+def test_an_authority_database_of_protocol_1_is_refused(tmp_path):
+    import sqlite3
+
+    from icpurse.authority import AuthorityError
+    from icpurse.authority.ca import CertificationAuthority
+    from icpurse.authority.issuer import Issuer
+
+    CertificationAuthority.init(tmp_path / "ca")
+    Issuer.init(tmp_path / "issuer", tmp_path / "ca" / "ca.pub")
+    # Take both back to the last schema of protocol 1: they must be refused, not misread.
+    for path, version in ((tmp_path / "ca" / "ca.sqlite", 1),
+                          (tmp_path / "issuer" / "issuer.sqlite", 2)):  # fmt: skip
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA user_version = %d" % version)
+            conn.execute("DELETE FROM meta WHERE key = 'protocol'")
+    for opener, directory in ((CertificationAuthority.open, "ca"), (Issuer.open, "issuer")):
+        try:
+            opener(tmp_path / directory)
+            raise AssertionError("a protocol-1 %s database was opened" % directory)
+        except AuthorityError as exc:
+            assert "protocol 1" in str(exc) and "init a new %s" % directory in str(exc)

@@ -165,6 +165,11 @@ def test_pay_and_sync_with_a_logger(cards, capsys, tmp_path):
     fields = info(capsys, b)
     assert fields["outbox"].startswith("0 log record(s)")
     assert int(fields["L-time"].split()[0]) > cards.world.ltime  # The receipt's L-time.
+    # B's clock now runs at the logger's: A's stamp, from the world's older L-time, is stale to
+    # it (the recipient would refuse A with 9409), so A syncs and takes a fresh one.
+    code, out, err = run(capsys, "sync", a.port, "--logger", server.url)
+    assert code == 0 and "stamp: the logger holds the card's payments up to counter 1" in out, out
+    assert "its journal holds 0" in out
 
     # With --logger (and the ready-ticket of embodiment 2) the recipient is synced at once.
     code, out, err = run(capsys, "pay", "--from", a.port, "--to", b.port, "--amount", 200,

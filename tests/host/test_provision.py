@@ -13,6 +13,7 @@ from icpurse.redemption import monotonic_ms
 from purse import proto
 from purse.client import CardClient
 from purse.records.logger import Ticket
+from purse.records.stamp import Stamp
 
 sys.path.insert(0, str(ROOT / "tests" / "core"))
 from _cards import Rng
@@ -36,7 +37,10 @@ def provisioner(tmp_path):
     def ticket_for(nonce):
         return Ticket(nonce, LTIME).sign(logger).encode()
 
-    return Provisioner(ca, issuer, logger_pub, ticket_for)
+    def stamp_for(card_id, counter):
+        return Stamp(card_id, counter, LTIME).sign(logger).encode()
+
+    return Provisioner(ca, issuer, logger_pub, ticket_for, stamp_for=stamp_for)
 
 
 def _card(name):

@@ -70,8 +70,9 @@ class History:
         self.http.__enter__()
         self.logger = LoggerClient(logger_key=key.public_key, http=self.http)
         self.provisioner = Provisioner(
-            self.ca, self.issuer, key.public_key, self.logger.ticket, self.logger.publish_voucher
-        )
+            self.ca, self.issuer, key.public_key, self.logger.ticket, self.logger.publish_voucher,
+            self.logger.stamp,
+        )  # fmt: skip
         self.cards = []
         self.destroyed = []
         self.loaded = 0

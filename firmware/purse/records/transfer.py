@@ -11,6 +11,7 @@ from purse.errors import CredentialError, RecordError
 from purse.records import fields as f
 from purse.records.credentials import Certificate, Voucher
 from purse.records.signed import MAX_NESTED, Signed
+from purse.records.stamp import Stamp
 
 _OPT = tlv.OPTIONAL
 # Length of eC in each seal mode that carries one (encrypted: 44-byte plaintext + 16-byte tag).
@@ -107,7 +108,8 @@ class Challenge(Signed):
 
 
 class Payment(Signed):
-    """A's answer: S over (x, G1, G2, ChallID, ctrA), with eC echoed, CertT(A), VoucherI(A).
+    """A's answer: S over (x, G1, G2, ChallID, ctrA), with eC echoed, CertT(A), VoucherI(A)
+    and A's freshness stamp from L (purse.records.stamp).
 
     A payment is identified by (PkUA, ChallID, G1), never by its signature bytes.
     """
@@ -125,6 +127,7 @@ class Payment(Signed):
         (proto.TAG_SEALED, 32, 60, _OPT),
         (proto.TAG_CERTIFICATE, 1, MAX_NESTED, 0),
         (proto.TAG_VOUCHER, 1, MAX_NESTED, 0),
+        (proto.TAG_STAMP, 1, MAX_NESTED, 0),
     )
 
     def __init__(self, x=1, g1=None, g2=None, chall_id=None, counter=0):
@@ -137,14 +140,16 @@ class Payment(Signed):
         self.sealed = None
         self.certificate = None
         self.voucher = None
+        self.stamp = None
 
     @classmethod
-    def answering(cls, challenge, counter, certificate, voucher):
+    def answering(cls, challenge, counter, certificate, voucher, stamp):
         """The unsigned payment that answers `challenge` with payer counter `counter`."""
         pay = cls(challenge.x, challenge.g1, challenge.g2, challenge.chall_id, counter)
         pay.sealed = challenge.sealed
         pay.certificate = certificate
         pay.voucher = voucher
+        pay.stamp = stamp
         return pay
 
     def items(self):
@@ -162,6 +167,7 @@ class Payment(Signed):
             out.append((proto.TAG_SEALED, self.sealed))
         out.append((proto.TAG_CERTIFICATE, self.certificate.encode_value()))
         out.append((proto.TAG_VOUCHER, self.voucher.encode_value()))
+        out.append((proto.TAG_STAMP, self.stamp.encode_value()))
         return out
 
     def load(self, fields, outer):
@@ -176,6 +182,7 @@ class Payment(Signed):
         self.sealed = None if sealed is None else bytes(sealed)
         self.certificate = Certificate.from_value(outer[proto.TAG_CERTIFICATE])
         self.voucher = Voucher.from_value(outer[proto.TAG_VOUCHER])
+        self.stamp = Stamp.from_value(outer[proto.TAG_STAMP])
 
     @property
     def payer_key(self):

@@ -94,6 +94,12 @@ class Card:
     def revocation(self):
         return self._record(RevocationList, "x", self.state.revocation_blob)
 
+    def stamp(self):
+        # Imported here: only a card that has synced holds one.
+        from purse.records.stamp import Stamp
+
+        return self._record(Stamp, "s", self.state.stamp_blob)
+
     def card_id(self):
         return f.card_id(self.state.public_key)
 

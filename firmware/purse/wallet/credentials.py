@@ -133,6 +133,40 @@ def load_voucher(card, data):
     return state.balance
 
 
+def take_stamp(card, data):
+    """TAKE STAMP: L's stamp for this card, at least as new as the one it holds, for a counter
+    the card has reached. L holds every payment up to that counter, so the journal drops them;
+    the stamp's L-time advances the card's."""
+    card.require(proto.STATE_READY)
+    from purse.records.stamp import Stamp  # Only a sync needs it (a card's heap is small).
+
+    stamp = Stamp.decode(data)
+    stamp.verify(card.backend, card.state.logger_key)
+    if stamp.card_id != card.card_id():
+        raise CredentialError("the stamp is for another card")
+    if stamp.counter > card.state.pay_counter:
+        raise CredentialError("the stamp names a payment counter the card has not reached")
+    current = card.stamp()
+    if current is not None and (stamp.ltime < current.ltime or stamp.counter < current.counter):
+        raise WrongState("the stamp is older than the one the card holds")
+    state = card.next_state()
+    kept = []
+    drop = []
+    for entry in state.journal:
+        if entry.counter > stamp.counter:
+            kept.append(entry)
+        else:
+            drop.append(entry.name)
+    state.journal = kept
+    advance_ltime(state, stamp.ltime)
+    old = state.stamp_blob
+    number = state.take_blob_number()
+    state.stamp_blob = number
+    if old is not None:
+        drop.append(blob_name("s", old))
+    card.commit(state, {blob_name("s", number): stamp.encode()}, drop)
+
+
 def install_revocation(card, data):
     """A newer CA-signed revocation list; its L-time advances the card's."""
     card.require(proto.STATE_READY)

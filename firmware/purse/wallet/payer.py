@@ -3,7 +3,9 @@
 A challenge already in the journal gets the journalled payment again, so a retry never debits
 twice. Otherwise the card checks amount, balance and limits (and, in the identified mode, the
 recipient's certificate and revocation), asks its holder, increments ctrA, and debits and
-journals the signed payment in one commit before the payment leaves the card.
+journals the signed payment in one commit before the payment leaves the card. The journal
+keeps every payment until a stamp from L acknowledges it (wallet.credentials.take_stamp); a
+full journal refuses to pay, and so does a card without a stamp fresh enough for recipients.
 """
 
 from purse import proto
@@ -11,7 +13,9 @@ from purse.errors import (
     CryptoError,
     Declined,
     InsufficientFunds,
+    JournalFull,
     LimitExceeded,
+    MustSync,
     NotFound,
     Revoked,
     WrongState,
@@ -52,6 +56,14 @@ def pay(card, data):
     voucher = card.voucher()
     if voucher is None:
         raise WrongState("the card has no voucher to show")
+    stamp = card.stamp()
+    # Recipients refuse a payer without a stamp younger than the window: paying would only
+    # debit a payment no one credits.
+    if stamp is None or stamp.ltime + risk.window < card.state.ltime:
+        raise MustSync("the card's stamp from the logger is missing or too old: sync first")
+    if len(card.state.journal) >= proto.JOURNAL_MAX:
+        raise JournalFull("the journal holds %d payments the logger has not acknowledged"
+                          % len(card.state.journal))  # fmt: skip
     recipient = None
     if challenge.mode == proto.SEAL_SIGNED:
         recipient = challenge.verify_identified(card.backend, card.state.ca_key, card.state.ltime)
@@ -64,17 +76,14 @@ def pay(card, data):
     state = card.next_state()
     state.pay_counter += 1
     state.balance -= x
-    payment = Payment.answering(challenge, state.pay_counter, card.certificate(), voucher)
+    payment = Payment.answering(challenge, state.pay_counter, card.certificate(), voucher, stamp)
     # Boards mix fresh entropy into RFC 6979 (section 3.6) so power traces do not repeat.
     payment.sign(card.signer(), card.rng(32))
     encoded = payment.encode()
     number = state.take_blob_number()
     entry = JournalEntry(number, challenge.chall_id, challenge.g1[:8], x, state.pay_counter)
     state.journal.append(entry)
-    drop = ()
-    if len(state.journal) > proto.JOURNAL_MAX:
-        drop = (state.journal.pop(0).name,)
-    card.commit(state, {entry.name: encoded}, drop)
+    card.commit(state, {entry.name: encoded})
     return encoded
 
 

@@ -16,6 +16,7 @@ from purse.errors import (
     LimitExceeded,
     NotFound,
     Revoked,
+    StalePayer,
     UnknownChallenge,
     WrongState,
 )
@@ -131,11 +132,26 @@ def accept(card, data, expected, ticket=None, rtt=None):
     payment.verify_chain(card.backend, card.state.ca_key, card.state.issuer_key, card.state.ltime)
     if card.is_revoked(payment.certificate.card_id):
         raise Revoked("the payer's certificate is revoked")
+    # The payer's stamp: L held its payments up to the stamp's counter at the stamp's L-time,
+    # and L stamps no revoked card. A payer that has not synced within the window is refused,
+    # so every card goes online, and a revoked one stops being paid a window after its last
+    # sync even where the revocation list has not reached (docs/PROTOCOL.md section 7.0).
+    stamp = payment.stamp
+    stamp.verify(card.backend, card.state.logger_key)
+    if stamp.card_id != payment.certificate.card_id:
+        raise CryptoError("the stamp is for another card than the payer")
+    if not stamp.counter < payment.counter <= stamp.counter + proto.JOURNAL_MAX:
+        raise CryptoError("the payer counter does not follow the stamp")
+    if stamp.ltime + risk.window < card.state.ltime:
+        raise StalePayer("the payer's stamp is older than the settlement window")
     # The payer's card enforces the cap too, but a payer is not trusted to: a modified or
     # cloned card would otherwise move any amount to any recipient.
     if x > risk.payment_cap:
         raise LimitExceeded("%d is over the payment cap" % x)
     state = card.next_state()
+    # L-time travels with stamps: a recipient that has not synced learns the time from its
+    # payers, so its own outbox ages and its own stamp goes stale on schedule.
+    advance_ltime(state, stamp.ltime)
     if entry.flags & PENDING_NEEDS_TICKET:
         # Imported here: most challenges need no ticket, and a card's heap is small.
         from purse.wallet.tickets import check_ticket

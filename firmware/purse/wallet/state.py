@@ -33,6 +33,7 @@ _ST_CERTIFICATE = const(0xCE)  # u32: blob number of CertT(U).
 _ST_VOUCHER = const(0xCF)  # u32: blob number of the latest VoucherI(U).
 _ST_RISK = const(0xD0)  # u32: blob number of the risk parameters.
 _ST_REVOCATION = const(0xD1)  # u32: blob number of the revocation list.
+_ST_STAMP = const(0xD5)  # u32: blob number of the newest stamp from L.
 _ST_PENDING = const(0xD2)  # Layout 1 only (pending challenges): refused in layout 2.
 _ST_OUTBOX = const(0xD3)  # Repeated: blob(4) ChallID(8) x(4) L-time queued(4).
 _ST_JOURNAL = const(0xD4)  # Repeated: blob(4) ChallID(8) G1[0:8](8) x(4) ctrA(4).
@@ -64,6 +65,7 @@ _SCHEMA = (
     (_ST_VOUCHER, _U32, _U32, _OPT),
     (_ST_RISK, _U32, _U32, _OPT),
     (_ST_REVOCATION, _U32, _U32, _OPT),
+    (_ST_STAMP, _U32, _U32, _OPT),
     (_ST_PENDING, 9, 45, _LIST),
     (_ST_OUTBOX, 20, 20, _LIST),
     (_ST_JOURNAL, 28, 28, _LIST),
@@ -91,6 +93,7 @@ _BLOBS = (
     (_ST_VOUCHER, "voucher_blob", "v"),
     (_ST_RISK, "risk_blob", "r"),
     (_ST_REVOCATION, "revocation_blob", "x"),
+    (_ST_STAMP, "stamp_blob", "s"),
 )
 
 

@@ -13,6 +13,14 @@ from purse.errors import InvalidKey, RecordError
 from purse.records.credentials import Certificate, RevocationList
 
 KIND = "ca"
+# How long a revoked card stays on the lists the CA signs (seconds of L-time). A revoked card
+# gets no stamp from the logger, so once a recipient's L-time is a window past the revocation
+# it refuses the card's payments as stale (docs/PROTOCOL.md section 7.0) whether or not the
+# list names it. This must be at least the longest settlement window (risk parameter 9B) the
+# issuer gives cards; twice the default of 7 days leaves a margin. A list then holds the cards
+# revoked in the last KEEP seconds, at most proto.MAX_REVOKED, however many the CA revokes over
+# the system's life.
+KEEP = 14 * 86400
 MIGRATIONS = (
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -35,6 +43,7 @@ MIGRATIONS = (
         record BLOB NOT NULL
     );
     """,
+    db.PROTOCOL_2,
 )
 
 
@@ -99,8 +108,9 @@ class CertificationAuthority:
             raise AuthorityError("unknown card %s: the CA never certified it" % card_id.hex())
         return Certificate.decode(row[0])
 
-    def revoke(self, card_ids, ltime, reason="revoked"):
-        """Revoke cards and sign the next revocation list. Returns the RevocationList."""
+    def revoke(self, card_ids, ltime, reason="revoked", keep=KEEP):
+        """Revoke cards and sign the next revocation list, which names the cards revoked in
+        the last `keep` seconds before `ltime` (KEEP). Returns the RevocationList."""
         for card_id in card_ids:
             self.certificate(card_id)
         with db.transaction(self.conn):
@@ -108,10 +118,16 @@ class CertificationAuthority:
                 self.conn.execute(
                     "INSERT OR IGNORE INTO revoked VALUES (?, ?, ?)", (card_id, ltime, reason)
                 )
-            revoked = [r[0] for r in self.conn.execute("SELECT card_id FROM revoked")]
+            revoked = [
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT card_id FROM revoked WHERE ltime > ? ORDER BY card_id", (ltime - keep,)
+                )
+            ]
             if len(revoked) > proto.MAX_REVOKED:
                 raise AuthorityError(
-                    "a revocation list holds at most %d cards" % proto.MAX_REVOKED
+                    "a revocation list holds at most %d cards, and %d were revoked in the last"
+                    " %d days" % (proto.MAX_REVOKED, len(revoked), keep // 86400)
                 )
             (sequence,) = self.conn.execute(
                 "SELECT COALESCE(MAX(sequence), 0) + 1 FROM revocation_lists"

@@ -10,6 +10,11 @@ from pathlib import Path
 
 from icpurse.authority import AuthorityError
 
+# The migration that marks a database as one of protocol 2 (docs/PROTOCOL.md): the records an
+# authority signed before it are of protocol 1, which this code cannot read, so an older
+# database is refused rather than brought up to date.
+PROTOCOL_2 = "INSERT INTO meta (key, value) VALUES ('protocol', '2');"
+
 
 def open_db(path, kind, migrations, create=False):
     """Open (or with `create`, make) the database of authority `kind` at `path`."""
@@ -31,6 +36,11 @@ def open_db(path, kind, migrations, create=False):
             raise AuthorityError(
                 "%s has schema version %d, newer than this icpurse knows (%d)"
                 % (path, version, len(migrations))
+            )
+        if 0 < version <= migrations.index(PROTOCOL_2):
+            raise AuthorityError(
+                "%s holds records of icpurse protocol 1, which this icpurse cannot read: init a"
+                " new %s in another directory" % (path, kind)
             )
         for number in range(version, len(migrations)):
             # executescript() commits any transaction opened outside it, so the script itself

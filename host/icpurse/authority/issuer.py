@@ -45,6 +45,7 @@ MIGRATIONS = (
     ALTER TABLE vouchers ADD COLUMN reason TEXT NOT NULL DEFAULT 'load';
     ALTER TABLE vouchers ADD COLUMN reference BLOB;
     """,
+    db.PROTOCOL_2,
 )
 REASONS = ("load", "refund", "recovery", "redemption")
 

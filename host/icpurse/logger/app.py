@@ -269,6 +269,16 @@ def build_app(service):
         return JSONResponse({"results": results})
 
     @_endpoint
+    async def post_stamp(request):
+        body = await _json(request)
+        card_id = _card_id(body.get("card_id"))
+        counter = body.get("counter")
+        if not isinstance(counter, int) or isinstance(counter, bool) or not 0 <= counter < 2**32:
+            raise BadRequest(400, "counter must be a payer counter, 0 to 4294967295")
+        stamp = await service.sequencer.run_alone(lambda: service.stamp(card_id, counter))
+        return JSONResponse({"stamp": stamp.hex()})
+
+    @_endpoint
     async def in_doubt(request):
         text = request.query_params.get("card")
         card_id = None if text is None else _card_id(text)
@@ -345,6 +355,7 @@ def build_app(service):
         Route("/v1/cards/{card_id}/voucher", card_voucher, methods=["GET"]),
         Route("/v1/payments", post_payments, methods=["POST"]),
         Route("/v1/in-doubt", in_doubt, methods=["GET"]),
+        Route("/v1/stamps", post_stamp, methods=["POST"]),
         Route("/v1/recoveries", post_recovery, methods=["POST"]),
         Route("/v1/ledger", ledger, methods=["GET"]),
         Route("/v1/ledger/{table}", ledger_table, methods=["GET"]),

@@ -106,7 +106,7 @@ class Appender:
                               list({(item.payer_key, item.counter) for item in items}))
         }  # fmt: skip
         for pos, item in enumerate(items):
-            refused = _card_refusal(item, expired, unknown)
+            refused = _card_refusal(item, expired, unknown, ltime, self.window)
             if refused is not None:
                 if item.payer_id in expired and item.identity not in stored:
                     # Kept as evidence that the payment reached a recipient: it is then never
@@ -227,9 +227,16 @@ class Appender:
         )
 
 
-def _card_refusal(item, expired, unknown):
+def _card_refusal(item, expired, unknown, ltime, window):
     """Why the cards of `item` are refused, if they are: its payer revoked and past the
-    settlement window, or its recipient unknown to the issuer feed."""
+    settlement window, its payer's certificate not valid (a record may come up to a window
+    after the certificate ended: its recipient accepted it while it was valid), or its
+    recipient unknown to the issuer feed."""
+    if ltime < item.not_before or ltime > item.not_after + window:
+        return SubmitError(
+            403, "the payer card %s's certificate is not valid at L-time %d"
+            % (item.payer_id.hex(), ltime)
+        )  # fmt: skip
     if item.payer_id in expired:
         return SubmitError(
             403, "the payer card %s is revoked and its settlement window has passed"

@@ -229,6 +229,20 @@ class LoggerClient:
                                 "results")  # fmt: skip
         return results
 
+    def stamp(self, card_id, counter):
+        """L's stamp (bytes, checked with PkL) for the card, acknowledging its payments up to
+        payer counter `counter`; upload its journal first."""
+        body = self._call(
+            "POST", "/v1/stamps", json={"card_id": bytes(card_id).hex(), "counter": int(counter)}
+        )
+        from purse.records.stamp import Stamp
+
+        data = hex_field(body, "stamp")
+        stamp = self._signed(Stamp, data)
+        if stamp.card_id != bytes(card_id) or stamp.counter != int(counter):
+            raise LoggerError(None, "the logger's stamp is for another card or counter")
+        return data
+
     def in_doubt(self, card_id=None):
         params = {} if card_id is None else {"card": bytes(card_id).hex()}
         payments = objects(self._call("GET", "/v1/in-doubt", params=params), "payments")
@@ -295,6 +309,15 @@ class LoggerClient:
                 state = result.get("state", "refused")
                 report.journal[state] = report.journal.get(state, 0) + 1
         info = card.info()
+        try:
+            card.take_stamp(self.stamp(info.card_id, info.counter))
+            report.stamped = True
+        except LoggerError as exc:
+            # A revoked card gets no stamp (403): it stops being paid a window after its last
+            # one; a card whose journal the logger could not store gets none either (409).
+            if exc.status not in (403, 409):
+                raise
+            report.stamp_refused = exc.reason
         voucher = self.latest_voucher(info.card_id)
         if voucher is not None:
             from purse.records.credentials import Voucher
@@ -324,3 +347,7 @@ class SyncReport:
         self.journal = {}
         self.voucher_loaded = False
         self.revocation_installed = False
+        # Whether the card took a fresh stamp (every sync of a card in good standing does),
+        # and why not when the logger refused one.
+        self.stamped = False
+        self.stamp_refused = None

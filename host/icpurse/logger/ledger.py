@@ -170,5 +170,7 @@ class LedgerViews:
         return None if row is None else bytes(row[0])
 
     def is_revoked(self, card_id):
-        current = self.revocation()
-        return current is not None and RevocationList.decode(current).is_revoked(card_id)
+        # Every card any list named: the CA's lists leave out cards revoked long ago (their
+        # stamps are stale), but the logger never forgets them.
+        row = self.storage.one("SELECT 1 FROM revoked_cards WHERE card_id = ?", (bytes(card_id),))
+        return row is not None

@@ -25,6 +25,7 @@ from purse import proto
 from purse.errors import CryptoError, RecordError
 from purse.records import fields as f
 from purse.records.credentials import Voucher
+from purse.records.stamp import Stamp
 from purse.records.statement import BalanceStatement
 from purse.records.transfer import Payment
 
@@ -152,6 +153,49 @@ class SettlementViews:
             }
             for r in self.storage.all(sql + " ORDER BY p.seen, p.identity", params)
         ]
+
+    # --- stamps ---------------------------------------------------------------------------------
+
+    def stamp(self, card_id, counter):
+        """The card's freshness stamp for payer counter `counter`: L holds every payment the
+        card signed since its last stamp up to `counter` (its journal, uploaded first). Never
+        for a revoked or closed card: its stamp then grows stale, and recipients refuse it a
+        window later even where the revocation list has not reached."""
+        card_id = bytes(card_id)
+        return self.storage.append(lambda tx: self._stamp(tx, card_id, int(counter)))
+
+    def _stamp(self, tx, card_id, counter):
+        if tx.one("SELECT 1 FROM vouchers WHERE card_id = ? LIMIT 1", (card_id,)) is None:
+            raise SubmitError(404, "unknown card %s" % card_id.hex())
+        if _revoked(tx, card_id):
+            raise SubmitError(403, "card %s is revoked: it gets no stamp" % card_id.hex())
+        last = tx.one("SELECT counter, ltime FROM stamps WHERE card_id = ?", (card_id,))
+        since = 0 if last is None else int(last[0])
+        if counter < since:
+            raise SubmitError(409, "the card's last stamp already covers payer counter %d" % since)
+        held = tx.one(
+            "SELECT COUNT(DISTINCT counter) FROM payments WHERE payer_id = ? AND counter > ?"
+            " AND counter <= ?",
+            (card_id, since, counter),
+        )[0]
+        if int(held) != counter - since:
+            raise SubmitError(
+                409, "the logger holds %d of the card's payments %d to %d: upload its journal"
+                " first" % (int(held), since + 1, counter)
+            )  # fmt: skip
+        ltime = max(self.ltime(), 0 if last is None else int(last[1]))
+        encoded = Stamp(card_id, counter, ltime).sign(self.signer).encode()
+        if last is None:
+            tx.run(
+                "INSERT INTO stamps (card_id, counter, ltime, record) VALUES (?, ?, ?, ?)",
+                (card_id, counter, ltime, encoded),
+            )
+        else:
+            tx.run(
+                "UPDATE stamps SET counter = ?, ltime = ?, record = ? WHERE card_id = ?",
+                (counter, ltime, encoded, card_id),
+            )
+        return encoded
 
     # --- the issuer feed, with refunds and recoveries -----------------------------------------
 

@@ -131,8 +131,8 @@ MIGRATIONS = (
 )
 # Schema 3 is protocol 2: a payer counter may stand in two leaves (a clone's second payment is
 # credited to its honest recipient, docs/PROTOCOL.md section 7.3), so the unique constraint on
-# (payer_key, counter) becomes a plain index. SQLite drops a constraint only by rebuilding the
-# table.
+# (payer_key, counter) becomes a plain index (SQLite drops a constraint only by rebuilding the
+# table); and the newest stamp of each card (section 7.0).
 _LEAVES_3_SQLITE = """
     CREATE TABLE leaves_3 (
         leaf_index INTEGER PRIMARY KEY,
@@ -153,11 +153,23 @@ _LEAVES_3_SQLITE = """
     ALTER TABLE leaves_3 RENAME TO leaves;
     CREATE INDEX leaves_payer ON leaves (payer_id);
     CREATE INDEX leaves_recipient ON leaves (recipient_id);
-    CREATE INDEX leaves_counter ON leaves (payer_key, counter)
+    CREATE INDEX leaves_counter ON leaves (payer_key, counter);
+    CREATE TABLE stamps (
+        card_id BLOB PRIMARY KEY,
+        counter INTEGER NOT NULL,
+        ltime INTEGER NOT NULL,
+        record BLOB NOT NULL
+    )
 """
 _LEAVES_3_POSTGRES = """
     ALTER TABLE leaves DROP CONSTRAINT leaves_payer_key_counter_key;
-    CREATE INDEX leaves_counter ON leaves (payer_key, counter)
+    CREATE INDEX leaves_counter ON leaves (payer_key, counter);
+    CREATE TABLE stamps (
+        card_id BYTEA PRIMARY KEY,
+        counter BIGINT NOT NULL,
+        ltime BIGINT NOT NULL,
+        record BYTEA NOT NULL
+    )
 """
 # The first schema version whose records are of protocol 2; a database of an older schema
 # that holds any record is refused, since protocol-1 records cannot be read by this code.

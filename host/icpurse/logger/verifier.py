@@ -49,6 +49,8 @@ class Prepared:
         "data",
         "fields",
         "identity",
+        "not_after",
+        "not_before",
         "payer_id",
         "payer_key",
         "recipient_id",
@@ -58,7 +60,8 @@ class Prepared:
 
     def __init__(self, data, fields):
         (self.record_hash, self.payer_key, self.payer_id, self.counter, self.recipient_id,
-         self.chall_id, g1, self.amount, self.voucher) = fields  # fmt: skip
+         self.chall_id, g1, self.amount, self.voucher, self.not_before,
+         self.not_after) = fields  # fmt: skip
         self.data = data
         self.fields = fields  # What goes on to an appender process (appender.py).
         self.identity = self.payer_key + self.chall_id + g1
@@ -78,6 +81,9 @@ def _fields(data, record, voucher_row):
         payment.x,
         # The voucher's row for the logger's vouchers table: (sequence, issued, PkU, record).
         voucher_row,
+        # CertT(A)'s validity, which the sequencer checks at its L-time.
+        payment.certificate.not_before,
+        payment.certificate.not_after,
     )
 
 
