@@ -17,6 +17,7 @@ from icpurse.logger import merkle
 from icpurse.logger.answers import LoggerError, columns_checked
 from icpurse.logger.merkle import MemoryNodes, ProofError
 from purse.errors import CryptoError, RecordError
+from purse.records import fields as f
 from purse.records.checkpoint import Checkpoint
 from purse.records.log import LogRecord
 from purse.records.logger import Receipt
@@ -30,8 +31,8 @@ COLUMNS = {
     "checkpoints": (("checkpoint", "hex"), ("tree_size", int)),
     "vouchers": (("card_id", "hex"), ("sequence", int), ("issued", int), ("reason", str),
                  ("record", "hex")),
-    "payments": (("identity", "hex"), ("payer_id", "hex"), ("amount", int)),
-    "settlements": (("identity", "hex"), ("kind", str), ("payer_id", "hex"),
+    "payments": (("payment_key", "hex"), ("payer_id", "hex"), ("amount", int)),
+    "settlements": (("payment_key", "hex"), ("kind", str), ("payer_id", "hex"),
                     ("voucher_sequence", (int, type(None))), ("amount", int)),
     "recoveries": (("card_id", "hex"), ("successor", "hex"), ("amount", int),
                    ("shortfall", int), ("voucher_sequence", (int, type(None)))),
@@ -61,7 +62,7 @@ def _hex(value):
 
 
 def _check_leaves(report, client, leaves, backend, logger_key):
-    """Parse every leaf again; returns [(identity, payer id, recipient id, amount, hash)]."""
+    """Parse every leaf again; returns [(payment key, payer id, recipient id, amount, hash)]."""
     parsed = []
     seen = {}
     for expected, row in enumerate(leaves):
@@ -81,12 +82,14 @@ def _check_leaves(report, client, leaves, backend, logger_key):
             report.flag("leaf %d: its receipt is for another record or index" % index)
         payment = record.payment
         identity = payment.certificate.public_key + payment.chall_id + payment.g1
-        if identity in seen:
+        # One credit per challenge and amount: the logger credits a challenge twice only when
+        # its payer signed two amounts for it (docs/PROTOCOL.md section 7.3).
+        if (identity, payment.x) in seen:
             report.flag(
                 "leaves %d and %d credit the same payment: a double credit"
-                % (seen[identity], index)
+                % (seen[(identity, payment.x)], index)
             )
-        seen[identity] = index
+        seen[(identity, payment.x)] = index
         payer = payment.certificate.card_id
         if (
             row["amount"] != payment.x
@@ -98,7 +101,8 @@ def _check_leaves(report, client, leaves, backend, logger_key):
                 % (index, row["amount"], row["payer_id"], row["recipient_id"], payment.x,
                    payer.hex(), record.recipient_id.hex())
             )  # fmt: skip
-        parsed.append((identity, payer, record.recipient_id, payment.x, merkle.leaf_hash(data)))
+        key = identity + f.u32(payment.counter)
+        parsed.append((key, payer, record.recipient_id, payment.x, merkle.leaf_hash(data)))
     return parsed
 
 
@@ -150,16 +154,16 @@ def _balances(parsed, vouchers, payments, settlements, recoveries):
         c = card(row["card_id"])
         c["issued"] = max(c["issued"], row["issued"])
     logged = set()
-    for identity, payer, recipient, amount, _ in parsed:
-        logged.add(identity.hex())
+    for key, payer, recipient, amount, _ in parsed:
+        logged.add(key.hex())
         card(payer.hex())["delta"] -= amount
         card(recipient.hex())["delta"] += amount
-    settled = {s["identity"]: s for s in settlements}
+    settled = {s["payment_key"]: s for s in settlements}
     in_doubt = 0
     for p in payments:
-        if p["identity"] in logged:
+        if p["payment_key"] in logged:
             continue
-        s = settled.get(p["identity"])
+        s = settled.get(p["payment_key"])
         if s is not None and s["kind"] == "reverted":
             continue
         card(p["payer_id"])["delta"] -= p["amount"]
@@ -204,10 +208,10 @@ def run(client, issuer, backend, logger_key):
     logged = {p[0].hex() for p in parsed}
     refunds = {}
     for s in settlements:
-        if s["identity"] in logged:
+        if s["payment_key"] in logged:
             report.flag(
                 "payment %s... is both credited by a log and %s: a double credit"
-                % (s["identity"][:16], s["kind"])
+                % (s["payment_key"][:16], s["kind"])
             )
         if s["kind"] == "refunded":
             refunds[(s["payer_id"], s["voucher_sequence"])] = s["amount"]

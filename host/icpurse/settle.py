@@ -29,15 +29,15 @@ def refund_due(issuer, logger, ltime=None, progress=None):
         if not payment["due"]:
             continue
         payer = bytes.fromhex(payment["payer_id"])
-        identity = bytes.fromhex(payment["identity"])
+        key = bytes.fromhex(payment["payment_key"])
         try:
             voucher = issuer.load(
                 payer,
                 payment["amount"],
                 int(time.time()) if ltime is None else ltime,
                 reason="refund",
-                reference=identity,
-                publish=lambda v, i=identity: logger.publish_voucher(v, "refund", i),
+                reference=key,
+                publish=lambda v, k=key: logger.publish_voucher(v, "refund", k),
             )
         except LoggerError as exc:
             if exc.status in (409, 425):

@@ -165,14 +165,19 @@ def test_receipts_must_match_and_verify():
     world, a, b = _setup()
     world.transfer(a, b, 10)
     record = LogRecord.decode(b.client.read_outbox(0))
-    wrong = Receipt(bytes(32), record.recipient_id, record.payment.chall_id, 0, 1, world.ltime)
-    refused(b, proto.SW_NO_MATCH, b.client.take_receipt, wrong.sign(world.logger).encode())
     other = Receipt(record.hash(), record.recipient_id, bytes(8), 0, 1, world.ltime)
     refused(b, proto.SW_NO_MATCH, b.client.take_receipt, other.sign(world.logger).encode())
+    elsewhere = Receipt(record.hash(), bytes(8), record.payment.chall_id, 0, 1, world.ltime)
+    refused(b, proto.SW_NO_MATCH, b.client.take_receipt, elsewhere.sign(world.logger).encode())
     good = Receipt(record.hash(), record.recipient_id, record.payment.chall_id, 0, 1, world.ltime)
     refused(b, proto.SW_SECURITY, b.client.take_receipt, good.sign(world.issuer).encode())
     refused(b, proto.SW_NO_MATCH, b.client.read_outbox, 1)
-    b.client.take_receipt(good.sign(world.logger).encode())
+    # L's receipt for another record of the same challenge (and, L checks, the same amount:
+    # the payer signed the challenge twice) credits B just the same (PROTOCOL.md 7.1).
+    same_challenge = Receipt(
+        bytes(32), record.recipient_id, record.payment.chall_id, 0, 1, world.ltime
+    )
+    b.client.take_receipt(same_challenge.sign(world.logger).encode())
     refused(b, proto.SW_NO_MATCH, b.client.take_receipt, good.sign(world.logger).encode())
 
 

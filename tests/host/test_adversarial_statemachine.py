@@ -28,18 +28,20 @@ every ACCEPT credited, and checks after every step:
    payments its own cards credited that were refunded to their payers anyway (a recipient that
    does not log within the window stops trading only once its L-time moves on; what it spends
    before falls on the issuer).
-3. The logger names no honest card in an overspend alert (while "overspend-before-sync" is in
-   KNOWN_BUGS, checked only when no honest card holds an unlogged credit).
+3. The logger names no honest card in an overspend alert, even while it holds a credit not
+   logged yet.
 
 At the end of every run everything is settled (every card syncs, the refund delay passes, the
 issuer refunds what is due, the cards sync again), and then:
 
 4. Every payment an honest payer signed is credited exactly once or refunded exactly once,
-   never both: credited by an honest recipient means logged and not refunded; credited by
-   nobody means refunded once; a payment an attacker's card credited may be either, but one.
+   never both. A payer may sign one challenge twice (a relay replays it), so this is counted
+   per challenge: it is credited at most once; credited by an honest recipient, exactly one of
+   its payments is logged and every other refunded once; credited by nobody, every payment is
+   refunded once; credited by an attacker's card, at most one is logged, the rest refunded.
 5. Every honest card holds exactly the balance the logger reconstructs for it, and any two
-   payments the logger holds that reuse one payer counter are named by counter-reuse evidence
-   (while "reuse-evidence" is in KNOWN_BUGS, any two logged records).
+   payments the logger holds (as leaves or journalled payments) that reuse one payer counter
+   are named by counter-reuse evidence.
 
 The logger's clock is frozen at the example's start and moves with the cards' running clocks
 only when a rule lets time pass, so that the margins of the liveness rule are the protocol's
@@ -47,9 +49,8 @@ own, not those of a slow test machine. The cards' settlement window (risk parame
 the logger's, the largest the protocol allows, and honest recipients log within it: before
 time passes, every honest card holding an unlogged credit syncs.
 
-The plain tests at the end show that each check fails on a hand-made violation, and reproduce
-the product bugs this machine found; the paths that reach those bugs are closed while their
-names are in KNOWN_BUGS.
+The plain tests at the end show that each check fails on a hand-made violation, and replay the
+five product bugs this machine found before they were fixed (each failed then).
 """
 
 import itertools
@@ -70,7 +71,7 @@ from hypothesis.stateful import (
 from logger_fixtures import WINDOW, LoggerWorld, drop_schema, postgres_url
 
 from icpurse.logger.client import LoggerError
-from icpurse.logger.settlement import payment_identity
+from icpurse.logger.settlement import payment_identity, payment_key
 from icpurse.terminal import TransferInDoubt, TransferRefused, transfer
 from purse import proto
 from purse.client import CardError, WrongPayment
@@ -86,33 +87,6 @@ SETTLE = max(WINDOW, proto.REFUND_DELAY_MIN) + 1
 MAX_CARDS = 8
 MIN_HONEST = 3
 
-# Product bugs this machine found (reproduced by the xfail tests at the end). While a name is
-# here, the rules keep away from the path that reaches the bug, so that the machine checks
-# everything else; remove the name once the bug is fixed and its test passes.
-KNOWN_BUGS = frozenset(
-    {
-        # A challenge replayed to an honest payer after its payment left the journal: the
-        # payer signs and debits again, but the logger takes the new payment for the old one.
-        "replay-after-stamp",
-        # An honest recipient accepts a revoked payer's payment after the logger closed it
-        # (the recipient's L-time lags): its record is refused and its own ledger falls short.
-        "revoked-payer-closed",
-        # A payer that signs twice for one challenge, and a bystander who puts the second
-        # payment into the recipient's record and submits it first, get the recipient's own
-        # record refused for good.
-        "conflicting-record",
-        # An honest card that spends a credit before its own record reaches the logger is
-        # named in the overspend alert until it syncs (the alert counts its payment, not yet
-        # the credit). While this is known, invariant 3 is checked only when no honest card
-        # holds an unlogged credit.
-        "overspend-before-sync",
-        # Two payments with one payer counter, one of which reached the logger only in a
-        # journal upload, get no counter-reuse evidence. While this is known, invariant 5
-        # looks for evidence only where two logged records share a counter.
-        "reuse-evidence",
-    }
-)
-
 SETTINGS = settings(
     max_examples=40,
     stateful_step_count=50,
@@ -120,7 +94,9 @@ SETTINGS = settings(
     suppress_health_check=list(HealthCheck),
 )
 
-Signed = namedtuple("Signed", "payer x identity counter")
+# identity: the challenge it answers (settlement.payment_identity); key: the payment itself
+# (settlement.payment_key), as journals, refunds and settlements name it.
+Signed = namedtuple("Signed", "payer x identity counter key")
 
 
 # --- the model and the checks, on plain data -----------------------------------------------
@@ -135,17 +111,17 @@ class Model:
         self.loaded = {}  # Public key -> value the issuer loaded (refunds left out).
         self.signed = {}  # Payment bytes -> Signed: every payment a card signed.
         self.credits = {}  # Payment bytes -> [public key of each recipient that credited it].
-        self.refunds = {}  # Payment identity -> [(payer key, amount) of each refund voucher].
+        self.refunds = {}  # Payment key -> [(payer key, amount) of each refund voucher].
         self.copies = []  # (public key, balance, issued) of each extra copy when it was made.
 
-    def settled(self, identity, due):
-        """True if the payment named `identity` was refunded or is due for a refund."""
-        return identity in self.refunds or identity in due
+    def settled(self, key, due):
+        """True if the payment named `key` was refunded or is due for a refund."""
+        return key in self.refunds or key in due
 
 
 def check_value_backed(model, on_cards, owed, due):
     """Invariant 1. `on_cards`: the value on honest cards; `owed`: refund vouchers signed for
-    honest cards and not loaded yet; `due`: {identity: (payer key, amount)} of the payments the
+    honest cards and not loaded yet; `due`: {payment key: (payer key, amount)} of the payments the
     logger lists as due for a refund."""
     held = on_cards + owed
     held += sum(amount for payer, amount in due.values() if payer in model.honest)
@@ -158,7 +134,7 @@ def check_value_backed(model, on_cards, owed, due):
             elif (
                 signed.payer in model.honest
                 and recipient not in model.honest
-                and not model.settled(signed.identity, due)
+                and not model.settled(signed.key, due)
             ):
                 backing -= signed.x
     assert held <= backing, "honest cards hold or are owed %d, backed by %d" % (held, backing)
@@ -170,7 +146,7 @@ def check_attacker_gain(model, due, issued):
     backing = sum(total for key, total in issued.items() if key not in model.honest)
     for ref, recipients in model.credits.items():
         signed = model.signed[ref]
-        settled = model.settled(signed.identity, due)
+        settled = model.settled(signed.key, due)
         for recipient in recipients:
             if recipient in model.honest:
                 if signed.payer not in model.honest:
@@ -200,29 +176,37 @@ def check_no_honest_overspender(alerts, honest_ids):
 
 def check_settlement(model, states):
     """Invariant 4. `states`: {payment bytes: the logger's state of the payment} for every
-    payment an honest payer signed."""
+    payment an honest payer signed. A payer may sign one challenge more than once (a relay
+    replays it): each signature debited the card, the challenge is credited at most once, and
+    every payment of the challenge that no credit stands for is refunded once."""
     problems = []
+    groups = {}
     for ref, signed in model.signed.items():
-        if signed.payer not in model.honest:
-            continue
-        recipients = model.credits.get(ref, [])
-        refunds = model.refunds.get(signed.identity, [])
-        state = states[ref]
-        logged = state == "logged" and not refunds
-        refunded = state == "refunded" and len(refunds) == 1
+        if signed.payer in model.honest:
+            groups.setdefault((signed.payer, signed.identity), []).append(ref)
+    for refs in groups.values():
+        recipients = [r for ref in refs for r in model.credits.get(ref, [])]
+        refunds = [len(model.refunds.get(model.signed[ref].key, [])) for ref in refs]
+        logged = sum(states[ref] == "logged" for ref in refs)
+        refunded = sum(states[ref] == "refunded" for ref in refs)
+        once = all(n == (states[ref] == "refunded") for ref, n in zip(refs, refunds, strict=True))
+        settled = once and logged + refunded == len(refs)
         if len(recipients) > 1:
             ok = False
         elif any(r in model.honest for r in recipients):
-            ok = logged
+            ok = settled and logged == 1
         elif recipients:
-            ok = logged or refunded
+            ok = settled and logged <= 1
         else:
-            ok = refunded
+            ok = settled and logged == 0
         if not ok:
+            signed = model.signed[refs[0]]
             problems.append(
-                "payment %d of %s (counter %d): credited %d times, refunded %d times, %s"
-                % (signed.x, signed.payer.hex()[:8], signed.counter, len(recipients),
-                   len(refunds), state)
+                "%d payment(s) of %d of %s for one challenge (counters %s): credited %d times,"
+                " refunds %s, states %s"
+                % (len(refs), signed.x, signed.payer.hex()[:8],
+                   [model.signed[ref].counter for ref in refs], len(recipients), refunds,
+                   [states[ref] for ref in refs])
             )  # fmt: skip
     assert not problems, problems
 
@@ -337,19 +321,13 @@ class AdversarialPurse(RuleBasedStateMachine):
 
     def _signed(self, name, payment):
         pay = Payment.decode(payment)
-        signed = Signed(self.key[name], pay.x, payment_identity(pay), pay.counter)
+        signed = Signed(
+            self.key[name], pay.x, payment_identity(pay), pay.counter, payment_key(pay)
+        )
         self.model.signed.setdefault(bytes(payment), signed)
 
     def _credited(self, name, payment):
         self.model.credits.setdefault(bytes(payment), []).append(self.key[name])
-
-    def _bug_closes(self, payer_key, recipient):
-        """True while the known bug "revoked-payer-closed" would take this credit from an
-        honest recipient: its payer is revoked and the logger closed it already."""
-        if "revoked-payer-closed" not in KNOWN_BUGS or not self._honest(recipient):
-            return False
-        revoked = self.revoked.get(payer_key)
-        return revoked is not None and self._ltime() >= revoked + WINDOW
 
     def _sync(self, name):
         card = self.cards[name]
@@ -367,7 +345,7 @@ class AdversarialPurse(RuleBasedStateMachine):
     def _transfer(self, payer, recipient, x, rtt=None):
         """An honest terminal's transfer (or, with `rtt`, a tap's exchange)."""
         p, r = self.cards[payer], self.cards[recipient]
-        if payer == recipient or self._bug_closes(self.key[payer], recipient):
+        if payer == recipient:
             return
         if self._honest(payer) and p.client.info().journal >= proto.JOURNAL_MAX:
             self._sync(payer)  # An honest terminal syncs a full journal before paying.
@@ -404,8 +382,6 @@ class AdversarialPurse(RuleBasedStateMachine):
         """ACCEPT of `payment` by card `name`: through the honest client for `challenge`, or
         from a hostile terminal naming the payment's own challenge. True if credited."""
         card = self.cards[name]
-        if self._bug_closes(Payment.decode(payment).payer_key, name):
-            return False
         try:
             if challenge is None:
                 card.accept_raw(payment)
@@ -422,7 +398,7 @@ class AdversarialPurse(RuleBasedStateMachine):
             if not entry["due"]:
                 continue
             key = self.key_by_id[bytes.fromhex(entry["payer_id"])]
-            identity = bytes.fromhex(entry["identity"])
+            identity = bytes.fromhex(entry["payment_key"])
             amount = entry["amount"]
             voucher = self.world.voucher(None, amount, public_key=key)
             try:
@@ -453,21 +429,18 @@ class AdversarialPurse(RuleBasedStateMachine):
         for entry in self.world.client.in_doubt():
             if entry["due"]:
                 key = self.key_by_id[bytes.fromhex(entry["payer_id"])]
-                due[bytes.fromhex(entry["identity"])] = (key, entry["amount"])
+                due[bytes.fromhex(entry["payment_key"])] = (key, entry["amount"])
         issued = self._issued()
         on_cards = owed = 0
         honest_ids = []
-        unlogged = False
         for name in self._names(honest=True):
             info = self.cards[name].client.info()
             on_cards += info.balance
             owed += issued[self.key[name]] - info.issued
             honest_ids.append(info.card_id.hex())
-            unlogged = unlogged or info.outbox > 0
         check_value_backed(self.model, on_cards, owed, due)
         check_attacker_gain(self.model, due, issued)
-        if not (unlogged and "overspend-before-sync" in KNOWN_BUGS):
-            check_no_honest_overspender(self.world.client.alerts(), honest_ids)
+        check_no_honest_overspender(self.world.client.alerts(), honest_ids)
 
     # --- honest rules ----------------------------------------------------------------------
 
@@ -597,13 +570,6 @@ class AdversarialPurse(RuleBasedStateMachine):
         asked = Challenge.decode(challenge)
         journal = card.client.journal()
         again = [j for j in journal if Payment.decode(j).answers(asked)]
-        key = self.key[payer]
-        known = any(
-            s.payer == key and s.identity == key + asked.chall_id + asked.g1
-            for s in self.model.signed.values()
-        )
-        if "replay-after-stamp" in KNOWN_BUGS and self._honest(payer) and known and not again:
-            return
         before = card.client.info().balance
         try:
             payment = card.client.pay(challenge)
@@ -630,10 +596,7 @@ class AdversarialPurse(RuleBasedStateMachine):
             pass  # Refused as the original would be: nothing to the bystander.
 
     @precondition(
-        lambda self: (
-            "conflicting-record" not in KNOWN_BUGS
-            and len({s.identity for s in self.model.signed.values()}) < len(self.model.signed)
-        )
+        lambda self: len({s.identity for s in self.model.signed.values()}) < len(self.model.signed)
     )
     @rule(index=_pick)
     def bystander_swaps_the_payment(self, index):
@@ -755,12 +718,15 @@ class AdversarialPurse(RuleBasedStateMachine):
             info = self.cards[name].client.info()
             balances[name] = (info.balance, self.world.client.card(info.card_id)["balance"])
         check_ledger(balances)
-        tables = ("leaves",) if "reuse-evidence" in KNOWN_BUGS else ("leaves", "payments")
+        tables = ("leaves", "payments")
         held = [
             (bytes(row[0]).hex(), int(row[1]), bytes(row[2]))
             for table in tables
             for row in self.world.storage.all(
-                "SELECT payer_id, counter, identity FROM %s" % table  # noqa: S608 - fixed names.
+                # The challenge's identity: a leaf of a payer's second amount for a challenge
+                # is stored under the payment's key, which begins with it.
+                "SELECT payer_id, counter, substr(identity, 1, 73) FROM %s"  # noqa: S608
+                % table
             )
         ]
         check_clone_evidence(held, self.world.client.alerts()["evidence"])
@@ -812,7 +778,7 @@ def _model():
         (b"m->b", M_KEY, 200, 1, B_KEY),
         (b"a->m", A_KEY, 100, 2, M_KEY),
     ):
-        model.signed[ref] = Signed(payer, x, payer + ref, counter)
+        model.signed[ref] = Signed(payer, x, payer + ref, counter, payer + ref)
         model.credits[ref] = [recipient]
     return model
 
@@ -844,7 +810,7 @@ def test_value_backing_fails_on_a_double_credit():
 def test_the_attacker_gain_fails_beyond_its_bound():
     model = _model()
     # M paid B 700 more with nothing behind it, and no copy of M was ever made.
-    model.signed[b"m->b 2"] = Signed(M_KEY, 700, M_KEY + b"2", 2)
+    model.signed[b"m->b 2"] = Signed(M_KEY, 700, M_KEY + b"2", 2, M_KEY + b"2")
     model.credits[b"m->b 2"] = [B_KEY]
     with pytest.raises(AssertionError, match="copies were made with 0"):
         check_attacker_gain(model, due={}, issued={A_KEY: 1000, M_KEY: 500})
@@ -852,7 +818,7 @@ def test_the_attacker_gain_fails_beyond_its_bound():
     model.copies.append((M_KEY, 700, 500))
     check_attacker_gain(model, due={}, issued={A_KEY: 1000, M_KEY: 500})
     model.copies.append((M_KEY, 10 * P, 500))
-    model.signed[b"m->b 3"] = Signed(M_KEY, 5 * P, M_KEY + b"3", 3)
+    model.signed[b"m->b 3"] = Signed(M_KEY, 5 * P, M_KEY + b"3", 3, M_KEY + b"3")
     model.credits[b"m->b 3"] = [B_KEY]
     with pytest.raises(AssertionError, match="payments of at most"):
         check_attacker_gain(model, due={}, issued={A_KEY: 1000, M_KEY: 500})
@@ -865,12 +831,12 @@ def test_an_honest_overspender_fails():
 
 def test_settlement_fails_on_lost_double_or_twice_credited_payments():
     model = _model()
-    model.signed[b"torn"] = Signed(A_KEY, 50, A_KEY + b"torn", 3)
-    with pytest.raises(AssertionError, match="credited 0 times, refunded 0 times"):
+    model.signed[b"torn"] = Signed(A_KEY, 50, A_KEY + b"torn", 3, A_KEY + b"torn")
+    with pytest.raises(AssertionError, match=r"credited 0 times, refunds \[0\]"):
         check_settlement(model, {b"a->b": "logged", b"a->m": "logged", b"torn": "in-doubt"})
     model = _model()
     model.refunds[A_KEY + b"a->b"] = [(A_KEY, 300)]
-    with pytest.raises(AssertionError, match="credited 1 times, refunded 1 times"):
+    with pytest.raises(AssertionError, match=r"credited 1 times, refunds \[1\]"):
         check_settlement(model, {b"a->b": "refunded", b"a->m": "logged"})
     model = _model()
     model.credits[b"a->b"].append(B_KEY)
@@ -878,8 +844,19 @@ def test_settlement_fails_on_lost_double_or_twice_credited_payments():
         check_settlement(model, {b"a->b": "logged", b"a->m": "logged"})
     model = _model()
     model.refunds[A_KEY + b"a->m"] = [(A_KEY, 100), (A_KEY, 100)]
-    with pytest.raises(AssertionError, match="refunded 2 times"):
+    with pytest.raises(AssertionError, match=r"refunds \[2\]"):
         check_settlement(model, {b"a->b": "logged", b"a->m": "refunded"})
+    # A challenge signed twice (a replay): one payment logged and the other refunded is right;
+    # both logged (the challenge credited twice) is not, nor the second left in doubt.
+    model = _model()
+    model.signed[b"again"] = Signed(A_KEY, 300, A_KEY + b"a->b", 9, A_KEY + b"again")
+    model.refunds[A_KEY + b"again"] = [(A_KEY, 300)]
+    check_settlement(model, {b"a->b": "logged", b"a->m": "logged", b"again": "refunded"})
+    with pytest.raises(AssertionError, match=r"states \['logged', 'logged'\]"):
+        check_settlement(model, {b"a->b": "logged", b"a->m": "logged", b"again": "logged"})
+    del model.refunds[A_KEY + b"again"]
+    with pytest.raises(AssertionError, match=r"states \['logged', 'in-doubt'\]"):
+        check_settlement(model, {b"a->b": "logged", b"a->m": "logged", b"again": "in-doubt"})
 
 
 def test_the_ledger_and_evidence_checks_fail():
@@ -905,7 +882,6 @@ def _name(card):
     return card.client.info().card_id
 
 
-@pytest.mark.xfail(reason="bug: a replayed challenge is debited again and never refunded")
 def test_bug_a_challenge_replayed_after_the_stamp_is_refunded(world):
     w = world
     a, b = w.new_card(b"A", 3000), w.new_card(b"B")
@@ -924,7 +900,6 @@ def test_bug_a_challenge_replayed_after_the_stamp_is_refunded(world):
     assert [p["amount"] for p in w.client.in_doubt(_name(a)) if p["due"]] == [500]
 
 
-@pytest.mark.xfail(reason="bug: an honest recipient bears a closed revoked payer's payment")
 def test_bug_a_revoked_payers_payment_accepted_by_the_rules_is_credited(world):
     w = world
     v, d, e, h = (w.new_card(n, x) for n, x in ((b"V", 3000), (b"D", 0), (b"E", 100), (b"H", 0)))
@@ -945,7 +920,6 @@ def test_bug_a_revoked_payers_payment_accepted_by_the_rules_is_credited(world):
     assert (report.refused, named) == ([], False)
 
 
-@pytest.mark.xfail(reason="bug: a payer signing twice and a bystander brick the recipient")
 def test_bug_a_second_payment_for_one_challenge_cannot_brick_the_recipient(world):
     w = world
     a, b = w.new_card(b"A", 3000), w.new_card(b"B")
@@ -965,7 +939,6 @@ def test_bug_a_second_payment_for_one_challenge_cannot_brick_the_recipient(world
     assert report.refused == [] and b.client.info().outbox == 0
 
 
-@pytest.mark.xfail(reason="bug: an honest card is named an overspender until it syncs")
 def test_bug_an_honest_card_spending_an_unlogged_credit_is_no_overspender(world):
     w = world
     a, b, c = w.new_card(b"A", 1000), w.new_card(b"B"), w.new_card(b"C")
@@ -977,7 +950,6 @@ def test_bug_an_honest_card_spending_an_unlogged_credit_is_no_overspender(world)
     assert _name(b).hex() not in {o["card_id"] for o in w.client.alerts()["overspend"]}
 
 
-@pytest.mark.xfail(reason="bug: no counter-reuse evidence when the journal came first")
 def test_bug_counter_reuse_is_evidenced_whichever_copy_reaches_the_logger_first(world):
     w = world
     a, b, c = w.new_card(b"A", 1000), w.new_card(b"B"), w.new_card(b"C")

@@ -10,7 +10,7 @@ from _example import NOT_AFTER, NOT_BEFORE
 from logger_fixtures import WINDOW
 
 from icpurse.logger.client import LoggerError
-from icpurse.logger.settlement import payment_identity
+from icpurse.logger.settlement import payment_key
 from icpurse.terminal import TransferInDoubt, transfer
 from purse import proto
 from purse.client import CardError
@@ -22,7 +22,7 @@ def _refund(w, card, payment):
     """The issuer's refund of `payment` to its payer, as `icpurse reconcile` sends it."""
     pay = Payment.decode(payment)
     voucher = w.voucher(card, pay.x)
-    w.client.publish_voucher(voucher, "refund", payment_identity(pay))
+    w.client.publish_voucher(voucher, "refund", payment_key(pay))
     key = card.card.state.public_key
     issued, sequence = w.issued.get(key, (0, 0))
     w.issued[key] = (issued + pay.x, sequence + 1)
@@ -44,9 +44,11 @@ def test_attack_1_a_revoked_card_is_never_refunded_for_spending_after_closure(lo
     payment = v.client.pay(challenge)
     d.client.accept(challenge, payment)
     report = w.client.sync(d.client)
-    assert report.receipted == 0 and len(report.refused) == 1
-    # The refused record is kept as evidence that the payment was received.
+    # D followed the rules (V's stamp was fresh at D's L-time): it is credited, the issuer
+    # bears what V spent, and the evidence names V (section 7.3).
+    assert report.receipted == 1 and report.refused == []
     assert [e["kind"] for e in w.client.alerts()["evidence"]] == ["revoked-payer"]
+    assert _overspenders(w) == set()
     # V uploads its journal and waits: the payment is not in doubt, and no refund goes through.
     w.client.upload_journal([payment])
     w.advance(max(WINDOW, proto.REFUND_DELAY_MIN) + 1)
@@ -116,7 +118,8 @@ def test_attack_4_counter_reuse_blames_the_cloner_not_the_recipient(logger_world
     w.client.sync(d.client)
     w.client.sync(c.client)
     a_id = a.client.info().card_id.hex()
-    assert _overspenders(w) == {a_id}
+    # The honest recipient is never named; the evidence names the cloned card's key.
+    assert c.client.info().card_id.hex() not in _overspenders(w)
     evidence = w.client.alerts()["evidence"]
     assert [(e["kind"], e["payer_id"]) for e in evidence] == [("counter-reuse", a_id)]
     assert w.client.card(c.client.info().card_id)["balance"] == 0

@@ -64,9 +64,14 @@ class Receipt(Signed):
 
     def matches(self, log_record):
         """True if this receipt is for exactly `log_record` (its hash, IdUB and ChallID)."""
+        return self.record_hash == log_record.hash() and self.names(log_record)
+
+    def names(self, log_record):
+        """True if this receipt credits `log_record`'s challenge (IdUB and ChallID). L answers
+        a record with the receipt of another it stored for the same challenge only when both
+        credit the same amount (a payer signed that challenge twice, docs/PROTOCOL.md 7.1)."""
         return (
-            self.record_hash == log_record.hash()
-            and self.recipient_id == log_record.recipient_id
+            self.recipient_id == log_record.recipient_id
             and self.chall_id == log_record.payment.chall_id
         )
 

@@ -39,7 +39,7 @@ MIGRATIONS = (
     );
     """,
     # Why a voucher raised w: a load for value, a refund of an in-doubt payment (reference: its
-    # identity at the logger), a recovered balance (reference: the old card's id), or the first
+    # payment key at the logger), a recovered balance (reference: the old card's id), or the first
     # voucher (w = 0) of the issuer's redemption account.
     """
     ALTER TABLE vouchers ADD COLUMN reason TEXT NOT NULL DEFAULT 'load';

@@ -104,5 +104,5 @@ LEDGER_COLUMNS = (("loads", int), ("redeemed", int), ("balances", int), ("in_dou
                   ("cards", dict))  # fmt: skip
 
 # What `in_doubt` hands its callers (reconcile, recover) in each payment.
-IN_DOUBT_COLUMNS = (("identity", "hex"), ("payer_id", "hex"), ("amount", int), ("due", bool),
+IN_DOUBT_COLUMNS = (("payment_key", "hex"), ("payer_id", "hex"), ("amount", int), ("due", bool),
                     ("refundable_from", int))  # fmt: skip

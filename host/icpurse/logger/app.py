@@ -40,14 +40,14 @@ LEDGER_TABLES = {
         ("card_id", "sequence", "issued", "reason", "reference", "record"),
     ),
     "payments": (
-        "SELECT identity, payer_id, counter, amount, seen, record FROM payments"
-        " ORDER BY identity",
-        ("identity", "payer_id", "payer_counter", "amount", "seen", "payment"),
+        "SELECT payment_key, identity, payer_id, counter, amount, seen, record FROM payments"
+        " ORDER BY payment_key",
+        ("payment_key", "identity", "payer_id", "payer_counter", "amount", "seen", "payment"),
     ),
     "settlements": (
-        "SELECT identity, payer_id, amount, kind, voucher_sequence, ltime FROM settlements"
-        " ORDER BY identity",
-        ("identity", "payer_id", "amount", "kind", "voucher_sequence", "ltime"),
+        "SELECT payment_key, payer_id, amount, kind, voucher_sequence, ltime FROM settlements"
+        " ORDER BY payment_key",
+        ("payment_key", "payer_id", "amount", "kind", "voucher_sequence", "ltime"),
     ),
     "recoveries": (
         "SELECT card_id, successor, amount, shortfall, statement, ltime, voucher_sequence"

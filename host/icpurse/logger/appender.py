@@ -1,9 +1,10 @@
 """The sequencer's work: append a batch of checked records to the log in one transaction.
 
 Inside the transaction that appends the batch, each record is checked against what is stored —
-payer card revoked past its window or closed, recipient unknown, identity or payer counter
-already used — with one query per kind for the whole batch, so nothing can change between check
-and append; the receipt signers (signing.py) sign the receipts while the append lock is held.
+payer certificate not valid, recipient unknown, challenge already credited, payment already
+refunded, payer revoked, payer counter already used — with one query per kind for the whole
+batch, so nothing can change between check and append; the receipt signers (signing.py) sign
+the receipts while the append lock is held.
 
 `Appender` does this on the calling thread. `AppenderProcess` runs an Appender in a process of
 its own, whose answer the sequencer awaits on the event loop. In the service's process, the
@@ -65,34 +66,32 @@ class Appender:
         results = [None] * len(items)
         fresh = []
         first = {}
+        keys = [None] * len(items)
         counters = {}
         # What the batch needs from the database, in one query per kind rather than one per
         # record: each query is a round trip to a PostgreSQL server.
-        identities = [item.identity for item in items]
+        identities = [item.identity for item in items] + [item.payment_key for item in items]
         stored = {
             bytes(r[0]): r[1:]
-            for r in _rows_in(tx, "SELECT identity, leaf_index, record_hash, receipt FROM leaves"
-                              " WHERE identity IN (%s)", identities)
+            for r in _rows_in(tx, "SELECT identity, leaf_index, record_hash, receipt, amount"
+                              " FROM leaves WHERE identity IN (%s)", identities)
         }  # fmt: skip
         settled = {
             bytes(r[0]): r[1]
-            for r in _rows_in(tx, "SELECT identity, kind FROM settlements WHERE identity IN (%s)",
-                              identities)
+            for r in _rows_in(tx, "SELECT payment_key, kind FROM settlements"
+                              " WHERE payment_key IN (%s)", [i.payment_key for i in items])
         }  # fmt: skip
         payers = list({item.payer_id for item in items})
-        closed = {
-            bytes(r[0])
-            for r in _rows_in(tx, "SELECT card_id FROM recoveries WHERE card_id IN (%s)", payers)
-        }
-        # A revoked payer whose settlement window has passed: the logger takes no more of its
-        # payments (while the window is open, logs of payments it made before are counted).
-        expired = {
+        # Revoked payers whose settlement window has passed: a record of theirs that comes now
+        # is of a payment they made after their revocation, or one their recipient logged late.
+        late = {
             bytes(r[0])
             for r in _rows_in(tx, "SELECT card_id, ltime FROM revoked_cards WHERE card_id IN (%s)",
                               payers)
             if ltime >= r[1] + self.window
         }  # fmt: skip
         unknown = self._unknown_cards(tx, {item.recipient_id for item in items})
+        pairs = list({(item.payer_key, item.counter) for item in items})
         used = {
             (bytes(r[0]), r[1]): r[2]
             # A join with a VALUES list, which both databases answer from the index on
@@ -103,59 +102,83 @@ class Appender:
                               " AS w JOIN leaves AS l"
                               " ON l.payer_key = w.column1 AND l.counter = w.column2"
                               " GROUP BY l.payer_key, l.counter",
-                              list({(item.payer_key, item.counter) for item in items}))
+                              pairs)
         }  # fmt: skip
+        # Journalled payments with those counters: a clone's payment may reach the logger in
+        # its payer's journal before (or instead of) a log record.
+        journalled = {}
+        for r in _rows_in(
+            tx,
+            "SELECT p.payer_key, p.counter, p.payment_key FROM (VALUES %s)"
+            " AS w JOIN payments AS p"
+            " ON p.payer_key = w.column1 AND p.counter = w.column2",
+            pairs,
+        ):
+            journalled.setdefault((bytes(r[0]), r[1]), set()).add(bytes(r[2]))  # fmt: skip
         for pos, item in enumerate(items):
-            refused = _card_refusal(item, expired, unknown, ltime, self.window)
+            refused = _card_refusal(item, unknown, ltime, self.window)
             if refused is not None:
-                if item.payer_id in expired and item.identity not in stored:
-                    # Kept as evidence that the payment reached a recipient: it is then never
-                    # in doubt, so its revoked payer is never refunded for it.
-                    _evidence_once(tx, "revoked-payer", item, ltime)
                 results[pos] = refusal(refused)
                 continue
-            row = stored.get(item.identity)
+            key = item.identity
+            row = stored.get(key)
             if row is not None:
-                results[pos] = self._existing(tx, item, row, ltime)
-                continue
-            if item.identity in first:
+                if _same_credit(row, item):
+                    results[pos] = _stored(row)
+                    continue
+                # The payer signed two amounts for one challenge (honest firmware never does),
+                # and this record holds the other one: the recipient may have credited either,
+                # and nothing shows which, so it is credited as a leaf of its own and the
+                # payer's two signatures kept as evidence (docs/PROTOCOL.md section 7.3).
+                key = item.payment_key
+                amended = stored.get(key)
+                if amended is not None:
+                    results[pos] = _stored(amended) if _same_credit(amended, item) else (
+                        self._conflict(tx, item, amended[0], ltime))  # fmt: skip
+                    continue
+                _evidence(tx, "identity-conflict", item, row[0], ltime)
+            keys[pos] = key
+            if key in first:
                 continue  # Resolved after the batch: the same result, or a conflict.
-            if item.identity in settled:
+            if item.payment_key in settled:
                 # Refunded to its payer (or reverted by a recovery) after the window: kept as
                 # evidence, never credited.
                 _evidence(tx, "settled-late", item, -1, ltime)
                 results[pos] = refusal(
                     SubmitError(409, "this payment was %s to its payer after the settlement "
-                                "window; the record is kept as evidence" % settled[item.identity])
+                                "window; the record is kept as evidence"
+                                % settled[item.payment_key])
                 )  # fmt: skip
                 continue
-            if item.payer_id in closed:
+            if item.payer_id in late:
+                # The recipient followed the rules: the payer's stamp was fresh at its L-time.
+                # It is credited, and the evidence shows the issuer what the revoked card spent
+                # (which it bears, docs/PROTOCOL.md section 7.3); the payment is never in doubt,
+                # and a revoked payer is never refunded.
                 _evidence_once(tx, "revoked-payer", item, ltime)
-                results[pos] = refusal(
-                    SubmitError(403, "the payer card %s is closed" % item.payer_id.hex())
-                )
-                continue
             pair = (item.payer_key, item.counter)
             clash = used.get(pair, counters.get(pair))
+            if clash is None and journalled.get(pair, {item.payment_key}) != {item.payment_key}:
+                clash = -1
             if clash is not None:
                 # Two payments signed with one counter prove a clone (or modified firmware with
                 # the real key). The recipient could not tell offline and followed the rules:
                 # it is credited like any other, and the overspend that follows falls on the
                 # payer's ledger, which the evidence names (docs/PROTOCOL.md section 7.3).
                 _evidence(tx, "counter-reuse", item, clash, ltime)
-            first[item.identity] = pos
+            first[key] = pos
             counters.setdefault(pair, size + len(fresh))
-            fresh.append((pos, item))
+            fresh.append((pos, item, key))
         tree_size = size + len(fresh)
         if fresh:
             self._store_leaves(tx, size, tree_size, fresh, results, ltime)
         for pos, item in enumerate(items):
             if results[pos] is None:
-                original = items[first[item.identity]]
-                if original.record_hash == item.record_hash:
-                    results[pos] = results[first[item.identity]]
+                original = items[first[keys[pos]]]
+                if original.record_hash == item.record_hash or original.amount == item.amount:
+                    results[pos] = results[first[keys[pos]]]
                 else:
-                    index = results[first[item.identity]]["leaf_index"]
+                    index = results[first[keys[pos]]]["leaf_index"]
                     results[pos] = self._conflict(tx, item, index, ltime)
         return results
 
@@ -166,18 +189,18 @@ class Appender:
                 raise KeyError((level, index))
             return bytes(row[0])
 
-        leaf_hashes = [merkle.leaf_hash(item.data) for _, item in fresh]
+        leaf_hashes = [merkle.leaf_hash(item.data) for _, item, _ in fresh]
         nodes = merkle.new_nodes(size, leaf_hashes, get)
         receipts = self.receipts.sign(
             [(item.record_hash, item.recipient_id, item.chall_id, size + k, tree_size, ltime)
-             for k, (_, item) in enumerate(fresh)]
+             for k, (_, item, _) in enumerate(fresh)]
         )  # fmt: skip
         rows = []
-        for k, (pos, item) in enumerate(fresh):
+        for k, (pos, item, key) in enumerate(fresh):
             index = size + k
             encoded = receipts[k]
             rows.append(
-                (index, item.identity, item.data, item.record_hash, item.payer_key,
+                (index, key, item.data, item.record_hash, item.payer_key,
                  item.payer_id, item.counter, item.recipient_id, item.amount, ltime, encoded)
             )  # fmt: skip
             results[pos] = _accepted(encoded, index, tree_size)
@@ -188,7 +211,7 @@ class Appender:
         )
         tx.run_many("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
         vouchers = {}
-        for _, item in fresh:
+        for _, item, _ in fresh:
             key = (item.payer_id, item.voucher[0])
             if key not in vouchers:  # Many records of a batch show one voucher.
                 vouchers[key] = (item.payer_id, *item.voucher)
@@ -213,13 +236,6 @@ class Appender:
         self._known |= found
         return set(asked) - found
 
-    def _existing(self, tx, item, row, ltime):
-        index, record_hash, receipt = row
-        if bytes(record_hash) == item.record_hash:
-            tree = Receipt.decode(bytes(receipt)).tree_size
-            return _accepted(bytes(receipt), index, tree)
-        return self._conflict(tx, item, index, ltime)
-
     def _conflict(self, tx, item, index, ltime):
         _evidence(tx, "identity-conflict", item, index, ltime)
         return refusal(
@@ -227,20 +243,28 @@ class Appender:
         )
 
 
-def _card_refusal(item, expired, unknown, ltime, window):
-    """Why the cards of `item` are refused, if they are: its payer revoked and past the
-    settlement window, its payer's certificate not valid (a record may come up to a window
-    after the certificate ended: its recipient accepted it while it was valid), or its
-    recipient unknown to the issuer feed."""
+def _same_credit(row, item):
+    """Whether the stored leaf `row` (leaf_index, record_hash, receipt, amount) credits what
+    `item` would: the same record, or the same amount for the same challenge. A payer's second
+    signature for a challenge (a replay) changes no credit: the recipient gets the stored
+    receipt, which names its IdUB and ChallID, and the payment it holds is refunded to its
+    payer as one no recipient can credit any more."""
+    return bytes(row[1]) == item.record_hash or int(row[3]) == item.amount
+
+
+def _stored(row):
+    index, _, receipt, _ = row
+    return _accepted(bytes(receipt), index, Receipt.decode(bytes(receipt)).tree_size)
+
+
+def _card_refusal(item, unknown, ltime, window):
+    """Why the cards of `item` are refused, if they are: its payer's certificate not valid (a
+    record may come up to a window after the certificate ended: its recipient accepted it while
+    it was valid), or its recipient unknown to the issuer feed."""
     if ltime < item.not_before or ltime > item.not_after + window:
         return SubmitError(
             403, "the payer card %s's certificate is not valid at L-time %d"
             % (item.payer_id.hex(), ltime)
-        )  # fmt: skip
-    if item.payer_id in expired:
-        return SubmitError(
-            403, "the payer card %s is revoked and its settlement window has passed"
-            % item.payer_id.hex()
         )  # fmt: skip
     if item.recipient_id in unknown:
         return SubmitError(422, "unknown recipient card %s" % item.recipient_id.hex())

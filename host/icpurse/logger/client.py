@@ -111,7 +111,7 @@ class LoggerClient:
         body = self._call("POST", "/v1/record", json={"record": bytes(record).hex()})
         receipt = hex_field(body, "receipt")
         parsed = self._signed(Receipt, receipt)
-        if not parsed.matches(LogRecord.decode(record)):
+        if not parsed.names(LogRecord.decode(record)):
             raise LoggerError(200, "the receipt is for another record")
         return receipt
 
@@ -202,7 +202,7 @@ class LoggerClient:
 
     def publish_voucher(self, data, reason="load", reference=None):
         """Record a voucher the issuer signed: a load, a refund of the in-doubt payment whose
-        identity is `reference`, or a recovery of the card whose id is `reference`."""
+        payment key is `reference`, or a recovery of the card whose id is `reference`."""
         body = {"voucher": bytes(data).hex(), "reason": reason}
         if reference is not None:
             body["reference"] = bytes(reference).hex()

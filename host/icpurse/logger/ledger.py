@@ -103,11 +103,14 @@ class LedgerViews:
     def alerts(self):
         """Overspending payers and cryptographic proofs of clones (reused payer counters)."""
         overspend = []
-        payers = self.storage.all(
-            "SELECT payer_id FROM leaves UNION SELECT payer_id FROM payments"
-        )
-        for (payer_id,) in payers:
-            sums = self.card_sums(bytes(payer_id))
+        # A card is judged up to the payer counter of its last stamp: its sync logged the
+        # records of what it was paid before it took that stamp, so a payment up to there that
+        # its credits do not cover is an overspend. A later payment may spend a credit its
+        # recipient card has not logged yet (it may, within the window): an honest card must
+        # never be named for that (docs/PROTOCOL.md section 7.3).
+        stamped = self.storage.all("SELECT card_id, counter FROM stamps")
+        for payer_id, counter in stamped:
+            sums = self.card_sums(bytes(payer_id), int(counter))
             if sums["balance"] < 0:
                 overspend.append(
                     {"card_id": bytes(payer_id).hex(), "issued": sums["issued"],

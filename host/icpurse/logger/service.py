@@ -2,9 +2,10 @@
 
 A transfer log record is stored only if CertT(A) verifies with PkT, VoucherI(A) with PkI and
 for the same key, and S with PkUA over G1 recomputed from IdUB and R1 (the patent checks only
-the first two). The payment's identity (PkUA, ChallID, G1) is stored once: an identical
-resubmission gets the same receipt, a different record with that identity is refused and kept
-as evidence, and so is a second payment with a payer counter already used — proof of a clone.
+the first two). A challenge, named by the payment's identity (PkUA, ChallID, G1), is credited
+once: an identical resubmission, or another record of the same amount, gets the stored receipt
+(a payer's second amount is credited as a leaf of its own, with evidence), and a second payment
+with a payer counter already used is credited with evidence of the clone (appender.py).
 Record formats and checks come from purse.records; signatures go through the pyca backend.
 
 A submission passes two stages. The verifier pool (verifier.py) parses the record and checks

@@ -43,8 +43,29 @@ class WindowOpen(SubmitError):
 
 
 def payment_identity(payment):
-    """The bytes that name a payment at the logger: PkUA || ChallID || G1."""
+    """The bytes that name the challenge a payment answers, and so its credit, at the logger:
+    PkUA || ChallID || G1. At most one credit per identity (but see the appender for a payer
+    that signed two amounts)."""
     return payment.certificate.public_key + payment.chall_id + payment.g1
+
+
+def payment_key(payment):
+    """The bytes that name one signed payment in journals, settlements and refunds: its
+    identity and its payer counter. A payer may sign one challenge twice (a relay replays it,
+    docs/PROTOCOL.md section 7.1): each signature debited the card, at most one is credited,
+    and the other is refunded."""
+    return payment_identity(payment) + f.u32(payment.counter)
+
+
+# Fixed SQL fragments (no input goes into them), hence the noqa: S608 where they are joined.
+# A journalled payment p is logged when a leaf holds exactly it: its payer counter, under its
+# challenge's identity (or under its own key, the second amount a payer signed for one
+# challenge); a leaf of the same challenge with another counter credited another payment.
+_LOGGED = (
+    "EXISTS (SELECT 1 FROM leaves l WHERE l.payer_key = p.payer_key AND l.counter = p.counter"
+    " AND (l.identity = p.identity OR l.identity = p.payment_key))"
+)
+_SETTLED = "EXISTS (SELECT 1 FROM settlements s WHERE s.payment_key = p.payment_key)"
 
 
 class SettlementViews:
@@ -88,16 +109,17 @@ class SettlementViews:
         out = []
         for _, data, payment in checked:
             identity = payment_identity(payment)
+            key = payment_key(payment)
             payer_id = payment.certificate.card_id
-            if tx.one("SELECT 1 FROM payments WHERE identity = ?", (identity,)) is None:
+            if tx.one("SELECT 1 FROM payments WHERE payment_key = ?", (key,)) is None:
                 clash = tx.one(
                     "SELECT leaf_index FROM leaves WHERE payer_key = ? AND counter = ?"
-                    " AND identity <> ?",
-                    (payment.payer_key, payment.counter, identity),
+                    " AND identity <> ? AND identity <> ?",
+                    (payment.payer_key, payment.counter, identity, key),
                 )
                 if clash is None:
                     clash = tx.one(
-                        "SELECT 0 FROM payments WHERE payer_key = ? AND counter = ?",
+                        "SELECT -1 FROM payments WHERE payer_key = ? AND counter = ?",
                         (payment.payer_key, payment.counter),
                     )
                 if clash is not None:
@@ -112,25 +134,20 @@ class SettlementViews:
                     )  # fmt: skip
                     continue
                 tx.run(
-                    "INSERT INTO payments (identity, payer_id, payer_key, counter, amount,"
-                    " record, seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (identity, payer_id, payment.payer_key, payment.counter, payment.x, data,
-                     ltime),
+                    "INSERT INTO payments (payment_key, identity, payer_id, payer_key, counter,"
+                    " amount, record, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, identity, payer_id, payment.payer_key, payment.counter, payment.x,
+                     data, ltime),
                 )  # fmt: skip
-            out.append({"status": 200, "state": _payment_state(tx, identity)})
+            out.append({"status": 200, "state": _payment_state(tx, key)})
         return out
 
     def in_doubt(self, card_id=None):
         """Journalled payments not logged and not settled, with the L-time from which each may
         be refunded."""
         sql = (
-            "SELECT p.identity, p.payer_id, p.amount, p.counter, p.seen, p.record FROM payments p"
-            " WHERE NOT EXISTS (SELECT 1 FROM leaves l WHERE l.identity = p.identity)"
-            " AND NOT EXISTS (SELECT 1 FROM settlements s WHERE s.identity = p.identity)"
-            # A record the logger refused because its payer was revoked proves the payment
-            # reached a recipient: it is not in doubt.
-            " AND NOT EXISTS (SELECT 1 FROM evidence e WHERE e.identity = p.identity"
-            " AND e.kind = 'revoked-payer')"
+            "SELECT p.payment_key, p.payer_id, p.amount, p.counter, p.seen, p.record"  # noqa: S608
+            " FROM payments p WHERE NOT " + _LOGGED + " AND NOT " + _SETTLED
         )
         params = ()
         if card_id is not None:
@@ -138,20 +155,21 @@ class SettlementViews:
             params = (bytes(card_id),)
         now = self.ltime()
         delay = self.refund_delay()
-        revoked = {bytes(r[0]) for r in self.storage.all("SELECT card_id FROM revoked_cards")}
+        barred = _never_refunded(self.storage)
         return [
             {
-                "identity": bytes(r[0]).hex(),
+                "payment_key": bytes(r[0]).hex(),
                 "payer_id": bytes(r[1]).hex(),
                 "amount": int(r[2]),
                 "payer_counter": int(r[3]),
                 "seen": int(r[4]),
                 "refundable_from": int(r[4]) + delay,
-                # A revoked payer's payments settle at its recovery, never by refund.
-                "due": now >= int(r[4]) + delay and bytes(r[1]) not in revoked,
+                # A revoked payer's payments settle at its recovery, never by refund, and a
+                # payer proven to have reused a counter is refunded nothing.
+                "due": now >= int(r[4]) + delay and bytes(r[1]) not in barred,
                 "payment": bytes(r[5]).hex(),
             }
-            for r in self.storage.all(sql + " ORDER BY p.seen, p.identity", params)
+            for r in self.storage.all(sql + " ORDER BY p.seen, p.payment_key", params)
         ]
 
     # --- stamps ---------------------------------------------------------------------------------
@@ -244,13 +262,13 @@ class SettlementViews:
         )  # fmt: skip
         return card_id
 
-    def _check_refund(self, tx, voucher, identity, raised, ltime):
+    def _check_refund(self, tx, voucher, key, raised, ltime):
         row = tx.one(
-            "SELECT payer_key, payer_id, amount, seen FROM payments WHERE identity = ?",
-            (identity,),
+            "SELECT payer_key, payer_id, amount, seen FROM payments WHERE payment_key = ?",
+            (key,),
         )
         if row is None:
-            raise SubmitError(404, "no journalled payment with this identity")
+            raise SubmitError(404, "no journalled payment with this payment key")
         payer_key, payer_id, amount, seen = bytes(row[0]), bytes(row[1]), int(row[2]), int(row[3])
         if payer_key != voucher.public_key:
             raise SubmitError(422, "the refund voucher is for another card than the payer")
@@ -260,7 +278,10 @@ class SettlementViews:
             # never be refunded for it (docs/PROTOCOL.md section 7.1).
             raise SubmitError(409, "the payer card %s is revoked: it is never refunded"
                               % payer_id.hex())  # fmt: skip
-        state = _payment_state(tx, identity)
+        if _reused_counter(tx, payer_id):
+            raise SubmitError(409, "the payer card %s reused a payer counter (a clone): it is"
+                              " never refunded" % payer_id.hex())  # fmt: skip
+        state = _payment_state(tx, key)
         if state != "in-doubt":
             raise SubmitError(409, "the payment is %s, not in doubt" % state)
         due = seen + self.refund_delay()
@@ -274,9 +295,9 @@ class SettlementViews:
                 % (raised, amount)
             )  # fmt: skip
         tx.run(
-            "INSERT INTO settlements (identity, payer_id, amount, kind, voucher_sequence, ltime)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (identity, payer_id, amount, "refunded", voucher.sequence, ltime),
+            "INSERT INTO settlements (payment_key, payer_id, amount, kind, voucher_sequence,"
+            " ltime) VALUES (?, ?, ?, ?, ?, ?)",
+            (key, payer_id, amount, "refunded", voucher.sequence, ltime),
         )
 
     def _check_recovery(self, tx, voucher, card_id, old_id, raised):
@@ -336,9 +357,8 @@ class SettlementViews:
         # In-doubt payments of the old card revert to it (their recipients had the whole window
         # to log them); those still inside their own window keep the recovery waiting.
         pending = tx.all(
-            "SELECT p.identity, p.amount, p.seen FROM payments p WHERE p.payer_id = ?"
-            " AND NOT EXISTS (SELECT 1 FROM leaves l WHERE l.identity = p.identity)"
-            " AND NOT EXISTS (SELECT 1 FROM settlements s WHERE s.identity = p.identity)",
+            "SELECT p.payment_key, p.amount, p.seen FROM payments p WHERE p.payer_id = ?"  # noqa: S608
+            " AND NOT " + _LOGGED + " AND NOT " + _SETTLED,
             (card_id,),
         )
         latest = max([int(r[2]) + self.refund_delay() for r in pending] or [0])
@@ -347,11 +367,11 @@ class SettlementViews:
                 "an in-doubt payment of card %s settles at L-time %d" % (card_id.hex(), latest),
                 latest - ltime,
             )
-        for identity, amount, _ in pending:
+        for payment, amount, _ in pending:
             tx.run(
-                "INSERT INTO settlements (identity, payer_id, amount, kind, voucher_sequence,"
+                "INSERT INTO settlements (payment_key, payer_id, amount, kind, voucher_sequence,"
                 " ltime) VALUES (?, ?, ?, ?, NULL, ?)",
-                (bytes(identity), card_id, int(amount), "reverted", ltime),
+                (bytes(payment), card_id, int(amount), "reverted", ltime),
             )
         sums = _sums(tx, card_id)
         balance = max(0, sums["balance"])
@@ -369,10 +389,10 @@ class SettlementViews:
 
     # --- ledger totals --------------------------------------------------------------------------
 
-    def card_sums(self, card_id):
+    def card_sums(self, card_id, upto=None):
         """The reconstructed balance and its parts (storage reads have the same `one` as a
-        transaction)."""
-        return _sums(self.storage, bytes(card_id))
+        transaction); with `upto`, counting the card's payments up to that payer counter."""
+        return _sums(self.storage, bytes(card_id), upto)
 
     def ledger(self):
         """Totals of the ledger identity (docs/PROTOCOL.md): loads - redeemed = Σ card balances
@@ -388,9 +408,8 @@ class SettlementViews:
         for (card_id,) in tx.all("SELECT DISTINCT card_id FROM vouchers"):
             loads += _loaded(tx, bytes(card_id))
         in_doubt = tx.one(
-            "SELECT COALESCE(SUM(p.amount), 0) FROM payments p"
-            " WHERE NOT EXISTS (SELECT 1 FROM leaves l WHERE l.identity = p.identity)"
-            " AND NOT EXISTS (SELECT 1 FROM settlements s WHERE s.identity = p.identity)"
+            "SELECT COALESCE(SUM(p.amount), 0) FROM payments p"  # noqa: S608
+            " WHERE NOT " + _LOGGED + " AND NOT " + _SETTLED
         )[0]
         unloaded = tx.one(
             "SELECT COALESCE(SUM(amount), 0) FROM recoveries WHERE voucher_sequence IS NULL"
@@ -419,13 +438,27 @@ def _revoked(tx, card_id):
     return tx.one("SELECT 1 FROM revoked_cards WHERE card_id = ?", (card_id,)) is not None
 
 
-def _payment_state(tx, identity):
-    if tx.one("SELECT 1 FROM leaves WHERE identity = ?", (identity,)) is not None:
+def _reused_counter(tx, card_id):
+    return (
+        tx.one("SELECT 1 FROM evidence WHERE kind = 'counter-reuse' AND payer_id = ?", (card_id,))
+        is not None
+    )
+
+
+def _never_refunded(storage):
+    """The payers never refunded: revoked, or proven by evidence to have reused a counter."""
+    rows = storage.all(
+        "SELECT card_id FROM revoked_cards UNION"
+        " SELECT payer_id FROM evidence WHERE kind = 'counter-reuse'"
+    )
+    return {bytes(r[0]) for r in rows}
+
+
+def _payment_state(tx, key):
+    logged = "SELECT 1 FROM payments p WHERE p.payment_key = ? AND " + _LOGGED  # noqa: S608
+    if tx.one(logged, (key,)):
         return "logged"
-    if tx.one("SELECT 1 FROM evidence WHERE identity = ? AND kind = 'revoked-payer'",
-              (identity,)) is not None:  # fmt: skip
-        return "received"
-    row = tx.one("SELECT kind FROM settlements WHERE identity = ?", (identity,))
+    row = tx.one("SELECT kind FROM settlements WHERE payment_key = ?", (key,))
     return "in-doubt" if row is None else row[0]
 
 
@@ -449,24 +482,32 @@ def _loaded(tx, card_id):
     return int(issued) - int(refunds) - int(recovered)
 
 
-def _sums(tx, card_id):
+def _sums(tx, card_id, upto=None):
     """A card's reconstructed balance: issued + received - paid, where paid counts logged
     payments, in-doubt and refunded journal payments (the card debited them), and what a
     recovery carried to the successor (less the shortfall of an overspent card, so that a
-    closed card always ends at 0); reverted payments count for nothing."""
+    closed card always ends at 0); reverted payments count for nothing. With `upto`, paid
+    counts only the payments of payer counters up to it."""
+    bound, params = ("", (card_id,)) if upto is None else (" AND {}counter <= ?", (card_id, upto))
     issued = tx.one("SELECT COALESCE(MAX(issued), 0) FROM vouchers WHERE card_id = ?", (card_id,))[
         0
     ]
     received = tx.one(
         "SELECT COALESCE(SUM(amount), 0) FROM leaves WHERE recipient_id = ?", (card_id,)
     )[0]
-    paid = tx.one("SELECT COALESCE(SUM(amount), 0) FROM leaves WHERE payer_id = ?", (card_id,))[0]
+    paid = tx.one(
+        "SELECT COALESCE(SUM(amount), 0) FROM leaves WHERE payer_id = ?"  # noqa: S608
+        + bound.format(""),
+        params,
+    )[0]
     unlogged = tx.one(
-        "SELECT COALESCE(SUM(p.amount), 0) FROM payments p WHERE p.payer_id = ?"
-        " AND NOT EXISTS (SELECT 1 FROM leaves l WHERE l.identity = p.identity)"
-        " AND NOT EXISTS (SELECT 1 FROM settlements s WHERE s.identity = p.identity"
-        " AND s.kind = 'reverted')",
-        (card_id,),
+        "SELECT COALESCE(SUM(p.amount), 0) FROM payments p WHERE p.payer_id = ?"  # noqa: S608
+        + bound.format("p.")
+        + " AND NOT "
+        + _LOGGED
+        + " AND NOT EXISTS (SELECT 1 FROM settlements s"
+        " WHERE s.payment_key = p.payment_key AND s.kind = 'reverted')",
+        params,
     )[0]
     carried = tx.one(
         "SELECT COALESCE(SUM(amount - shortfall), 0) FROM recoveries WHERE card_id = ?",
@@ -501,10 +542,10 @@ def check_reason(reason, reference):
         value = bytes.fromhex(reference) if isinstance(reference, str) else None
     except ValueError:
         value = None
-    sizes = {"refund": 73, "recovery": 8}
+    sizes = {"refund": 77, "recovery": 8}
     if value is None or len(value) != sizes.get(reason, -1):
         raise SubmitError(
             400, "reference must be the %s as hex"
-            % ("payment identity (73 bytes)" if reason == "refund" else "old card id (8 bytes)")
+            % ("payment key (77 bytes)" if reason == "refund" else "old card id (8 bytes)")
         )  # fmt: skip
     return reason, value

@@ -132,8 +132,34 @@ MIGRATIONS = (
 # Schema 3 is protocol 2: a payer counter may stand in two leaves (a clone's second payment is
 # credited to its honest recipient, docs/PROTOCOL.md section 7.3), so the unique constraint on
 # (payer_key, counter) becomes a plain index (SQLite drops a constraint only by rebuilding the
-# table); and the newest stamp of each card (section 7.0).
-_LEAVES_3_SQLITE = """
+# table); the newest stamp of each card (section 7.0); and journalled payments and their
+# settlements are named by their payment key, PkUA || ChallID || G1 || ctrA, since a payer may
+# sign one challenge twice (section 7.1). A database of schema 2 is migrated only while it holds
+# no record (see PROTOCOL_2_SCHEMA), so those two tables are empty and are made anew.
+_PAYMENTS_3 = """
+    CREATE TABLE payments (
+        payment_key %(blob)s PRIMARY KEY,
+        identity %(blob)s NOT NULL,
+        payer_id %(blob)s NOT NULL,
+        payer_key %(blob)s NOT NULL,
+        counter %(big)s NOT NULL,
+        amount %(big)s NOT NULL,
+        record %(blob)s NOT NULL,
+        seen %(big)s NOT NULL
+    );
+    CREATE INDEX payments_payer ON payments (payer_id);
+    CREATE INDEX payments_counter ON payments (payer_key, counter);
+    CREATE TABLE settlements (
+        payment_key %(blob)s PRIMARY KEY,
+        payer_id %(blob)s NOT NULL,
+        amount %(big)s NOT NULL,
+        kind TEXT NOT NULL,
+        voucher_sequence %(big)s,
+        ltime %(big)s NOT NULL
+    )
+"""
+_LEAVES_3_SQLITE = (
+    """
     CREATE TABLE leaves_3 (
         leaf_index INTEGER PRIMARY KEY,
         identity BLOB NOT NULL UNIQUE,
@@ -159,9 +185,14 @@ _LEAVES_3_SQLITE = """
         counter INTEGER NOT NULL,
         ltime INTEGER NOT NULL,
         record BLOB NOT NULL
-    )
+    );
+    DROP TABLE payments;
+    DROP TABLE settlements;
 """
-_LEAVES_3_POSTGRES = """
+    + _PAYMENTS_3 % {"blob": "BLOB", "big": "INTEGER"}
+)
+_LEAVES_3_POSTGRES = (
+    """
     ALTER TABLE leaves DROP CONSTRAINT leaves_payer_key_counter_key;
     CREATE INDEX leaves_counter ON leaves (payer_key, counter);
     CREATE TABLE stamps (
@@ -169,8 +200,12 @@ _LEAVES_3_POSTGRES = """
         counter BIGINT NOT NULL,
         ltime BIGINT NOT NULL,
         record BYTEA NOT NULL
-    )
+    );
+    DROP TABLE payments;
+    DROP TABLE settlements;
 """
+    + _PAYMENTS_3 % {"blob": "BYTEA", "big": "BIGINT"}
+)
 # The first schema version whose records are of protocol 2; a database of an older schema
 # that holds any record is refused, since protocol-1 records cannot be read by this code.
 PROTOCOL_2_SCHEMA = 3
@@ -446,6 +481,13 @@ def _sequenced(handle, conn):
         fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _holds_records(conn, execute, version):
+    """Whether a database of schema `version` holds any record (payments came in schema 2)."""
+    tables = ("vouchers", "leaves", "payments") if version >= 2 else ("vouchers", "leaves")
+    # The table names are the fixed ones above.
+    return any(execute(conn, "SELECT 1 FROM %s LIMIT 1" % t, ()) for t in tables)  # noqa: S608
+
+
 def _migrate(storage, conn, migrations):
     """Bring the schema to the newest version in one locked transaction (several service
     workers may start at once); refuse a database newer than this code."""
@@ -459,7 +501,7 @@ def _migrate(storage, conn, migrations):
                 "the database has schema version %d; this icpurse knows %d"
                 % (version, len(migrations))
             )
-        if 0 < version < PROTOCOL_2_SCHEMA and execute(conn, "SELECT 1 FROM vouchers LIMIT 1", ()):
+        if 0 < version < PROTOCOL_2_SCHEMA and _holds_records(conn, execute, version):
             raise StorageError(
                 "the database holds records of icpurse protocol 1 (schema version %d), which "
                 "this icpurse cannot read: start a new log database" % version

@@ -16,6 +16,7 @@ import concurrent.futures
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger.workers import Workers
 from purse.errors import CredentialError, CryptoError, RecordError
+from purse.records import fields as f
 from purse.records.log import LogRecord
 
 # The verifier processes' name in ps and top (workers.name_process).
@@ -53,6 +54,7 @@ class Prepared:
         "not_before",
         "payer_id",
         "payer_key",
+        "payment_key",
         "recipient_id",
         "record_hash",
         "voucher",
@@ -64,7 +66,10 @@ class Prepared:
          self.not_after) = fields  # fmt: skip
         self.data = data
         self.fields = fields  # What goes on to an appender process (appender.py).
+        # The challenge's identity and the payment's key, as settlement.payment_identity and
+        # settlement.payment_key make them from a Payment.
         self.identity = self.payer_key + self.chall_id + g1
+        self.payment_key = self.identity + f.u32(self.counter)
 
 
 def _fields(data, record, voucher_row):
