@@ -937,6 +937,12 @@ def test_bug_a_second_payment_for_one_challenge_cannot_brick_the_recipient(world
     # longer trade once its window passes, and must be recovered.
     report = w.client.sync(b.client)
     assert report.refused == [] and b.client.info().outbox == 0
+    # The challenge is credited once: B's ledger is its card, and A is refunded the payment
+    # no leaf holds (it signed 500 twice, B credited 500 once).
+    assert w.client.card(_name(b))["balance"] == b.client.info().balance == 500
+    w.client.sync(a.client)
+    w.advance(SETTLE)
+    assert [p["amount"] for p in w.client.in_doubt(_name(a)) if p["due"]] == [500]
 
 
 def test_bug_an_honest_card_spending_an_unlogged_credit_is_no_overspender(world):

@@ -125,6 +125,25 @@ def test_attack_4_counter_reuse_blames_the_cloner_not_the_recipient(logger_world
     assert w.client.card(c.client.info().card_id)["balance"] == 0
 
 
+def test_attack_4_a_payer_proven_cloned_is_never_refunded(logger_world):
+    w = logger_world
+    a, b, c = w.new_card(b"A", 1000), w.new_card(b"B"), w.new_card(b"C")
+    clone = w.new_card(b"A2")
+    clone.memory.files.clear()
+    clone.memory.files.update(a.memory.files)
+    clone.power_cycle()
+    torn = a.client.pay(b.client.make_challenge(800))  # B never gets it: in doubt.
+    w.client.upload_journal([torn])
+    w.transfer(clone, c, 800)  # The copy signs the same counter; C is credited.
+    assert w.client.sync(c.client).receipted == 1
+    w.advance(max(WINDOW, proto.REFUND_DELAY_MIN) + 1)
+    a_id = a.client.info().card_id
+    assert [p["due"] for p in w.client.in_doubt(a_id)] == [False]
+    with pytest.raises(LoggerError) as refused:
+        _refund(w, a, torn)
+    assert refused.value.status == 409 and "reused a payer counter" in str(refused.value)
+
+
 def test_attack_6_a_bystander_variant_cannot_brick_the_recipient(logger_world):
     w = logger_world
     a, b = w.new_card(b"A", 1000), w.new_card(b"B")

@@ -144,8 +144,11 @@ def _copy_db(bank, name, sql):
          "records were removed"),
         ("UPDATE leaves SET amount = amount + 1000 WHERE leaf_index = 0",
          "the record says 40"),
-        ("INSERT INTO settlements SELECT identity, payer_id, amount, 'refunded', NULL, ltime"
-         " FROM leaves WHERE leaf_index = 0", "a double credit"),
+        # The payment of leaf 0 (A's first, in A's journal since B's payment to A synced A)
+        # marked refunded as well.
+        ("INSERT INTO settlements SELECT p.payment_key, p.payer_id, p.amount, 'refunded', NULL,"
+         " p.seen FROM payments p JOIN leaves l ON l.payer_key = p.payer_key"
+         " AND l.counter = p.counter WHERE l.leaf_index = 0", "a double credit"),
     ],
     ids=["deleted-log", "deleted-last-log", "altered-amount", "double-credit"],
 )  # fmt: skip

@@ -155,7 +155,7 @@ class SettlementViews:
             params = (bytes(card_id),)
         now = self.ltime()
         delay = self.refund_delay()
-        barred = _never_refunded(self.storage)
+        barred = self.barred()
         return [
             {
                 "payment_key": bytes(r[0]).hex(),
@@ -389,6 +389,16 @@ class SettlementViews:
 
     # --- ledger totals --------------------------------------------------------------------------
 
+    def barred(self):
+        """The cards that are not in good standing: revoked, or proven by evidence to have
+        reused a payer counter (a clone). They are never refunded, and the overspend alert
+        counts every payment of theirs."""
+        rows = self.storage.all(
+            "SELECT card_id FROM revoked_cards UNION"
+            " SELECT payer_id FROM evidence WHERE kind = 'counter-reuse'"
+        )
+        return {bytes(r[0]) for r in rows}
+
     def card_sums(self, card_id, upto=None):
         """The reconstructed balance and its parts (storage reads have the same `one` as a
         transaction); with `upto`, counting the card's payments up to that payer counter."""
@@ -443,15 +453,6 @@ def _reused_counter(tx, card_id):
         tx.one("SELECT 1 FROM evidence WHERE kind = 'counter-reuse' AND payer_id = ?", (card_id,))
         is not None
     )
-
-
-def _never_refunded(storage):
-    """The payers never refunded: revoked, or proven by evidence to have reused a counter."""
-    rows = storage.all(
-        "SELECT card_id FROM revoked_cards UNION"
-        " SELECT payer_id FROM evidence WHERE kind = 'counter-reuse'"
-    )
-    return {bytes(r[0]) for r in rows}
 
 
 def _payment_state(tx, key):
