@@ -892,9 +892,9 @@ def test_bug_a_challenge_replayed_after_the_stamp_is_refunded(world):
     a.client.pay(challenge)  # A relay replays the challenge: A signs and debits again.
     assert a.client.info().balance == 2000
     report = w.client.sync(a.client)
-    # Section 7.1: the second payment is in doubt and refunded after the delay. Instead the
-    # logger takes it for the first (same identity), never stores its counter, and never
-    # stamps A again.
+    # Section 7.1: the second payment is in doubt and refunded after the delay. (Before the
+    # payment key, the logger took it for the first, never stored its counter, and never
+    # stamped A again.)
     assert report.stamped, report.stamp_refused
     w.advance(SETTLE)
     assert [p["amount"] for p in w.client.in_doubt(_name(a)) if p["due"]] == [500]
@@ -914,8 +914,8 @@ def test_bug_a_revoked_payers_payment_accepted_by_the_rules_is_credited(world):
     w.transfer(d, h, 1000)  # D spends what it was paid, before its outbox entry ages.
     w.client.sync(h.client)
     # Section 7.3: the issuer bears what a revoked card spends before recipients refuse it.
-    # Instead D's record is refused, its ledger falls 1000 short, and D is named an overspender
-    # (and D's card stops trading a window later: it must be recovered at its ledger balance).
+    # (Before, D's record was refused, its ledger fell 1000 short, and D was named an
+    # overspender, and D's card stopped trading a window later.)
     named = _name(d).hex() in {o["card_id"] for o in w.client.alerts()["overspend"]}
     assert (report.refused, named) == ([], False)
 
@@ -933,8 +933,8 @@ def test_bug_a_second_payment_for_one_challenge_cannot_brick_the_recipient(world
     variant = LogRecord.decode(b.client.read_outbox(0))
     variant.payment = Payment.decode(second)
     w.client.submit(variant.encode())
-    # Section 7.0: B's own record must still be received. It is refused for good: B can no
-    # longer trade once its window passes, and must be recovered.
+    # Section 7.0: B's own record must still be received. (Before, it was refused for good: B
+    # could no longer trade once its window passed, and had to be recovered.)
     report = w.client.sync(b.client)
     assert report.refused == [] and b.client.info().outbox == 0
     # The challenge is credited once: B's ledger is its card, and A is refunded the payment
@@ -952,7 +952,8 @@ def test_bug_an_honest_card_spending_an_unlogged_credit_is_no_overspender(world)
     w.transfer(b, c, 500)  # B spends it within its window, as the rules allow.
     w.client.sync(c.client)  # C logs first.
     # Section 7.3: the alert names a card whose copies spent more than it was given, and the
-    # CA then revokes it. B spent only what it was given, but is named until it syncs.
+    # CA then revokes it. B spent only what it was given. (Before, it was named until it
+    # synced.)
     assert _name(b).hex() not in {o["card_id"] for o in w.client.alerts()["overspend"]}
 
 
@@ -964,7 +965,7 @@ def test_bug_counter_reuse_is_evidenced_whichever_copy_reaches_the_logger_first(
     w.client.upload_journal([torn])  # The original's payment reaches L in its journal...
     w.transfer(copy, c, 800)  # ...the copy's, with the same counter, as C's record.
     assert w.client.sync(c.client).receipted == 1
-    # Section 7.3: evidence as soon as two of them reach L. There is none (the appender
-    # compares counters with leaves only; the journal's payments are not looked at).
+    # Section 7.3: evidence as soon as two of them reach L. (Before, there was none: the
+    # appender compared counters with leaves only.)
     kinds = [e["kind"] for e in w.client.alerts()["evidence"]]
     assert kinds == ["counter-reuse"]

@@ -251,31 +251,32 @@ def test_one_batch_mixes_stored_refused_and_repeated_records(logger_world):
     assert [e["kind"] for e in w.client.alerts()["evidence"]] == ["revoked-payer"]
 
 
-def test_a_database_of_protocol_1_is_refused(tmp_path):
+def _schema_2_database(path, holds_a_record):
+    """A SQLite log database as icpurse protocol 1 left it (schema 2)."""
     import sqlite3
 
-    from icpurse.logger.storage import MIGRATIONS_SQLITE, StorageError, open_storage
+    from icpurse.logger.storage import MIGRATIONS_SQLITE
 
-    db = tmp_path / "old.db"
-    with sqlite3.connect(db) as conn:
+    with sqlite3.connect(path) as conn:
         for migration in MIGRATIONS_SQLITE[:2]:
             conn.executescript(migration)
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
         conn.execute("INSERT INTO schema_version (version) VALUES (2)")
-        conn.execute(
-            "INSERT INTO vouchers (card_id, sequence, issued, public_key, record)"
-            " VALUES (x'00', 1, 0, x'00', x'00')"
-        )
+        if holds_a_record:
+            conn.execute(
+                "INSERT INTO vouchers (card_id, sequence, issued, public_key, record)"
+                " VALUES (x'00', 1, 0, x'00', x'00')"
+            )
+    return "sqlite:///%s" % path
+
+
+def test_a_database_of_protocol_1_is_refused(tmp_path):
+    from icpurse.logger.storage import StorageError, open_storage
+
     try:
-        open_storage("sqlite:///%s" % db)
+        open_storage(_schema_2_database(tmp_path / "old.db", holds_a_record=True))
         raise AssertionError("a database of protocol 1 was opened")
     except StorageError as exc:
         assert "protocol 1" in str(exc) and "new log database" in str(exc)
     # An empty database of an older schema is brought up to date.
-    empty = tmp_path / "empty.db"
-    with sqlite3.connect(empty) as conn:
-        for migration in MIGRATIONS_SQLITE[:2]:
-            conn.executescript(migration)
-        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        conn.execute("INSERT INTO schema_version (version) VALUES (2)")
-    open_storage("sqlite:///%s" % empty).close()
+    open_storage(_schema_2_database(tmp_path / "empty.db", holds_a_record=False)).close()
