@@ -104,15 +104,17 @@ def emulate_bare(args):
         )  # fmt: skip
     except BoardError as exc:
         raise UsageError(str(exc)) from None
-    print("board on %s" % bridge.pty_path, flush=True)
-    print(
-        "icpurse emulate: a bare MicroPython board (Unix port), %d KiB of flash in %s; flash the"
-        " wallet with `icpurse flash --port %s`; Ctrl-C stops it"
-        % (bridge.blocks * 4, bridge.image, bridge.pty_path),
-        file=sys.stderr, flush=True,
-    )  # fmt: skip
+    # SIGTERM ends the emulator as Ctrl-C does, from the moment it announces itself: a program
+    # that read the first line may stop it at once, and the board must be closed all the same.
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     try:
+        print("board on %s" % bridge.pty_path, flush=True)
+        print(
+            "icpurse emulate: a bare MicroPython board (Unix port), %d KiB of flash in %s; flash"
+            " the wallet with `icpurse flash --port %s`; Ctrl-C stops it"
+            % (bridge.blocks * 4, bridge.image, bridge.pty_path),
+            file=sys.stderr, flush=True,
+        )  # fmt: skip
         bridge.run()
     except KeyboardInterrupt:
         pass
@@ -164,17 +166,21 @@ def emulate(args):
         # No pseudo-terminal left, or --tcp's port is taken or not ours to take.
         where = "a pseudo-terminal" if args.tcp is None else "socket://127.0.0.1:%d" % args.tcp
         raise UsageError("cannot serve %s: %s" % (where, exc.strerror or exc)) from None
-    # The first line is for programs (EmulatedCard reads it); people read the rest.
-    print("card on %s" % link.pty_path, flush=True)
-    if args.tcp is not None:
-        print("also on socket://127.0.0.1:%d" % args.tcp, flush=True)
-    print(
-        "icpurse emulate: %s card, state in %s; Ctrl-C stops it" % (args.runtime, args.state),
-        file=sys.stderr,
-        flush=True,
-    )
+    # SIGTERM ends the emulator as Ctrl-C does, from the moment it announces itself: a program
+    # that read the first line may stop it at once (a test under load did, and saw -15), and
+    # the card's process must be closed all the same.
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    code = None
     try:
+        # The first line is for programs (EmulatedCard reads it); people read the rest.
+        print("card on %s" % link.pty_path, flush=True)
+        if args.tcp is not None:
+            print("also on socket://127.0.0.1:%d" % args.tcp, flush=True)
+        print(
+            "icpurse emulate: %s card, state in %s; Ctrl-C stops it" % (args.runtime, args.state),
+            file=sys.stderr,
+            flush=True,
+        )
         code = link.run()
     except KeyboardInterrupt:
         code = None
