@@ -14,6 +14,8 @@ from icpurse.logger.settlement import payment_key
 from icpurse.terminal import TransferInDoubt, transfer
 from purse import proto
 from purse.client import CardError
+from purse.crypto.backend import Signer
+from purse.crypto.pure import PureBackend
 from purse.records.log import LogRecord
 from purse.records.transfer import Payment
 
@@ -247,3 +249,71 @@ def test_attack_8_the_ca_revokes_ten_thousand_cards_over_the_systems_life(tmp_pa
     # More than a list holds within KEEP is refused, with the reason: 80 + 11 > 90.
     with pytest.raises(AuthorityError, match="revoked in the last 14 days"):
         ca.revoke(ids[10000:], ltime - KEEP // 2)
+
+
+# --- a payer with modified firmware: what its own key signs ----------------------------------
+
+
+def _resigned(card, payment, counter=None, x=None):
+    """`payment` signed again by its payer's own key with another counter or amount, as
+    modified firmware signs (nothing journalled, nothing debited)."""
+    pay = Payment.decode(payment)
+    pay.counter = pay.counter if counter is None else counter
+    pay.x = pay.x if x is None else x
+    pay.sign(Signer(PureBackend(), card.card.state.secret))
+    return pay.encode()
+
+
+def _record_with(record, payment):
+    """The recipient's record (which shows R1) carrying another signature of its challenge,
+    as a bystander who read the recipient's outbox makes it."""
+    rec = LogRecord.decode(record)
+    pay = Payment.decode(payment)
+    rec.payment.x, rec.payment.counter, rec.payment.signature = pay.x, pay.counter, pay.signature
+    return rec.encode()
+
+
+def test_modified_payer_signing_other_amounts_cannot_brick_an_honest_recipient(logger_world):
+    w = logger_world
+    p, b, c = w.new_card(b"P", 5000), w.new_card(b"B"), w.new_card(b"C")
+    challenge = b.client.make_challenge(1000)
+    real = p.client.pay(challenge)
+    b.client.accept(challenge, real)
+    # P signs B's challenge again for 1 (another counter) and for 2 (the same counter), and a
+    # bystander who read B's outbox logs both first.
+    mine = b.client.read_outbox(0)
+    w.client.submit(_record_with(mine, _resigned(p, real, counter=77, x=1)))
+    w.client.submit(_record_with(mine, _resigned(p, real, x=2)))
+    # B's own record is credited as a leaf of its own; P bears all three and is barred.
+    assert w.client.sync(b.client).receipted == 1 and b.client.info().outbox == 0
+    b_id, p_id = b.client.info().card_id, p.client.info().card_id
+    assert w.client.card(b_id)["balance"] == 1003
+    w.transfer(b, c, 900)
+    w.client.sync(c.client)
+    w.client.sync(b.client)
+    assert b_id.hex() not in _overspenders(w)
+    kinds = {(e["kind"], e["payer_id"]) for e in w.client.alerts()["evidence"]}
+    assert kinds == {("identity-conflict", p_id.hex()), ("counter-reuse", p_id.hex())}
+
+
+def test_modified_payer_is_not_refunded_a_payment_its_recipient_was_credited(logger_world):
+    w = logger_world
+    a, b = w.new_card(b"A", 1000), w.new_card(b"B")
+    a_id = a.client.info().card_id
+    challenge = b.client.make_challenge(1000)
+    payment = a.client.pay(challenge)
+    b.client.accept(challenge, payment)
+    # A signs the challenge again with a counter it never journals, far past its stamp, and
+    # B's holder logs that one first: B's own record gets the stored receipt.
+    ghost = _resigned(a, payment, counter=0xFFFFFFF0)
+    w.client.submit(_record_with(b.client.read_outbox(0), ghost))
+    assert w.client.sync(b.client).receipted == 1
+    w.client.sync(a.client)  # A's journalled payment is now in doubt...
+    w.advance(max(WINDOW, proto.REFUND_DELAY_MIN) + 1)
+    # ...but A spent more than it was given (the ghost counts: no honest card signs past its
+    # stamp's counter + JOURNAL_MAX): the alert names it and no refund goes through.
+    assert _overspenders(w) == {a_id.hex()}
+    assert [p["due"] for p in w.client.in_doubt(a_id)] == [False]
+    with pytest.raises(LoggerError) as refused:
+        _refund(w, a, payment)
+    assert refused.value.status == 409 and "overspent" in str(refused.value)

@@ -70,7 +70,7 @@ class Appender:
         counters = {}
         # What the batch needs from the database, in one query per kind rather than one per
         # record: each query is a round trip to a PostgreSQL server.
-        identities = [item.identity for item in items] + [item.payment_key for item in items]
+        identities = [item.identity for item in items]
         stored = {
             bytes(r[0]): r[1:]
             for r in _rows_in(tx, "SELECT identity, leaf_index, record_hash, receipt, amount"
@@ -126,17 +126,17 @@ class Appender:
                 if _same_credit(row, item):
                     results[pos] = _stored(row)
                     continue
-                # The payer signed two amounts for one challenge (honest firmware never does),
-                # and this record holds the other one: the recipient may have credited either,
-                # and nothing shows which, so it is credited as a leaf of its own and the
-                # payer's two signatures kept as evidence (docs/PROTOCOL.md section 7.3).
-                key = item.payment_key
-                amended = stored.get(key)
-                if amended is not None:
-                    results[pos] = _stored(amended) if _same_credit(amended, item) else (
-                        self._conflict(tx, item, amended[0], ltime))  # fmt: skip
+                # The payer signed another amount for this challenge (honest firmware never
+                # does): the recipient may have credited any of them, and nothing shows which,
+                # so a record of an amount not credited yet is credited as a leaf of its own,
+                # under the identity and its H(record), and the payer's signatures are kept as
+                # evidence, which bars it (docs/PROTOCOL.md section 7.3).
+                same = _same_amount(tx, item)
+                if same is not None:
+                    results[pos] = _stored(same)
                     continue
-                _evidence(tx, "identity-conflict", item, row[0], ltime)
+                key = item.identity + item.record_hash
+                _evidence_once(tx, "identity-conflict", item, ltime)
             keys[pos] = key
             if key in first:
                 continue  # Resolved after the batch: the same result, or a conflict.
@@ -250,6 +250,18 @@ def _same_credit(row, item):
     receipt, which names its IdUB and ChallID, and the payment it holds is refunded to its
     payer as one no recipient can credit any more."""
     return bytes(row[1]) == item.record_hash or int(row[3]) == item.amount
+
+
+def _same_amount(tx, item):
+    """A leaf of `item`'s challenge stored under an extended key (identity || H(record)) that
+    credits what `item` would, if there is one. The extended keys of an identity sort right
+    after it, so the unique index on the key answers this range."""
+    rows = tx.all(
+        "SELECT leaf_index, record_hash, receipt, amount FROM leaves"
+        " WHERE identity > ? AND identity <= ?",
+        (item.identity, item.identity + b"\xff" * len(item.record_hash)),
+    )
+    return next((row for row in rows if _same_credit(row, item)), None)
 
 
 def _stored(row):

@@ -103,22 +103,20 @@ class LedgerViews:
     def alerts(self):
         """Overspending payers and cryptographic proofs of clones (reused payer counters)."""
         overspend = []
-        # A card in good standing is judged up to the payer counter of its last stamp: its
-        # sync logged the records of what it was paid before it took that stamp, so a payment
-        # up to there that its credits do not cover is an overspend. A later payment may spend
-        # a credit the card has not logged yet (it may, within the window): an honest card must
-        # never be named for that (docs/PROTOCOL.md section 7.3). A revoked or cloned card is
-        # judged on every payment.
-        stamps = {bytes(r[0]): int(r[1]) for r in self.storage.all("SELECT card_id, counter"
-                                                                   " FROM stamps")}  # fmt: skip
+        # A card in good standing is judged on its payments up to the payer counter of its
+        # last stamp: its sync logged the records of what it was paid before it took that
+        # stamp, so a payment up to there that its credits do not cover is an overspend. Its
+        # next JOURNAL_MAX payments may spend a credit the card has not logged yet (it may,
+        # within the window): an honest card must never be named for that (docs/PROTOCOL.md
+        # section 7.3). Payments beyond those no recipient following the rules accepts, so
+        # they count again; and a revoked, cloned or modified card is judged on every payment.
         barred = self.barred()
         payers = self.storage.all(
             "SELECT payer_id FROM leaves UNION SELECT payer_id FROM payments"
         )
         for (payer_id,) in payers:
             payer_id = bytes(payer_id)
-            upto = None if payer_id in barred else stamps.get(payer_id, 0)
-            sums = self.card_sums(payer_id, upto)
+            sums = self.judged_sums(payer_id, barred)
             if sums["balance"] < 0:
                 overspend.append(
                     {"card_id": payer_id.hex(), "issued": sums["issued"],

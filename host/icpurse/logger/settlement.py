@@ -57,13 +57,15 @@ def payment_key(payment):
     return payment_identity(payment) + f.u32(payment.counter)
 
 
+# The size of a payment's identity, PkUA (33) || ChallID (8) || G1 (32).
+IDENTITY_SIZE = 73
 # Fixed SQL fragments (no input goes into them), hence the noqa: S608 where they are joined.
 # A journalled payment p is logged when a leaf holds exactly it: its payer counter, under its
-# challenge's identity (or under its own key, the second amount a payer signed for one
+# challenge's identity (or under identity || H(record), another amount a payer signed for one
 # challenge); a leaf of the same challenge with another counter credited another payment.
 _LOGGED = (
-    "EXISTS (SELECT 1 FROM leaves l WHERE l.payer_key = p.payer_key AND l.counter = p.counter"
-    " AND (l.identity = p.identity OR l.identity = p.payment_key))"
+    "EXISTS (SELECT 1 FROM leaves l WHERE l.payer_key = p.payer_key AND l.counter = p.counter"  # noqa: S608
+    " AND substr(l.identity, 1, %d) = p.identity)" % IDENTITY_SIZE
 )
 _SETTLED = "EXISTS (SELECT 1 FROM settlements s WHERE s.payment_key = p.payment_key)"
 
@@ -156,6 +158,13 @@ class SettlementViews:
         now = self.ltime()
         delay = self.refund_delay()
         barred = self.barred()
+        rows = self.storage.all(sql + " ORDER BY p.seen, p.payment_key", params)
+        # A payer the overspend alert names is not refunded either (see _check_refund).
+        barred |= {
+            payer
+            for payer in {bytes(r[1]) for r in rows} - barred
+            if _judged_sums(self.storage, payer, barred)["balance"] < 0
+        }
         return [
             {
                 "payment_key": bytes(r[0]).hex(),
@@ -165,11 +174,11 @@ class SettlementViews:
                 "seen": int(r[4]),
                 "refundable_from": int(r[4]) + delay,
                 # A revoked payer's payments settle at its recovery, never by refund, and a
-                # payer proven to have reused a counter is refunded nothing.
+                # payer proven cloned or modified, or overspent, is refunded nothing.
                 "due": now >= int(r[4]) + delay and bytes(r[1]) not in barred,
                 "payment": bytes(r[5]).hex(),
             }
-            for r in self.storage.all(sql + " ORDER BY p.seen, p.payment_key", params)
+            for r in rows
         ]
 
     # --- stamps ---------------------------------------------------------------------------------
@@ -278,9 +287,15 @@ class SettlementViews:
             # never be refunded for it (docs/PROTOCOL.md section 7.1).
             raise SubmitError(409, "the payer card %s is revoked: it is never refunded"
                               % payer_id.hex())  # fmt: skip
-        if _reused_counter(tx, payer_id):
-            raise SubmitError(409, "the payer card %s reused a payer counter (a clone): it is"
-                              " never refunded" % payer_id.hex())  # fmt: skip
+        if _proven_modified(tx, payer_id):
+            raise SubmitError(409, "the payer card %s reused a payer counter or signed two"
+                              " amounts for one challenge: it is never refunded"
+                              % payer_id.hex())  # fmt: skip
+        if _judged_sums(tx, payer_id, set())["balance"] < 0:
+            # The overspend alert names it: a payer that spent more than it was given (its
+            # modified firmware signed payments it did not debit) gets no refund on top.
+            raise SubmitError(409, "the payer card %s has overspent: it is not refunded"
+                              % payer_id.hex())  # fmt: skip
         state = _payment_state(tx, key)
         if state != "in-doubt":
             raise SubmitError(409, "the payment is %s, not in doubt" % state)
@@ -391,18 +406,23 @@ class SettlementViews:
 
     def barred(self):
         """The cards that are not in good standing: revoked, or proven by evidence to have
-        reused a payer counter (a clone). They are never refunded, and the overspend alert
-        counts every payment of theirs."""
+        reused a payer counter (a clone) or signed two amounts for one challenge (modified
+        firmware). They are never refunded, and the overspend alert counts every payment of
+        theirs."""
         rows = self.storage.all(
-            "SELECT card_id FROM revoked_cards UNION"
-            " SELECT payer_id FROM evidence WHERE kind = 'counter-reuse'"
+            "SELECT card_id FROM revoked_cards UNION SELECT payer_id FROM evidence"
+            " WHERE kind IN ('counter-reuse', 'identity-conflict')"
         )
         return {bytes(r[0]) for r in rows}
 
-    def card_sums(self, card_id, upto=None):
+    def card_sums(self, card_id):
         """The reconstructed balance and its parts (storage reads have the same `one` as a
-        transaction); with `upto`, counting the card's payments up to that payer counter."""
-        return _sums(self.storage, bytes(card_id), upto)
+        transaction)."""
+        return _sums(self.storage, bytes(card_id))
+
+    def judged_sums(self, card_id, barred):
+        """The card's sums as the overspend alert judges them (`barred`: self.barred())."""
+        return _judged_sums(self.storage, bytes(card_id), barred)
 
     def ledger(self):
         """Totals of the ledger identity (docs/PROTOCOL.md): loads - redeemed = Σ card balances
@@ -448,11 +468,23 @@ def _revoked(tx, card_id):
     return tx.one("SELECT 1 FROM revoked_cards WHERE card_id = ?", (card_id,)) is not None
 
 
-def _reused_counter(tx, card_id):
-    return (
-        tx.one("SELECT 1 FROM evidence WHERE kind = 'counter-reuse' AND payer_id = ?", (card_id,))
-        is not None
+def _judged_sums(tx, card_id, barred):
+    """A card's sums as the overspend alert judges them: every payment of a card in `barred`,
+    and for any other the payments up to its last stamp and beyond the next JOURNAL_MAX."""
+    if card_id in barred:
+        return _sums(tx, card_id)
+    row = tx.one("SELECT counter FROM stamps WHERE card_id = ?", (card_id,))
+    return _sums(tx, card_id, 0 if row is None else int(row[0]))
+
+
+def _proven_modified(tx, card_id):
+    """Whether evidence proves the card cloned or its firmware modified."""
+    row = tx.one(
+        "SELECT 1 FROM evidence WHERE kind IN ('counter-reuse', 'identity-conflict')"
+        " AND payer_id = ?",
+        (card_id,),
     )
+    return row is not None
 
 
 def _payment_state(tx, key):
@@ -483,13 +515,18 @@ def _loaded(tx, card_id):
     return int(issued) - int(refunds) - int(recovered)
 
 
-def _sums(tx, card_id, upto=None):
+def _sums(tx, card_id, stamped=None):
     """A card's reconstructed balance: issued + received - paid, where paid counts logged
     payments, in-doubt and refunded journal payments (the card debited them), and what a
     recovery carried to the successor (less the shortfall of an overspent card, so that a
-    closed card always ends at 0); reverted payments count for nothing. With `upto`, paid
-    counts only the payments of payer counters up to it."""
-    bound, params = ("", (card_id,)) if upto is None else (" AND {}counter <= ?", (card_id, upto))
+    closed card always ends at 0); reverted payments count for nothing. With `stamped`, the
+    payer counter of the card's last stamp, paid leaves out the payments the card may make
+    after it (the next JOURNAL_MAX counters), which may spend credits not logged yet."""
+    if stamped is None:
+        bound, params = "", (card_id,)
+    else:
+        bound = " AND ({0}counter <= ? OR {0}counter > ?)"
+        params = (card_id, stamped, stamped + proto.JOURNAL_MAX)
     issued = tx.one("SELECT COALESCE(MAX(issued), 0) FROM vouchers WHERE card_id = ?", (card_id,))[
         0
     ]
