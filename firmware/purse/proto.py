@@ -145,6 +145,7 @@ TAG_INFO = const(0x71)  # GET INFO answer.
 TAG_CHECKPOINT = const(0x6A)  # Logger-signed checkpoint: tree size and root.
 TAG_STATEMENT = const(0x6B)  # Logger-signed balance statement of a recovered card.
 TAG_STAMP = const(0x6C)  # Logger-signed freshness stamp: IdU, ctrA held, L-time.
+TAG_RECIPIENT = const(0x6D)  # In a log record: CertT(B), the certificate of the recipient card.
 
 TAG_DOMAIN = const(0x80)  # Domain-separation string, first field of every body.
 TAG_VERSION = const(0x81)  # Protocol version, 1 byte, second field of every body.
@@ -182,6 +183,7 @@ TAG_ROOT = const(0x9F22)  # A Merkle tree root in a checkpoint, 32 bytes.
 TAG_OUTBOX_COUNT = const(0x9F20)  # GET INFO: log records waiting for a receipt, u32.
 TAG_JOURNAL_COUNT = const(0x9F21)  # GET INFO: signed payments in the journal, u32.
 TAG_SUCCESSOR = const(0x9F23)  # Balance statement: IdU of the card that takes over.
+TAG_RECIPIENT_SIGNATURE = const(0x9F24)  # In a log record: B's signature over H(record).
 
 # --- Card store -------------------------------------------------------------------------------
 # The layout of the card's own state file is private to the card: purse.wallet.state declares
@@ -215,6 +217,8 @@ DOMAIN_REVOCATION = b"icpurse/revocation"
 DOMAIN_CHECKPOINT = b"icpurse/checkpoint"
 DOMAIN_STATEMENT = b"icpurse/statement"
 DOMAIN_STAMP = b"icpurse/stamp"
+# B signs DOMAIN_RECORD_SIGNATURE || H(record) in ACCEPT: L credits only what a card accepted.
+DOMAIN_RECORD_SIGNATURE = b"icpurse/record-signature"
 HASH_G1 = b"icpurse/G1"  # G1 = SHA-256(HASH_G1 || IdUB || R1)
 HASH_G2 = b"icpurse/G2"  # G2 = SHA-256(HASH_G2 || PkUB || R2)
 HASH_CARD_ID = b"icpurse/card-id"  # IdU = first 8 bytes of SHA-256(HASH_CARD_ID || PkU)

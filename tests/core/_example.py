@@ -76,8 +76,10 @@ class Example:
         )
         self.payment.sign(self.card_a)
 
-        # Step 3: B queues the log record; step 4: L stores it as leaf 0 and signs a receipt.
+        # Step 3: B signs and queues the log record; step 4: L stores it as leaf 0 and signs a
+        # receipt.
         self.log_record = LogRecord(self.cert_b.card_id, self.r1, self.payment)
+        self.log_record.sign(self.card_b, self.cert_b)
         self.receipt = Receipt(
             self.log_record.hash(), self.cert_b.card_id, self.chall_id, 0, 1, LTIME + 5
         ).sign(self.logger)

@@ -280,8 +280,30 @@ def test_log_record_round_trip_and_check():
     assert EX.receipt.matches(timed)
     # Another recipient id changes G1, which S covers: L refuses the record.
     moved = LogRecord(f.card_id(EX.card_a.public_key), EX.r1, rec.payment)
+    moved.sign(EX.card_a, EX.cert_a)
     with raises(InvalidSignature):
         LogRecord.decode(moved.encode()).verify(EX.backend, EX.ca.public_key, EX.issuer.public_key)
+    # B's signature binds the record to the card that accepted it: signed by another card, or
+    # by a key its certificate does not name, or changed after B signed, it is refused.
+    other = LogRecord.decode(data)
+    other.sign(EX.card_a, EX.cert_a)
+    with raises(CredentialError, "another card"):
+        LogRecord.decode(other.encode()).verify(EX.backend, EX.ca.public_key, EX.issuer.public_key)
+    forged = LogRecord.decode(data)
+    forged.sign(EX.card_a, EX.cert_b)
+    with raises(InvalidSignature):
+        LogRecord.decode(forged.encode()).verify(
+            EX.backend, EX.ca.public_key, EX.issuer.public_key
+        )
+    # A second payment the payer signed for the challenge, put into B's record by a bystander:
+    # S verifies, SB does not (B accepted the first).
+    second = Payment.answering(EX.challenge, 2, EX.cert_a, EX.voucher_a, EX.stamp_a)
+    swapped = LogRecord.decode(data)
+    swapped.payment = second.sign(EX.card_a)
+    with raises(InvalidSignature):
+        LogRecord.decode(swapped.encode()).verify(
+            EX.backend, EX.ca.public_key, EX.issuer.public_key
+        )
     with raises(RecordError):
         LogRecord.decode(data[:-1])
     with raises(RecordError):

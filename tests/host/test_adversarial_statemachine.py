@@ -932,7 +932,9 @@ def test_bug_a_second_payment_for_one_challenge_cannot_brick_the_recipient(world
     # A bystander reads B's outbox, puts the second payment in, and submits it first.
     variant = LogRecord.decode(b.client.read_outbox(0))
     variant.payment = Payment.decode(second)
-    w.client.submit(variant.encode())
+    with pytest.raises(LoggerError) as refused:  # B's signature is for the payment it took.
+        w.client.submit(variant.encode())
+    assert refused.value.status == 422
     # Section 7.0: B's own record must still be received. (Before, it was refused for good: B
     # could no longer trade once its window passed, and had to be recovered.)
     report = w.client.sync(b.client)

@@ -22,12 +22,14 @@ from purse.client import CardClient
 
 # The heap of the flashed board on the 64-bit Unix port. DESIGN.md section 10 sets 160K for a
 # classic ESP32; a flashed board (its filesystem driver and board glue on top of what an
-# emulated card holds) needs 168K since protocol 2 for these 40 transfers without a single
-# MemoryError restart. Before, it ran in 160K with up to three such restarts in some runs, each
-# made good by resending the command; now a restart mid-ACCEPT leaves the payment in doubt, so
-# the test allows none.
-# docs/HARDWARE.md gives the figures; the fast-cards issue owns bringing them down.
-ESP32_HEAP = "168K"
+# emulated card holds) needs about 176K since protocol 2 for these 40 transfers without a
+# single MemoryError restart (at 172K, 2 runs of 4 had one: the board's randomness is not
+# seeded, so a heap this close to the edge fragments differently each run), since ACCEPT
+# verifies the payer's stamp and signs the log record. Before, it ran in 160K with up to three
+# such restarts in some runs, each made good by resending the command; now a restart
+# mid-ACCEPT leaves the payment in doubt, so the test allows none. docs/HARDWARE.md gives the
+# figures; the fast-cards issue owns bringing them down.
+ESP32_HEAP = "180K"
 
 
 def _board_client(stack_close, port):

@@ -141,6 +141,7 @@ def test_bad_input_gets_a_clear_answer(logger_world):
     answer = post("/v1/record", json.dumps({"record": rec.encode().hex()}).encode())
     assert answer.status_code == 422 and "verify" in answer.json()["error"]
     unknown = LogRecord(b"\x00" * 8, rec.r1, bad)
+    unknown.certificate, unknown.signature = rec.certificate, rec.signature
     answer = post("/v1/record", json.dumps({"record": unknown.encode().hex()}).encode())
     assert answer.status_code in (422,)
     assert http.get("/v1/status", params={"nonce": "00"}).status_code == 400

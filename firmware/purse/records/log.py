@@ -1,21 +1,23 @@
 """B's transfer log record for the logger L: (IdUB, R1, G2, x, ChallID, ctrA, S, CertT(A),
-VoucherI(A)) and, from a tap, the round-trip time. Apart from purse.records.transfer so that a
-card that only pays never loads it."""
+VoucherI(A), CertT(B), B's signature) and, from a tap, the round-trip time. Apart from
+purse.records.transfer so that a card that only pays never loads it."""
 
 from purse import proto, tlv
-from purse.errors import RecordError, TLVError
+from purse.errors import CredentialError, RecordError, TLVError
 from purse.records import fields as f
 from purse.records.credentials import Certificate, Voucher
-from purse.records.signed import MAX_NESTED
+from purse.records.signed import MAX_NESTED, check_low_s
 from purse.records.transfer import Payment
 
 _OPT = tlv.OPTIONAL
 
 
 class LogRecord:
-    """What B sends L: (IdUB, R1, G2, x, ChallID, ctrA, S, CertT(A), VoucherI(A)) and, from a
-    tap, the round-trip time. Not signed by B: L recomputes G1 = H(IdUB, R1) and checks S,
-    which binds the payment to B's id. H(record) (fields.record_hash) names it in receipts."""
+    """What B sends L: (IdUB, R1, G2, x, ChallID, ctrA, S, CertT(A), VoucherI(A), CertT(B),
+    SB) and, from a tap, the round-trip time. L recomputes G1 = H(IdUB, R1) and checks S, which
+    binds the payment to B's id, and SB, B's signature over H(record) made in ACCEPT: L credits
+    only a payment a recipient card accepted, and knows which one it accepted. H(record)
+    (fields.record_hash) names the record in receipts."""
 
     TAG = proto.TAG_LOG_RECORD
     SCHEMA = (
@@ -29,6 +31,8 @@ class LogRecord:
         (proto.TAG_SIGNATURE, 64, 64, 0),
         (proto.TAG_CERTIFICATE, 1, MAX_NESTED, 0),
         (proto.TAG_VOUCHER, 1, MAX_NESTED, 0),
+        (proto.TAG_RECIPIENT, 1, MAX_NESTED, 0),
+        (proto.TAG_RECIPIENT_SIGNATURE, 64, 64, 0),
         (proto.TAG_RTT, 4, 4, _OPT),
     )
 
@@ -37,6 +41,8 @@ class LogRecord:
         self.r1 = r1
         self.payment = payment
         self.rtt = rtt
+        self.certificate = None  # CertT(B).
+        self.signature = None  # SB, over DOMAIN_RECORD_SIGNATURE || H(record).
 
     def g1(self):
         return f.g1(self.recipient_id, self.r1)
@@ -58,9 +64,19 @@ class LogRecord:
             (proto.TAG_CERTIFICATE, p.certificate.encode_value()),
             (proto.TAG_VOUCHER, p.voucher.encode_value()),
         ]
+        if self.certificate is None or self.signature is None:
+            raise RecordError("LogRecord: not signed by its recipient")
+        items.append((proto.TAG_RECIPIENT, self.certificate.encode_value()))
+        items.append((proto.TAG_RECIPIENT_SIGNATURE, self.signature))
         if self.rtt is not None:
             items.append((proto.TAG_RTT, f.u32(self.rtt)))
         return tlv.encode(self.TAG, tlv.encode_all(items))
+
+    def sign(self, signer, certificate, extra_entropy=None):
+        """B's signature, with the key `certificate` certifies (the card's own, in ACCEPT)."""
+        self.certificate = certificate
+        self.signature = signer.sign(proto.DOMAIN_RECORD_SIGNATURE + self.hash(), extra_entropy)
+        return self
 
     def hash(self):
         p = self.payment
@@ -96,11 +112,25 @@ class LogRecord:
         pay.certificate = _nested(Certificate, fields[proto.TAG_CERTIFICATE], parsed)
         pay.voucher = _nested(Voucher, fields[proto.TAG_VOUCHER], parsed)
         rec.payment = pay
+        rec.certificate = _nested(Certificate, fields[proto.TAG_RECIPIENT], parsed)
+        rec.signature = bytes(fields[proto.TAG_RECIPIENT_SIGNATURE])
         return rec
 
+    def verify_recipient(self, backend):
+        """SB with the key of CertT(B), which must be IdUB's (CertT(B) itself is checked with
+        PkT by the caller, once per certificate)."""
+        if self.certificate.card_id != self.recipient_id:
+            raise CredentialError("the recipient's certificate is for another card")
+        check_low_s(self.signature)
+        message = proto.DOMAIN_RECORD_SIGNATURE + self.hash()
+        backend.verify(self.certificate.public_key, message, self.signature)
+
     def verify(self, backend, ca_key, issuer_key):
-        """L's check: CertT, VoucherI and S, with G1 recomputed from IdUB and R1."""
+        """L's check: CertT(A), VoucherI(A) and S, with G1 recomputed from IdUB and R1, then
+        CertT(B) and SB."""
         self.payment.verify_chain(backend, ca_key, issuer_key)
+        self.certificate.verify(backend, ca_key)
+        self.verify_recipient(backend)
 
 
 def _nested(cls, value, parsed):

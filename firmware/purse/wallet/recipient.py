@@ -163,7 +163,12 @@ def accept(card, data, expected, ticket=None, rtt=None):
         raise LimitExceeded("crediting %d would pass the unlogged-credit cap" % x)
     if len(state.outbox) >= proto.OUTBOX_MAX:
         raise LimitExceeded("the outbox is full: sync with the logger")
-    record = LogRecord(card_id, r1, payment, rtt).encode()
+    # B signs H(record): L credits only what a card accepted, and knows which payment it was.
+    # What the checks parsed and the record does not carry goes first: the signature is the
+    # command's last big allocation, and a card's heap is small.
+    payment.stamp = stamp = payment.body = None
+    log = LogRecord(card_id, r1, payment, rtt)
+    record = log.sign(card.signer(), card.certificate(), card.rng(32)).encode()
     number = state.take_blob_number()
     queued = OutboxEntry(number, payment.chall_id, x, state.ltime)
     state.balance += x

@@ -63,5 +63,6 @@ class LoadGenerator:
             payment.certificate = payer[1]
             payment.voucher = payer[2]
             payment.sign(payer[0])
-            out.append(LogRecord(recipient[1].card_id, r1, payment).encode())
+            record = LogRecord(recipient[1].card_id, r1, payment)
+            out.append(record.sign(recipient[0], recipient[1]).encode())
         return out

@@ -136,6 +136,9 @@ class Checker:
             if payment.voucher.public_key != payment.certificate.public_key:
                 raise CredentialError("the voucher was issued to another card")
             payment.verify(self.backend, payment.certificate.public_key)
+            # The recipient card's signature: L credits only a payment a card accepted.
+            self._verified_once(record.certificate, self.ca_key)
+            record.verify_recipient(self.backend)
         except CryptoError as exc:
             raise Refused(422, "record does not verify: %s" % exc) from None
         return _fields(bytes(data), record, self._voucher_row(payment.voucher))
