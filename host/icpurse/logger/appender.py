@@ -126,11 +126,12 @@ class Appender:
                 if _same_credit(row, item):
                     results[pos] = _stored(row)
                     continue
-                # The payer signed another amount for this challenge (honest firmware never
-                # does): the recipient may have credited any of them, and nothing shows which,
-                # so a record of an amount not credited yet is credited as a leaf of its own,
-                # under the identity and its H(record), and the payer's signatures are kept as
-                # evidence, which bars it (docs/PROTOCOL.md section 7.3).
+                # Another record of this challenge, also signed by its recipient card, with
+                # another amount: only modified firmware on both sides makes one (an honest
+                # payer signs the challenge's amount, an honest recipient signs one record per
+                # challenge). An amount not credited yet is credited as a leaf of its own,
+                # under the identity and its H(record), and the evidence bars the payer
+                # (docs/PROTOCOL.md section 7.3).
                 same = _same_amount(tx, item)
                 if same is not None:
                     results[pos] = _stored(same)
@@ -245,10 +246,9 @@ class Appender:
 
 def _same_credit(row, item):
     """Whether the stored leaf `row` (leaf_index, record_hash, receipt, amount) credits what
-    `item` would: the same record, or the same amount for the same challenge. A payer's second
-    signature for a challenge (a replay) changes no credit: the recipient gets the stored
-    receipt, which names its IdUB and ChallID, and the payment it holds is refunded to its
-    payer as one no recipient can credit any more."""
+    `item` would: the same record (re-encoded, or sent again), or the same amount for the same
+    challenge. Either way the recipient gets the stored receipt, which names its IdUB and
+    ChallID, and a payment of the challenge that no leaf holds is refunded to its payer."""
     return bytes(row[1]) == item.record_hash or int(row[3]) == item.amount
 
 
