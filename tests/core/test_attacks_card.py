@@ -146,6 +146,18 @@ def test_attack_7_the_journal_keeps_what_the_logger_has_not_acknowledged():
     a.client.pay(b.client.make_challenge(10))
 
 
+def test_a_card_takes_no_stamp_while_it_holds_unreceipted_records():
+    """A hostile reader with a stamp anyone could ask L for must not make a card look synced
+    while L has not logged what it was paid (the overspend alert would then name it)."""
+    world = World()
+    a, b = world.new_card(b"A", 1000), world.new_card(b"B")
+    world.transfer(a, b, 100)
+    _refused(proto.SW_MUST_SYNC, b.client.take_stamp, world.stamp_for(b))
+    for record in b.client.outbox():
+        b.client.take_receipt(world.receipt_for(record))
+    b.client.take_stamp(world.stamp_for(b))
+
+
 def test_attack_7_an_old_challenge_replayed_is_never_credited():
     world = World()
     a, b = world.new_card(b"A", 10000), world.new_card(b"B")

@@ -205,6 +205,19 @@ def test_attack_5_the_logger_stamps_only_a_card_in_good_standing_with_its_journa
     assert not report.stamped and "revoked" in report.stamp_refused
 
 
+def test_a_stamp_a_stranger_asks_for_gets_no_honest_card_named(logger_world):
+    w = logger_world
+    a, b, c = w.new_card(b"A", 1000), w.new_card(b"B"), w.new_card(b"C")
+    w.transfer(a, b, 500)  # B's credit waits in its outbox, as the rules allow.
+    paid = w.transfer(b, c, 500)  # B spends it.
+    # A stranger who saw B's payment uploads it and asks L for B's stamp, which L signs (it
+    # holds B's payments up to that counter); B never takes it.
+    w.client.upload_journal([paid])
+    w.client.stamp(b.client.info().card_id, 1)
+    w.client.sync(c.client)
+    assert b.client.info().card_id.hex() not in _overspenders(w)
+
+
 def test_attack_8_the_logger_refuses_a_payer_whose_certificate_ended(logger_world):
     w = logger_world
     a, b = w.new_card(b"A", 1000), w.new_card(b"B")

@@ -8,7 +8,7 @@ import hashlib
 
 from purse import proto
 from purse.crypto import ecdsa, encoding
-from purse.errors import CredentialError, LimitExceeded, Locked, WrongState
+from purse.errors import CredentialError, LimitExceeded, Locked, MustSync, WrongState
 from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
 from purse.wallet.card import advance_ltime
 from purse.wallet.state import blob_name
@@ -138,6 +138,11 @@ def take_stamp(card, data):
     the card has reached. L holds every payment up to that counter, so the journal drops them;
     the stamp's L-time advances the card's."""
     card.require(proto.STATE_READY)
+    # A card takes a stamp only once L has receipted every record it holds: L then knows every
+    # credit its payments up to the stamp could spend, which its overspend alert relies on
+    # (docs/PROTOCOL.md section 7.3), whoever asked L for the stamp and hands it over.
+    if card.state.outbox:
+        raise MustSync("the outbox holds records the logger has not receipted: log them first")
     from purse.records.stamp import Stamp  # Only a sync needs it (a card's heap is small).
 
     stamp = Stamp.decode(data)

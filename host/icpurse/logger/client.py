@@ -310,6 +310,9 @@ class LoggerClient:
                 report.journal[state] = report.journal.get(state, 0) + 1
         info = card.info()
         try:
+            if info.outbox:
+                # A record the logger refused stays on the card, which then takes no stamp.
+                raise LoggerError(409, "the card holds records the logger did not receipt")
             card.take_stamp(self.stamp(info.card_id, info.counter))
             report.stamped = True
         except LoggerError as exc:

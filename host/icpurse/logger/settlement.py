@@ -135,11 +135,12 @@ class SettlementViews:
                          "error": "payer counter %d already used: clone" % payment.counter}
                     )  # fmt: skip
                     continue
+                # `shown`: the counter of the stamp the payment shows, which the card took.
                 tx.run(
                     "INSERT INTO payments (payment_key, identity, payer_id, payer_key, counter,"
-                    " amount, record, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " amount, record, seen, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (key, identity, payer_id, payment.payer_key, payment.counter, payment.x,
-                     data, ltime),
+                     data, ltime, payment.stamp.counter),
                 )  # fmt: skip
             out.append({"status": 200, "state": _payment_state(tx, key)})
         return out
@@ -470,11 +471,14 @@ def _revoked(tx, card_id):
 
 def _judged_sums(tx, card_id, barred):
     """A card's sums as the overspend alert judges them: every payment of a card in `barred`,
-    and for any other the payments up to its last stamp and beyond the next JOURNAL_MAX."""
+    and for any other the payments up to the last stamp the card took and beyond the next
+    JOURNAL_MAX. The stamp the card took is the newest one its journalled payments show, not
+    the newest L signed: anyone may ask L for a stamp, but a card takes one only with its
+    outbox receipted (wallet.credentials.take_stamp)."""
     if card_id in barred:
         return _sums(tx, card_id)
-    row = tx.one("SELECT counter FROM stamps WHERE card_id = ?", (card_id,))
-    return _sums(tx, card_id, 0 if row is None else int(row[0]))
+    row = tx.one("SELECT MAX(shown) FROM payments WHERE payer_id = ?", (card_id,))
+    return _sums(tx, card_id, 0 if row[0] is None else int(row[0]))
 
 
 def _proven_modified(tx, card_id):

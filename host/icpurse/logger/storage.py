@@ -145,7 +145,8 @@ _PAYMENTS_3 = """
         counter %(big)s NOT NULL,
         amount %(big)s NOT NULL,
         record %(blob)s NOT NULL,
-        seen %(big)s NOT NULL
+        seen %(big)s NOT NULL,
+        shown %(big)s NOT NULL
     );
     CREATE INDEX payments_payer ON payments (payer_id);
     CREATE INDEX payments_counter ON payments (payer_key, counter);
