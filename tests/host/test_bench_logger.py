@@ -8,7 +8,7 @@ import sys
 import pytest
 from mp_support import need
 
-from icpurse.bench_logger import CPU_HEADING
+from icpurse.bench.logger import CPU_HEADING
 
 ROW = re.compile(r"^(sqlite \(1 worker\)|postgresql \(2 workers\))\s+(.+?)\s{2,}(\d+)\s")
 

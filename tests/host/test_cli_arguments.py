@@ -5,7 +5,7 @@ of range, a negative sleep, a heap size MicroPython refuses) or is taken silentl
 import pytest
 
 from icpurse.cli import build_parser
-from icpurse.cli_logger import LOG_LEVELS
+from icpurse.cli.logger import LOG_LEVELS
 
 EMULATE = ["emulate", "--state", "card"]
 BARE = ["emulate", "--bare", "board"]

@@ -6,8 +6,8 @@ import threading
 import pytest
 from logger_fixtures import drop_schema, postgres_url
 
+from icpurse.bench.loadgen import LoadGenerator
 from icpurse.logger.client import LoggerClient, LoggerError
-from icpurse.logger.loadgen import LoadGenerator
 from icpurse.logger.process import LoggerProcess
 from purse.records.logger import Receipt
 

@@ -10,9 +10,9 @@ import time
 
 import httpx2
 
-from icpurse import proctree
 from icpurse.authority import keys
-from icpurse.logger.loadgen import LoadGenerator
+from icpurse.bench import proctree
+from icpurse.bench.loadgen import LoadGenerator
 from icpurse.logger.process import free_port
 
 

@@ -6,7 +6,7 @@ import os
 import pickle
 import signal
 
-from icpurse.logger.loadgen import LoadGenerator
+from icpurse.bench.loadgen import LoadGenerator
 from icpurse.logger.verifier import Checker, Prepared, VerifierPool
 from purse.records.log import LogRecord
 

@@ -1,4 +1,4 @@
-"""Worker processes name themselves, and icpurse.proctree counts the CPU of a process tree by
+"""Worker processes name themselves, and icpurse.bench.proctree counts the CPU of a process tree by
 those names: what `icpurse bench logger` splits the logger's CPU with."""
 
 import os
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from icpurse import proctree
+from icpurse.bench import proctree
 from icpurse.logger.workers import WorkerDied, Workers
 
 NAME = "icpurse-test"

@@ -23,11 +23,11 @@ import uuid
 
 import httpx2
 
-from icpurse import proctree
+from icpurse.bench import proctree
+from icpurse.bench.loaddriver import drive, record_requests
+from icpurse.bench.loadgen import LoadGenerator
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger import appender, signing, verifier
-from icpurse.logger.loaddriver import drive, record_requests
-from icpurse.logger.loadgen import LoadGenerator
 from icpurse.logger.process import LoggerProcess
 from icpurse.progress import progress
 

@@ -5,12 +5,13 @@ recovering a damaged or lost card's balance onto a new card, and checking the wh
 import os
 from contextlib import ExitStack
 
-from icpurse import argtypes, audit, settle
+from icpurse import audit, settle
 from icpurse.authority import AuthorityError, keys
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
-from icpurse.cli_authority import _card_id, _passphrase
-from icpurse.cli_terminal import (
+from icpurse.cli import argtypes
+from icpurse.cli.authority import _card_id, _passphrase
+from icpurse.cli.terminal import (
     _guarded,
     _logger,
     _logger_options,

@@ -1,30 +1,30 @@
 """`icpurse bench ...`: benchmarks. One sub-command per measured area."""
 
-from icpurse import argtypes
+from icpurse.cli import argtypes
 
 _positive = argtypes.count(1)
 
 
 def _crypto(args):
-    from icpurse import bench_crypto
+    from icpurse.bench import crypto as bench_crypto
 
     return bench_crypto.run(args)
 
 
 def _logger(args):
-    from icpurse import bench_logger
+    from icpurse.bench import logger as bench_logger
 
     return bench_logger.run(args)
 
 
 def _transfer(args):
-    from icpurse import bench_transfer
+    from icpurse.bench import transfer as bench_transfer
 
     return bench_transfer.run(args)
 
 
 def _firmware(args):
-    from icpurse import bench_firmware
+    from icpurse.bench import firmware as bench_firmware
 
     return bench_firmware.run(args)
 

@@ -16,7 +16,7 @@ from icpurse.emulator import runtime
 from icpurse.mpycompile import FIRMWARE, find_tool
 from icpurse.progress import progress
 
-MP_SCRIPT = Path(__file__).resolve().parent / "bench_mp.py"
+MP_SCRIPT = Path(__file__).resolve().parent / "mp.py"
 ROWS = (
     ("sign", "sign"),
     ("verify_unknown", "verify (unknown key)"),

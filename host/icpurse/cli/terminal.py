@@ -12,8 +12,8 @@ import sys
 from contextlib import ExitStack
 from datetime import datetime, timezone
 
-from icpurse import argtypes
 from icpurse.authority import keys
+from icpurse.cli import argtypes
 from icpurse.errors import UsageError
 from icpurse.logger.client import CLI_RETRIES, LoggerClient, LoggerError
 from icpurse.progress import progress

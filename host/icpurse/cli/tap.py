@@ -13,8 +13,8 @@ import sys
 import threading
 from contextlib import ExitStack
 
-from icpurse import argtypes
-from icpurse.cli_terminal import (
+from icpurse.cli import argtypes
+from icpurse.cli.terminal import (
     MODES,
     _guarded,
     _logger,

@@ -13,10 +13,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from icpurse import argtypes
 from icpurse.authority import DAY, AuthorityError, keys, validity
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
+from icpurse.cli import argtypes
 from purse import proto
 
 # --- argument types -----------------------------------------------------------------------------

@@ -3,11 +3,12 @@
 import os
 from contextlib import ExitStack
 
-from icpurse import argtypes, flash
+from icpurse import flash
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
-from icpurse.cli_settle import _authority, _require_key
-from icpurse.cli_terminal import _guarded, _logger, _logger_options, _open_link, _timeout
+from icpurse.cli import argtypes
+from icpurse.cli.settle import _authority, _require_key
+from icpurse.cli.terminal import _guarded, _logger, _logger_options, _open_link, _timeout
 from icpurse.errors import UsageError
 from icpurse.provision import Provisioner
 from purse import proto

@@ -5,10 +5,10 @@ import os
 import socket
 import sys
 
-from icpurse import argtypes
 from icpurse.authority import AuthorityError, keys
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
+from icpurse.cli import argtypes
 from icpurse.logger.service import DEFAULT_WINDOW
 from icpurse.logger.storage import open_storage, shown
 

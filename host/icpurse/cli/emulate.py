@@ -10,7 +10,7 @@ import stat
 import sys
 from pathlib import Path
 
-from icpurse import argtypes
+from icpurse.cli import argtypes
 from icpurse.emulator import relay, runtime
 from icpurse.emulator.board import BLOCK
 from icpurse.emulator.fieldserver import DEFAULT_SOCKET

@@ -13,15 +13,15 @@ from icpurse.errors import UsageError
 
 # Modules that each define add_parser(subparsers); one line here adds a command group.
 COMMAND_MODULES = (
-    "icpurse.cli_authority",
-    "icpurse.cli_logger",
-    "icpurse.cli_emulate",
-    "icpurse.cli_terminal",
-    "icpurse.cli_settle",
-    "icpurse.cli_board",
-    "icpurse.cli_tap",
+    "icpurse.cli.authority",
+    "icpurse.cli.logger",
+    "icpurse.cli.emulate",
+    "icpurse.cli.terminal",
+    "icpurse.cli.settle",
+    "icpurse.cli.board",
+    "icpurse.cli.tap",
     "icpurse.demo",
-    "icpurse.bench",
+    "icpurse.cli.bench",
 )
 
 

@@ -1,9 +1,9 @@
 """Crypto measurements that run unchanged on CPython and on the MicroPython Unix port.
 
 `icpurse bench crypto` runs this file under each interpreter with the core on the path:
-    python|micropython bench_mp.py SRC_DIR measure ROUNDS
+    python|micropython mp.py SRC_DIR measure ROUNDS
         prints "tmulmod SECONDS" and, per operation, "op NAME FMULS NMULS INVERSIONS SECONDS"
-    micropython -X heapsize=H bench_mp.py SRC_DIR heap [precompute]
+    micropython -X heapsize=H mp.py SRC_DIR heap [precompute]
         signs and verifies once and prints "OK" (the bench bisects H)
 It must stay MicroPython-compatible: no f-strings, no CPython-only modules.
 """
