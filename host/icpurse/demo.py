@@ -240,10 +240,3 @@ def _wait_until_refundable(logger):
         if all(p["due"] for p in logger.in_doubt()):
             return
         time.sleep(1)
-
-
-def add_parser(subparsers):
-    p = subparsers.add_parser(
-        "demo", help="the main job: three emulated cards pay each other, witnessed by the logger"
-    )
-    p.set_defaults(handler=run)

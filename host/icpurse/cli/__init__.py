@@ -16,11 +16,12 @@ COMMAND_MODULES = (
     "icpurse.cli.authority",
     "icpurse.cli.logger",
     "icpurse.cli.emulate",
+    "icpurse.cli.card",
     "icpurse.cli.terminal",
     "icpurse.cli.settle",
     "icpurse.cli.board",
     "icpurse.cli.tap",
-    "icpurse.demo",
+    "icpurse.cli.demo",
     "icpurse.cli.bench",
 )
 

@@ -5,19 +5,12 @@ passphrase read from --passphrase-file or the environment variable ICPURSE_PASSP
 is given. Signed records are printed as hex and, with --out, written to a file as raw bytes.
 """
 
-import argparse
-import getpass
-import os
-import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from icpurse.authority import DAY, AuthorityError, keys, validity
-from icpurse.authority.ca import CertificationAuthority
-from icpurse.authority.issuer import Issuer
+from icpurse.authority import DAY, AuthorityError, validity
 from icpurse.cli import argtypes
-from purse import proto
+from icpurse.cli.common import clock_time, passphrase
 
 # --- argument types -----------------------------------------------------------------------------
 
@@ -25,55 +18,7 @@ from purse import proto
 _amount = argtypes.amount(0)
 
 
-def _u32(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise argparse.ArgumentTypeError("%r is not a whole number from 0 to 4294967295" % text)
-    return value
-
-
-def _duration(text):
-    """Seconds, from a number with an optional unit: 90, 90s, 15m, 12h, 7d."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": DAY}
-    unit = units.get(text[-1:].lower(), None)
-    number = text[:-1] if unit else text
-    try:
-        value = int(number) * (unit or 1)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise argparse.ArgumentTypeError("%r is not a duration like 3600, 45m, 12h or 7d" % text)
-    return value
-
-
-def _card_id(text):
-    value = argtypes.hex_bytes(text)
-    if value is None or len(value) != proto.CARD_ID_SIZE:
-        raise argparse.ArgumentTypeError("%r is not a card id (16 hex digits)" % text)
-    return value
-
-
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _passphrase(args, prompt_if_needed, key_path=None):
-    if args.passphrase_file:
-        return keys.read_small(args.passphrase_file, "passphrase").rstrip(b"\r\n")
-    env = os.environ.get("ICPURSE_PASSPHRASE")
-    if env:
-        return env.encode()
-    if prompt_if_needed and key_path is not None and sys.stdin.isatty():
-        key = Path(key_path)
-        if key.is_file() and b"ENCRYPTED" in keys.read_small(key, "key"):
-            return getpass.getpass("passphrase for %s: " % key_path).encode()
-    return None
-
-
-def _stamp(seconds):
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _emit(args, what, record_bytes):
@@ -115,31 +60,43 @@ def _now(args):
 
 
 def ca_init(args):
-    passphrase = _passphrase(args, False)
-    public = CertificationAuthority.init(args.dir, passphrase)
+    from icpurse.authority.ca import CertificationAuthority
+
+    secret = passphrase(args, False)
+    public = CertificationAuthority.init(args.dir, secret)
     print("created the CA in %s" % args.dir)
     print("PkT: %s" % public.hex())
-    if not passphrase:
+    if not secret:
         print("note: the CA key is stored unencrypted; use --passphrase-file to encrypt it")
 
 
 def _open(authority, args):
     key_path = authority.paths(args.dir)[0]
-    return authority.open(args.dir, _passphrase(args, True, key_path))
+    return authority.open(args.dir, passphrase(args, True, key_path))
 
 
 def ca_certify(args):
+    from icpurse.authority import keys
+    from icpurse.authority.ca import CertificationAuthority
+
     ca = _open(CertificationAuthority, args)
     public_key = keys.read_public(args.public_key)
     cert = ca.certify(public_key, *_validity_period(args))
     print(
         "certified card %s (serial %d), valid %s to %s"
-        % (cert.card_id.hex(), cert.serial, _stamp(cert.not_before), _stamp(cert.not_after))
+        % (
+            cert.card_id.hex(),
+            cert.serial,
+            clock_time(cert.not_before),
+            clock_time(cert.not_after),
+        )
     )
     _emit(args, "certificate", cert.encode())
 
 
 def ca_revoke(args):
+    from icpurse.authority.ca import CertificationAuthority
+
     ca = _open(CertificationAuthority, args)
     rl = ca.revoke(args.card, _now(args), args.reason)
     print(
@@ -168,18 +125,23 @@ def ca_revoke(args):
 
 
 def issuer_init(args):
+    from icpurse.authority.ca import CertificationAuthority
+    from icpurse.authority.issuer import Issuer
+
     if args.ca_public_key is None and args.ca is None:
         raise AuthorityError("give the CA's public key: --ca DIR or --ca-public-key HEX|FILE")
     ca_public = args.ca_public_key or CertificationAuthority.paths(args.ca)[1]
-    passphrase = _passphrase(args, False)
-    public = Issuer.init(args.dir, ca_public, passphrase)
+    secret = passphrase(args, False)
+    public = Issuer.init(args.dir, ca_public, secret)
     print("created the issuer in %s, trusting PkT from %s" % (args.dir, ca_public))
     print("PkI: %s" % public.hex())
-    if not passphrase:
+    if not secret:
         print("note: the issuer key is stored unencrypted; use --passphrase-file to encrypt it")
 
 
 def issuer_load(args):
+    from icpurse.authority.issuer import Issuer
+
     issuer = _open(Issuer, args)
     if args.certificate:
         cert = issuer.register(_read_record(args.certificate, "--certificate"))
@@ -199,6 +161,8 @@ def issuer_load(args):
 
 
 def issuer_risk(args):
+    from icpurse.authority.issuer import Issuer
+
     issuer = _open(Issuer, args)
     params = issuer.risk(
         args.balance_cap, args.payment_cap, args.unlogged_cap, args.window, *_validity_period(args)
@@ -212,8 +176,8 @@ def issuer_risk(args):
             params.payment_cap,
             params.unlogged_cap,
             params.window,
-            _stamp(params.not_before),
-            _stamp(params.not_after),
+            clock_time(params.not_before),
+            clock_time(params.not_after),
         )
     )
     _emit(args, "risk parameters", params.encode())
@@ -240,12 +204,12 @@ def _output(parser):
 def _validity(parser, days):
     parser.add_argument(
         "--not-before",
-        type=_u32,
+        type=argtypes.u32,
         metavar="LTIME",
         help="start of validity (default: a day ago, for cards whose L-time lags)",
     )
     parser.add_argument(
-        "--days", type=_u32, default=days, help="days of validity (default %d)" % days
+        "--days", type=argtypes.u32, default=days, help="days of validity (default %d)" % days
     )
 
 
@@ -270,11 +234,11 @@ def add_parser(subparsers):
     p = ca_cmds.add_parser("revoke", help="revoke cards and sign the next revocation list")
     _common(p, "ca")
     p.add_argument(
-        "--card", type=_card_id, action="append", required=True, metavar="ID",
+        "--card", type=argtypes.card_id, action="append", required=True, metavar="ID",
         help="card id to revoke (repeat for several)",
     )  # fmt: skip
     p.add_argument("--reason", default="revoked", help="recorded in the CA's database")
-    p.add_argument("--ltime", type=_u32, help="L-time of the list (default: now)")
+    p.add_argument("--ltime", type=argtypes.u32, help="L-time of the list (default: now)")
     p.add_argument(
         "--logger", metavar="URL",
         help="also hand the list to the logger, which serves it to terminals and starts the "
@@ -295,7 +259,7 @@ def add_parser(subparsers):
 
     p = issuer_cmds.add_parser("load", help="load value onto a card: sign the next voucher")
     _common(p, "issuer")
-    p.add_argument("--card", type=_card_id, metavar="ID", help="a card the issuer knows")
+    p.add_argument("--card", type=argtypes.card_id, metavar="ID", help="a card the issuer knows")
     p.add_argument(
         "--certificate", metavar="FILE|HEX", help="the card's CertT, to register a new card"
     )
@@ -303,20 +267,24 @@ def add_parser(subparsers):
         "--amount", type=_amount, required=True,
         help="amount in the smallest unit; 0 issues a new card's first voucher",
     )  # fmt: skip
-    p.add_argument("--ltime", type=_u32, help="L-time written in the voucher (default: now)")
+    p.add_argument(
+        "--ltime", type=argtypes.u32, help="L-time written in the voucher (default: now)"
+    )
     _output(p)
     p.set_defaults(handler=issuer_load)
 
     p = issuer_cmds.add_parser("risk", help="sign the risk parameters every card enforces")
     _common(p, "issuer")
-    p.add_argument("--balance-cap", type=_u32, required=True, help="most a card may hold")
-    p.add_argument("--payment-cap", type=_u32, required=True, help="most one payment may move")
+    p.add_argument("--balance-cap", type=argtypes.u32, required=True, help="most a card may hold")
     p.add_argument(
-        "--unlogged-cap", type=_u32, required=True,
+        "--payment-cap", type=argtypes.u32, required=True, help="most one payment may move"
+    )
+    p.add_argument(
+        "--unlogged-cap", type=argtypes.u32, required=True,
         help="most credit a card may hold before the logger has receipted it",
     )  # fmt: skip
     p.add_argument(
-        "--window", type=_duration, required=True,
+        "--window", type=argtypes.window, required=True,
         help="settlement window: 3600, 45m, 12h or 7d",
     )  # fmt: skip
     _validity(p, 365)

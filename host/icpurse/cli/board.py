@@ -3,14 +3,17 @@
 import os
 from contextlib import ExitStack
 
-from icpurse import flash
-from icpurse.authority.ca import CertificationAuthority
-from icpurse.authority.issuer import Issuer
 from icpurse.cli import argtypes
-from icpurse.cli.settle import _authority, _require_key
-from icpurse.cli.terminal import _guarded, _logger, _logger_options, _open_link, _timeout
+from icpurse.cli.common import (
+    add_logger_options,
+    add_timeout,
+    guarded,
+    open_authority,
+    open_card,
+    open_logger,
+    require_logger_key,
+)
 from icpurse.errors import UsageError
-from icpurse.provision import Provisioner
 from purse import proto
 
 
@@ -20,6 +23,8 @@ def _check_port(port):
 
 
 def run_flash(args):
+    from icpurse import flash
+
     _check_port(args.port)
     info = flash.flash(args.port, args.board, args.mpy, say=print)
     print(
@@ -32,12 +37,14 @@ def run_flash(args):
 
 
 def run_provision(args):
+    from icpurse.provision import Provisioner
+
     _check_port(args.port)
-    ca = _authority(CertificationAuthority, args.ca, "ca")
-    issuer = _authority(Issuer, args.issuer, "issuer")
+    ca = open_authority(args.ca, "ca")
+    issuer = open_authority(args.issuer, "issuer")
     with ExitStack() as stack:
-        logger = _logger(stack, args)
-        client = _open_link(stack, args.port, args.timeout)
+        logger = open_logger(stack, args)
+        client = open_card(stack, args.port, args.timeout)
         info = client.select()
         if info.state != proto.STATE_FRESH:
             raise UsageError(
@@ -56,6 +63,8 @@ def run_provision(args):
 
 
 def add_parser(subparsers):
+    from icpurse import flash
+
     p = subparsers.add_parser(
         "flash", help="put the wallet firmware on a MicroPython board with mpremote",
         description="Copy the wallet onto the board on PORT with mpremote: read the board's\n"
@@ -80,7 +89,7 @@ def add_parser(subparsers):
         help="copy modules precompiled by mpy-cross (smaller, and no compiling in the board's "
         "heap) instead of .py source",
     )  # fmt: skip
-    p.set_defaults(handler=_guarded(run_flash))
+    p.set_defaults(handler=guarded(run_flash))
 
     p = subparsers.add_parser(
         "provision", help="personalise the wallet on a board: key, certificate, first voucher",
@@ -97,6 +106,6 @@ def add_parser(subparsers):
         "--amount", type=argtypes.amount(0), default=0,
         help="value to load with the first voucher (default 0)",
     )  # fmt: skip
-    _logger_options(p, required=True)
-    _timeout(p)
-    p.set_defaults(handler=_require_key(_guarded(run_provision)))
+    add_logger_options(p, required=True)
+    add_timeout(p)
+    p.set_defaults(handler=require_logger_key(guarded(run_provision)))

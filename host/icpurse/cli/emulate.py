@@ -11,9 +11,7 @@ import sys
 from pathlib import Path
 
 from icpurse.cli import argtypes
-from icpurse.emulator import relay, runtime
-from icpurse.emulator.board import BLOCK
-from icpurse.emulator.fieldserver import DEFAULT_SOCKET
+from icpurse.emulator import BLOCK, DEFAULT_SOCKET, relay, runtime
 from icpurse.errors import UsageError
 
 # The smallest flash a bare board gets: eight blocks, room for LittleFS's two superblocks and a

@@ -1,13 +1,10 @@
 """`icpurse logger ...`: create the logger's key and run the logger service."""
 
-import argparse
 import os
 import socket
 import sys
 
-from icpurse.authority import AuthorityError, keys
-from icpurse.authority.ca import CertificationAuthority
-from icpurse.authority.issuer import Issuer
+from icpurse.authority import AuthorityError
 from icpurse.cli import argtypes
 from icpurse.logger.service import DEFAULT_WINDOW
 from icpurse.logger.storage import open_storage, shown
@@ -15,12 +12,6 @@ from icpurse.logger.storage import open_storage, shown
 # uvicorn's log levels (uvicorn.config.LOG_LEVELS), named here so that argparse refuses any
 # other with a usage message instead of uvicorn failing with a traceback.
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
-
-
-def _seconds(text):
-    if not text.isdigit() or int(text) >= 2**32:
-        raise argparse.ArgumentTypeError("%r is not a number of seconds" % text)
-    return int(text)
 
 
 def _check_listen(host, port):
@@ -46,6 +37,8 @@ def _check_listen(host, port):
 
 
 def logger_init(args):
+    from icpurse.authority import keys
+
     passphrase = os.environ.get("ICPURSE_PASSPHRASE", "").encode() or None
     public = keys.create(args.key, args.key + ".pub", passphrase)
     print("created the logger key %s" % args.key)
@@ -53,6 +46,10 @@ def logger_init(args):
 
 
 def _anchor(value, directory, kind):
+    from icpurse.authority import keys
+    from icpurse.authority.ca import CertificationAuthority
+    from icpurse.authority.issuer import Issuer
+
     if value:
         return keys.read_public(value)
     if directory:
@@ -63,6 +60,8 @@ def _anchor(value, directory, kind):
 
 def logger_serve(args):
     import uvicorn
+
+    from icpurse.authority import keys
 
     ca = _anchor(args.ca_public_key, args.ca, "ca")
     issuer = _anchor(args.issuer_public_key, args.issuer, "issuer")
@@ -164,7 +163,7 @@ def add_parser(subparsers):
     p.add_argument("--issuer", metavar="DIR", help="issuer directory whose issuer.pub is PkI")
     p.add_argument("--issuer-public-key", metavar="HEX|FILE", help="PkI (a new database needs it)")
     p.add_argument(
-        "--window", type=_seconds, metavar="SECONDS",
+        "--window", type=argtypes.window, metavar="SECONDS",
         help="settlement window, fixed when the database is made (default %d s): how long an "
         "unlogged payment waits before it may be refunded, and how long a revoked card's "
         "logs still count" % DEFAULT_WINDOW,

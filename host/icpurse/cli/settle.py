@@ -2,51 +2,31 @@
 recovering a damaged or lost card's balance onto a new card, and checking the whole ledger
 (docs/PROTOCOL.md, "Settlement and recovery" and "Audit")."""
 
-import os
 from contextlib import ExitStack
 
-from icpurse import audit, settle
-from icpurse.authority import AuthorityError, keys
-from icpurse.authority.ca import CertificationAuthority
-from icpurse.authority.issuer import Issuer
 from icpurse.cli import argtypes
-from icpurse.cli.authority import _card_id, _passphrase
-from icpurse.cli.terminal import (
-    _guarded,
-    _logger,
-    _logger_options,
-    _open_link,
-    _personalised,
-    _select,
-    _timeout,
+from icpurse.cli.common import (
+    add_logger_options,
+    add_timeout,
+    guarded,
+    open_authority,
+    open_card,
+    open_logger,
+    require_logger_key,
+    require_personalised,
+    select,
 )
-from icpurse.crypto_pyca import PycaBackend
 from icpurse.errors import UsageError
-from icpurse.progress import progress
-
-
-def _authority(cls, directory, what):
-    if directory is None:
-        raise UsageError("give the %s's directory (--%s DIR)" % (what, what))
-    if not os.path.isdir(directory):
-        raise UsageError("no %s directory %s" % (what, directory))
-    key_path = cls.paths(directory)[0]
-    return cls.open(directory, _passphrase(_NoFile, True, key_path))
-
 
 _amount = argtypes.amount(1)
 
 
-class _NoFile:
-    """Authorities opened here read their passphrase from ICPURSE_PASSPHRASE or a prompt."""
-
-    passphrase_file = None
-
-
 def reconcile(args):
-    issuer = _authority(Issuer, args.issuer, "issuer")
+    from icpurse import settle
+
+    issuer = open_authority(args.issuer, "issuer")
     with ExitStack() as stack:
-        logger = _logger(stack, args)
+        logger = open_logger(stack, args)
         waiting = [p for p in logger.in_doubt() if not p["due"]]
         done = settle.refund_due(issuer, logger, progress=print)
     print(
@@ -64,11 +44,14 @@ def reconcile(args):
 
 
 def recover(args):
-    ca = _authority(CertificationAuthority, args.ca, "ca")
-    issuer = _authority(Issuer, args.issuer, "issuer")
+    from icpurse import settle
+    from icpurse.progress import progress
+
+    ca = open_authority(args.ca, "ca")
+    issuer = open_authority(args.issuer, "issuer")
     with ExitStack() as stack:
-        logger = _logger(stack, args)
-        client = _open_link(stack, args.new_card, args.timeout)
+        logger = open_logger(stack, args)
+        client = open_card(stack, args.new_card, args.timeout)
         logger_key = logger.logger_key
         statement, info = settle.recover(
             ca, issuer, logger, args.card, client, logger_key, args.wait, progress
@@ -89,14 +72,14 @@ def redeem(args):
     from icpurse.redemption import RedemptionAccount
     from icpurse.terminal import TransferInDoubt, TransferRefused
 
-    issuer = _authority(Issuer, args.issuer, "issuer")
-    ca = None if args.ca is None else _authority(CertificationAuthority, args.ca, "ca")
+    issuer = open_authority(args.issuer, "issuer")
+    ca = None if args.ca is None else open_authority(args.ca, "ca")
     with ExitStack() as stack:
-        logger = _logger(stack, args)
+        logger = open_logger(stack, args)
         # The card first: one that cannot pay is named before the account is opened.
-        client = _open_link(stack, args.card, args.timeout)
-        before = _select(client, args.card)
-        _personalised(before, args.card, "card")
+        client = open_card(stack, args.card, args.timeout)
+        before = select(client, args.card)
+        require_personalised(before, args.card, "card")
         account = RedemptionAccount(issuer)
         stack.callback(account.close)
         if not account.ready:
@@ -119,9 +102,12 @@ def redeem(args):
 
 
 def run_audit(args):
-    issuer = None if args.issuer is None else _authority(Issuer, args.issuer, "issuer")
+    from icpurse import audit
+    from icpurse.crypto_pyca import PycaBackend
+
+    issuer = None if args.issuer is None else open_authority(args.issuer, "issuer")
     with ExitStack() as stack:
-        logger = _logger(stack, args)
+        logger = open_logger(stack, args)
         report = audit.run(logger, issuer, PycaBackend(), logger.logger_key)
     figures = report.figures
     print(
@@ -146,19 +132,6 @@ def run_audit(args):
     return 1
 
 
-def _require_key(handler):
-    def run(args):
-        if args.logger_key is None:
-            raise UsageError("--logger-key is needed: the logger's signatures are checked here")
-        try:
-            keys.read_public(args.logger_key)
-        except AuthorityError as exc:
-            raise UsageError("--logger-key: %s" % exc) from None
-        return handler(args)
-
-    return run
-
-
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "reconcile", help="refund in-doubt payments whose settlement window has passed",
@@ -168,8 +141,8 @@ def add_parser(subparsers):
         "the same step: a log that arrives later is kept as evidence and never credited.",
     )  # fmt: skip
     p.add_argument("--issuer", required=True, metavar="DIR", help="the issuer's directory")
-    _logger_options(p, required=True)
-    p.set_defaults(handler=_guarded(reconcile))
+    add_logger_options(p, required=True)
+    p.set_defaults(handler=guarded(reconcile))
 
     p = subparsers.add_parser(
         "recover", help="recover a damaged or lost card's balance onto a new card",
@@ -179,7 +152,9 @@ def add_parser(subparsers):
         "card with an issuer voucher. A fresh new card is provisioned first (needs\n"
         "--logger-key). Running it again after an interruption finishes the same recovery.",
     )  # fmt: skip
-    p.add_argument("--card", type=_card_id, required=True, metavar="ID", help="the old card's id")
+    p.add_argument(
+        "--card", type=argtypes.card_id, required=True, metavar="ID", help="the old card's id"
+    )
     p.add_argument(
         "--new-card", required=True, metavar="PORT",
         help="serial port, pty or socket://HOST:PORT of the card that takes the balance over",
@@ -187,13 +162,13 @@ def add_parser(subparsers):
     p.add_argument("--ca", required=True, metavar="DIR", help="the CA's directory")
     p.add_argument("--issuer", required=True, metavar="DIR", help="the issuer's directory")
     p.add_argument(
-        "--wait", type=argtypes.seconds, default=0.0, metavar="SECONDS",
+        "--wait", type=argtypes.duration, default=0.0, metavar="SECONDS",
         help="how long to wait for the settlement window to close (default: do not wait; "
         "the command says when to run again)",
     )  # fmt: skip
-    _logger_options(p, required=True)
-    _timeout(p)
-    p.set_defaults(handler=_guarded(recover))
+    add_logger_options(p, required=True)
+    add_timeout(p)
+    p.set_defaults(handler=guarded(recover))
 
     p = subparsers.add_parser(
         "redeem", help="pay value back to the issuer from a card",
@@ -205,9 +180,9 @@ def add_parser(subparsers):
     p.add_argument("--amount", type=_amount, required=True, help="amount in the smallest unit")
     p.add_argument("--issuer", required=True, metavar="DIR", help="the issuer's directory")
     p.add_argument("--ca", metavar="DIR", help="the CA's directory (to open the account)")
-    _logger_options(p, required=True)
-    _timeout(p)
-    p.set_defaults(handler=_require_key(_guarded(redeem)))
+    add_logger_options(p, required=True)
+    add_timeout(p)
+    p.set_defaults(handler=require_logger_key(guarded(redeem)))
 
     p = subparsers.add_parser(
         "audit", help="check the logger's whole ledger; exit status 1 on any anomaly",
@@ -219,5 +194,5 @@ def add_parser(subparsers):
         "anomaly; exit status 0 if there is none, 1 otherwise, 2 on a usage error.",
     )  # fmt: skip
     p.add_argument("--issuer", metavar="DIR", help="the issuer's directory, to check its ledger")
-    _logger_options(p, required=True)
-    p.set_defaults(handler=_require_key(_guarded(run_audit)))
+    add_logger_options(p, required=True)
+    p.set_defaults(handler=require_logger_key(guarded(run_audit)))

@@ -14,18 +14,17 @@ import threading
 from contextlib import ExitStack
 
 from icpurse.cli import argtypes
-from icpurse.cli.terminal import (
+from icpurse.cli.common import (
     MODES,
-    _guarded,
-    _logger,
-    _logger_options,
-    _open_serial,
-    _same_port,
-    _timeout,
+    add_logger_options,
+    add_timeout,
+    guarded,
+    open_logger,
+    open_serial,
+    same_port,
 )
-from icpurse.emulator.fieldserver import DEFAULT_SOCKET
+from icpurse.emulator import DEFAULT_SOCKET
 from icpurse.errors import UsageError
-from purse.client import CardClient
 
 TAP_SECONDS = 60.0
 
@@ -64,13 +63,13 @@ def _board(link, payload, timeout):
 
 
 def run_tap(args):
-    if _same_port(args.payer, args.recipient):
+    if same_port(args.payer, args.recipient):
         raise UsageError("--from and --to name the same port %s: a card cannot pay itself" % (
             args.payer))  # fmt: skip
     with ExitStack() as stack:
-        logger = _logger(stack, args) if args.logger else None
-        payer_link = _open_serial(stack, args.payer, args.timeout)
-        recipient_link = _open_serial(stack, args.recipient, args.timeout)
+        logger = open_logger(stack, args) if args.logger else None
+        payer_link = open_serial(stack, args.payer, args.timeout)
+        recipient_link = open_serial(stack, args.recipient, args.timeout)
         # The reader's board is asked first, with an empty board command that any board glue
         # answers (with an error) and a card without one refuses (a LinkError): an armed payer
         # would otherwise listen for a reader that never comes.
@@ -102,6 +101,8 @@ def run_tap(args):
         if listened.get("answer", "").startswith("error"):
             print("payer's board: %s" % listened["answer"])
         if logger is not None:
+            from purse.client import CardClient
+
             recipient = CardClient(recipient_link.exchange)
             recipient.select()
             report = logger.sync(recipient)
@@ -133,6 +134,6 @@ def add_parser(subparsers):
     p.add_argument(
         "--mode", choices=sorted(MODES), default="encrypted", help="challenge seal mode"
     )
-    _logger_options(p, required=False)
-    _timeout(p)
-    p.set_defaults(handler=_guarded(run_tap))
+    add_logger_options(p, required=False)
+    add_timeout(p)
+    p.set_defaults(handler=guarded(run_tap))

@@ -26,12 +26,12 @@ import time
 import tty
 from pathlib import Path
 
+from icpurse.emulator import BLOCK
 from icpurse.emulator.child import Child
 from icpurse.mpycompile import find_tool
 from purse import proto
 
 DEFAULT_FLASH = 1024 * 1024  # Bytes of LittleFS: about what an ESP32 or a Pico leaves free.
-BLOCK = 4096
 CTRL_A, CTRL_B, CTRL_D = 0x01, 0x02, 0x04
 
 # Run by the Unix port at every start: mount the flash image as the board's file system, then

@@ -11,13 +11,10 @@ lives as long as the board's connection. The protocol is one line each way:
 import os
 import socket
 import stat
-import tempfile
 import threading
 
 from icpurse.emulator.pn532pty import PtyChip
 from icpurse.emulator.pn532sim import Field
-
-DEFAULT_SOCKET = os.path.join(tempfile.gettempdir(), "icpurse-field.sock")
 
 
 class FieldError(Exception):
