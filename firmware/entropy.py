@@ -1,7 +1,7 @@
 """The card's randomness: several weak sources mixed through SHA-256 into a pool.
 
 ESP32's os.urandom is only truly random with the radio on and the RP2040 has no hardware RNG
-(DESIGN.md section 11), so no single source is trusted: every draw hashes the pool, a counter,
+(docs/DESIGN.md section 13), so no single source is trusted: every draw hashes the pool, a counter,
 os.urandom, and the timer's low bits; the pool is updated from a separate hash, so an output
 never reveals the next. An emulated card can be given a fixed seed instead, for reproducible
 runs; then os.urandom and the timer are left out on purpose.

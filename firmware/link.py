@@ -1,13 +1,13 @@
 """The card side of the serial link: COBS frames in, one response frame out per command.
 
-Strict request/response (DESIGN.md section 7): each FRAME_COMMAND carries one APDU and gets one
-FRAME_RESPONSE with the same sequence number. A command whose sequence number and frame type
-equal the last one answered is a retransmission (the host lost the answer): the card sends the
-same answer again without running the command twice. A ping ends that: every host session
-begins with one and numbers its commands from 1 again, so a session's first command is never
-taken for a repeat of the last session's. An unreadable frame gets a NAK, so the host resends
-at once instead of waiting for its timeout. Bytes between frames (reset noise, a host's first
-delimiter) are skipped by the deframer.
+Strict request/response (docs/DESIGN.md section 8): each FRAME_COMMAND carries one APDU and gets
+one FRAME_RESPONSE with the same sequence number. A command whose sequence number and frame type
+equal the last one answered is a retransmission (the host lost the answer): the card sends the same
+answer again without running the command twice. A ping ends that: every host session begins with
+one and numbers its commands from 1 again, so a session's first command is never taken for a repeat
+of the last session's. An unreadable frame gets a NAK, so the host resends at once instead of
+waiting for its timeout. Bytes between frames (reset noise, a host's first delimiter) are skipped
+by the deframer.
 """
 
 import gc
@@ -19,7 +19,7 @@ from purse.errors import FrameError
 _COLLECT = hasattr(gc, "mem_free")
 
 # The escape back to the REPL (proto.REPL_ESCAPE) is honoured only before personalisation:
-# after LOCK the link never leaves the applet (DESIGN.md section 3).
+# after LOCK the link never leaves the applet (docs/DESIGN.md section 4).
 
 
 class CardLink:

@@ -204,8 +204,8 @@ def main():
 def restart(exc):
     """Start the wallet again with a fresh heap after a fault no handler refused cleanly: a
     MemoryError in a fragmented heap, or a bug. Falling back to the REPL would open a
-    personalised card's flash, secret key included, to whoever holds its cable (DESIGN.md
-    section 3); a restart instead is what a power cut does, which every commit survives, and
+    personalised card's flash, secret key included, to whoever holds its cable (docs/DESIGN.md
+    section 4); a restart instead is what a power cut does, which every commit survives, and
     the host sees the boot notice and sends the command again to a heap in one piece."""
     # The fault and where it happened go to the console for whoever debugs the board (on a
     # board's USB link it is noise between frames, which the host skips). A MicroPython

@@ -9,7 +9,7 @@ settings.load_profile("icpurse")
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("icpurse", "real boards (DESIGN.md section 10)")
+    group = parser.getgroup("icpurse", "real boards (docs/DESIGN.md section 12)")
     group.addoption(
         "--port-a", default=None, help="serial port of board A (or ICPURSE_PORT_A); fresh board"
     )

@@ -19,7 +19,7 @@ FIRMWARE = ROOT / "firmware"
 SHARED = ROOT.parent / "shared"
 VECTORS = SHARED / "vectors"
 
-# Ordinary core tests get a generous heap; budget tests pass their own (DESIGN.md section 10).
+# Ordinary core tests get a generous heap; budget tests pass their own (docs/DESIGN.md section 11).
 DEFAULT_HEAP = "4M"
 
 
@@ -33,7 +33,8 @@ def in_ci():
 
 
 def need(resource_ok, what):
-    """Skip a test when a resource is missing outside CI; fail it under CI (DESIGN.md 10)."""
+    """Skip a test when a resource is missing outside CI; fail it under CI (docs/DESIGN.md
+    section 12)."""
     if resource_ok:
         return
     if in_ci():
@@ -48,7 +49,8 @@ def need_micropython():
 
 
 def vector_file(name):
-    """Path of a file in ../shared/vectors, skipping or failing per DESIGN.md 10 if absent."""
+    """Path of a file in ../shared/vectors, skipping or failing if absent (docs/DESIGN.md
+    section 12)."""
     path = VECTORS / name
     need(path.is_file(), "shared vector file %s" % path)
     return path

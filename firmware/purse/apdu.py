@@ -1,9 +1,9 @@
 """ISO/IEC 7816-4 short APDUs with command chaining and 61XX + GET RESPONSE response chaining.
 
-DESIGN.md section 5 caps every command APDU at 250 bytes (header, Lc and Le included) and every
-response at 250 bytes (status word included), so that one APDU always fits one NFC frame. Longer
-commands are split with the chaining bit of CLA (0x10); longer responses are handed out in parts
-that end in 61XX until the host has fetched them all with GET RESPONSE.
+docs/DESIGN.md section 6 caps every command APDU at 250 bytes (header, Lc and Le included) and
+every response at 250 bytes (status word included), so that one APDU always fits one NFC frame.
+Longer commands are split with the chaining bit of CLA (0x10); longer responses are handed out in
+parts that end in 61XX until the host has fetched them all with GET RESPONSE.
 
 The four cases of a short command APDU (ISO/IEC 7816-3 section 12.1):
     case 1: CLA INS P1 P2

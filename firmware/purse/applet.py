@@ -14,7 +14,7 @@ from purse import apdu, errors, proto, tlv
 def _wallet(name):
     """The wallet module for a command, imported on first use: a card that only pays never
     loads the recipient's code (or the provisioning code after it is personalised), which
-    keeps a board's heap free for the cryptography (DESIGN.md section 10)."""
+    keeps a board's heap free for the cryptography (docs/DESIGN.md section 11)."""
     return __import__("purse.wallet." + name, None, None, (name,))
 
 
@@ -40,7 +40,7 @@ class _BadP1P2(errors.PurseError):
     """P1 or P2 is not one this command takes."""
 
 
-# Exception class -> status word, most specific first (DESIGN.md section 5).
+# Exception class -> status word, most specific first (docs/DESIGN.md section 6).
 _STATUS = (
     (_BadP1P2, proto.SW_WRONG_P1P2),
     (errors.InsufficientFunds, proto.SW_FUNDS),

@@ -1,6 +1,6 @@
 """Serial-link framing: COBS-encoded packets with a CRC-32, delimited by zero bytes.
 
-A frame carries exactly one APDU or one response (DESIGN.md section 7). Before COBS it is
+A frame carries exactly one APDU or one response (docs/DESIGN.md section 8). Before COBS it is
     type (1 byte) | sequence (1 byte) | payload (0..MAX_FRAME_PAYLOAD bytes) | CRC-32 (4 bytes)
 where the CRC-32 (binascii.crc32: ISO-HDLC, as in zlib) covers type, sequence and payload and is
 written big-endian. The packet is then COBS-encoded (Cheshire and Baker, "Consistent Overhead

@@ -24,7 +24,7 @@ CLA_ISO = const(0x00)  # Interindustry: SELECT, GET RESPONSE.
 CLA_PROPRIETARY = const(0x80)  # Every purse command.
 CLA_CHAIN = const(0x10)  # Command chaining bit: more parts of this command follow.
 
-# Sizes that DESIGN.md section 5 fixes for every APDU, header, Lc and Le included.
+# Sizes that docs/DESIGN.md section 6 fixes for every APDU, header, Lc and Le included.
 MAX_COMMAND_APDU = const(250)
 MAX_RESPONSE_APDU = const(250)
 # Largest command a card reassembles from a chain; bounds the card's receive buffer.
@@ -69,7 +69,7 @@ TRUST_CA = const(1)  # PkT
 TRUST_ISSUER = const(2)  # PkI
 TRUST_LOGGER = const(3)  # PkL
 
-# --- Status words (DESIGN.md section 5) -------------------------------------------------------
+# --- Status words (docs/DESIGN.md section 6) --------------------------------------------------
 # Each user-facing refusal has its own word; every cryptographic or integrity failure is
 # SW_SECURITY, whatever the detail, which goes to the card's local log instead.
 
@@ -100,7 +100,7 @@ SW_REVOKED = const(0x9407)  # The peer's certificate is on the revocation list.
 SW_JOURNAL_FULL = const(0x9408)  # JOURNAL_MAX payments the logger has not acknowledged: sync.
 SW_STALE_PAYER = const(0x9409)  # The payer's stamp is older than the window: it must sync first.
 
-# --- Serial link frames (DESIGN.md section 7) -------------------------------------------------
+# --- Serial link frames (docs/DESIGN.md section 8) --------------------------------------------
 
 FRAME_COMMAND = const(0x01)  # Host to card: one command APDU.
 FRAME_RESPONSE = const(0x02)  # Card to host: one response APDU, same sequence number.

@@ -28,7 +28,7 @@ The backend protocol, which every backend implements:
     rename(old, new)   atomically replace the file new (if any) by the file old
     remove(name)       delete the file; no error if there is none
     names()            a list of the names of every file
-Power cuts are injected by wrapping a backend in a FaultPoint (DESIGN.md section 6).
+Power cuts are injected by wrapping a backend in a FaultPoint (docs/DESIGN.md section 7).
 """
 
 import binascii

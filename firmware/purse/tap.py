@@ -1,7 +1,7 @@
 """A tap: two wallets held together and the money moves, with no host in between.
 
 The recipient's board is the reader (its PN532 an initiator) and runs the whole exchange of
-DESIGN.md section 2 itself: it activates the payer's card, SELECTs the payer's applet over the
+docs/DESIGN.md section 2 itself: it activates the payer's card, SELECTs the payer's applet over the
 RF link, makes the challenge with its own applet, has the payer PAY (long responses come back
 through 61XX and GET RESPONSE), and ACCEPTs — queueing the log record for its next sync. The
 payer's board is the card (its PN532 a target emulating an ISO 14443-4 card): it hands each

@@ -1,5 +1,5 @@
-"""The issuer's redemption account: where a card pays value back to the issuer (DESIGN.md
-section 4: "Redemption is a payment to the issuer's redemption key").
+"""The issuer's redemption account: where a card pays value back to the issuer (docs/DESIGN.md
+section 5: redemption is an ordinary transfer to the issuer's redemption account).
 
 The account is a wallet like any card — the firmware's own Card and Applet, driven through
 CardClient — that the issuer runs on the host: its key is generated inside it, the CA certifies

@@ -1,6 +1,6 @@
 """Memory budget: signing and verification run in a 96K heap with the core as .mpy files.
 
-DESIGN.md section 10 sets crypto sign + verify alone to fit in `-X heapsize=96K` on the 64-bit
+docs/DESIGN.md section 11 sets crypto sign + verify alone to fit in `-X heapsize=96K` on the 64-bit
 Unix port; this module runs under exactly that heap on MicroPython (and normally on CPython).
 """
 

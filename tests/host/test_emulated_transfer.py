@@ -111,8 +111,8 @@ def test_a_payment_in_doubt_is_left_visible(cards):
     assert _balances(a, b) == [4500, 100]
 
 
-# DESIGN.md section 10: a whole transfer per card in `-X heapsize=160K` on the 64-bit Unix port,
-# about the 100 KiB a classic ESP32 leaves free, with the firmware precompiled as deployed.
+# docs/DESIGN.md section 11: a whole transfer per card in `-X heapsize=160K` on the 64-bit Unix
+# port, about the 100 KiB a classic ESP32 leaves free, with the firmware precompiled as deployed.
 ESP32_HEAP = "160K"
 
 

@@ -20,7 +20,7 @@ from icpurse.terminal import transfer
 from purse import proto
 from purse.client import CardClient
 
-# The heap of the flashed board on the 64-bit Unix port. DESIGN.md section 10 sets 160K for a
+# The heap of the flashed board on the 64-bit Unix port. docs/DESIGN.md section 11 sets 160K for a
 # classic ESP32; a flashed board (its filesystem driver and board glue on top of what an
 # emulated card holds) needs about 176K since protocol 2 for these 40 transfers without a
 # single MemoryError restart (at 172K, 2 runs of 4 had one: the board's randomness is not

@@ -1,4 +1,4 @@
-"""The crypto backend interface (DESIGN.md section 8): hash, public key, sign, verify.
+"""The crypto backend interface (docs/DESIGN.md section 9): hash, public key, sign, verify.
 
 The protocol code calls only these four operations. Cards and emulated cards use the pure-Python
 P-256 backend of this package; the host and the logger may plug in the pyca/cryptography backend

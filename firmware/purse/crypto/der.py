@@ -1,4 +1,4 @@
-"""Strict DER encoding of ECDSA signatures, for the crypto API's edge (DESIGN.md section 5):
+"""Strict DER encoding of ECDSA signatures, for the crypto API's edge (docs/DESIGN.md section 6):
 records carry raw r||s, so cards never load this module; tests and hosts use it for the
 Wycheproof vectors and interoperability."""
 

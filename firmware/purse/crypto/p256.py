@@ -1,7 +1,7 @@
 """P-256 (secp256r1) field arithmetic and point operations in Jacobian coordinates.
 
 Every multiplication or squaring modulo p goes through `fmul`, which counts it: the benchmark
-and the budgets of DESIGN.md section 8 read that counter. Multiplications modulo n go through
+and the budgets of docs/DESIGN.md section 9 read that counter. Multiplications modulo n go through
 `nmul` and inversions through `inverse`, each with its own counter, because the budgets report
 them apart.
 

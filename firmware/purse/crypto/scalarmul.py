@@ -5,7 +5,7 @@ base-16 digits (Joye and Tunstall's regular recoding): no digit is zero, so ever
 the same 63 mixed additions and 12 doublings, in the same order, whatever the scalar. An even
 scalar k is replaced by n - k, which is odd and gives -k*G: same x, and the y is negated back.
 
-Residual leakage, which DESIGN.md section 3 asks us to state: this is Python on big integers.
+Residual leakage, which docs/DESIGN.md section 4 asks us to state: this is Python on big integers.
 The duration of each multiplication depends on the operands' values (leading zero digits are
 skipped by the interpreter), table reads are indexed by secret digits, the sign of a digit
 selects between y and p - y, and the final inversion of Z runs an extended Euclid whose number

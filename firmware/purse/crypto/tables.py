@@ -13,7 +13,7 @@ doublings, shared by all the parts and by every other table used in the same sum
   verification against an unknown key, where the 256 doublings of the key's part are paid
   anyway and only the number of additions counts (the multiples up to 127 would save 1.5%
   of its field multiplications for 2 KiB more of a card's heap, which a card trading at the
-  160K bar of DESIGN.md section 10 cannot spare);
+  160K bar of docs/DESIGN.md section 11 cannot spare);
 - a per-key table for a key a card verifies again and again (PkT, PkI, PkL) has the comb's
   shape (8 KiB by default; fewer spans take less memory and cost more doublings).
 The generator's tables are built on first use and kept for the life of the program.

@@ -10,5 +10,6 @@ Every signed record has the shape (docs/PROTOCOL.md section 3)
 
 Parsing raises RecordError for anything malformed; verification raises InvalidSignature or
 InvalidKey. The patent's names (CertT, VoucherI, G1, G2, eC, x, ChallID, S, ctrA) are kept in
-the class and attribute names so the code reads next to the patent and DESIGN.md.
+the class and attribute names so the code reads next to the patent and docs/DESIGN.md
+sections 1 and 2.
 """

@@ -26,7 +26,7 @@ MAX_NESTED = 512  # Bytes of a record nested in another.
 
 
 def check_low_s(signature):
-    """Records require s <= n/2 (DESIGN.md section 5), so a signature has one valid form."""
+    """Records require s <= n/2 (docs/DESIGN.md section 6), so a signature has one valid form."""
     if len(signature) != proto.SIGNATURE_SIZE:
         raise InvalidSignature("a record signature is 64 bytes")
     s = int.from_bytes(bytes(signature[32:]), "big")

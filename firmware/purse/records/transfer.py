@@ -1,7 +1,7 @@
 """The records of one transfer: B's challenge and A's payment (carrying S); B's log record is
 in purse.records.log.
 
-The patent's step names (DESIGN.md section 2): B makes the challenge (G1, G2, eC, x, ChallID);
+The patent's step names (docs/DESIGN.md section 2): B makes the challenge (G1, G2, eC, x, ChallID);
 A answers with S = Sign_SkUA(x, G1, G2, ChallID, ctrA) plus CertT(A) and VoucherI(A); B queues
 the log record (IdUB, VoucherI, CertT, S, ctrA, x, R1, G2, ChallID) for the logger L.
 """

@@ -16,7 +16,7 @@ from purse.records import fields as f
 from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
 from purse.wallet.state import CardState, blob_name
 
-# Refusal details kept in RAM for the holder's terminal (DESIGN.md section 5): the peer only
+# Refusal details kept in RAM for the holder's terminal (docs/DESIGN.md section 6): the peer only
 # ever sees the status word.
 LOG_SIZE = 16
 
@@ -136,6 +136,6 @@ class Card:
 
 
 def advance_ltime(state, ltime):
-    """L-time only moves forward (DESIGN.md section 4)."""
+    """L-time only moves forward (docs/DESIGN.md section 5)."""
     if ltime > state.ltime:
         state.ltime = ltime

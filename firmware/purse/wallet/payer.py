@@ -1,4 +1,4 @@
-"""The payer's side of a transfer (DESIGN.md section 2, step 2): answer a challenge with S.
+"""The payer's side of a transfer (docs/DESIGN.md section 2, step 2): answer a challenge with S.
 
 A challenge already in the journal gets the journalled payment again, so a retry never debits
 twice. Otherwise the card checks amount, balance and limits (and, in the identified mode, the

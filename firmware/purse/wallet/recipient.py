@@ -1,4 +1,4 @@
-"""The recipient's side of a transfer (DESIGN.md section 2, steps 1 and 3, and the receipt).
+"""The recipient's side of a transfer (docs/DESIGN.md section 2, steps 1, 3 and 4).
 
 make_challenge persists the challenge counter before the challenge leaves the card, and keeps
 the challenge pending in RAM (with, outside the encrypted mode, what it must remember) for
