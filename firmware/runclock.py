@@ -1,11 +1,11 @@
 """The board's running clock: milliseconds since boot that never go back and never wrap.
 
-The card times one thing with it, how long a pending challenge lives (docs/PROTOCOL.md section
-7.1); the portable core reads no clock itself, so the board glue hands it this one. MicroPython's
-ticks_ms wraps around (after about 12 days on most ports), so the clock adds up the differences
-between readings, which ticks_diff gives correctly across a wrap as long as readings are less
-than half a period apart; a challenge is looked at well inside that. CPython's monotonic clock
-never wraps.
+The card times one thing with it, how long a pending challenge lives (docs/PROTOCOL.md sections
+6 and 7.0); the portable core reads no clock itself, so the board glue hands it this one.
+MicroPython's ticks_ms wraps around (after about 12 days on most ports), so the clock adds up
+the differences between readings, which ticks_diff gives correctly across a wrap as long as
+readings are less than half a period apart; a challenge is looked at well inside that.
+CPython's monotonic clock never wraps.
 """
 
 import time

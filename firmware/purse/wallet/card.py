@@ -54,7 +54,7 @@ class Card:
         self._parsed = {}
         self.nonce = None
         # Challenges waiting for their payment (wallet.state.Pending), newest last: RAM only,
-        # so that none can be accepted after a restart (docs/PROTOCOL.md section 7.1).
+        # so that none can be accepted after a restart (docs/PROTOCOL.md sections 6 and 7.0).
         self.pending = []
 
     def commit(self, state, new_blobs=None, drop=()):
