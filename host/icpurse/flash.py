@@ -28,13 +28,12 @@ import time
 from pathlib import Path
 
 from icpurse.errors import UsageError
-from icpurse.mpycompile import FIRMWARE, compile_tree, mpy_cross_path
+from icpurse.mpycompile import BOARDS_DIR, FIRMWARE, boards, compile_tree, mpy_cross_path
 from icpurse.seriallink import LinkError, SerialLink
 from icpurse.statuswords import STATES
 from purse import proto
 from purse.client import CardClient
 
-BOARDS_DIR = FIRMWARE / "boards"
 # sys.implementation._machine of each board family, to tell the board when --board is not given.
 MACHINES = (
     ("ESP32S3", "esp32s3"),
@@ -49,10 +48,6 @@ WALLET_WAIT = 15.0
 
 class FlashError(UsageError):
     """Flashing stopped; the message says why and in what state the board is."""
-
-
-def boards():
-    return sorted(p.stem for p in BOARDS_DIR.glob("*.json"))
 
 
 def mpy_cross_format(exe=None):

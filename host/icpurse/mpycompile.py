@@ -25,6 +25,14 @@ from icpurse import messages
 
 # The firmware tree: the directory that holds the core package `purse` as the project maps it.
 FIRMWARE = Path(purse.__file__).resolve().parent.parent
+# Per-board settings, one JSON file per board `icpurse flash --board` knows.
+BOARDS_DIR = FIRMWARE / "boards"
+
+
+def boards():
+    """The names of the boards with settings in firmware/boards."""
+    return sorted(p.stem for p in BOARDS_DIR.glob("*.json"))
+
 
 # The Unix port the tests run on (x64), ESP32 and ESP32-S3 (xtensawin), RP2040 (armv6m) and
 # RP2350 (armv7emsp).

@@ -9,7 +9,7 @@ ping), so a change that grows the firmware shows here before it breaks the 160K 
 import tempfile
 from pathlib import Path
 
-from icpurse.emulator import runtime
+from icpurse.emulator import DEFAULT_HEAP, runtime
 from icpurse.emulator.card import EmulatedCard
 from icpurse.mpycompile import FIRMWARE
 from icpurse.progress import progress
@@ -60,7 +60,7 @@ def run(args):
             used, free = card.link.ping(proto.MEMORY_QUERY).decode().split()
     print(
         "heap of a card right after boot (gc.mem_alloc, %s heap): %s bytes used, %s free"
-        % (runtime.DEFAULT_HEAP, used, free)
+        % (DEFAULT_HEAP, used, free)
     )
     print("the smallest heap for a transfer: icpurse bench transfer (target 160K)")
     return 0

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from icpurse.crypto_pyca import PycaBackend
-from icpurse.emulator import runtime
+from icpurse.emulator import DEFAULT_HEAP, runtime
 from icpurse.emulator.card import EmulatedCard, EmulatorError
 from icpurse.progress import progress
 from icpurse.seriallink import LinkError
@@ -191,7 +191,7 @@ def run(args):
     heap = results["micropython"][1]
     print(
         "MicroPython heap in use after a transfer (gc.mem_alloc, %s heap): payer %s B, "
-        "recipient %s B" % (runtime.DEFAULT_HEAP, max(heap["payer"]), max(heap["recipient"]))
+        "recipient %s B" % (DEFAULT_HEAP, max(heap["payer"]), max(heap["recipient"]))
     )
     for label, value in (
         ("provisioning + a transfer in one boot", smallest),

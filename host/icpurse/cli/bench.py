@@ -29,6 +29,12 @@ def _firmware(args):
     return bench_firmware.run(args)
 
 
+def _startup(args):
+    from icpurse.bench import startup as bench_startup
+
+    return bench_startup.run(args)
+
+
 def add_parser(subparsers):
     parser = subparsers.add_parser("bench", help="run benchmarks")
     areas = parser.add_subparsers(dest="area", metavar="AREA", title="areas")
@@ -103,4 +109,11 @@ def add_parser(subparsers):
         "firmware", help="flash footprint of the wallet (.py and .mpy) and a card's heap at boot"
     )
     firmware.set_defaults(handler=_firmware)
+    startup = areas.add_parser(
+        "startup", help="`icpurse --help` start-up against `python -c pass`, and its imports"
+    )
+    startup.add_argument(
+        "--rounds", type=_positive, default=21, help="runs of each command (default 21)"
+    )
+    startup.set_defaults(handler=_startup)
     parser.set_defaults(handler=lambda args: parser.print_help())

@@ -63,7 +63,7 @@ def run_provision(args):
 
 
 def add_parser(subparsers):
-    from icpurse import flash
+    from icpurse.mpycompile import boards
 
     p = subparsers.add_parser(
         "flash", help="put the wallet firmware on a MicroPython board with mpremote",
@@ -81,7 +81,7 @@ def add_parser(subparsers):
         "board's pty (icpurse emulate --bare)",
     )  # fmt: skip
     p.add_argument(
-        "--board", choices=flash.boards(),
+        "--board", choices=boards(),
         help="board settings from firmware/boards/ (default: told from the board's MicroPython)",
     )  # fmt: skip
     p.add_argument(

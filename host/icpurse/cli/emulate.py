@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from icpurse.cli import argtypes
-from icpurse.emulator import BLOCK, DEFAULT_SOCKET, relay, runtime
+from icpurse.emulator import BLOCK, DEFAULT_HEAP, DEFAULT_SOCKET, RUNTIMES
 from icpurse.errors import UsageError
 
 # The smallest flash a bare board gets: eight blocks, room for LittleFS's two superblocks and a
@@ -122,6 +122,8 @@ def emulate_bare(args):
 
 
 def emulate(args):
+    from icpurse.emulator import relay, runtime
+
     if args.bare is not None:
         return emulate_bare(args)
     if args.state is None:
@@ -218,12 +220,12 @@ def add_parser(subparsers):
         " (default 1 MiB, at least %d)" % MIN_FLASH,
     )  # fmt: skip
     p.add_argument(
-        "--runtime", choices=runtime.RUNTIMES, default="micropython",
+        "--runtime", choices=RUNTIMES, default="micropython",
         help="MicroPython Unix port (default) or CPython",
     )  # fmt: skip
     p.add_argument(
-        "--heap", type=_heap, default=runtime.DEFAULT_HEAP,
-        help="MicroPython heap (default %s)" % runtime.DEFAULT_HEAP,
+        "--heap", type=_heap, default=DEFAULT_HEAP,
+        help="MicroPython heap (default %s)" % DEFAULT_HEAP,
     )  # fmt: skip
     p.add_argument(
         "--seed", type=argtypes.hex_seed,

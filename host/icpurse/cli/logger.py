@@ -6,8 +6,7 @@ import sys
 
 from icpurse.authority import AuthorityError
 from icpurse.cli import argtypes
-from icpurse.logger.service import DEFAULT_WINDOW
-from icpurse.logger.storage import open_storage, shown
+from icpurse.logger import DEFAULT_WINDOW
 
 # uvicorn's log levels (uvicorn.config.LOG_LEVELS), named here so that argparse refuses any
 # other with a usage message instead of uvicorn failing with a traceback.
@@ -62,6 +61,7 @@ def logger_serve(args):
     import uvicorn
 
     from icpurse.authority import keys
+    from icpurse.logger.storage import open_storage, shown
 
     ca = _anchor(args.ca_public_key, args.ca, "ca")
     issuer = _anchor(args.issuer_public_key, args.issuer, "issuer")

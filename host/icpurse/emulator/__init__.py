@@ -11,3 +11,7 @@ DEFAULT_SOCKET = os.path.join(tempfile.gettempdir(), "icpurse-field.sock")
 
 # The emulated board's flash block, the unit of its LittleFS image.
 BLOCK = 4096
+
+# The interpreters an emulated card runs on, and the MicroPython heap it gets by default.
+RUNTIMES = ("micropython", "cpython")
+DEFAULT_HEAP = "256K"

@@ -12,10 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from icpurse.emulator import DEFAULT_HEAP, RUNTIMES
 from icpurse.mpycompile import BUILD, FIRMWARE, OPTIONS, compile_tree, find_tool
-
-RUNTIMES = ("micropython", "cpython")
-DEFAULT_HEAP = "256K"
 
 
 def firmware_digest():

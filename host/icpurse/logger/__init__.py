@@ -1,1 +1,7 @@
 """The third-party logger L: storage, Merkle tree, HTTP service and client."""
+
+# The settlement window (docs/PROTOCOL.md section 7.1): how long, in seconds of L-time, a
+# payment may stay unlogged before it is refunded, and a revoked card's late logs still count.
+# A new log database gets a day unless `logger serve --window` says otherwise. It is kept in
+# this module, which imports nothing, because the command line's help shows it.
+DEFAULT_WINDOW = 86400

@@ -18,6 +18,7 @@ import shutil
 import time
 
 from icpurse.crypto_pyca import PycaBackend
+from icpurse.logger import DEFAULT_WINDOW
 from icpurse.logger.appender import Appender, AppenderProcess, refusal
 from icpurse.logger.ledger import LedgerViews, SubmitError
 from icpurse.logger.sequencer import Overloaded, Sequencer
@@ -28,9 +29,6 @@ from icpurse.logger.workers import WorkerFailed, describe
 from purse.records.logger import Ticket
 
 MAX_BATCH_RECORDS = 1000
-# The settlement window (docs/PROTOCOL.md): how long, in seconds of L-time, a payment may stay
-# unlogged before it is refunded, and a revoked card's late logs are still counted.
-DEFAULT_WINDOW = 86400
 # A heartbeat write keeps "a recent commit succeeded" true while no record arrives.
 HEARTBEAT_SECONDS = 2.0
 FRESH_SECONDS = 10.0
