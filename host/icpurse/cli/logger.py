@@ -1,7 +1,6 @@
 """`icpurse logger ...`: create the logger's key and run the logger service."""
 
 import os
-import socket
 import sys
 
 from icpurse.authority import AuthorityError
@@ -17,6 +16,8 @@ def _check_listen(host, port):
     """Bind `host`:`port` as uvicorn will, and let go: a name that does not resolve, an address
     not of this machine or a port in use is then a one-line error before the logger says it
     runs, where uvicorn said so after the start-up line, in its own words."""
+    import socket
+
     where = "%s:%d" % (host, port)
     try:
         addresses = socket.getaddrinfo(
