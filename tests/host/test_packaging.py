@@ -315,3 +315,18 @@ def test_an_installed_wheel_runs_two_emulated_cards_and_a_payment(installed):
     assert (compiled / "purse" / "applet.mpy").exists() and (compiled / "wallet_app.mpy").exists()
     _, *card_codes = installed.stop()  # The logger first: uvicorn ends by the signal.
     assert card_codes == [0, 0]  # Both emulators stopped cleanly on SIGTERM.
+
+
+def test_an_installed_wheel_flashes_a_bare_board(installed):
+    """`icpurse flash --mpy` from the install: the .mpy build composed from the two installed
+    packages goes onto a bare board of the installed `icpurse emulate --bare`, whose directory
+    is given relative to the cwd, as a user types it."""
+    board = installed.start("emulate", "--bare", "board", log="board.log")
+    first = board.stdout.readline()
+    assert first.startswith("board on /dev/"), (installed.home / "board.log").read_text()
+    out = installed.icpurse("flash", "--port", first.split()[2], "--mpy", timeout=300)
+    assert "card state FRESH" in out, out
+    copied = {line.split()[1] for line in out.splitlines() if line.startswith("[")}
+    modules = {n[: -len(".py")] + ".mpy" for n, _ in firmware_files.board_files()}
+    assert copied == modules - {"main.mpy"} | {"main.py", "config.json", "messages.json"}
+    assert installed.stop() == [0]
