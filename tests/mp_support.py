@@ -11,11 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from icpurse import firmware_files
 from icpurse.emulator import runtime
 from icpurse.mpycompile import find_tool, mpy_cross_path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE = ROOT / "firmware"
+# The firmware as icpurse finds it: in the checkout's editable install, firmware/ itself (the
+# glue and purse/ in one directory, as tests/mp_runner.py and the MicroPython tests need it).
+FIRMWARE = firmware_files.source_tree()
+if FIRMWARE != ROOT / "firmware":
+    raise RuntimeError(
+        "icpurse's firmware is %s, not this checkout's firmware/: the tests run on the "
+        "checkout installed editable (make venv)" % (FIRMWARE or firmware_files.glue_dir())
+    )
 SHARED = ROOT.parent / "shared"
 VECTORS = SHARED / "vectors"
 

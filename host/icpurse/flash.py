@@ -27,13 +27,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from icpurse import firmware_files
 from icpurse.errors import UsageError
-from icpurse.mpycompile import BOARDS_DIR, FIRMWARE, boards, compile_tree, mpy_cross_path
+from icpurse.firmware_files import boards
+from icpurse.mpycompile import compile_firmware, mpy_cross_path
 from icpurse.seriallink import LinkError, SerialLink
 from icpurse.statuswords import STATES
 from purse import proto
 from purse.client import CardClient
 
+BOARDS_DIR = firmware_files.boards_dir()
 # sys.implementation._machine of each board family, to tell the board when --board is not given.
 MACHINES = (
     ("ESP32S3", "esp32s3"),
@@ -95,7 +98,7 @@ def _files(mpy, board, staging):
     """[(path on the board, bytes)]: the firmware, config.json, and main.py last."""
     out = []
     if mpy:
-        errors = compile_tree(FIRMWARE, staging)
+        errors = compile_firmware(staging)
         if errors:
             raise FlashError("mpy-cross rejected %s" % ", ".join(str(p) for p, _ in errors))
         (staging / "main.mpy").unlink()
@@ -103,12 +106,12 @@ def _files(mpy, board, staging):
             if path.is_file():
                 out.append((path.relative_to(staging).as_posix(), path.read_bytes()))
     else:
-        for path in sorted(FIRMWARE.rglob("*.py")):
-            if path.name != "main.py":
-                out.append((path.relative_to(FIRMWARE).as_posix(), path.read_bytes()))
+        for name, path in firmware_files.board_files():
+            if name != "main.py":
+                out.append((name, path.read_bytes()))
     config = json.loads((BOARDS_DIR / ("%s.json" % board)).read_text())
     out.append(("config.json", (json.dumps(config, sort_keys=True) + "\n").encode()))
-    out.append(("main.py", (FIRMWARE / "main.py").read_bytes()))
+    out.append(("main.py", firmware_files.main_py().read_bytes()))
     return out, config
 
 

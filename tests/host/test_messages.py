@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from icpurse import messages
-from icpurse.mpycompile import FIRMWARE
+from icpurse import firmware_files, messages
 
 SAMPLE = """
 def check(n, limit):
@@ -38,7 +37,7 @@ def test_a_short_message_expands_to_the_full_one():
 
 def test_every_firmware_message_keeps_its_conversions(tmp_path):
     table = {}
-    for path in sorted(FIRMWARE.rglob("*.py")):
+    for _, path in firmware_files.board_files():
         compile(messages.shorten(path.read_text(), table), str(path), "exec")
     assert len(table) > 100
     for code, message in table.items():

@@ -12,8 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+from icpurse import firmware_files
 from icpurse.emulator import runtime
-from icpurse.mpycompile import FIRMWARE, find_tool
+from icpurse.mpycompile import find_tool
 from icpurse.progress import progress
 
 MP_SCRIPT = Path(__file__).resolve().parent / "mp.py"
@@ -159,7 +160,7 @@ def report(cp, mp, pyca, heaps):
 def run(args):
     rounds = args.rounds
     progress("measuring on CPython (%d rounds per operation)" % rounds)
-    cp = run_measure([sys.executable], FIRMWARE, rounds)
+    cp = run_measure([sys.executable], firmware_files.core_root(), rounds)
     progress("measuring pyca/cryptography")
     pyca = pyca_times(max(rounds, 200))
     mp_exe = find_tool("micropython")

@@ -9,9 +9,9 @@ ping), so a change that grows the firmware shows here before it breaks the 160K 
 import tempfile
 from pathlib import Path
 
+from icpurse import firmware_files
 from icpurse.emulator import DEFAULT_HEAP, runtime
 from icpurse.emulator.card import EmulatedCard
-from icpurse.mpycompile import FIRMWARE
 from icpurse.progress import progress
 from purse import proto
 
@@ -33,10 +33,18 @@ def _sizes(root, suffixes):
     return out
 
 
+def _source_sizes():
+    """{name without suffix: bytes} of the firmware's modules and boards/*.json."""
+    out = {name[: -len(".py")]: path.stat().st_size for name, path in firmware_files.board_files()}
+    for path in firmware_files.boards_dir().glob("*.json"):
+        out["boards/" + path.stem] = path.stat().st_size
+    return out
+
+
 def run(args):
     progress("compiling firmware/ with mpy-cross (-O3, short messages)")
     compiled = runtime.compiled_firmware()
-    source = _sizes(FIRMWARE, (".py", ".json"))
+    source = _source_sizes()
     mpy = _sizes(compiled, (".mpy", ".py"))
     print("%-42s %8s %10s %10s" % ("part of firmware/", "files", ".py bytes", ".mpy bytes"))
     print("-" * 73)

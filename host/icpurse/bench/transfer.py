@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from icpurse import firmware_files
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.emulator import DEFAULT_HEAP, runtime
 from icpurse.emulator.card import EmulatedCard, EmulatorError
@@ -161,7 +162,7 @@ def smallest_heap(works, bench, low=96, high=512):
 def firmware_size():
     compiled = runtime.compiled_firmware()
     mpy = sum(p.stat().st_size for p in compiled.rglob("*.mpy"))
-    source = sum(p.stat().st_size for p in runtime.FIRMWARE.rglob("*.py"))
+    source = sum(p.stat().st_size for _, p in firmware_files.board_files())
     return mpy, source
 
 

