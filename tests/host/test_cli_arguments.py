@@ -33,6 +33,13 @@ BAD = [
     (RECOVER, ["--wait", "inf"], "--wait: 'inf' is not a number of seconds"),
     (RECOVER, ["--wait", "-1"], "--wait: '-1' is not a number of seconds"),
     (["ca", "revoke", "--dir", "ca"], ["--card", "00 11 22 33 44 55 66 77"], "is not a card id"),
+    (
+        ["flash", "--port", "p"],
+        ["--board", "toaster"],
+        "--board: 'toaster' is not a board with settings: give one of esp32, ",
+    ),
+    (["logger", "serve", "--key", "k"], ["--window", "1.5"], "--window: '1.5' is not a window"),
+    (["issuer", "risk"], ["--window", "7w"], "--window: '7w' is not a window"),
 ]
 
 
@@ -64,3 +71,14 @@ def test_good_values_at_the_edges_are_taken():
     )  # fmt: skip
     assert parser.parse_args([*BARE, "--flash-size", "32768"]).flash_size == 32768
     assert parser.parse_args([*RECOVER, "--wait", "0.5"]).wait == 0.5
+
+
+def test_every_window_option_takes_the_one_duration_type():
+    parser = build_parser()
+    risk = ["issuer", "risk", "--balance-cap", "1", "--payment-cap", "1", "--unlogged-cap", "1"]
+    assert parser.parse_args([*risk, "--window", "7d"]).window == 7 * 86400
+    assert parser.parse_args([*risk, "--window", "12h"]).window == 12 * 3600
+    assert parser.parse_args([*LOGGER, "--window", "90s"]).window == 90
+    assert parser.parse_args([*LOGGER, "--window", "3600"]).window == 3600
+    assert parser.parse_args([*RECOVER, "--wait", "2m"]).wait == 120
+    assert parser.parse_args(["card", "info", "p", "--timeout", "1.5"]).timeout == 1.5

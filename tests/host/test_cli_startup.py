@@ -18,7 +18,7 @@ HEAVY = (
     "icpurse.logger.service", "icpurse.logger.storage", "icpurse.logger.client",
     "icpurse.authority.keys", "icpurse.authority.ca", "icpurse.authority.issuer",
     "icpurse.seriallink", "icpurse.terminal", "icpurse.crypto_pyca", "icpurse.demo",
-    "purse.client", "purse.crypto",
+    "purse.client", "purse.crypto", "icpurse.firmware_files",
 )  # fmt: skip
 
 _SCRIPT = """

@@ -62,9 +62,21 @@ def run_provision(args):
     return 0
 
 
-def add_parser(subparsers):
+def _board(text):
+    """The name of a board with settings in firmware/boards; the list is read only when a name
+    is given, so the help does not pay for finding the firmware."""
+    import argparse
+
     from icpurse.firmware_files import boards
 
+    if text not in boards():
+        raise argparse.ArgumentTypeError(
+            "%r is not a board with settings: give one of %s" % (text, ", ".join(boards()))
+        )
+    return text
+
+
+def add_parser(subparsers):
     p = subparsers.add_parser(
         "flash", help="put the wallet firmware on a MicroPython board with mpremote",
         description="Copy the wallet onto the board on PORT with mpremote: read the board's\n"
@@ -81,8 +93,9 @@ def add_parser(subparsers):
         "board's pty (icpurse emulate --bare)",
     )  # fmt: skip
     p.add_argument(
-        "--board", choices=boards(),
-        help="board settings from firmware/boards/ (default: told from the board's MicroPython)",
+        "--board", type=_board, metavar="BOARD",
+        help="board settings from firmware/boards/, such as esp32s3 or pico (default: told "
+        "from the board's MicroPython)",
     )  # fmt: skip
     p.add_argument(
         "--mpy", action="store_true",

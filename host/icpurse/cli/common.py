@@ -7,7 +7,6 @@ functions, so that `icpurse --help` and argument errors do not pay for them.
 
 import os
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 from icpurse.cli import argtypes
@@ -35,6 +34,8 @@ MODES = {
 
 def clock_time(seconds):
     """An epoch time as a person reads it: UTC, to the second."""
+    from datetime import datetime, timezone
+
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
