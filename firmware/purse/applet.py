@@ -9,6 +9,7 @@ refusal goes to the card's local log, never to the peer.
 import sys
 
 from purse import apdu, errors, proto, tlv
+from purse.compat import MICROPYTHON
 
 
 def _wallet(name):
@@ -23,7 +24,7 @@ def _wallet(name):
 # boot trades with as much free heap as one that restarted since. CPython keeps them: host code
 # in the same process shares their classes.
 _TRANSIENT = ("purse.wallet.credentials", "purse.wallet.tickets", "purse.records.logger")
-_UNLOAD = sys.implementation.name == "micropython"
+_UNLOAD = MICROPYTHON
 
 
 def _unload_transient():
@@ -77,10 +78,6 @@ def _p1p2(cmd, p1=0, p2=0):
         raise _BadP1P2("P1 P2 must be %02X %02X" % (p1, p2))
 
 
-def _u32(value):
-    return value.to_bytes(4, "big")
-
-
 def _records(data):
     """Split a command body into its top-level records, each as its complete encoding."""
     mv = memoryview(data)
@@ -115,12 +112,12 @@ def _info(applet, short=False):
         items += [
             (proto.TAG_CARD_ID, applet.card.card_id()),
             (proto.TAG_PUBLIC_KEY, state.public_key),
-            (proto.TAG_BALANCE, _u32(state.balance)),
-            (proto.TAG_ISSUED, applet.card.issued().to_bytes(8, "big")),
-            (proto.TAG_COUNTER, _u32(state.pay_counter)),
-            (proto.TAG_LTIME, _u32(state.ltime)),
-            (proto.TAG_OUTBOX_COUNT, _u32(len(state.outbox))),
-            (proto.TAG_JOURNAL_COUNT, _u32(len(state.journal))),
+            (proto.TAG_BALANCE, tlv.u32(state.balance)),
+            (proto.TAG_ISSUED, tlv.u64(applet.card.issued())),
+            (proto.TAG_COUNTER, tlv.u32(state.pay_counter)),
+            (proto.TAG_LTIME, tlv.u32(state.ltime)),
+            (proto.TAG_OUTBOX_COUNT, tlv.u32(len(state.outbox))),
+            (proto.TAG_JOURNAL_COUNT, tlv.u32(len(state.journal))),
         ]
     return tlv.encode(proto.TAG_INFO, tlv.encode_all(items))
 
@@ -186,7 +183,7 @@ def handle_install_revocation(applet, cmd):
 def handle_load_voucher(applet, cmd):
     _p1p2(cmd)
     return tlv.encode(
-        proto.TAG_BALANCE, _u32(_wallet("credentials").load_voucher(applet.card, cmd.data))
+        proto.TAG_BALANCE, tlv.u32(_wallet("credentials").load_voucher(applet.card, cmd.data))
     )
 
 
@@ -194,9 +191,9 @@ def handle_make_challenge(applet, cmd):
     if cmd.p1 not in proto.SEAL_MODES or cmd.p2 not in (0, 1):
         raise _BadP1P2("P1 is the seal mode, P2 01 asks for a ready-ticket")
     items = tlv.decode_all(cmd.data)
-    if len(items) != 1 or items[0][0] != proto.TAG_AMOUNT or len(items[0][1]) != 4:
+    if len(items) != 1 or items[0][0] != proto.TAG_AMOUNT or len(items[0][1]) != proto.U32_SIZE:
         raise errors.TLVError("MAKE CHALLENGE takes the amount, 85 04 x")
-    x = int.from_bytes(bytes(items[0][1]), "big")
+    x = tlv.uint(items[0][1])
     return _wallet("recipient").make_challenge(applet.card, cmd.p1, x, cmd.p2 == 1)
 
 
@@ -221,16 +218,18 @@ def handle_accept(applet, cmd):
     for tag, value in parts[2:]:
         if tag == proto.TAG_TICKET and ticket is None and rtt is None:
             ticket = value
-        elif tag == proto.TAG_RTT and rtt is None and len(value) == 6:
+        elif tag == proto.TAG_RTT and rtt is None and len(value) == 2 + proto.U32_SIZE:
             # A tap's slowest APDU round trip (microseconds), for the log record.
-            rtt = int.from_bytes(value[2:], "big")
+            rtt = tlv.uint(value[2:])
         else:
             raise errors.TLVError("ACCEPT: after the payment, a ticket, then an RTT of 4 bytes")
     expected = parts[0][1][2:]
     x, balance = _wallet("recipient").accept(applet.card, parts[1][1], expected, ticket, rtt)
     # The amount credited comes back with the balance: the terminal reports what the card
     # took, never what it asked for.
-    return tlv.encode(proto.TAG_AMOUNT, _u32(x)) + tlv.encode(proto.TAG_BALANCE, _u32(balance))
+    return tlv.encode(proto.TAG_AMOUNT, tlv.u32(x)) + tlv.encode(
+        proto.TAG_BALANCE, tlv.u32(balance)
+    )
 
 
 def handle_take_receipt(applet, cmd):

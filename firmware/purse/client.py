@@ -34,25 +34,21 @@ class CardError(Exception):
         self.sw = sw
 
 
-def _u32(data):
-    return int.from_bytes(bytes(data), "big")
-
-
 class Info:
     """GET INFO (or SELECT) answer."""
 
     def __init__(self, data):
         fields = dict(tlv.decode_all(tlv.decode_one(data, proto.TAG_INFO)[1]))
-        self.version = _u32(fields.get(proto.TAG_VERSION, b""))
-        self.state = _u32(fields.get(proto.TAG_STATE, b""))
+        self.version = tlv.uint(fields.get(proto.TAG_VERSION, b""))
+        self.state = tlv.uint(fields.get(proto.TAG_STATE, b""))
         self.card_id = bytes(fields.get(proto.TAG_CARD_ID, b""))
         self.public_key = bytes(fields.get(proto.TAG_PUBLIC_KEY, b""))
-        self.balance = _u32(fields.get(proto.TAG_BALANCE, b""))
-        self.issued = _u32(fields.get(proto.TAG_ISSUED, b""))
-        self.counter = _u32(fields.get(proto.TAG_COUNTER, b""))
-        self.ltime = _u32(fields.get(proto.TAG_LTIME, b""))
-        self.outbox = _u32(fields.get(proto.TAG_OUTBOX_COUNT, b""))
-        self.journal = _u32(fields.get(proto.TAG_JOURNAL_COUNT, b""))
+        self.balance = tlv.uint(fields.get(proto.TAG_BALANCE, b""))
+        self.issued = tlv.uint(fields.get(proto.TAG_ISSUED, b""))
+        self.counter = tlv.uint(fields.get(proto.TAG_COUNTER, b""))
+        self.ltime = tlv.uint(fields.get(proto.TAG_LTIME, b""))
+        self.outbox = tlv.uint(fields.get(proto.TAG_OUTBOX_COUNT, b""))
+        self.journal = tlv.uint(fields.get(proto.TAG_JOURNAL_COUNT, b""))
 
 
 class CardClient:
@@ -105,12 +101,12 @@ class CardClient:
         self.command("INSTALL REVOCATION", proto.INS_INSTALL_REVOCATION, data=revocation)
 
     def load_voucher(self, voucher):
-        return _u32(
+        return tlv.uint(
             tlv.decode_one(self.command("LOAD VOUCHER", proto.INS_LOAD_VOUCHER, data=voucher))[1]
         )
 
     def make_challenge(self, x, mode=proto.SEAL_ENCRYPTED, needs_ticket=False):
-        data = tlv.encode(proto.TAG_AMOUNT, x.to_bytes(4, "big"))
+        data = tlv.encode(proto.TAG_AMOUNT, tlv.u32(x))
         return self.command(
             "MAKE CHALLENGE", proto.INS_MAKE_CHALLENGE, mode, 1 if needs_ticket else 0, data
         )
@@ -131,12 +127,12 @@ class CardClient:
             raise WrongPayment("the payment does not answer the challenge the recipient made")
         data = tlv.encode(proto.TAG_CHALL_ID, asked.chall_id) + payment + (ticket or b"")
         if rtt is not None:
-            data += tlv.encode(proto.TAG_RTT, min(rtt, 0xFFFFFFFF).to_bytes(4, "big"))
+            data += tlv.encode(proto.TAG_RTT, tlv.u32(min(rtt, 0xFFFFFFFF)))
         answer = dict(tlv.decode_all(self.command("ACCEPT", proto.INS_ACCEPT, data=data)))
-        credited = _u32(answer.get(proto.TAG_AMOUNT, b""))
+        credited = tlv.uint(answer.get(proto.TAG_AMOUNT, b""))
         if credited != asked.x:
             raise WrongPayment("the card credited %d, not the %d asked" % (credited, asked.x))
-        return credited, _u32(answer.get(proto.TAG_BALANCE, b""))
+        return credited, tlv.uint(answer.get(proto.TAG_BALANCE, b""))
 
     def take_stamp(self, stamp):
         self.command("TAKE STAMP", proto.INS_TAKE_STAMP, data=stamp)
