@@ -7,9 +7,10 @@ core because a board acting as an NFC reader drives the other card with it too.
 """
 
 from purse import proto, reader, tlv
+from purse.errors import PurseError
 
 
-class CardReset(Exception):
+class CardReset(PurseError):
     """The card restarted while a command was under way (a reset, a power cut). The link
     raises it after selecting the applet again; CardClient then sends the whole command
     again — every command is safe to repeat: a payment comes from the journal, a used
@@ -25,7 +26,7 @@ class WrongPayment(Exception):
     altered payment. Nothing was sent to the recipient."""
 
 
-class CardError(Exception):
+class CardError(PurseError):
     """The card refused a command; `.sw` is its status word."""
 
     def __init__(self, command, sw):
