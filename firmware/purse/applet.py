@@ -66,6 +66,31 @@ _STATUS = (
 )
 
 
+# What the local log tells beyond the status word: the reason of entry n is LOG_REASONS[n - 1]
+# that the exception is an instance of (first match), 0 for any other. The host's
+# icpurse.cardlog turns the numbers into words; new reasons go at the end only.
+LOG_REASONS = (
+    errors.InvalidSignature,
+    errors.InvalidKey,
+    errors.SealError,
+    errors.CredentialError,
+    errors.CryptoError,
+    errors.RecordError,
+    errors.TLVError,
+    errors.APDUError,
+    errors.StoreError,
+    errors.Refusal,
+    _BadP1P2,
+)
+
+
+def log_reason(exc):
+    for n, cls in enumerate(LOG_REASONS):
+        if isinstance(exc, cls):
+            return n + 1
+    return 0
+
+
 def status_for(exc):
     for cls, sw in _STATUS:
         if isinstance(exc, cls):
@@ -248,6 +273,15 @@ def handle_read_journal(applet, cmd):
     return _wallet("payer").journal_payment(applet.card, (cmd.p1 << 8) | cmd.p2)
 
 
+def handle_get_log(applet, cmd):
+    # The log's detail is the holder's: a peer reading it over the RF field would learn which
+    # check refused its payment, which the one status word hides (docs/PROTOCOL.md section 8).
+    if applet.remote:
+        raise errors.WrongState("GET LOG is not answered over the RF field")
+    _p1p2(cmd)
+    return b"".join(applet.card.log)
+
+
 def handle_take_stamp(applet, cmd):
     _p1p2(cmd)
     _wallet("credentials").take_stamp(applet.card, cmd.data)
@@ -274,12 +308,15 @@ _HANDLERS = {
     proto.INS_READ_OUTBOX: handle_read_outbox,
     proto.INS_READ_JOURNAL: handle_read_journal,
     proto.INS_TAKE_STAMP: handle_take_stamp,
+    proto.INS_GET_LOG: handle_get_log,
 }
 _ISO_CLASS = (proto.INS_SELECT, proto.INS_GET_RESPONSE)
 
 
 class Applet:
     """The card as its transport sees it: bytes of a command APDU in, a response APDU out."""
+
+    remote = False  # True while a command comes over the RF field (process_remote): a peer's.
 
     def __init__(self, card):
         self.card = card
@@ -294,11 +331,19 @@ class Applet:
         self._responses.clear()
         self.card.load()
 
+    def process_remote(self, raw):
+        """process() for a command from the RF field, a peer's: GET LOG is refused."""
+        self.remote = True
+        try:
+            return self.process(raw)
+        finally:
+            self.remote = False
+
     def process(self, raw):
         try:
             cmd = apdu.parse_command(raw)
         except errors.APDUError as exc:
-            self.card.note(str(exc))
+            self.card.note(0, log_reason(exc), proto.SW_WRONG_LENGTH)
             return apdu.build_response(b"", proto.SW_WRONG_LENGTH)
         if cmd.ins == proto.INS_GET_RESPONSE and cmd.cla == proto.CLA_ISO:
             if not self._responses.pending:
@@ -308,7 +353,7 @@ class Applet:
         try:
             whole = self._chain.feed(cmd)
         except errors.APDUError as exc:
-            self.card.note(str(exc))
+            self.card.note(cmd.ins, log_reason(exc), proto.SW_LAST_COMMAND_EXPECTED)
             return apdu.build_response(b"", proto.SW_LAST_COMMAND_EXPECTED)
         if whole is None:
             return apdu.build_response(b"", proto.SW_OK)
@@ -327,8 +372,9 @@ class Applet:
         try:
             return handler(self, cmd), proto.SW_OK
         except errors.PurseError as exc:
-            self.card.note("%s: %s" % (exc.__class__.__name__, exc))
-            return b"", status_for(exc)
+            sw = status_for(exc)
+            self.card.note(cmd.ins, log_reason(exc), sw)
+            return b"", sw
         finally:
             if _UNLOAD:
                 _unload_transient()

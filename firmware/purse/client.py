@@ -147,6 +147,15 @@ class CardClient:
     def read_journal(self, index):
         return self.command("READ JOURNAL", proto.INS_READ_JOURNAL, index >> 8, index & 0xFF)
 
+    def log(self):
+        """GET LOG: the card's local log, oldest first, as (INS, reason, status word) tuples;
+        icpurse.cardlog.describe turns them into words. Only over the card's own link."""
+        data = self.command("GET LOG", proto.INS_GET_LOG)
+        return [
+            (data[i], data[i + 1], (data[i + 2] << 8) | data[i + 3])
+            for i in range(0, len(data) - 3, 4)
+        ]
+
     def outbox(self):
         """Every log record waiting on the card for a receipt."""
         return [self.read_outbox(i) for i in range(self.info().outbox)]

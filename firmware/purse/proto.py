@@ -58,6 +58,7 @@ INS_TAKE_RECEIPT = const(0x5A)  # READY; after READ_OUTBOX handed the record to 
 INS_READ_OUTBOX = const(0x5C)  # READY; P1 = entry index. Before TAKE_RECEIPT.
 INS_READ_JOURNAL = const(0x5E)  # READY; P1 P2 = entry index (the payer's signed payments).
 INS_TAKE_STAMP = const(0x60)  # READY: L's stamp, after the journal upload; drops what it holds.
+INS_GET_LOG = const(0x62)  # Any state after SELECT, wired link only (never over RF); not cleared.
 
 # Card life-cycle states (GET INFO, TAG_STATE).
 STATE_FRESH = const(0)
