@@ -35,13 +35,14 @@ from runclock import RunningClock
 
 from purse import frame, proto
 from purse.applet import Applet
+from purse.compat import MICROPYTHON
 from purse.crypto import tables
 from purse.store import FaultPoint, PowerCut, Store
 from purse.wallet.card import Card
 from purse.wallet.state import MAX_ENCODED
 
 # A board: MicroPython on anything but the Unix port (the emulator, as is CPython).
-_ON_BOARD = sys.implementation.name == "micropython" and sys.platform not in ("linux", "darwin")
+_ON_BOARD = MICROPYTHON and sys.platform not in ("linux", "darwin")
 BUTTON_SECONDS = 20
 
 

@@ -9,6 +9,7 @@ refusal goes to the card's local log, never to the peer.
 import sys
 
 from purse import apdu, errors, proto, tlv
+from purse.compat import MICROPYTHON
 
 
 def _wallet(name):
@@ -23,7 +24,7 @@ def _wallet(name):
 # boot trades with as much free heap as one that restarted since. CPython keeps them: host code
 # in the same process shares their classes.
 _TRANSIENT = ("purse.wallet.credentials", "purse.wallet.tickets", "purse.records.logger")
-_UNLOAD = sys.implementation.name == "micropython"
+_UNLOAD = MICROPYTHON
 
 
 def _unload_transient():
@@ -65,6 +66,31 @@ _STATUS = (
 )
 
 
+# What the local log tells beyond the status word: the reason of entry n is LOG_REASONS[n - 1]
+# that the exception is an instance of (first match), 0 for any other. The host's
+# icpurse.cardlog turns the numbers into words; new reasons go at the end only.
+LOG_REASONS = (
+    errors.InvalidSignature,
+    errors.InvalidKey,
+    errors.SealError,
+    errors.CredentialError,
+    errors.CryptoError,
+    errors.RecordError,
+    errors.TLVError,
+    errors.APDUError,
+    errors.StoreError,
+    errors.Refusal,
+    _BadP1P2,
+)
+
+
+def log_reason(exc):
+    for n, cls in enumerate(LOG_REASONS):
+        if isinstance(exc, cls):
+            return n + 1
+    return 0
+
+
 def status_for(exc):
     for cls, sw in _STATUS:
         if isinstance(exc, cls):
@@ -75,10 +101,6 @@ def status_for(exc):
 def _p1p2(cmd, p1=0, p2=0):
     if cmd.p1 != p1 or cmd.p2 != p2:
         raise _BadP1P2("P1 P2 must be %02X %02X" % (p1, p2))
-
-
-def _u32(value):
-    return value.to_bytes(4, "big")
 
 
 def _records(data):
@@ -115,12 +137,12 @@ def _info(applet, short=False):
         items += [
             (proto.TAG_CARD_ID, applet.card.card_id()),
             (proto.TAG_PUBLIC_KEY, state.public_key),
-            (proto.TAG_BALANCE, _u32(state.balance)),
-            (proto.TAG_ISSUED, applet.card.issued().to_bytes(8, "big")),
-            (proto.TAG_COUNTER, _u32(state.pay_counter)),
-            (proto.TAG_LTIME, _u32(state.ltime)),
-            (proto.TAG_OUTBOX_COUNT, _u32(len(state.outbox))),
-            (proto.TAG_JOURNAL_COUNT, _u32(len(state.journal))),
+            (proto.TAG_BALANCE, tlv.u32(state.balance)),
+            (proto.TAG_ISSUED, tlv.u64(applet.card.issued())),
+            (proto.TAG_COUNTER, tlv.u32(state.pay_counter)),
+            (proto.TAG_LTIME, tlv.u32(state.ltime)),
+            (proto.TAG_OUTBOX_COUNT, tlv.u32(len(state.outbox))),
+            (proto.TAG_JOURNAL_COUNT, tlv.u32(len(state.journal))),
         ]
     return tlv.encode(proto.TAG_INFO, tlv.encode_all(items))
 
@@ -186,7 +208,7 @@ def handle_install_revocation(applet, cmd):
 def handle_load_voucher(applet, cmd):
     _p1p2(cmd)
     return tlv.encode(
-        proto.TAG_BALANCE, _u32(_wallet("credentials").load_voucher(applet.card, cmd.data))
+        proto.TAG_BALANCE, tlv.u32(_wallet("credentials").load_voucher(applet.card, cmd.data))
     )
 
 
@@ -194,9 +216,9 @@ def handle_make_challenge(applet, cmd):
     if cmd.p1 not in proto.SEAL_MODES or cmd.p2 not in (0, 1):
         raise _BadP1P2("P1 is the seal mode, P2 01 asks for a ready-ticket")
     items = tlv.decode_all(cmd.data)
-    if len(items) != 1 or items[0][0] != proto.TAG_AMOUNT or len(items[0][1]) != 4:
+    if len(items) != 1 or items[0][0] != proto.TAG_AMOUNT or len(items[0][1]) != proto.U32_SIZE:
         raise errors.TLVError("MAKE CHALLENGE takes the amount, 85 04 x")
-    x = int.from_bytes(bytes(items[0][1]), "big")
+    x = tlv.uint(items[0][1])
     return _wallet("recipient").make_challenge(applet.card, cmd.p1, x, cmd.p2 == 1)
 
 
@@ -221,16 +243,18 @@ def handle_accept(applet, cmd):
     for tag, value in parts[2:]:
         if tag == proto.TAG_TICKET and ticket is None and rtt is None:
             ticket = value
-        elif tag == proto.TAG_RTT and rtt is None and len(value) == 6:
+        elif tag == proto.TAG_RTT and rtt is None and len(value) == 2 + proto.U32_SIZE:
             # A tap's slowest APDU round trip (microseconds), for the log record.
-            rtt = int.from_bytes(value[2:], "big")
+            rtt = tlv.uint(value[2:])
         else:
             raise errors.TLVError("ACCEPT: after the payment, a ticket, then an RTT of 4 bytes")
     expected = parts[0][1][2:]
     x, balance = _wallet("recipient").accept(applet.card, parts[1][1], expected, ticket, rtt)
     # The amount credited comes back with the balance: the terminal reports what the card
     # took, never what it asked for.
-    return tlv.encode(proto.TAG_AMOUNT, _u32(x)) + tlv.encode(proto.TAG_BALANCE, _u32(balance))
+    return tlv.encode(proto.TAG_AMOUNT, tlv.u32(x)) + tlv.encode(
+        proto.TAG_BALANCE, tlv.u32(balance)
+    )
 
 
 def handle_take_receipt(applet, cmd):
@@ -247,6 +271,15 @@ def handle_read_outbox(applet, cmd):
 
 def handle_read_journal(applet, cmd):
     return _wallet("payer").journal_payment(applet.card, (cmd.p1 << 8) | cmd.p2)
+
+
+def handle_get_log(applet, cmd):
+    # The log's detail is the holder's: a peer reading it over the RF field would learn which
+    # check refused its payment, which the one status word hides (docs/PROTOCOL.md section 8).
+    if applet.remote:
+        raise errors.WrongState("GET LOG is not answered over the RF field")
+    _p1p2(cmd)
+    return b"".join(applet.card.log)
 
 
 def handle_take_stamp(applet, cmd):
@@ -275,12 +308,15 @@ _HANDLERS = {
     proto.INS_READ_OUTBOX: handle_read_outbox,
     proto.INS_READ_JOURNAL: handle_read_journal,
     proto.INS_TAKE_STAMP: handle_take_stamp,
+    proto.INS_GET_LOG: handle_get_log,
 }
 _ISO_CLASS = (proto.INS_SELECT, proto.INS_GET_RESPONSE)
 
 
 class Applet:
     """The card as its transport sees it: bytes of a command APDU in, a response APDU out."""
+
+    remote = False  # True while a command comes over the RF field (process_remote): a peer's.
 
     def __init__(self, card):
         self.card = card
@@ -295,11 +331,19 @@ class Applet:
         self._responses.clear()
         self.card.load()
 
+    def process_remote(self, raw):
+        """process() for a command from the RF field, a peer's: GET LOG is refused."""
+        self.remote = True
+        try:
+            return self.process(raw)
+        finally:
+            self.remote = False
+
     def process(self, raw):
         try:
             cmd = apdu.parse_command(raw)
         except errors.APDUError as exc:
-            self.card.note(str(exc))
+            self.card.note(0, log_reason(exc), proto.SW_WRONG_LENGTH)
             return apdu.build_response(b"", proto.SW_WRONG_LENGTH)
         if cmd.ins == proto.INS_GET_RESPONSE and cmd.cla == proto.CLA_ISO:
             if not self._responses.pending:
@@ -309,7 +353,7 @@ class Applet:
         try:
             whole = self._chain.feed(cmd)
         except errors.APDUError as exc:
-            self.card.note(str(exc))
+            self.card.note(cmd.ins, log_reason(exc), proto.SW_LAST_COMMAND_EXPECTED)
             return apdu.build_response(b"", proto.SW_LAST_COMMAND_EXPECTED)
         if whole is None:
             return apdu.build_response(b"", proto.SW_OK)
@@ -328,8 +372,9 @@ class Applet:
         try:
             return handler(self, cmd), proto.SW_OK
         except errors.PurseError as exc:
-            self.card.note("%s: %s" % (exc.__class__.__name__, exc))
-            return b"", status_for(exc)
+            sw = status_for(exc)
+            self.card.note(cmd.ins, log_reason(exc), sw)
+            return b"", sw
         finally:
             if _UNLOAD:
                 _unload_transient()

@@ -7,9 +7,10 @@ core because a board acting as an NFC reader drives the other card with it too.
 """
 
 from purse import proto, reader, tlv
+from purse.errors import PurseError
 
 
-class CardReset(Exception):
+class CardReset(PurseError):
     """The card restarted while a command was under way (a reset, a power cut). The link
     raises it after selecting the applet again; CardClient then sends the whole command
     again — every command is safe to repeat: a payment comes from the journal, a used
@@ -25,7 +26,7 @@ class WrongPayment(Exception):
     altered payment. Nothing was sent to the recipient."""
 
 
-class CardError(Exception):
+class CardError(PurseError):
     """The card refused a command; `.sw` is its status word."""
 
     def __init__(self, command, sw):
@@ -34,25 +35,21 @@ class CardError(Exception):
         self.sw = sw
 
 
-def _u32(data):
-    return int.from_bytes(bytes(data), "big")
-
-
 class Info:
     """GET INFO (or SELECT) answer."""
 
     def __init__(self, data):
         fields = dict(tlv.decode_all(tlv.decode_one(data, proto.TAG_INFO)[1]))
-        self.version = _u32(fields.get(proto.TAG_VERSION, b""))
-        self.state = _u32(fields.get(proto.TAG_STATE, b""))
+        self.version = tlv.uint(fields.get(proto.TAG_VERSION, b""))
+        self.state = tlv.uint(fields.get(proto.TAG_STATE, b""))
         self.card_id = bytes(fields.get(proto.TAG_CARD_ID, b""))
         self.public_key = bytes(fields.get(proto.TAG_PUBLIC_KEY, b""))
-        self.balance = _u32(fields.get(proto.TAG_BALANCE, b""))
-        self.issued = _u32(fields.get(proto.TAG_ISSUED, b""))
-        self.counter = _u32(fields.get(proto.TAG_COUNTER, b""))
-        self.ltime = _u32(fields.get(proto.TAG_LTIME, b""))
-        self.outbox = _u32(fields.get(proto.TAG_OUTBOX_COUNT, b""))
-        self.journal = _u32(fields.get(proto.TAG_JOURNAL_COUNT, b""))
+        self.balance = tlv.uint(fields.get(proto.TAG_BALANCE, b""))
+        self.issued = tlv.uint(fields.get(proto.TAG_ISSUED, b""))
+        self.counter = tlv.uint(fields.get(proto.TAG_COUNTER, b""))
+        self.ltime = tlv.uint(fields.get(proto.TAG_LTIME, b""))
+        self.outbox = tlv.uint(fields.get(proto.TAG_OUTBOX_COUNT, b""))
+        self.journal = tlv.uint(fields.get(proto.TAG_JOURNAL_COUNT, b""))
 
 
 class CardClient:
@@ -105,12 +102,12 @@ class CardClient:
         self.command("INSTALL REVOCATION", proto.INS_INSTALL_REVOCATION, data=revocation)
 
     def load_voucher(self, voucher):
-        return _u32(
+        return tlv.uint(
             tlv.decode_one(self.command("LOAD VOUCHER", proto.INS_LOAD_VOUCHER, data=voucher))[1]
         )
 
     def make_challenge(self, x, mode=proto.SEAL_ENCRYPTED, needs_ticket=False):
-        data = tlv.encode(proto.TAG_AMOUNT, x.to_bytes(4, "big"))
+        data = tlv.encode(proto.TAG_AMOUNT, tlv.u32(x))
         return self.command(
             "MAKE CHALLENGE", proto.INS_MAKE_CHALLENGE, mode, 1 if needs_ticket else 0, data
         )
@@ -131,12 +128,12 @@ class CardClient:
             raise WrongPayment("the payment does not answer the challenge the recipient made")
         data = tlv.encode(proto.TAG_CHALL_ID, asked.chall_id) + payment + (ticket or b"")
         if rtt is not None:
-            data += tlv.encode(proto.TAG_RTT, min(rtt, 0xFFFFFFFF).to_bytes(4, "big"))
+            data += tlv.encode(proto.TAG_RTT, tlv.u32(min(rtt, 0xFFFFFFFF)))
         answer = dict(tlv.decode_all(self.command("ACCEPT", proto.INS_ACCEPT, data=data)))
-        credited = _u32(answer.get(proto.TAG_AMOUNT, b""))
+        credited = tlv.uint(answer.get(proto.TAG_AMOUNT, b""))
         if credited != asked.x:
             raise WrongPayment("the card credited %d, not the %d asked" % (credited, asked.x))
-        return credited, _u32(answer.get(proto.TAG_BALANCE, b""))
+        return credited, tlv.uint(answer.get(proto.TAG_BALANCE, b""))
 
     def take_stamp(self, stamp):
         self.command("TAKE STAMP", proto.INS_TAKE_STAMP, data=stamp)
@@ -149,6 +146,15 @@ class CardClient:
 
     def read_journal(self, index):
         return self.command("READ JOURNAL", proto.INS_READ_JOURNAL, index >> 8, index & 0xFF)
+
+    def log(self):
+        """GET LOG: the card's local log, oldest first, as (INS, reason, status word) tuples;
+        icpurse.cardlog.describe turns them into words. Only over the card's own link."""
+        data = self.command("GET LOG", proto.INS_GET_LOG)
+        return [
+            (data[i], data[i + 1], (data[i + 2] << 8) | data[i + 3])
+            for i in range(0, len(data) - 3, 4)
+        ]
 
     def outbox(self):
         """Every log record waiting on the card for a receipt."""

@@ -1,6 +1,8 @@
 """The core's small, flat exception family.
 
-Every error the core raises derives from PurseError. Only the applet's dispatcher turns an
+Every error the core raises derives from PurseError, the terminal's CardError and CardReset
+(purse.client) included: a caller that catches PurseError after them, as the CLI does, keeps
+its answer for each. Only the applet's dispatcher turns an
 exception into a status word; messages name what was wrong with the input and never carry key
 material or secret values.
 """

@@ -58,6 +58,7 @@ INS_TAKE_RECEIPT = const(0x5A)  # READY; after READ_OUTBOX handed the record to 
 INS_READ_OUTBOX = const(0x5C)  # READY; P1 = entry index. Before TAKE_RECEIPT.
 INS_READ_JOURNAL = const(0x5E)  # READY; P1 P2 = entry index (the payer's signed payments).
 INS_TAKE_STAMP = const(0x60)  # READY: L's stamp, after the journal upload; drops what it holds.
+INS_GET_LOG = const(0x62)  # Any state after SELECT, wired link only (never over RF); not cleared.
 
 # Card life-cycle states (GET INFO, TAG_STATE).
 STATE_FRESH = const(0)
@@ -228,13 +229,26 @@ HASH_SCRAMBLE = (
 HASH_LOG_RECORD = b"icpurse/log-record"  # H(record) = SHA-256(HASH_LOG_RECORD || record)
 
 # --- Sizes and limits -------------------------------------------------------------------------
+# Every fixed size of a field, declared once: records, card, host and logger take them from here.
+# Each public name costs every card a slot in this module's dict (a board's heap is small, and
+# the dict grows by a whole table when full): sizes only this module needs stay private.
 
+U32_SIZE = const(4)  # x, ctrA, L-time, sequences, serials, caps, window, RTT, counts.
+U64_SIZE = const(8)  # w, leaf index, tree size.
 CARD_ID_SIZE = const(8)
 PUBLIC_KEY_SIZE = const(33)
 SIGNATURE_SIZE = const(64)
 CHALL_ID_SIZE = const(8)
 RANDOM_SIZE = const(16)  # R1, R2 and ticket nonces.
-HASH_SIZE = const(32)
+HASH_SIZE = const(32)  # G1, G2, H(record), a Merkle root, the hash-scrambled eC.
+# eC of the encrypted mode: Seal_K(R1 || R2 || x || ChallID), 44 bytes sealed with the seal's
+# 16-byte tag (purse.crypto.seal.TAG_SIZE; the crypto package imports no proto).
+_SEALED_PLAINTEXT_SIZE = const(2 * RANDOM_SIZE + U32_SIZE + CHALL_ID_SIZE)
+_SEAL_TAG_SIZE = const(16)
+SEALED_SIZE = const(_SEALED_PLAINTEXT_SIZE + _SEAL_TAG_SIZE)  # 60 bytes.
+# A payment's key at the logger: its identity PkUA || ChallID || G1, then ctrA. It names a
+# payment in journals and settlements, and is the reference of a refund voucher (77 bytes).
+PAYMENT_KEY_SIZE = const(PUBLIC_KEY_SIZE + CHALL_ID_SIZE + HASH_SIZE + U32_SIZE)
 MAX_AMOUNT = 0xFFFFFFFF  # x, balances and caps are u32 in the smallest unit.
 MAX_ISSUED = 0xFFFFFFFFFFFFFFFF  # w is u64: a card's lifetime loads may pass 2**32.
 MAX_REVOKED = const(

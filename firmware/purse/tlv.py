@@ -12,7 +12,8 @@ signature covers are canonical:
 Every failure raises TLVError and nothing else.
 """
 
-from purse.errors import TLVError
+from purse import proto
+from purse.errors import RecordError, TLVError
 
 MAX_LENGTH = 0xFFFF  # 0x82 XX XX is the longest length form accepted.
 
@@ -103,6 +104,26 @@ def encode_all(items):
         # MicroPython's bytes.join takes bytes only (not bytearray or memoryview).
         parts.append(value if type(value) is bytes else bytes(value))
     return b"".join(parts)
+
+
+def u32(value):
+    """The u32 field of `value` (x, a balance, a counter, L-time, a count): the one encoding
+    of a u32 that the core and the host use. A value it cannot hold raises RecordError."""
+    if value < 0 or value > 0xFFFFFFFF:
+        raise RecordError("%d does not fit an unsigned 32-bit field" % value)
+    return value.to_bytes(proto.U32_SIZE, "big")
+
+
+def u64(value):
+    """The u64 field of `value` (w, a leaf index, a tree size); RecordError if it cannot."""
+    if value < 0 or value > 0xFFFFFFFFFFFFFFFF:
+        raise RecordError("%d does not fit an unsigned 64-bit field" % value)
+    return value.to_bytes(proto.U64_SIZE, "big")
+
+
+def uint(data):
+    """The unsigned big-endian integer of a fixed-width field: u32's and u64's inverse."""
+    return int.from_bytes(bytes(data), "big")
 
 
 def _read_tag(data, pos, end):

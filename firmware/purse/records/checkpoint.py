@@ -5,9 +5,6 @@ from purse import proto
 from purse.records import fields as f
 from purse.records.signed import Signed
 
-U32 = 4
-U64 = 8
-
 
 class Checkpoint(Signed):
     """SkL(tree size, root, L-time): the logger commits to the whole log at a size, so any two
@@ -16,9 +13,9 @@ class Checkpoint(Signed):
     TAG = proto.TAG_CHECKPOINT
     DOMAIN = proto.DOMAIN_CHECKPOINT
     FIELDS = (
-        (proto.TAG_TREE_SIZE, U64, U64, 0),
-        (proto.TAG_ROOT, 32, 32, 0),
-        (proto.TAG_LTIME, U32, U32, 0),
+        (proto.TAG_TREE_SIZE, proto.U64_SIZE, proto.U64_SIZE, 0),
+        (proto.TAG_ROOT, proto.HASH_SIZE, proto.HASH_SIZE, 0),
+        (proto.TAG_LTIME, proto.U32_SIZE, proto.U32_SIZE, 0),
     )
 
     def __init__(self, tree_size=0, root=None, ltime=0):

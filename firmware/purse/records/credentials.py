@@ -6,9 +6,6 @@ from purse.errors import RecordError
 from purse.records import fields as f
 from purse.records.signed import Signed, check_public_key
 
-U32 = 4
-U64 = 8
-
 
 class Certificate(Signed):
     """CertT = SkT(serial, IdU, PkU, not_before, not_after): the CA binds a card id to a key.
@@ -20,11 +17,11 @@ class Certificate(Signed):
     TAG = proto.TAG_CERTIFICATE
     DOMAIN = proto.DOMAIN_CERTIFICATE
     FIELDS = (
-        (proto.TAG_SERIAL, U32, U32, 0),
-        (proto.TAG_CARD_ID, 8, 8, 0),
-        (proto.TAG_PUBLIC_KEY, 33, 33, 0),
-        (proto.TAG_NOT_BEFORE, U32, U32, 0),
-        (proto.TAG_NOT_AFTER, U32, U32, 0),
+        (proto.TAG_SERIAL, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_CARD_ID, proto.CARD_ID_SIZE, proto.CARD_ID_SIZE, 0),
+        (proto.TAG_PUBLIC_KEY, proto.PUBLIC_KEY_SIZE, proto.PUBLIC_KEY_SIZE, 0),
+        (proto.TAG_NOT_BEFORE, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_NOT_AFTER, proto.U32_SIZE, proto.U32_SIZE, 0),
     )
 
     def __init__(self, serial=0, public_key=None, not_before=0, not_after=0):
@@ -69,10 +66,10 @@ class Voucher(Signed):
     TAG = proto.TAG_VOUCHER
     DOMAIN = proto.DOMAIN_VOUCHER
     FIELDS = (
-        (proto.TAG_PUBLIC_KEY, 33, 33, 0),
-        (proto.TAG_ISSUED, U64, U64, 0),
-        (proto.TAG_SEQUENCE, U32, U32, 0),
-        (proto.TAG_LTIME, U32, U32, 0),
+        (proto.TAG_PUBLIC_KEY, proto.PUBLIC_KEY_SIZE, proto.PUBLIC_KEY_SIZE, 0),
+        (proto.TAG_ISSUED, proto.U64_SIZE, proto.U64_SIZE, 0),
+        (proto.TAG_SEQUENCE, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_LTIME, proto.U32_SIZE, proto.U32_SIZE, 0),
     )
 
     def __init__(self, public_key=None, issued=0, sequence=0, ltime=0):
@@ -104,13 +101,13 @@ class RiskParameters(Signed):
     TAG = proto.TAG_RISK
     DOMAIN = proto.DOMAIN_RISK
     FIELDS = (
-        (proto.TAG_SEQUENCE, U32, U32, 0),
-        (proto.TAG_BALANCE_CAP, U32, U32, 0),
-        (proto.TAG_PAYMENT_CAP, U32, U32, 0),
-        (proto.TAG_UNLOGGED_CAP, U32, U32, 0),
-        (proto.TAG_WINDOW, U32, U32, 0),
-        (proto.TAG_NOT_BEFORE, U32, U32, 0),
-        (proto.TAG_NOT_AFTER, U32, U32, 0),
+        (proto.TAG_SEQUENCE, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_BALANCE_CAP, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_PAYMENT_CAP, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_UNLOGGED_CAP, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_WINDOW, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_NOT_BEFORE, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_NOT_AFTER, proto.U32_SIZE, proto.U32_SIZE, 0),
     )
 
     def __init__(
@@ -165,9 +162,14 @@ class RevocationList(Signed):
     TAG = proto.TAG_REVOCATION
     DOMAIN = proto.DOMAIN_REVOCATION
     FIELDS = (
-        (proto.TAG_SEQUENCE, U32, U32, 0),
-        (proto.TAG_LTIME, U32, U32, 0),
-        (proto.TAG_CARD_ID, 8, 8, tlv.REPEATED | tlv.OPTIONAL),  # An empty list is valid.
+        (proto.TAG_SEQUENCE, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_LTIME, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (
+            proto.TAG_CARD_ID,
+            proto.CARD_ID_SIZE,
+            proto.CARD_ID_SIZE,
+            tlv.REPEATED | tlv.OPTIONAL,
+        ),  # An empty list is valid.
     )
 
     def __init__(self, sequence=0, ltime=0, revoked=()):

@@ -5,29 +5,16 @@ import hashlib
 from purse import proto
 from purse.errors import RecordError
 
-
-def u32(value):
-    if value < 0 or value > 0xFFFFFFFF:
-        raise RecordError("%d does not fit an unsigned 32-bit field" % value)
-    return value.to_bytes(4, "big")
-
-
-def u64(value):
-    if value < 0 or value > 0xFFFFFFFFFFFFFFFF:
-        raise RecordError("%d does not fit an unsigned 64-bit field" % value)
-    return value.to_bytes(8, "big")
-
-
-def uint(data):
-    """The unsigned big-endian integer of a fixed-width field."""
-    return int.from_bytes(bytes(data), "big")
+# The fixed-width integer fields live in purse.tlv, which every module (the applet's too)
+# loads first; records keep using them as fields.u32, fields.u64 and fields.uint.
+from purse.tlv import u32, u64, uint  # noqa: F401 - fields.u64 for the records
 
 
 def amount(value):
     """x as a u32 field; an amount is 1 .. MAX_AMOUNT in the smallest unit."""
     if value < 1 or value > proto.MAX_AMOUNT:
         raise RecordError("amount %d outside 1..%d" % (value, proto.MAX_AMOUNT))
-    return value.to_bytes(4, "big")
+    return u32(value)
 
 
 def sha256(*parts):
@@ -60,6 +47,14 @@ def scrambled(r1, r2, x, chall_id):
 def sealed_plaintext(r1, r2, x, chall_id):
     """The plaintext of the encrypted seal mode: R1 || R2 || x || ChallID (44 bytes)."""
     return bytes(r1) + bytes(r2) + amount(x) + bytes(chall_id)
+
+
+def split_sealed_plaintext(plain):
+    """(R1, R2, x, ChallID) of an opened encrypted-mode plaintext: sealed_plaintext's inverse.
+    Its length is the caller's to check (the seal opens only at the length it is given)."""
+    r = proto.RANDOM_SIZE
+    c = 2 * r + proto.U32_SIZE
+    return plain[:r], plain[r : 2 * r], uint(plain[2 * r : c]), plain[c : c + proto.CHALL_ID_SIZE]
 
 
 def record_hash(id_b, r1, g2, x, chall_id, counter, payer_key):

@@ -22,18 +22,18 @@ class LogRecord:
     TAG = proto.TAG_LOG_RECORD
     SCHEMA = (
         (proto.TAG_VERSION, 1, 1, 0),
-        (proto.TAG_CARD_ID, 8, 8, 0),
-        (proto.TAG_R1, 16, 16, 0),
-        (proto.TAG_G2, 32, 32, 0),
-        (proto.TAG_AMOUNT, 4, 4, 0),
-        (proto.TAG_CHALL_ID, 8, 8, 0),
-        (proto.TAG_COUNTER, 4, 4, 0),
-        (proto.TAG_SIGNATURE, 64, 64, 0),
+        (proto.TAG_CARD_ID, proto.CARD_ID_SIZE, proto.CARD_ID_SIZE, 0),
+        (proto.TAG_R1, proto.RANDOM_SIZE, proto.RANDOM_SIZE, 0),
+        (proto.TAG_G2, proto.HASH_SIZE, proto.HASH_SIZE, 0),
+        (proto.TAG_AMOUNT, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_CHALL_ID, proto.CHALL_ID_SIZE, proto.CHALL_ID_SIZE, 0),
+        (proto.TAG_COUNTER, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_SIGNATURE, proto.SIGNATURE_SIZE, proto.SIGNATURE_SIZE, 0),
         (proto.TAG_CERTIFICATE, 1, MAX_NESTED, 0),
         (proto.TAG_VOUCHER, 1, MAX_NESTED, 0),
         (proto.TAG_RECIPIENT, 1, MAX_NESTED, 0),
-        (proto.TAG_RECIPIENT_SIGNATURE, 64, 64, 0),
-        (proto.TAG_RTT, 4, 4, _OPT),
+        (proto.TAG_RECIPIENT_SIGNATURE, proto.SIGNATURE_SIZE, proto.SIGNATURE_SIZE, 0),
+        (proto.TAG_RTT, proto.U32_SIZE, proto.U32_SIZE, _OPT),
     )
 
     def __init__(self, recipient_id=None, r1=None, payment=None, rtt=None):

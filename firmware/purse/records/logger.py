@@ -6,9 +6,6 @@ from purse.errors import RecordError
 from purse.records import fields as f
 from purse.records.signed import Signed
 
-U32 = 4
-U64 = 8
-
 
 class Receipt(Signed):
     """SkL(H(record), IdUB, ChallID, leaf index, tree size, L-time): L has stored the record
@@ -17,12 +14,12 @@ class Receipt(Signed):
     TAG = proto.TAG_RECEIPT
     DOMAIN = proto.DOMAIN_RECEIPT
     FIELDS = (
-        (proto.TAG_RECORD_HASH, 32, 32, 0),
-        (proto.TAG_CARD_ID, 8, 8, 0),
-        (proto.TAG_CHALL_ID, 8, 8, 0),
-        (proto.TAG_LEAF_INDEX, U64, U64, 0),
-        (proto.TAG_TREE_SIZE, U64, U64, 0),
-        (proto.TAG_LTIME, U32, U32, 0),
+        (proto.TAG_RECORD_HASH, proto.HASH_SIZE, proto.HASH_SIZE, 0),
+        (proto.TAG_CARD_ID, proto.CARD_ID_SIZE, proto.CARD_ID_SIZE, 0),
+        (proto.TAG_CHALL_ID, proto.CHALL_ID_SIZE, proto.CHALL_ID_SIZE, 0),
+        (proto.TAG_LEAF_INDEX, proto.U64_SIZE, proto.U64_SIZE, 0),
+        (proto.TAG_TREE_SIZE, proto.U64_SIZE, proto.U64_SIZE, 0),
+        (proto.TAG_LTIME, proto.U32_SIZE, proto.U32_SIZE, 0),
     )
 
     def __init__(
@@ -82,8 +79,8 @@ class Ticket(Signed):
     TAG = proto.TAG_TICKET
     DOMAIN = proto.DOMAIN_TICKET
     FIELDS = (
-        (proto.TAG_NONCE, 16, 16, 0),
-        (proto.TAG_LTIME, U32, U32, 0),
+        (proto.TAG_NONCE, proto.RANDOM_SIZE, proto.RANDOM_SIZE, 0),
+        (proto.TAG_LTIME, proto.U32_SIZE, proto.U32_SIZE, 0),
     )
 
     def __init__(self, nonce=None, ltime=0):

@@ -12,13 +12,15 @@ bytes its signer signed.
 """
 
 from purse import proto, tlv
+from purse.compat import const
 from purse.crypto import ecdsa
 from purse.errors import InvalidSignature, RecordError, TLVError
 
 _HALF_N = ecdsa.N // 2
 _VERSION = bytes((proto.VERSION,))
+_MAX_DOMAIN = const(32)  # Longest domain-separation string a body may carry.
 _HEAD = (
-    (proto.TAG_DOMAIN, 1, 32, 0),
+    (proto.TAG_DOMAIN, 1, _MAX_DOMAIN, 0),
     (proto.TAG_VERSION, 1, 1, 0),
 )
 _MAX_BODY = 1024
@@ -28,8 +30,8 @@ MAX_NESTED = 512  # Bytes of a record nested in another.
 def check_low_s(signature):
     """Records require s <= n/2 (docs/DESIGN.md section 6), so a signature has one valid form."""
     if len(signature) != proto.SIGNATURE_SIZE:
-        raise InvalidSignature("a record signature is 64 bytes")
-    s = int.from_bytes(bytes(signature[32:]), "big")
+        raise InvalidSignature("a record signature is %d bytes" % proto.SIGNATURE_SIZE)
+    s = int.from_bytes(bytes(signature[proto.SIGNATURE_SIZE // 2 :]), "big")
     if s == 0 or s > _HALF_N:
         raise InvalidSignature("record signature s is not in the low half")
 
@@ -108,7 +110,7 @@ class Signed:
     def from_value(cls, value):
         schema = (
             (proto.TAG_SIGNED, 1, _MAX_BODY, 0),
-            (proto.TAG_SIGNATURE, 64, 64, cls.SIGNATURE_FLAGS),
+            (proto.TAG_SIGNATURE, proto.SIGNATURE_SIZE, proto.SIGNATURE_SIZE, cls.SIGNATURE_FLAGS),
         ) + cls.EXTRA
         try:
             outer = tlv.decode_fields(value, schema)

@@ -16,8 +16,8 @@ class Stamp(Signed):
     DOMAIN = proto.DOMAIN_STAMP
     FIELDS = (
         (proto.TAG_CARD_ID, proto.CARD_ID_SIZE, proto.CARD_ID_SIZE, 0),
-        (proto.TAG_COUNTER, 4, 4, 0),
-        (proto.TAG_LTIME, 4, 4, 0),
+        (proto.TAG_COUNTER, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_LTIME, proto.U32_SIZE, proto.U32_SIZE, 0),
     )
 
     def __init__(self, card_id=None, counter=0, ltime=0):

@@ -11,9 +11,6 @@ from purse import proto
 from purse.records import fields as f
 from purse.records.signed import Signed
 
-U32 = 4
-U64 = 8
-
 
 class BalanceStatement(Signed):
     """SkL(IdU, PkU, successor IdU, balance, tree size, L-time)."""
@@ -24,9 +21,9 @@ class BalanceStatement(Signed):
         (proto.TAG_CARD_ID, proto.CARD_ID_SIZE, proto.CARD_ID_SIZE, 0),
         (proto.TAG_PUBLIC_KEY, proto.PUBLIC_KEY_SIZE, proto.PUBLIC_KEY_SIZE, 0),
         (proto.TAG_SUCCESSOR, proto.CARD_ID_SIZE, proto.CARD_ID_SIZE, 0),
-        (proto.TAG_BALANCE, U32, U32, 0),
-        (proto.TAG_TREE_SIZE, U64, U64, 0),
-        (proto.TAG_LTIME, U32, U32, 0),
+        (proto.TAG_BALANCE, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_TREE_SIZE, proto.U64_SIZE, proto.U64_SIZE, 0),
+        (proto.TAG_LTIME, proto.U32_SIZE, proto.U32_SIZE, 0),
     )
 
     def __init__(self, card_id=None, public_key=None, successor=None, balance=0, tree_size=0,

@@ -14,8 +14,8 @@ from purse.records.signed import MAX_NESTED, Signed
 from purse.records.stamp import Stamp
 
 _OPT = tlv.OPTIONAL
-# Length of eC in each seal mode that carries one (encrypted: 44-byte plaintext + 16-byte tag).
-_SEALED_SIZE = {proto.SEAL_ENCRYPTED: 60, proto.SEAL_HASHED: 32}
+# Length of eC in each seal mode that carries one (encrypted: the sealed plaintext and its tag).
+_SEALED_SIZE = {proto.SEAL_ENCRYPTED: proto.SEALED_SIZE, proto.SEAL_HASHED: proto.HASH_SIZE}
 
 
 class Challenge(Signed):
@@ -26,11 +26,11 @@ class Challenge(Signed):
     DOMAIN = proto.DOMAIN_CHALLENGE
     FIELDS = (
         (proto.TAG_SEAL_MODE, 1, 1, 0),
-        (proto.TAG_G1, 32, 32, 0),
-        (proto.TAG_G2, 32, 32, 0),
-        (proto.TAG_SEALED, 32, 60, _OPT),
-        (proto.TAG_AMOUNT, 4, 4, 0),
-        (proto.TAG_CHALL_ID, 8, 8, 0),
+        (proto.TAG_G1, proto.HASH_SIZE, proto.HASH_SIZE, 0),
+        (proto.TAG_G2, proto.HASH_SIZE, proto.HASH_SIZE, 0),
+        (proto.TAG_SEALED, proto.HASH_SIZE, proto.SEALED_SIZE, _OPT),
+        (proto.TAG_AMOUNT, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_CHALL_ID, proto.CHALL_ID_SIZE, proto.CHALL_ID_SIZE, 0),
     )
     SIGNATURE_FLAGS = _OPT
     EXTRA = ((proto.TAG_CERTIFICATE, 1, MAX_NESTED, _OPT),)
@@ -117,14 +117,14 @@ class Payment(Signed):
     TAG = proto.TAG_PAYMENT
     DOMAIN = proto.DOMAIN_PAYMENT
     FIELDS = (
-        (proto.TAG_AMOUNT, 4, 4, 0),
-        (proto.TAG_G1, 32, 32, 0),
-        (proto.TAG_G2, 32, 32, 0),
-        (proto.TAG_CHALL_ID, 8, 8, 0),
-        (proto.TAG_COUNTER, 4, 4, 0),
+        (proto.TAG_AMOUNT, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_G1, proto.HASH_SIZE, proto.HASH_SIZE, 0),
+        (proto.TAG_G2, proto.HASH_SIZE, proto.HASH_SIZE, 0),
+        (proto.TAG_CHALL_ID, proto.CHALL_ID_SIZE, proto.CHALL_ID_SIZE, 0),
+        (proto.TAG_COUNTER, proto.U32_SIZE, proto.U32_SIZE, 0),
     )
     EXTRA = (
-        (proto.TAG_SEALED, 32, 60, _OPT),
+        (proto.TAG_SEALED, proto.HASH_SIZE, proto.SEALED_SIZE, _OPT),
         (proto.TAG_CERTIFICATE, 1, MAX_NESTED, 0),
         (proto.TAG_VOUCHER, 1, MAX_NESTED, 0),
         (proto.TAG_STAMP, 1, MAX_NESTED, 0),

@@ -17,7 +17,8 @@ from purse.records.credentials import Certificate, RevocationList, RiskParameter
 from purse.wallet.state import CardState, blob_name
 
 # Refusal details kept in RAM for the holder's terminal (docs/DESIGN.md section 6): the peer only
-# ever sees the status word.
+# ever sees the status word. Each entry is 4 bytes, INS || reason || SW (GET LOG), where the
+# reason is purse.applet.LOG_REASONS' number for the exception; icpurse.cardlog reads them.
 LOG_SIZE = 16
 
 
@@ -64,9 +65,10 @@ class Card:
         for name in drop:
             self._parsed.pop(name, None)
 
-    def note(self, text):
-        """Keep the detail of a refusal in the card's local log."""
-        self.log.append(text)
+    def note(self, ins, reason, sw):
+        """Keep the detail of a refusal in the card's local log: the command's INS, the
+        reason's number and the status word the peer saw, in 4 bytes (a card's RAM is small)."""
+        self.log.append(bytes((ins, reason, sw >> 8, sw & 0xFF)))
         if len(self.log) > LOG_SIZE:
             self.log.pop(0)
 

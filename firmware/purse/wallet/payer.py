@@ -21,7 +21,7 @@ from purse.errors import (
     WrongState,
 )
 from purse.records.transfer import Challenge, Payment
-from purse.wallet.state import JournalEntry
+from purse.wallet.state import G1_PREFIX_SIZE, JournalEntry
 
 
 def _journalled(card, challenge):
@@ -30,7 +30,7 @@ def _journalled(card, challenge):
     The same (ChallID, G1) with different contents is a conflicting challenge: it is refused
     rather than paid, since a payment's identity is (PkUA, ChallID, G1).
     """
-    prefix = challenge.g1[:8]
+    prefix = challenge.g1[:G1_PREFIX_SIZE]
     for entry in card.state.journal:
         if entry.chall_id == challenge.chall_id and entry.g1_prefix == prefix:
             data = card.store.read_blob(entry.name)
@@ -81,7 +81,9 @@ def pay(card, data):
     payment.sign(card.signer(), card.rng(32))
     encoded = payment.encode()
     number = state.take_blob_number()
-    entry = JournalEntry(number, challenge.chall_id, challenge.g1[:8], x, state.pay_counter)
+    entry = JournalEntry(
+        number, challenge.chall_id, challenge.g1[:G1_PREFIX_SIZE], x, state.pay_counter
+    )
     state.journal.append(entry)
     card.commit(state, {entry.name: encoded})
     return encoded

@@ -10,7 +10,7 @@ the outbox entry a valid logger receipt names.
 
 from purse import proto
 from purse.crypto.hmac import equal
-from purse.crypto.seal import SealKey
+from purse.crypto.seal import TAG_SIZE, SealKey
 from purse.errors import (
     CryptoError,
     LimitExceeded,
@@ -25,8 +25,6 @@ from purse.records.log import LogRecord
 from purse.records.transfer import Challenge, Payment
 from purse.wallet.card import advance_ltime
 from purse.wallet.state import PENDING_NEEDS_TICKET, OutboxEntry, Pending
-
-_PLAINTEXT = 44  # R1 (16) || R2 (16) || x (4) || ChallID (8)
 
 
 def make_challenge(card, mode, x, needs_ticket=False):
@@ -43,7 +41,8 @@ def make_challenge(card, mode, x, needs_ticket=False):
         raise LimitExceeded("%d is over the payment cap" % x)
     state = card.next_state()
     state.chall_counter += 1
-    chall_id = state.chall_counter.to_bytes(4, "big") + bytes(card.rng(4))
+    # ChallID: the persisted challenge counter, then random bytes.
+    chall_id = f.u32(state.chall_counter) + bytes(card.rng(proto.CHALL_ID_SIZE - proto.U32_SIZE))
     r1 = bytes(card.rng(proto.RANDOM_SIZE))
     r2 = bytes(card.rng(proto.RANDOM_SIZE))
     card_id = card.card_id()
@@ -80,10 +79,13 @@ def _challenge_values(card, entry, payment):
         if payment.sealed is None:
             raise CryptoError("eC missing from the payment")
         key = SealKey(card.state.seal_key)
-        plain = key.open(entry.chall_id, payment.sealed, plaintext_length=_PLAINTEXT)
-        if plain[36:44] != entry.chall_id:
+        plain = key.open(
+            entry.chall_id, payment.sealed, plaintext_length=proto.SEALED_SIZE - TAG_SIZE
+        )
+        r1, r2, x, chall_id = f.split_sealed_plaintext(plain)
+        if chall_id != entry.chall_id:
             raise CryptoError("eC seals another ChallID")
-        return plain[:16], plain[16:32], int.from_bytes(plain[32:36], "big")
+        return r1, r2, x
     if entry.mode == proto.SEAL_HASHED:
         expected = f.scrambled(entry.r1, entry.r2, entry.x, entry.chall_id)
         if payment.sealed is None or not equal(payment.sealed, expected):

@@ -38,7 +38,12 @@ _ST_PENDING = const(0xD2)  # Layout 1 only (pending challenges): refused in layo
 _ST_OUTBOX = const(0xD3)  # Repeated: blob(4) ChallID(8) x(4) L-time queued(4).
 _ST_JOURNAL = const(0xD4)  # Repeated: blob(4) ChallID(8) G1[0:8](8) x(4) ctrA(4).
 
-_U32 = 4
+_U32 = proto.U32_SIZE
+# An outbox entry, blob || ChallID || x || L-time, and a journal entry, blob || ChallID ||
+# G1 prefix || x || ctrA: the G1 prefix tells two challenges of one ChallID apart cheaply.
+G1_PREFIX_SIZE = const(8)
+_OUTBOX_ENTRY = 3 * _U32 + proto.CHALL_ID_SIZE
+_JOURNAL_ENTRY = 3 * _U32 + proto.CHALL_ID_SIZE + G1_PREFIX_SIZE
 _OPT = tlv.OPTIONAL
 _LIST = tlv.OPTIONAL | tlv.REPEATED
 
@@ -52,10 +57,10 @@ _SCHEMA = (
     (_ST_LIFECYCLE, 1, 1, 0),
     (_ST_SECRET, 32, 32, _OPT),
     (_ST_SEAL_KEY, 32, 32, _OPT),
-    (_ST_PUBLIC_KEY, 33, 33, _OPT),
-    (_ST_ANCHOR_CA, 33, 33, _OPT),
-    (_ST_ANCHOR_ISSUER, 33, 33, _OPT),
-    (_ST_ANCHOR_LOGGER, 33, 33, _OPT),
+    (_ST_PUBLIC_KEY, proto.PUBLIC_KEY_SIZE, proto.PUBLIC_KEY_SIZE, _OPT),
+    (_ST_ANCHOR_CA, proto.PUBLIC_KEY_SIZE, proto.PUBLIC_KEY_SIZE, _OPT),
+    (_ST_ANCHOR_ISSUER, proto.PUBLIC_KEY_SIZE, proto.PUBLIC_KEY_SIZE, _OPT),
+    (_ST_ANCHOR_LOGGER, proto.PUBLIC_KEY_SIZE, proto.PUBLIC_KEY_SIZE, _OPT),
     (_ST_BALANCE, _U32, _U32, 0),
     (_ST_PAY_COUNTER, _U32, _U32, 0),
     (_ST_CHALL_COUNTER, _U32, _U32, 0),
@@ -67,8 +72,8 @@ _SCHEMA = (
     (_ST_REVOCATION, _U32, _U32, _OPT),
     (_ST_STAMP, _U32, _U32, _OPT),
     (_ST_PENDING, 9, 45, _LIST),
-    (_ST_OUTBOX, 20, 20, _LIST),
-    (_ST_JOURNAL, 28, 28, _LIST),
+    (_ST_OUTBOX, _OUTBOX_ENTRY, _OUTBOX_ENTRY, _LIST),
+    (_ST_JOURNAL, _JOURNAL_ENTRY, _JOURNAL_ENTRY, _LIST),
 )
 
 # Optional 33-byte and 32-byte fields, by attribute name.
@@ -119,7 +124,7 @@ def blob_name(letter, number):
 
 
 def _u32(data, pos=0):
-    return int.from_bytes(bytes(data[pos : pos + 4]), "big")
+    return tlv.uint(data[pos : pos + _U32])
 
 
 class Pending:
@@ -153,17 +158,13 @@ class OutboxEntry:
         return blob_name("o", self.blob)
 
     def encode(self):
-        return (
-            self.blob.to_bytes(4, "big")
-            + self.chall_id
-            + self.x.to_bytes(4, "big")
-            + self.ltime.to_bytes(4, "big")
-        )
+        return tlv.u32(self.blob) + self.chall_id + tlv.u32(self.x) + tlv.u32(self.ltime)
 
     @classmethod
     def decode(cls, data):
         data = bytes(data)
-        return cls(_u32(data), data[4:12], _u32(data, 12), _u32(data, 16))
+        c = _U32 + proto.CHALL_ID_SIZE
+        return cls(_u32(data), data[_U32:c], _u32(data, c), _u32(data, c + _U32))
 
 
 class JournalEntry:
@@ -182,17 +183,19 @@ class JournalEntry:
 
     def encode(self):
         return (
-            self.blob.to_bytes(4, "big")
+            tlv.u32(self.blob)
             + self.chall_id
             + self.g1_prefix
-            + self.x.to_bytes(4, "big")
-            + self.counter.to_bytes(4, "big")
+            + tlv.u32(self.x)
+            + tlv.u32(self.counter)
         )
 
     @classmethod
     def decode(cls, data):
         data = bytes(data)
-        return cls(_u32(data), data[4:12], data[12:20], _u32(data, 20), _u32(data, 24))
+        c = _U32 + proto.CHALL_ID_SIZE
+        g = c + G1_PREFIX_SIZE
+        return cls(_u32(data), data[_U32:c], data[c:g], _u32(data, g), _u32(data, g + _U32))
 
 
 class CardState:
@@ -255,11 +258,11 @@ class CardState:
             if value is not None:
                 yield tag, value
         for tag, attr in _COUNTERS:
-            yield tag, getattr(self, attr).to_bytes(4, "big")
+            yield tag, tlv.u32(getattr(self, attr))
         for tag, attr, _ in _BLOBS:
             value = getattr(self, attr)
             if value is not None:
-                yield tag, value.to_bytes(4, "big")
+                yield tag, tlv.u32(value)
         for entry in self.outbox:
             yield _ST_OUTBOX, entry.encode()
         for entry in self.journal:

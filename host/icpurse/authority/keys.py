@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from icpurse.authority import AuthorityError
 from icpurse.crypto_pyca import PycaBackend
+from purse import proto
 from purse.crypto.backend import Signer
 
 
@@ -126,6 +127,6 @@ def read_public(pub_path):
         key = bytes.fromhex(text.strip())
     except ValueError:
         raise AuthorityError("%s is neither a public key file nor hex" % pub_path) from None
-    if len(key) != 33 or key[0] not in (2, 3):
+    if len(key) != proto.PUBLIC_KEY_SIZE or key[0] not in (2, 3):
         raise AuthorityError("%s is not a 33-byte compressed P-256 public key" % pub_path)
     return key
