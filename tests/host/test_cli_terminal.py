@@ -112,6 +112,20 @@ def test_pay_refused_for_insufficient_funds(cards, capsys):
     assert (balance(capsys, a), balance(capsys, b)) == (50, 0)
 
 
+def test_card_log_names_a_refusal_in_words(cards, capsys):
+    a = ready(cards, "a", 50)
+    b = ready(cards, "b")
+    code, out, _ = run(capsys, "card", "log", a.port)
+    assert (code, out) == (0, "the card on %s has refused nothing since it started\n" % a.port)
+    assert run(capsys, "pay", "--from", a.port, "--to", b.port, "--amount", 51)[0] == 2
+    code, out, err = run(capsys, "card", "log", a.port)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("the card on %s refused 1 command(s) since it started" % a.port)
+    assert lines[1].startswith("  1  PAY: the card refused it; answered ")
+    assert "insufficient funds" in lines[1]
+
+
 def test_a_card_not_personalised_is_named_before_anything_is_asked_of_it(cards, capsys,
                                                                          tmp_path):  # fmt: skip
     a = ready(cards, "a", 50)

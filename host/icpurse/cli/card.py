@@ -31,6 +31,25 @@ def card_info(args):
     return 0
 
 
+def card_log(args):
+    from icpurse import cardlog
+
+    with ExitStack() as stack:
+        client = open_card(stack, args.port, args.timeout)
+        select(client, args.port)
+        entries = client.log()
+    if not entries:
+        print("the card on %s has refused nothing since it started" % args.port)
+        return 0
+    print(
+        "the card on %s refused %d command(s) since it started, oldest first (the peer saw "
+        "only the status word):" % (args.port, len(entries))
+    )
+    for number, line in enumerate(cardlog.lines(entries), 1):
+        print("%3d  %s" % (number, line))
+    return 0
+
+
 def add_parser(subparsers):
     formatter = argparse.RawDescriptionHelpFormatter
 
@@ -45,3 +64,15 @@ def add_parser(subparsers):
     p.add_argument("port", metavar="PORT", help="serial port, pty or socket://HOST:PORT")
     add_timeout(p)
     p.set_defaults(handler=guarded(card_info))
+
+    p = card_cmds.add_parser(
+        "log", help="print the card's local log of refusals, in words",
+        description="Read the card's local log over its own link (GET LOG): the last refusals\n"
+        "since the card started, each with the command, the reason and the status word the\n"
+        "peer saw. The card keeps them in RAM, so a restart empties the log; it never\n"
+        "answers GET LOG over NFC, so a payment's peer cannot read them.",
+        epilog=COMMON_EPILOG, formatter_class=formatter,
+    )  # fmt: skip
+    p.add_argument("port", metavar="PORT", help="serial port, pty or socket://HOST:PORT")
+    add_timeout(p)
+    p.set_defaults(handler=guarded(card_log))
