@@ -14,7 +14,7 @@ exactly those the logger recorded. Then the ledger identity must hold:
 """
 
 from icpurse.logger import merkle
-from icpurse.logger.answers import LoggerError, columns_checked
+from icpurse.logger.client.answers import LoggerError, columns_checked
 from icpurse.logger.merkle import MemoryNodes, ProofError
 from purse.errors import CryptoError, RecordError
 from purse.records import fields as f

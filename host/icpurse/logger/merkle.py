@@ -22,7 +22,7 @@ a failed verification raises, so the service answers both as a client error. Val
 for the sequencer's own mistakes: a negative size or a leaf hash of the wrong length.
 """
 
-from icpurse.logger.merkle_proofs import (
+from icpurse.logger.client.merkle_proofs import (
     EMPTY_ROOT,
     HASH_SIZE,
     ProofError,

@@ -20,7 +20,7 @@ LoggerService inherits these methods; they need `storage`, `signer`, `backend`, 
 """
 
 from icpurse.authority.issuer import REASONS
-from icpurse.logger.ledger import SubmitError
+from icpurse.logger.service.ledger import SubmitError
 from purse import proto
 from purse.errors import CryptoError, RecordError
 from purse.records import fields as f

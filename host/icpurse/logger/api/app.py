@@ -16,11 +16,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Match, Route
 
 from icpurse.logger import merkle
-from icpurse.logger.ledger import SubmitError
-from icpurse.logger.openapi import OPENAPI
+from icpurse.logger.api.openapi import OPENAPI
 from icpurse.logger.sequencer import Overloaded
-from icpurse.logger.service import HEARTBEAT_SECONDS, MAX_BATCH_RECORDS, Unavailable
-from icpurse.logger.settlement import MAX_JOURNAL_UPLOAD, WindowOpen, check_reason
+from icpurse.logger.service.ledger import SubmitError
+from icpurse.logger.service.logger_service import HEARTBEAT_SECONDS, MAX_BATCH_RECORDS, Unavailable
+from icpurse.logger.service.settlement import MAX_JOURNAL_UPLOAD, WindowOpen, check_reason
 from icpurse.logger.storage import DatabaseFailure
 from purse.records.checkpoint import Checkpoint
 

@@ -18,10 +18,10 @@ import shutil
 import time
 
 from icpurse.crypto_pyca import PycaBackend
-from icpurse.logger.appender import Appender, AppenderProcess, refusal
-from icpurse.logger.ledger import LedgerViews, SubmitError
 from icpurse.logger.sequencer import Overloaded, Sequencer
-from icpurse.logger.settlement import SettlementViews
+from icpurse.logger.service.appender import Appender, AppenderProcess, refusal
+from icpurse.logger.service.ledger import LedgerViews, SubmitError
+from icpurse.logger.service.settlement import SettlementViews
 from icpurse.logger.storage import StorageError
 from icpurse.logger.verifier import Prepared, VerifierPool
 from icpurse.logger.workers import WorkerFailed, describe

@@ -17,7 +17,7 @@ the sequencer waited for the other at every hand-over of the interpreter.
 import multiprocessing
 
 from icpurse.logger import merkle
-from icpurse.logger.ledger import SubmitError
+from icpurse.logger.service.ledger import SubmitError
 from icpurse.logger.signing import ReceiptSigner
 from icpurse.logger.storage import open_storage
 from icpurse.logger.verifier import Prepared
