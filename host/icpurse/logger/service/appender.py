@@ -17,9 +17,10 @@ the sequencer waited for the other at every hand-over of the interpreter.
 import multiprocessing
 
 from icpurse.logger import merkle
-from icpurse.logger.service.ledger import SubmitError
+from icpurse.logger.service.errors import SubmitError, refusal
 from icpurse.logger.signing import ReceiptSigner
 from icpurse.logger.storage import open_storage
+from icpurse.logger.storage.rows import NewLeaf
 from icpurse.logger.verifier import Prepared
 from icpurse.logger.workers import Workers
 from purse.records.logger import Receipt
@@ -28,6 +29,45 @@ from purse.records.logger import Receipt
 PROCESS_NAME = "icpurse-append"
 # Card ids remembered as known to the vouchers table before the set is dropped.
 KNOWN_CARDS_LIMIT = 1000000
+
+
+class _Lookups:
+    """What a batch needs from the database, in one query per kind rather than one per record
+    (storage.batch): each query is a round trip to a PostgreSQL server."""
+
+    def __init__(self, tx, items, ltime, window, unknown_cards):
+        self.stored = tx.stored_leaves([item.identity for item in items])
+        self.settled = tx.settled_kinds([item.payment_key for item in items])
+        # Revoked payers whose settlement window has passed: a record of theirs that comes now
+        # is of a payment they made after their revocation, or one their recipient logged late.
+        revoked = tx.revocation_times(list({item.payer_id for item in items}))
+        self.late = {card_id for card_id, since in revoked.items() if ltime >= since + window}
+        self.unknown = unknown_cards(tx, {item.recipient_id for item in items})
+        pairs = list({(item.payer_key, item.counter) for item in items})
+        # The first leaf of each (payer key, counter); journalled payments with those
+        # counters: a clone's payment may reach the logger in its payer's journal before (or
+        # instead of) a log record.
+        self.used = tx.first_leaves(pairs)
+        self.journalled = tx.journalled_keys(pairs)
+
+
+class _Plan:
+    """The batch's results as they are decided: `fresh` lists the (position, item, key) that
+    become new leaves, from index `size` on; `first` the position of the first item of each
+    key, which later items of that key follow."""
+
+    def __init__(self, size, count):
+        self.size = size
+        self.results = [None] * count
+        self.keys = [None] * count
+        self.first = {}
+        self.counters = {}
+        self.fresh = []
+
+    def add_leaf(self, pos, item, key):
+        self.first[key] = pos
+        self.counters.setdefault((item.payer_key, item.counter), self.size + len(self.fresh))
+        self.fresh.append((pos, item, key))
 
 
 class Appender:
@@ -62,165 +102,85 @@ class Appender:
         return self.storage.append(lambda tx: self._append(tx, items, ltime))
 
     def _append(self, tx, items, ltime):
-        size = tx.one("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM leaves")[0]
-        results = [None] * len(items)
-        fresh = []
-        first = {}
-        keys = [None] * len(items)
-        counters = {}
-        # What the batch needs from the database, in one query per kind rather than one per
-        # record: each query is a round trip to a PostgreSQL server.
-        identities = [item.identity for item in items]
-        stored = {
-            bytes(r[0]): r[1:]
-            for r in _rows_in(tx, "SELECT identity, leaf_index, record_hash, receipt, amount"
-                              " FROM leaves WHERE identity IN (%s)", identities)
-        }  # fmt: skip
-        settled = {
-            bytes(r[0]): r[1]
-            for r in _rows_in(tx, "SELECT payment_key, kind FROM settlements"
-                              " WHERE payment_key IN (%s)", [i.payment_key for i in items])
-        }  # fmt: skip
-        payers = list({item.payer_id for item in items})
-        # Revoked payers whose settlement window has passed: a record of theirs that comes now
-        # is of a payment they made after their revocation, or one their recipient logged late.
-        late = {
-            bytes(r[0])
-            for r in _rows_in(tx, "SELECT card_id, ltime FROM revoked_cards WHERE card_id IN (%s)",
-                              payers)
-            if ltime >= r[1] + self.window
-        }  # fmt: skip
-        unknown = self._unknown_cards(tx, {item.recipient_id for item in items})
-        pairs = list({(item.payer_key, item.counter) for item in items})
-        used = {
-            (bytes(r[0]), r[1]): r[2]
-            # A join with a VALUES list, which both databases answer from the index on
-            # (payer_key, counter); SQLite scans the table for a row-value IN. A counter used
-            # twice (a clone) names its first leaf.
-            for r in _rows_in(tx, "SELECT l.payer_key, l.counter, MIN(l.leaf_index)"
-                              " FROM (VALUES %s)"
-                              " AS w JOIN leaves AS l"
-                              " ON l.payer_key = w.column1 AND l.counter = w.column2"
-                              " GROUP BY l.payer_key, l.counter",
-                              pairs)
-        }  # fmt: skip
-        # Journalled payments with those counters: a clone's payment may reach the logger in
-        # its payer's journal before (or instead of) a log record.
-        journalled = {}
-        for r in _rows_in(
-            tx,
-            "SELECT p.payer_key, p.counter, p.payment_key FROM (VALUES %s)"
-            " AS w JOIN payments AS p"
-            " ON p.payer_key = w.column1 AND p.counter = w.column2",
-            pairs,
-        ):
-            journalled.setdefault((bytes(r[0]), r[1]), set()).add(bytes(r[2]))  # fmt: skip
+        plan = _Plan(tx.tree_size(), len(items))
+        found = _Lookups(tx, items, ltime, self.window, self._unknown_cards)
         for pos, item in enumerate(items):
-            refused = _card_refusal(item, unknown, ltime, self.window)
-            if refused is not None:
-                results[pos] = refusal(refused)
-                continue
-            key = item.identity
-            row = stored.get(key)
-            if row is not None:
-                if _same_credit(row, item):
-                    results[pos] = _stored(row)
-                    continue
-                # Another record of this challenge, also signed by its recipient card, with
-                # another amount: only modified firmware on both sides makes one (an honest
-                # payer signs the challenge's amount, an honest recipient signs one record per
-                # challenge). An amount not credited yet is credited as a leaf of its own,
-                # under the identity and its H(record), and the evidence bars the payer
-                # (docs/PROTOCOL.md section 7.3).
-                same = _same_amount(tx, item)
-                if same is not None:
-                    results[pos] = _stored(same)
-                    continue
-                key = item.identity + item.record_hash
-                _evidence_once(tx, "identity-conflict", item, ltime)
-            keys[pos] = key
-            if key in first:
-                continue  # Resolved after the batch: the same result, or a conflict.
-            if item.payment_key in settled:
-                # Refunded to its payer (or reverted by a recovery) after the window: kept as
-                # evidence, never credited.
-                _evidence(tx, "settled-late", item, -1, ltime)
-                results[pos] = refusal(
-                    SubmitError(409, "this payment was %s to its payer after the settlement "
-                                "window; the record is kept as evidence"
-                                % settled[item.payment_key])
-                )  # fmt: skip
-                continue
-            if item.payer_id in late:
-                # The recipient followed the rules: the payer's stamp was fresh at its L-time.
-                # It is credited, and the evidence shows the issuer what the revoked card spent
-                # (which it bears, docs/PROTOCOL.md section 7.3); the payment is never in doubt,
-                # and a revoked payer is never refunded.
-                _evidence_once(tx, "revoked-payer", item, ltime)
-            pair = (item.payer_key, item.counter)
-            clash = used.get(pair, counters.get(pair))
-            if clash is None and journalled.get(pair, {item.payment_key}) != {item.payment_key}:
-                clash = -1
-            if clash is not None:
-                # Two payments signed with one counter prove a clone (or modified firmware with
-                # the real key). The recipient could not tell offline and followed the rules:
-                # it is credited like any other, and the overspend that follows falls on the
-                # payer's ledger, which the evidence names (docs/PROTOCOL.md section 7.3).
-                _evidence(tx, "counter-reuse", item, clash, ltime)
-            first[key] = pos
-            counters.setdefault(pair, size + len(fresh))
-            fresh.append((pos, item, key))
-        tree_size = size + len(fresh)
-        if fresh:
-            self._store_leaves(tx, size, tree_size, fresh, results, ltime)
+            self._place(tx, found, plan, pos, item, ltime)
+        if plan.fresh:
+            self._store_leaves(tx, plan, ltime)
+        self._follow_first(tx, items, plan, ltime)
+        return plan.results
+
+    def _place(self, tx, found, plan, pos, item, ltime):
+        """Decide item's result, or plan it as a new leaf."""
+        refused = _card_refusal(item, found.unknown, ltime, self.window)
+        if refused is not None:
+            plan.results[pos] = refusal(refused)
+            return
+        key, stored = _credit_key(tx, found, item, ltime)
+        if stored is not None:
+            plan.results[pos] = stored
+            return
+        plan.keys[pos] = key
+        if key in plan.first:
+            return  # Resolved after the batch: the same result, or a conflict.
+        if item.payment_key in found.settled:
+            # Refunded to its payer (or reverted by a recovery) after the window: kept as
+            # evidence, never credited.
+            _evidence(tx, "settled-late", item, -1, ltime)
+            plan.results[pos] = refusal(
+                SubmitError(409, "this payment was %s to its payer after the settlement "
+                            "window; the record is kept as evidence"
+                            % found.settled[item.payment_key])
+            )  # fmt: skip
+            return
+        _payer_evidence(tx, found, plan, item, ltime)
+        plan.add_leaf(pos, item, key)
+
+    def _follow_first(self, tx, items, plan, ltime):
+        """Items whose key an earlier item of the batch took: its result if they credit the
+        same, else a conflict."""
         for pos, item in enumerate(items):
-            if results[pos] is None:
-                original = items[first[keys[pos]]]
+            if plan.results[pos] is None:
+                first = plan.first[plan.keys[pos]]
+                original = items[first]
                 if original.record_hash == item.record_hash or original.amount == item.amount:
-                    results[pos] = results[first[keys[pos]]]
+                    plan.results[pos] = plan.results[first]
                 else:
-                    index = results[first[keys[pos]]]["leaf_index"]
-                    results[pos] = self._conflict(tx, item, index, ltime)
-        return results
+                    index = plan.results[first]["leaf_index"]
+                    plan.results[pos] = self._conflict(tx, item, index, ltime)
 
-    def _store_leaves(self, tx, size, tree_size, fresh, results, ltime):
-        def get(level, index):
-            row = tx.one("SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index))
-            if row is None:
-                raise KeyError((level, index))
-            return bytes(row[0])
-
+    def _store_leaves(self, tx, plan, ltime):
+        size, fresh = plan.size, plan.fresh
+        tree_size = size + len(fresh)
         leaf_hashes = [merkle.leaf_hash(item.data) for _, item, _ in fresh]
-        nodes = merkle.new_nodes(size, leaf_hashes, get)
+        nodes = merkle.new_nodes(size, leaf_hashes, tx.node_getter())
         receipts = self.receipts.sign(
             [(item.record_hash, item.recipient_id, item.chall_id, size + k, tree_size, ltime)
              for k, (_, item, _) in enumerate(fresh)]
         )  # fmt: skip
-        rows = []
+        leaves = []
         for k, (pos, item, key) in enumerate(fresh):
             index = size + k
-            encoded = receipts[k]
-            rows.append(
-                (index, key, item.data, item.record_hash, item.payer_key,
-                 item.payer_id, item.counter, item.recipient_id, item.amount, ltime, encoded)
+            leaves.append(
+                NewLeaf(index, key, item.data, item.record_hash, item.payer_key, item.payer_id,
+                        item.counter, item.recipient_id, item.amount, ltime, receipts[k])
             )  # fmt: skip
-            results[pos] = _accepted(encoded, index, tree_size)
-        tx.run_many(
-            "INSERT INTO leaves (leaf_index, identity, record, record_hash, payer_key, payer_id,"
-            " counter, recipient_id, amount, ltime, receipt) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
-        tx.run_many("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
+            plan.results[pos] = _accepted(receipts[k], index, tree_size)
+        tx.add_leaves(leaves)
+        tx.add_nodes(nodes)
         vouchers = {}
         for _, item, _ in fresh:
-            key = (item.payer_id, item.voucher[0])
-            if key not in vouchers:  # Many records of a batch show one voucher.
-                vouchers[key] = (item.payer_id, *item.voucher)
-        tx.run_many(
-            "INSERT INTO vouchers (card_id, sequence, issued, public_key, record)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (card_id, sequence) DO NOTHING",
-            list(vouchers.values()),
-        )
+            sequence, issued, public_key, record = item.voucher
+            if (item.payer_id, sequence) not in vouchers:  # Many records of a batch show one.
+                vouchers[(item.payer_id, sequence)] = (
+                    item.payer_id,
+                    sequence,
+                    issued,
+                    public_key,
+                    record,
+                )
+        tx.add_seen_vouchers(list(vouchers.values()))
 
     def _unknown_cards(self, tx, card_ids):
         """Those of `card_ids` that no voucher names."""
@@ -229,11 +189,7 @@ class Appender:
             return set()
         if len(self._known) > KNOWN_CARDS_LIMIT:
             self._known.clear()  # Bounded: forgetting only costs a query.
-        found = {
-            bytes(r[0])
-            for r in _rows_in(tx, "SELECT DISTINCT card_id FROM vouchers WHERE card_id IN (%s)",
-                              asked)
-        }  # fmt: skip
+        found = tx.cards_with_vouchers(asked)
         self._known |= found
         return set(asked) - found
 
@@ -244,29 +200,64 @@ class Appender:
         )
 
 
-def _same_credit(row, item):
-    """Whether the stored leaf `row` (leaf_index, record_hash, receipt, amount) credits what
-    `item` would: the same record (re-encoded, or sent again), or the same amount for the same
-    challenge. Either way the recipient gets the stored receipt, which names its IdUB and
-    ChallID, and a payment of the challenge that no leaf holds is refunded to its payer."""
-    return bytes(row[1]) == item.record_hash or int(row[3]) == item.amount
+def _credit_key(tx, found, item, ltime):
+    """(key, None): the key item's leaf is stored under; or (None, result) when a stored leaf
+    already credits what item would."""
+    stored = found.stored.get(item.identity)
+    if stored is None:
+        return item.identity, None
+    if _same_credit(stored, item):
+        return None, _stored(stored)
+    # Another record of this challenge, also signed by its recipient card, with another
+    # amount: only modified firmware on both sides makes one (an honest payer signs the
+    # challenge's amount, an honest recipient signs one record per challenge). An amount not
+    # credited yet is credited as a leaf of its own, under the identity and its H(record), and
+    # the evidence bars the payer (docs/PROTOCOL.md section 7.3).
+    same = _same_amount(tx, item)
+    if same is not None:
+        return None, _stored(same)
+    _evidence_once(tx, "identity-conflict", item, ltime)
+    return item.identity + item.record_hash, None
+
+
+def _payer_evidence(tx, found, plan, item, ltime):
+    """Evidence against the payer of a record that is credited anyway: revoked, or a clone."""
+    if item.payer_id in found.late:
+        # The recipient followed the rules: the payer's stamp was fresh at its L-time. It is
+        # credited, and the evidence shows the issuer what the revoked card spent (which it
+        # bears, docs/PROTOCOL.md section 7.3); the payment is never in doubt, and a revoked
+        # payer is never refunded.
+        _evidence_once(tx, "revoked-payer", item, ltime)
+    pair = (item.payer_key, item.counter)
+    clash = found.used.get(pair, plan.counters.get(pair))
+    if clash is None and found.journalled.get(pair, {item.payment_key}) != {item.payment_key}:
+        clash = -1
+    if clash is not None:
+        # Two payments signed with one counter prove a clone (or modified firmware with the
+        # real key). The recipient could not tell offline and followed the rules: it is
+        # credited like any other, and the overspend that follows falls on the payer's ledger,
+        # which the evidence names (docs/PROTOCOL.md section 7.3).
+        _evidence(tx, "counter-reuse", item, clash, ltime)
+
+
+def _same_credit(leaf, item):
+    """Whether the StoredLeaf `leaf` credits what `item` would: the same record (re-encoded,
+    or sent again), or the same amount for the same challenge. Either way the recipient gets
+    the stored receipt, which names its IdUB and ChallID, and a payment of the challenge that
+    no leaf holds is refunded to its payer."""
+    return bytes(leaf.record_hash) == item.record_hash or int(leaf.amount) == item.amount
 
 
 def _same_amount(tx, item):
     """A leaf of `item`'s challenge stored under an extended key (identity || H(record)) that
-    credits what `item` would, if there is one. The extended keys of an identity sort right
-    after it, so the unique index on the key answers this range."""
-    rows = tx.all(
-        "SELECT leaf_index, record_hash, receipt, amount FROM leaves"
-        " WHERE identity > ? AND identity <= ?",
-        (item.identity, item.identity + b"\xff" * len(item.record_hash)),
-    )
-    return next((row for row in rows if _same_credit(row, item)), None)
+    credits what `item` would, if there is one."""
+    leaves = tx.extended_leaves(item.identity, len(item.record_hash))
+    return next((leaf for leaf in leaves if _same_credit(leaf, item)), None)
 
 
-def _stored(row):
-    index, _, receipt, _ = row
-    return _accepted(bytes(receipt), index, Receipt.decode(bytes(receipt)).tree_size)
+def _stored(leaf):
+    receipt = bytes(leaf.receipt)
+    return _accepted(receipt, leaf.leaf_index, Receipt.decode(receipt).tree_size)
 
 
 def _card_refusal(item, unknown, ltime, window):
@@ -292,49 +283,16 @@ def _accepted(receipt, index, tree_size):
     }
 
 
-def refusal(exc):
-    """A refused record's result (a SubmitError as a dict for the API)."""
-    result = {"status": exc.status, "error": exc.reason}
-    if exc.conflicts_with is not None:
-        result["conflicts_with"] = int(exc.conflicts_with)
-    return result
-
-
-def _rows_in(tx, sql, values, chunk=400):
-    """Rows of `sql`, whose "IN (%s)" takes `values`, queried `chunk` values at a time. Values
-    that are tuples fill a "VALUES %s" list instead, with (?, ?) for each."""
-    rows = []
-    for start in range(0, len(values), chunk):
-        part = values[start : start + chunk]
-        # Padded with its last value to a power of two, so that each query has a few shapes
-        # only: SQLite's statement cache and psycopg's prepared statements are keyed by the
-        # text, which would otherwise differ with every batch size. A repeated value changes
-        # no answer (callers build dicts or sets of the rows).
-        part = part + part[-1:] * (min(chunk, 1 << (len(part) - 1).bit_length()) - len(part))
-        if isinstance(part[0], tuple):
-            marks = ", ".join("(%s)" % ", ".join("?" * len(v)) for v in part)
-            params = tuple(x for v in part for x in v)
-        else:
-            marks = ", ".join("?" * len(part))
-            params = tuple(part)
-        rows += tx.all(sql % marks, params)
-    return rows
-
-
 def _evidence_once(tx, kind, item, ltime):
     """Evidence that names no other leaf, stored once per payment however often its recipient
     submits the record again."""
-    if tx.one("SELECT 1 FROM evidence WHERE kind = ? AND identity = ?", (kind, item.identity)):
+    if tx.has_evidence(kind, item.identity):
         return
     _evidence(tx, kind, item, -1, ltime)
 
 
 def _evidence(tx, kind, item, conflicts_with, ltime):
-    tx.run(
-        "INSERT INTO evidence (kind, identity, payer_id, record, conflicts_with, ltime)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (kind, item.identity, item.payer_id, item.data, conflicts_with, ltime),
-    )
+    tx.add_evidence(kind, item.identity, item.payer_id, item.data, conflicts_with, ltime)
 
 
 def _setup_process(url, signer, window, signer_processes):

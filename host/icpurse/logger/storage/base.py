@@ -10,6 +10,10 @@ import contextlib
 import urllib.parse
 
 from icpurse.errors import UsageError
+from icpurse.logger.storage.batch import BatchReads
+from icpurse.logger.storage.log import LogFeeds, LogReads, LogWrites
+from icpurse.logger.storage.settlement import SettlementReads, SettlementWrites
+from icpurse.logger.storage.tables import TableReads
 
 
 class StorageError(UsageError):
@@ -37,9 +41,10 @@ def shown(url):
     return urllib.parse.urlunsplit(parts._replace(netloc="%s:***@%s" % (parts.username, host)))
 
 
-class Storage:
+class Storage(LogReads, LogFeeds, SettlementReads, TableReads):
     """What the service and the sequencer need; each dialect provides `_connection()`,
-    `_execute(conn, sql, params)` and `_transaction(conn)`."""
+    `_execute(conn, sql, params)` and `_transaction(conn)`. The named queries come from the
+    mixins (log.py, settlement.py, tables.py); `one` and `all` run any read on its own."""
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -75,25 +80,6 @@ class Storage:
     def _drop_connection(self):
         """Forget this thread's connection (PostgreSQL's pool drops broken ones itself)."""
 
-    def tree_size(self):
-        row = self.one("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM leaves")
-        return row[0]
-
-    def node_getter(self):
-        """A `get(level, index)` over committed nodes, for Merkle roots and proofs."""
-
-        def get(level, index):
-            row = self.one("SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index))
-            if row is None:
-                raise KeyError((level, index))
-            return bytes(row[0])
-
-        return get
-
-    def meta(self, key):
-        row = self.one("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if row is None else bytes(row[0])
-
     # --- writes ---------------------------------------------------------------------------------
 
     def write(self, statements):
@@ -106,7 +92,8 @@ class Storage:
         """Only SQLite keeps a write-ahead log that its owner checkpoints."""
 
     def append(self, work):
-        """Run `work(tx)` in the sequencer's transaction; `tx` has `one`, `all` and `run`.
+        """Run `work(tx)` in the sequencer's transaction; `tx` has `one`, `all`, `run` and the
+        named queries.
 
         For PostgreSQL the transaction first takes an advisory lock, so only one sequencer
         among all service workers appends at a time; SQLite's BEGIN IMMEDIATE does the same.
@@ -115,7 +102,9 @@ class Storage:
             return work(_Tx(self, conn))
 
 
-class _Tx:
+class _Tx(LogReads, LogWrites, SettlementReads, SettlementWrites, BatchReads):
+    """The sequencer's transaction, with the named queries of the mixins that run in it."""
+
     def __init__(self, storage, conn):
         self._storage = storage
         self._conn = conn
