@@ -17,13 +17,19 @@ the sequencer waited for the other at every hand-over of the interpreter.
 import multiprocessing
 
 from icpurse.logger import merkle
+from icpurse.logger.service.credits import (
+    accepted,
+    card_refusal,
+    credit_key,
+    evidence,
+    payer_evidence,
+)
 from icpurse.logger.service.errors import SubmitError, refusal
 from icpurse.logger.signing import ReceiptSigner
 from icpurse.logger.storage import open_storage
 from icpurse.logger.storage.rows import NewLeaf
 from icpurse.logger.verifier import Prepared
 from icpurse.logger.workers import Workers
-from purse.records.logger import Receipt
 
 # The appender process's name in ps and top (workers.name_process).
 PROCESS_NAME = "icpurse-append"
@@ -113,11 +119,11 @@ class Appender:
 
     def _place(self, tx, found, plan, pos, item, ltime):
         """Decide item's result, or plan it as a new leaf."""
-        refused = _card_refusal(item, found.unknown, ltime, self.window)
+        refused = card_refusal(item, found.unknown, ltime, self.window)
         if refused is not None:
             plan.results[pos] = refusal(refused)
             return
-        key, stored = _credit_key(tx, found, item, ltime)
+        key, stored = credit_key(tx, found, item, ltime)
         if stored is not None:
             plan.results[pos] = stored
             return
@@ -127,14 +133,14 @@ class Appender:
         if item.payment_key in found.settled:
             # Refunded to its payer (or reverted by a recovery) after the window: kept as
             # evidence, never credited.
-            _evidence(tx, "settled-late", item, -1, ltime)
+            evidence(tx, "settled-late", item, -1, ltime)
             plan.results[pos] = refusal(
                 SubmitError(409, "this payment was %s to its payer after the settlement "
                             "window; the record is kept as evidence"
                             % found.settled[item.payment_key])
             )  # fmt: skip
             return
-        _payer_evidence(tx, found, plan, item, ltime)
+        payer_evidence(tx, found, plan, item, ltime)
         plan.add_leaf(pos, item, key)
 
     def _follow_first(self, tx, items, plan, ltime):
@@ -166,7 +172,7 @@ class Appender:
                 NewLeaf(index, key, item.data, item.record_hash, item.payer_key, item.payer_id,
                         item.counter, item.recipient_id, item.amount, ltime, receipts[k])
             )  # fmt: skip
-            plan.results[pos] = _accepted(receipts[k], index, tree_size)
+            plan.results[pos] = accepted(receipts[k], index, tree_size)
         tx.add_leaves(leaves)
         tx.add_nodes(nodes)
         vouchers = {}
@@ -194,105 +200,10 @@ class Appender:
         return set(asked) - found
 
     def _conflict(self, tx, item, index, ltime):
-        _evidence(tx, "identity-conflict", item, index, ltime)
+        evidence(tx, "identity-conflict", item, index, ltime)
         return refusal(
             SubmitError(409, "another record for this payment is already stored", index)
         )
-
-
-def _credit_key(tx, found, item, ltime):
-    """(key, None): the key item's leaf is stored under; or (None, result) when a stored leaf
-    already credits what item would."""
-    stored = found.stored.get(item.identity)
-    if stored is None:
-        return item.identity, None
-    if _same_credit(stored, item):
-        return None, _stored(stored)
-    # Another record of this challenge, also signed by its recipient card, with another
-    # amount: only modified firmware on both sides makes one (an honest payer signs the
-    # challenge's amount, an honest recipient signs one record per challenge). An amount not
-    # credited yet is credited as a leaf of its own, under the identity and its H(record), and
-    # the evidence bars the payer (docs/PROTOCOL.md section 7.3).
-    same = _same_amount(tx, item)
-    if same is not None:
-        return None, _stored(same)
-    _evidence_once(tx, "identity-conflict", item, ltime)
-    return item.identity + item.record_hash, None
-
-
-def _payer_evidence(tx, found, plan, item, ltime):
-    """Evidence against the payer of a record that is credited anyway: revoked, or a clone."""
-    if item.payer_id in found.late:
-        # The recipient followed the rules: the payer's stamp was fresh at its L-time. It is
-        # credited, and the evidence shows the issuer what the revoked card spent (which it
-        # bears, docs/PROTOCOL.md section 7.3); the payment is never in doubt, and a revoked
-        # payer is never refunded.
-        _evidence_once(tx, "revoked-payer", item, ltime)
-    pair = (item.payer_key, item.counter)
-    clash = found.used.get(pair, plan.counters.get(pair))
-    if clash is None and found.journalled.get(pair, {item.payment_key}) != {item.payment_key}:
-        clash = -1
-    if clash is not None:
-        # Two payments signed with one counter prove a clone (or modified firmware with the
-        # real key). The recipient could not tell offline and followed the rules: it is
-        # credited like any other, and the overspend that follows falls on the payer's ledger,
-        # which the evidence names (docs/PROTOCOL.md section 7.3).
-        _evidence(tx, "counter-reuse", item, clash, ltime)
-
-
-def _same_credit(leaf, item):
-    """Whether the StoredLeaf `leaf` credits what `item` would: the same record (re-encoded,
-    or sent again), or the same amount for the same challenge. Either way the recipient gets
-    the stored receipt, which names its IdUB and ChallID, and a payment of the challenge that
-    no leaf holds is refunded to its payer."""
-    return bytes(leaf.record_hash) == item.record_hash or int(leaf.amount) == item.amount
-
-
-def _same_amount(tx, item):
-    """A leaf of `item`'s challenge stored under an extended key (identity || H(record)) that
-    credits what `item` would, if there is one."""
-    leaves = tx.extended_leaves(item.identity, len(item.record_hash))
-    return next((leaf for leaf in leaves if _same_credit(leaf, item)), None)
-
-
-def _stored(leaf):
-    receipt = bytes(leaf.receipt)
-    return _accepted(receipt, leaf.leaf_index, Receipt.decode(receipt).tree_size)
-
-
-def _card_refusal(item, unknown, ltime, window):
-    """Why the cards of `item` are refused, if they are: its payer's certificate not valid (a
-    record may come up to a window after the certificate ended: its recipient accepted it while
-    it was valid), or its recipient unknown to the issuer feed."""
-    if ltime < item.not_before or ltime > item.not_after + window:
-        return SubmitError(
-            403, "the payer card %s's certificate is not valid at L-time %d"
-            % (item.payer_id.hex(), ltime)
-        )  # fmt: skip
-    if item.recipient_id in unknown:
-        return SubmitError(422, "unknown recipient card %s" % item.recipient_id.hex())
-    return None
-
-
-def _accepted(receipt, index, tree_size):
-    return {
-        "status": 200,
-        "receipt": receipt.hex(),
-        "leaf_index": int(index),
-        "tree_size": int(tree_size),
-    }
-
-
-def _evidence_once(tx, kind, item, ltime):
-    """Evidence that names no other leaf, stored once per payment however often its recipient
-    submits the record again."""
-    if tx.has_evidence(kind, item.identity):
-        return
-    _evidence(tx, kind, item, -1, ltime)
-
-
-def _evidence(tx, kind, item, conflicts_with, ltime):
-    tx.add_evidence(kind, item.identity, item.payer_id, item.data, conflicts_with, ltime)
 
 
 def _setup_process(url, signer, window, signer_processes):
