@@ -1,5 +1,6 @@
 """Reconciliation and recovery, as the issuer and the CA carry them out with the logger
-(docs/PROTOCOL.md, "Settlement and recovery"; the logger's side is icpurse.logger.settlement).
+(docs/PROTOCOL.md, "Settlement and recovery"; the logger's side is
+icpurse.logger.service.settlement).
 
 - `refund_due`: every in-doubt payment whose settlement window has passed is refunded to its
   payer with a voucher raised by the amount; the logger settles the payment in the same step,

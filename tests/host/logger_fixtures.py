@@ -14,7 +14,7 @@ from mp_support import ROOT, need
 from starlette.testclient import TestClient
 
 from icpurse.crypto_pyca import PycaBackend
-from icpurse.logger.app import build_app
+from icpurse.logger.api import build_app
 from icpurse.logger.client import LoggerClient
 from icpurse.logger.service import LoggerService
 from icpurse.logger.storage import open_storage

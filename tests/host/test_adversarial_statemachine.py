@@ -71,7 +71,7 @@ from hypothesis.stateful import (
 from logger_fixtures import WINDOW, LoggerWorld, drop_schema, postgres_url
 
 from icpurse.logger.client import LoggerError
-from icpurse.logger.settlement import payment_identity, payment_key
+from icpurse.logger.service.journals import payment_identity, payment_key
 from icpurse.terminal import TransferInDoubt, TransferRefused, transfer
 from purse import proto
 from purse.client import CardError, WrongPayment

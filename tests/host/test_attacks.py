@@ -10,7 +10,7 @@ from _example import NOT_AFTER, NOT_BEFORE
 from logger_fixtures import WINDOW
 
 from icpurse.logger.client import LoggerError
-from icpurse.logger.settlement import payment_key
+from icpurse.logger.service.journals import payment_key
 from icpurse.terminal import TransferInDoubt, transfer
 from purse import proto
 from purse.client import CardError

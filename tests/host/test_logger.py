@@ -256,7 +256,7 @@ def _schema_2_database(path, holds_a_record):
     """A SQLite log database as icpurse protocol 1 left it (schema 2)."""
     import sqlite3
 
-    from icpurse.logger.storage import MIGRATIONS_SQLITE
+    from icpurse.logger.storage.migrations import MIGRATIONS_SQLITE
 
     with sqlite3.connect(path) as conn:
         for migration in MIGRATIONS_SQLITE[:2]:

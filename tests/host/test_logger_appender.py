@@ -9,8 +9,8 @@ import time
 
 from logger_fixtures import LoggerWorld
 
-from icpurse.logger.appender import AppenderProcess
 from icpurse.logger.client import LoggerError
+from icpurse.logger.service.appender import AppenderProcess
 from purse.records.logger import Receipt
 
 

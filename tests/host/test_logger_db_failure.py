@@ -17,7 +17,7 @@ import time
 import pytest
 from logger_fixtures import LoggerWorld, drop_schema, named_postgres_url
 
-from icpurse.logger import app
+from icpurse.logger.api import app
 from icpurse.logger.client import LoggerClient, LoggerError
 from purse.records.logger import Ticket
 

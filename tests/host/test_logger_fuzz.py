@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from icpurse.bench.loadgen import LoadGenerator
 from icpurse.crypto_pyca import PycaBackend
-from icpurse.logger.app import build_app
+from icpurse.logger.api import build_app
 from icpurse.logger.service import LoggerService
 from icpurse.logger.storage import open_storage
 from purse.crypto.backend import Signer

@@ -12,7 +12,7 @@ import time
 import pytest
 from logger_fixtures import LoggerWorld
 
-from icpurse.logger import service as service_module
+from icpurse.logger.service import logger_service as service_module
 from purse.records.logger import Ticket
 
 NONCE = "5a" * 16

@@ -27,7 +27,7 @@ from icpurse.authority import AuthorityError
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
 from icpurse.crypto_pyca import PycaBackend
-from icpurse.logger.app import build_app
+from icpurse.logger.api import build_app
 from icpurse.logger.client import LoggerClient
 from icpurse.logger.service import LoggerService
 from icpurse.logger.storage import open_storage

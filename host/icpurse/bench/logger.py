@@ -27,8 +27,9 @@ from icpurse.bench import proctree
 from icpurse.bench.loaddriver import drive, record_requests
 from icpurse.bench.loadgen import LoadGenerator
 from icpurse.crypto_pyca import PycaBackend
-from icpurse.logger import appender, signing, verifier
+from icpurse.logger import signing, verifier
 from icpurse.logger.process import LoggerProcess
+from icpurse.logger.service import appender
 from icpurse.progress import progress
 
 # The latency search's loads, (records per request, concurrent clients), with more and more

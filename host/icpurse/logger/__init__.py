@@ -1,4 +1,6 @@
-"""The third-party logger L: storage, Merkle tree, HTTP service and client."""
+"""The third-party logger L: its HTTP API (api/), its rules (service/), all of its SQL
+(storage/), what a client needs (client/), and the Merkle tree, worker processes, signers,
+verifiers and sequencer they share."""
 
 # The settlement window (docs/PROTOCOL.md section 7.1): how long, in seconds of L-time, a
 # payment may stay unlogged before it is refunded, and a revoked card's late logs still count.

@@ -16,13 +16,14 @@ that is not complete, so a KeyError always means missing or damaged storage.
 
 Proofs are PATH (section 2.1.3.1) and PROOF (section 2.1.4.1), written as loops over the same
 split on the largest power of two below the range size; each costs O(log^2 n) reads at worst.
-Their verifiers live in `merkle_proofs`, re-exported here. A request for a proof the RFC does
-not define (index >= size, old size 0 or above the new size) raises ProofError, the same error
-a failed verification raises, so the service answers both as a client error. ValueError is kept
-for the sequencer's own mistakes: a negative size or a leaf hash of the wrong length.
+Their verifiers live in `client.merkle_proofs`, re-exported here. A request for a proof the
+RFC does not define (index >= size, old size 0 or above the new size) raises ProofError, the
+same error a failed verification raises, so the service answers both as a client error.
+ValueError is kept for the sequencer's own mistakes: a negative size or a leaf hash of the
+wrong length.
 """
 
-from icpurse.logger.merkle_proofs import (
+from icpurse.logger.client.merkle_proofs import (
     EMPTY_ROOT,
     HASH_SIZE,
     ProofError,

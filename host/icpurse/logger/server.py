@@ -17,8 +17,8 @@ that several worker processes (`--workers N`) each build the same service.
 import os
 
 from icpurse.authority import keys
-from icpurse.logger.app import build_app
-from icpurse.logger.service import LoggerService
+from icpurse.logger.api.app import build_app
+from icpurse.logger.service.logger_service import LoggerService
 from icpurse.logger.storage import open_storage
 
 

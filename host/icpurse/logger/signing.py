@@ -5,7 +5,7 @@ waits for them. pyca/cryptography releases the interpreter for each signature, b
 encoding a receipt takes it back, and on threads of the service process that competes with the
 event loop and the sequencer. Measured with `icpurse bench logger`'s batch load, the service
 process spent about 245 µs of CPU a record with signer threads and about 140 µs with signer
-processes, and batched throughput rose by a fifth. The appender (appender.py, on the
+processes, and batched throughput rose by a fifth. The appender (service/appender.py, on the
 sequencer's thread or in a process of its own, whose children the signers then are) hands each
 worker an equal share of a batch and waits for the answers (workers.py). A small batch is signed on
 the calling thread, where a round trip to a process would cost more than the signatures. With

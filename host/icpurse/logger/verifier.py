@@ -65,9 +65,9 @@ class Prepared:
          self.chall_id, g1, self.amount, self.voucher, self.not_before,
          self.not_after) = fields  # fmt: skip
         self.data = data
-        self.fields = fields  # What goes on to an appender process (appender.py).
-        # The challenge's identity and the payment's key, as settlement.payment_identity and
-        # settlement.payment_key make them from a Payment.
+        self.fields = fields  # What goes on to an appender process (service/appender.py).
+        # The challenge's identity and the payment's key, as service.journals.payment_identity
+        # and service.journals.payment_key make them from a Payment.
         self.identity = self.payer_key + self.chall_id + g1
         self.payment_key = self.identity + f.u32(self.counter)
 

@@ -22,7 +22,7 @@ import httpx2
 
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger import merkle
-from icpurse.logger.answers import (
+from icpurse.logger.client.answers import (
     CARD_COLUMNS,
     EVIDENCE_COLUMNS,
     IN_DOUBT_COLUMNS,

@@ -8,10 +8,11 @@ once: an identical resubmission, or another record of the same amount, gets the 
 with a payer counter already used is credited with evidence of the clone (appender.py).
 Record formats and checks come from purse.records; signatures go through the pyca backend.
 
-A submission passes two stages. The verifier pool (verifier.py) parses the record and checks
-its signatures, in worker processes. The sequencer (sequencer.py) then gathers what waits into
-one batch, which the appender (appender.py) checks against what is stored and appends in one
-transaction, on the sequencer's thread or in a process of its own that the event loop awaits.
+A submission passes two stages. The verifier pool (icpurse.logger.verifier) parses the record
+and checks its signatures, in worker processes. The sequencer (icpurse.logger.sequencer) then
+gathers what waits into one batch, which the appender (appender.py) checks against what is
+stored and appends in one transaction, on the sequencer's thread or in a process of its own
+that the event loop awaits.
 """
 
 import shutil
@@ -19,10 +20,13 @@ import time
 
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger import DEFAULT_WINDOW
-from icpurse.logger.appender import Appender, AppenderProcess, refusal
-from icpurse.logger.ledger import LedgerViews, SubmitError
 from icpurse.logger.sequencer import Overloaded, Sequencer
-from icpurse.logger.settlement import SettlementViews
+from icpurse.logger.service.appender import Appender, AppenderProcess
+from icpurse.logger.service.errors import SubmitError, Unavailable, refusal
+from icpurse.logger.service.journals import JournalViews
+from icpurse.logger.service.ledger import LedgerViews
+from icpurse.logger.service.settlement import SettlementViews
+from icpurse.logger.service.totals import TotalsViews
 from icpurse.logger.storage import StorageError
 from icpurse.logger.verifier import Prepared, VerifierPool
 from icpurse.logger.workers import WorkerFailed, describe
@@ -33,18 +37,11 @@ MAX_BATCH_RECORDS = 1000
 HEARTBEAT_SECONDS = 2.0
 FRESH_SECONDS = 10.0
 MIN_FREE_BYTES = 64 * 1024 * 1024
-# An upsert, so that workers writing their heartbeats at once never collide.
-_HEARTBEAT = (
-    "INSERT INTO heartbeat (id, ltime) VALUES (1, ?)"
-    " ON CONFLICT (id) DO UPDATE SET ltime = excluded.ltime"
-)
+
+__all__ = ["DEFAULT_WINDOW", "LoggerService", "Unavailable"]
 
 
-class Unavailable(Exception):
-    """The logger cannot promise to store a record now (503, Retry-After)."""
-
-
-class LoggerService(SettlementViews, LedgerViews):
+class LoggerService(SettlementViews, JournalViews, TotalsViews, LedgerViews):
     """The logger. With `sequencer_process`, batches are appended in a process of their own
     (appender.py); otherwise on the sequencer's thread."""
 
@@ -74,7 +71,7 @@ class LoggerService(SettlementViews, LedgerViews):
         if stored is None:
             if given is None:
                 raise StorageError("a new logger database needs the %s" % name.replace("_", " "))
-            self.storage.write([("INSERT INTO meta (key, value) VALUES (?, ?)", (name, given))])
+            self.storage.put_meta(name, given)
             return bytes(given)
         if given is not None and bytes(given) != stored:
             raise StorageError("this database belongs to another %s" % name.replace("_", " "))
@@ -88,9 +85,7 @@ class LoggerService(SettlementViews, LedgerViews):
             value = DEFAULT_WINDOW if given is None else int(given)
             if not 0 <= value < 2**32:
                 raise StorageError("the settlement window must be 0 to 2**32 - 1 seconds")
-            self.storage.write(
-                [("INSERT INTO meta (key, value) VALUES (?, ?)", ("window", str(value).encode()))]
-            )
+            self.storage.put_meta("window", str(value).encode())
             return value
         value = int(stored.decode())
         if given is not None and int(given) != value:
@@ -116,8 +111,8 @@ class LoggerService(SettlementViews, LedgerViews):
     async def submit(self, records):
         """Check and store records; one result per record, in order (dicts for the API).
 
-        Parsing and signature checks run in the verifier pool (verifier.py), the checks against
-        stored state in the sequencer's transaction.
+        Parsing and signature checks run in the verifier pool (icpurse.logger.verifier), the
+        checks against stored state in the sequencer's transaction.
         """
         try:
             checked = await self.verifier.check(records)
@@ -179,5 +174,8 @@ class LoggerService(SettlementViews, LedgerViews):
         return Ticket(bytes(nonce), self.ltime()).sign(self.signer).encode()
 
     def heartbeat(self):
-        ltime = self.ltime()
-        self.storage.write([(_HEARTBEAT, (ltime,))])
+        self.storage.write_heartbeat(self.ltime())
+
+    def checkpoint_wal(self):
+        """Copy the write-ahead log into the database (SQLite; storage.checkpoint_wal)."""
+        self.storage.checkpoint_wal()

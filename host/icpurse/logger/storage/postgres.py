@@ -7,14 +7,8 @@ Several service workers share one database: the sequencer's transaction takes a 
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from icpurse.logger.storage import (
-    MIGRATIONS_POSTGRES,
-    Storage,
-    StorageError,
-    _first_line,
-    _migrate,
-    shown,
-)
+from icpurse.logger.storage.base import Storage, StorageError, _first_line, shown
+from icpurse.logger.storage.migrations import MIGRATIONS_POSTGRES, migrate
 
 # Key of the advisory lock the sequencer holds while it appends ("icpurse" in ASCII).
 SEQUENCER_LOCK = 0x6963707572736500
@@ -42,7 +36,7 @@ class PostgresStorage(Storage):
         except (psycopg.Error, Exception) as exc:  # noqa: BLE001 - the pool raises its own types.
             raise StorageError("cannot reach PostgreSQL at %s: %s" % (shown(url), exc)) from None
         with self.pool.connection() as conn:
-            _migrate(self, conn, MIGRATIONS_POSTGRES)
+            migrate(self, conn, MIGRATIONS_POSTGRES)
 
     @staticmethod
     def _is_failure(exc):

@@ -4,19 +4,10 @@ reconstructed balances, alerts; and the feeds it takes from the issuer (vouchers
 `backend`, `ca_key`, `issuer_key` and `ltime()` from it."""
 
 from icpurse.logger import merkle
+from icpurse.logger.service.errors import SubmitError
 from purse.errors import CryptoError, RecordError
 from purse.records.checkpoint import Checkpoint
 from purse.records.credentials import RevocationList
-
-
-class SubmitError(Exception):
-    """A record refused before or while sequencing; `status` is the HTTP status to answer."""
-
-    def __init__(self, status, reason, conflicts_with=None):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.conflicts_with = conflicts_with
 
 
 class LedgerViews:
@@ -28,22 +19,19 @@ class LedgerViews:
     def checkpoint(self):
         """The signed checkpoint of the current tree (made and stored if the tree grew)."""
         size = self.storage.tree_size()
-        row = self.storage.one("SELECT record FROM checkpoints WHERE tree_size = ?", (size,))
-        if row is not None:
-            return bytes(row[0])
+        stored = self.storage.checkpoint_record(size)
+        if stored is not None:
+            return stored
         root = merkle.root(size, self.storage.node_getter())
         record = Checkpoint(size, root, self.ltime()).sign(self.signer).encode()
-        self.storage.write(
-            [("INSERT INTO checkpoints (tree_size, root, record) VALUES (?, ?, ?)"
-              " ON CONFLICT (tree_size) DO NOTHING", (size, root, record))]
-        )  # fmt: skip
+        self.storage.add_checkpoint(size, root, record)
         return record
 
     def leaf(self, index):
-        row = self.storage.one("SELECT record, receipt FROM leaves WHERE leaf_index = ?", (index,))
-        if row is None:
+        entry = self.storage.leaf(index)
+        if entry is None:
             raise KeyError(index)
-        return bytes(row[0]), bytes(row[1])
+        return bytes(entry.record), bytes(entry.receipt)
 
     def inclusion(self, index, size):
         return merkle.inclusion_proof(index, size, self.storage.node_getter())
@@ -52,10 +40,7 @@ class LedgerViews:
         return merkle.consistency_proof(old, new, self.storage.node_getter())
 
     def known_card(self, card_id):
-        return (
-            self.storage.one("SELECT 1 FROM vouchers WHERE card_id = ?", (bytes(card_id),))
-            is not None
-        )
+        return self.storage.known_card(bytes(card_id))
 
     def card(self, card_id):
         """History and reconstructed balance: issued (vouchers) + received - paid, where paid
@@ -63,18 +48,9 @@ class LedgerViews:
         refunded) and a balance carried over to a successor (see settlement.py)."""
         card_id = bytes(card_id)
         sums = self.card_sums(card_id)
-        history = self.storage.all(
-            "SELECT leaf_index, payer_id, recipient_id, amount, counter, ltime FROM leaves"
-            " WHERE payer_id = ? OR recipient_id = ? ORDER BY leaf_index",
-            (card_id, card_id),
-        )
-        successor = self.storage.one(
-            "SELECT successor, amount, statement FROM recoveries WHERE card_id = ?", (card_id,)
-        )
-        predecessor = self.storage.one(
-            "SELECT card_id FROM recoveries WHERE successor = ?", (card_id,)
-        )
-        info = {
+        successor = self.storage.recovery(card_id)
+        predecessor = self.storage.predecessor(card_id)
+        return {
             "card_id": card_id.hex(),
             "known": self.known_card(card_id),
             "issued": sums["issued"],
@@ -83,22 +59,11 @@ class LedgerViews:
             "balance": sums["balance"],
             "revoked": self.is_revoked(card_id),
             "in_doubt": self.in_doubt(card_id),
-            "successor": None if successor is None else bytes(successor[0]).hex(),
-            "statement": None if successor is None else bytes(successor[2]).hex(),
-            "predecessor": None if predecessor is None else bytes(predecessor[0]).hex(),
-            "history": [
-                {
-                    "leaf_index": int(r[0]),
-                    "direction": "paid" if bytes(r[1]) == card_id else "received",
-                    "counterpart": bytes(r[2] if bytes(r[1]) == card_id else r[1]).hex(),
-                    "amount": int(r[3]),
-                    "payer_counter": int(r[4]),
-                    "ltime": int(r[5]),
-                }
-                for r in history
-            ],
+            "successor": None if successor is None else bytes(successor.successor).hex(),
+            "statement": None if successor is None else bytes(successor.statement).hex(),
+            "predecessor": None if predecessor is None else bytes(predecessor).hex(),
+            "history": [_history(leaf, card_id) for leaf in self.storage.card_leaves(card_id)],
         }
-        return info
 
     def alerts(self):
         """Overspending payers and cryptographic proofs of clones (reused payer counters)."""
@@ -111,10 +76,7 @@ class LedgerViews:
         # section 7.3). Payments beyond those no recipient following the rules accepts, so
         # they count again; and a revoked, cloned or modified card is judged on every payment.
         barred = self.barred()
-        payers = self.storage.all(
-            "SELECT payer_id FROM leaves UNION SELECT payer_id FROM payments"
-        )
-        for (payer_id,) in payers:
+        for payer_id in self.storage.payers():
             payer_id = bytes(payer_id)
             sums = self.judged_sums(payer_id, barred)
             if sums["balance"] < 0:
@@ -123,20 +85,17 @@ class LedgerViews:
                      "received": sums["received"],
                      "paid": sums["paid"] + sums["unlogged_paid"]}
                 )  # fmt: skip
-        evidence = self.storage.all(
-            "SELECT kind, payer_id, record, conflicts_with, ltime FROM evidence ORDER BY id"
-        )
         return {
             "overspend": overspend,
             "evidence": [
                 {
-                    "kind": r[0],
-                    "payer_id": bytes(r[1]).hex(),
-                    "record": bytes(r[2]).hex(),
-                    "conflicts_with": int(r[3]),
-                    "ltime": int(r[4]),
+                    "kind": e.kind,
+                    "payer_id": bytes(e.payer_id).hex(),
+                    "record": bytes(e.record).hex(),
+                    "conflicts_with": int(e.conflicts_with),
+                    "ltime": int(e.ltime),
                 }
-                for r in evidence
+                for e in self.storage.evidence()
             ],
         }
 
@@ -165,21 +124,43 @@ class LedgerViews:
             raise SubmitError(409, "a revocation list as new or newer is already served")
         # The settlement window of a newly revoked card starts when the logger learns of it.
         ltime = self.ltime()
-        statements = [("INSERT INTO revocations VALUES (?, ?)", (rl.sequence, rl.encode()))]
-        for card_id in rl.revoked:
-            statements.append(
-                ("INSERT INTO revoked_cards (card_id, ltime) VALUES (?, ?)"
-                 " ON CONFLICT (card_id) DO NOTHING", (bytes(card_id), ltime))
-            )  # fmt: skip
-        self.storage.write(statements)
+        self.storage.add_revocation(
+            rl.sequence, rl.encode(), [bytes(card_id) for card_id in rl.revoked], ltime
+        )
         return rl
 
     def revocation(self):
-        row = self.storage.one("SELECT record FROM revocations ORDER BY sequence DESC LIMIT 1")
-        return None if row is None else bytes(row[0])
+        return self.storage.latest_revocation()
 
     def is_revoked(self, card_id):
         # Every card any list named: the CA's lists leave out cards revoked long ago (their
         # stamps are stale), but the logger never forgets them.
-        row = self.storage.one("SELECT 1 FROM revoked_cards WHERE card_id = ?", (bytes(card_id),))
-        return row is not None
+        return self.storage.is_revoked(bytes(card_id))
+
+    # --- what the audit reads whole -----------------------------------------------------------
+
+    def latest_voucher(self, card_id):
+        """The card's newest voucher record, or None."""
+        voucher = self.storage.latest_voucher(bytes(card_id))
+        return None if voucher is None else bytes(voucher.record)
+
+    def table_page(self, table, start, limit):
+        """A page of a ledger table (storage.tables.LEDGER_TABLES), as tuples of columns."""
+        return self.storage.table_page(table, start, limit)
+
+    def leaves_page(self, start, limit):
+        """A page of leaves (storage.tables.LEAF_COLUMNS), as tuples of columns."""
+        return self.storage.leaves_page(start, limit)
+
+
+def _history(leaf, card_id):
+    """A CardLeaf as the card's history shows it."""
+    paid = bytes(leaf.payer_id) == card_id
+    return {
+        "leaf_index": int(leaf.leaf_index),
+        "direction": "paid" if paid else "received",
+        "counterpart": bytes(leaf.recipient_id if paid else leaf.payer_id).hex(),
+        "amount": int(leaf.amount),
+        "payer_counter": int(leaf.counter),
+        "ltime": int(leaf.ltime),
+    }

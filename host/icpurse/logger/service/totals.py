@@ -1,0 +1,104 @@
+"""The ledger totals of the logger's settlement: a card's reconstructed balance, the cards not
+in good standing, a journalled payment's state and the ledger identity the audit checks
+(docs/PROTOCOL.md, "Settlement and recovery").
+
+The functions take `db`, the storage or the sequencer's transaction: both have the named
+queries of icpurse.logger.storage. LoggerService inherits `TotalsViews`.
+"""
+
+from purse import proto
+
+
+class TotalsViews:
+    def refund_delay(self):
+        """Seconds of L-time after the logger first saw a payment before it may be refunded:
+        the window, and never less than proto.REFUND_DELAY_MIN, so that no recipient can still
+        credit it (its challenge lives proto.CHALLENGE_TTL_MS at most)."""
+        return max(self.window, proto.REFUND_DELAY_MIN)
+
+    def barred(self):
+        """The cards that are not in good standing: revoked, or proven by evidence to have
+        reused a payer counter (a clone) or signed two amounts for one challenge (modified
+        firmware). They are never refunded, and the overspend alert counts every payment of
+        theirs."""
+        return self.storage.barred_cards()
+
+    def card_sums(self, card_id):
+        """The reconstructed balance and its parts."""
+        return sums(self.storage, bytes(card_id))
+
+    def judged_sums(self, card_id, barred):
+        """The card's sums as the overspend alert judges them (`barred`: self.barred())."""
+        return judged_sums(self.storage, bytes(card_id), barred)
+
+    def ledger(self):
+        """Totals of the ledger identity (docs/PROTOCOL.md): loads - redeemed = Σ card balances
+        + in-doubt + recoveries not yet loaded, with every card's reconstructed balance."""
+        return self.storage.append(_ledger)
+
+
+def _ledger(tx):
+    accounts = tx.redemption_accounts()
+    cards = tx.voucher_cards()
+    balances = {c.hex(): sums(tx, c) for c in cards if c not in accounts}
+    redeemed = sum(sums(tx, c)["received"] for c in accounts)
+    loads = 0
+    for card_id in cards:
+        loads += loaded(tx, card_id)
+    return {
+        "loads": int(loads),
+        "redeemed": int(redeemed),
+        "accounts": sorted(c.hex() for c in accounts),
+        "balances": sum(b["balance"] for b in balances.values()),
+        "in_doubt": tx.in_doubt_total(),
+        "recoveries_unloaded": tx.unloaded_recoveries_total(),
+        "shortfall": tx.shortfall_total(),
+        "tree_size": int(tx.tree_size()),
+        "cards": balances,
+    }
+
+
+def judged_sums(db, card_id, barred):
+    """A card's sums as the overspend alert judges them: every payment of a card in `barred`,
+    and for any other the payments up to the last stamp the card took and beyond the next
+    JOURNAL_MAX. The stamp the card took is the newest one its journalled payments show, not
+    the newest L signed: anyone may ask L for a stamp, but a card takes one only with its
+    outbox receipted (wallet.credentials.take_stamp)."""
+    if card_id in barred:
+        return sums(db, card_id)
+    shown = db.latest_shown(card_id)
+    return sums(db, card_id, 0 if shown is None else int(shown))
+
+
+def payment_state(db, key):
+    """A journalled payment's state: "logged", "in-doubt", or how it was settled."""
+    if db.payment_logged(key):
+        return "logged"
+    kind = db.settlement_kind(key)
+    return "in-doubt" if kind is None else kind
+
+
+def loaded(db, card_id):
+    """What the issuer loaded onto a card for value: its issued total less refunds and
+    recovered balances."""
+    parts = db.load_parts(card_id)
+    return parts.issued - parts.refunds - parts.recovered
+
+
+def sums(db, card_id, stamped=None):
+    """A card's reconstructed balance: issued + received - paid, where paid counts logged
+    payments, in-doubt and refunded journal payments (the card debited them), and what a
+    recovery carried to the successor (less the shortfall of an overspent card, so that a
+    closed card always ends at 0); reverted payments count for nothing. With `stamped`, the
+    payer counter of the card's last stamp, paid leaves out the payments the card may make
+    after it (the next JOURNAL_MAX counters), which may spend credits not logged yet."""
+    skipped = None if stamped is None else (stamped, stamped + proto.JOURNAL_MAX)
+    t = db.card_totals(card_id, skipped)
+    return {
+        "issued": t.issued,
+        "received": t.received,
+        "paid": t.paid,
+        "unlogged_paid": t.unlogged,
+        "carried_over": t.carried,
+        "balance": t.issued + t.received - t.paid - t.unlogged - t.carried,
+    }

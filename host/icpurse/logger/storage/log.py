@@ -1,0 +1,140 @@
+"""The queries of the log itself: leaves, Merkle nodes, checkpoints, evidence, trust anchors,
+revocations and the heartbeat.
+
+`LogReads` needs `one` and `all`, which both a Storage (each read on its own) and the
+sequencer's transaction have; `LogWrites` needs the transaction's `run` and `run_many`;
+`LogFeeds` writes through `Storage.write`, in a transaction of its own.
+"""
+
+from icpurse.logger.storage.rows import CardLeaf, Evidence, LeafEntry
+
+# An upsert, so that workers writing their heartbeats at once never collide.
+_HEARTBEAT = (
+    "INSERT INTO heartbeat (id, ltime) VALUES (1, ?)"
+    " ON CONFLICT (id) DO UPDATE SET ltime = excluded.ltime"
+)
+
+
+class LogReads:
+    def tree_size(self):
+        row = self.one("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM leaves")
+        return row[0]
+
+    def node_getter(self):
+        """A `get(level, index)` over committed nodes, for Merkle roots and proofs."""
+
+        def get(level, index):
+            row = self.one("SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index))
+            if row is None:
+                raise KeyError((level, index))
+            return bytes(row[0])
+
+        return get
+
+    def meta(self, key):
+        row = self.one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else bytes(row[0])
+
+    def checkpoint_record(self, tree_size):
+        """The signed checkpoint stored for `tree_size`, or None."""
+        row = self.one("SELECT record FROM checkpoints WHERE tree_size = ?", (tree_size,))
+        return None if row is None else bytes(row[0])
+
+    def leaf(self, index):
+        """The LeafEntry at `index`, or None."""
+        row = self.one("SELECT record, receipt FROM leaves WHERE leaf_index = ?", (index,))
+        return None if row is None else LeafEntry._make(row)
+
+    def card_leaves(self, card_id):
+        """The leaves that `card_id` paid or received, as CardLeaf rows in log order."""
+        rows = self.all(
+            "SELECT leaf_index, payer_id, recipient_id, amount, counter, ltime FROM leaves"
+            " WHERE payer_id = ? OR recipient_id = ? ORDER BY leaf_index",
+            (card_id, card_id),
+        )
+        return [CardLeaf._make(r) for r in rows]
+
+    def payers(self):
+        """Every card that paid, by a leaf or in a journal."""
+        rows = self.all("SELECT payer_id FROM leaves UNION SELECT payer_id FROM payments")
+        return [r[0] for r in rows]
+
+    def evidence(self):
+        """Every piece of evidence, as Evidence rows in the order it was stored."""
+        rows = self.all(
+            "SELECT kind, payer_id, record, conflicts_with, ltime FROM evidence ORDER BY id"
+        )
+        return [Evidence._make(r) for r in rows]
+
+    def has_evidence(self, kind, identity):
+        row = self.one("SELECT 1 FROM evidence WHERE kind = ? AND identity = ?", (kind, identity))
+        return bool(row)
+
+    def latest_revocation(self):
+        row = self.one("SELECT record FROM revocations ORDER BY sequence DESC LIMIT 1")
+        return None if row is None else bytes(row[0])
+
+    def is_revoked(self, card_id):
+        """Whether any revocation list named the card."""
+        row = self.one("SELECT 1 FROM revoked_cards WHERE card_id = ?", (card_id,))
+        return row is not None
+
+    def revoked_at(self, card_id):
+        """The L-time the logger learned of the card's revocation, or None."""
+        row = self.one("SELECT ltime FROM revoked_cards WHERE card_id = ?", (card_id,))
+        return None if row is None else row[0]
+
+
+class LogWrites:
+    def add_evidence(self, kind, identity, payer_id, record, conflicts_with, ltime):
+        self.run(
+            "INSERT INTO evidence (kind, identity, payer_id, record, conflicts_with, ltime)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (kind, identity, payer_id, record, conflicts_with, ltime),
+        )
+
+    def add_leaves(self, leaves):
+        """Insert NewLeaf rows."""
+        self.run_many(
+            "INSERT INTO leaves (leaf_index, identity, record, record_hash, payer_key, payer_id,"
+            " counter, recipient_id, amount, ltime, receipt) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            leaves,
+        )
+
+    def add_nodes(self, nodes):
+        """Insert Merkle nodes, (level, index, hash) each."""
+        self.run_many("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
+
+    def add_seen_vouchers(self, vouchers):
+        """Record the vouchers that records showed, (card_id, sequence, issued, PkU, record)
+        each, unless their row is already there."""
+        self.run_many(
+            "INSERT INTO vouchers (card_id, sequence, issued, public_key, record)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (card_id, sequence) DO NOTHING",
+            vouchers,
+        )
+
+
+class LogFeeds:
+    def put_meta(self, key, value):
+        self.write([("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))])
+
+    def add_checkpoint(self, tree_size, root, record):
+        """Store a signed checkpoint, unless one for `tree_size` is already stored."""
+        self.write(
+            [("INSERT INTO checkpoints (tree_size, root, record) VALUES (?, ?, ?)"
+              " ON CONFLICT (tree_size) DO NOTHING", (tree_size, root, record))]
+        )  # fmt: skip
+
+    def add_revocation(self, sequence, record, card_ids, ltime):
+        """Store a revocation list, and when the logger first learned of each card it names."""
+        statements = [("INSERT INTO revocations VALUES (?, ?)", (sequence, record))]
+        for card_id in card_ids:
+            statements.append(
+                ("INSERT INTO revoked_cards (card_id, ltime) VALUES (?, ?)"
+                 " ON CONFLICT (card_id) DO NOTHING", (card_id, ltime))
+            )  # fmt: skip
+        self.write(statements)
+
+    def write_heartbeat(self, ltime):
+        self.write([(_HEARTBEAT, (ltime,))])
