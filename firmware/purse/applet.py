@@ -37,13 +37,13 @@ def _unload_transient():
                 pass
 
 
-class _BadP1P2(errors.PurseError):
+class BadP1P2(errors.PurseError):
     """P1 or P2 is not one this command takes."""
 
 
 # Exception class -> status word, most specific first (docs/DESIGN.md section 6).
 _STATUS = (
-    (_BadP1P2, proto.SW_WRONG_P1P2),
+    (BadP1P2, proto.SW_WRONG_P1P2),
     (errors.InsufficientFunds, proto.SW_FUNDS),
     (errors.LimitExceeded, proto.SW_LIMIT),
     (errors.UnknownChallenge, proto.SW_CHALLENGE_UNKNOWN),
@@ -80,7 +80,7 @@ LOG_REASONS = (
     errors.APDUError,
     errors.StoreError,
     errors.Refusal,
-    _BadP1P2,
+    BadP1P2,
 )
 
 
@@ -100,7 +100,7 @@ def status_for(exc):
 
 def _p1p2(cmd, p1=0, p2=0):
     if cmd.p1 != p1 or cmd.p2 != p2:
-        raise _BadP1P2("P1 P2 must be %02X %02X" % (p1, p2))
+        raise BadP1P2("P1 P2 must be %02X %02X" % (p1, p2))
 
 
 def _records(data):
@@ -165,7 +165,7 @@ def handle_generate_key(applet, cmd):
 
 def handle_install_trust(applet, cmd):
     if cmd.p1 not in (proto.TRUST_CA, proto.TRUST_ISSUER, proto.TRUST_LOGGER) or cmd.p2:
-        raise _BadP1P2("P1 names the trust anchor: 01, 02 or 03")
+        raise BadP1P2("P1 names the trust anchor: 01, 02 or 03")
     _wallet("credentials").install_trust(applet.card, cmd.p1, cmd.data)
     return b""
 
@@ -214,7 +214,7 @@ def handle_load_voucher(applet, cmd):
 
 def handle_make_challenge(applet, cmd):
     if cmd.p1 not in proto.SEAL_MODES or cmd.p2 not in (0, 1):
-        raise _BadP1P2("P1 is the seal mode, P2 01 asks for a ready-ticket")
+        raise BadP1P2("P1 is the seal mode, P2 01 asks for a ready-ticket")
     items = tlv.decode_all(cmd.data)
     if len(items) != 1 or items[0][0] != proto.TAG_AMOUNT or len(items[0][1]) != proto.U32_SIZE:
         raise errors.TLVError("MAKE CHALLENGE takes the amount, 85 04 x")
@@ -265,7 +265,7 @@ def handle_take_receipt(applet, cmd):
 
 def handle_read_outbox(applet, cmd):
     if cmd.p2:
-        raise _BadP1P2("P1 is the entry index, P2 00")
+        raise BadP1P2("P1 is the entry index, P2 00")
     return _wallet("recipient").outbox_record(applet.card, cmd.p1)
 
 

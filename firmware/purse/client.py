@@ -21,7 +21,7 @@ class CardReset(PurseError):
 RESET_RETRIES = 3
 
 
-class WrongPayment(Exception):
+class WrongPayment(PurseError):
     """The payer's answer does not answer the challenge the recipient made: a substituted or
     altered payment. Nothing was sent to the recipient."""
 

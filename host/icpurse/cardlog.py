@@ -21,7 +21,7 @@ _REASON_WORDS = {
     errors.APDUError: "the command APDU was malformed",
     errors.StoreError: "the card's stored state was damaged",
     errors.Refusal: "the card refused it",
-    applet._BadP1P2: "P1 or P2 was wrong",
+    applet.BadP1P2: "P1 or P2 was wrong",
 }
 
 

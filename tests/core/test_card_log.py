@@ -19,7 +19,7 @@ def test_a_refusal_is_logged_with_its_command_reason_and_status_word():
         a.client.make_challenge(10, 99)  # No such seal mode.
     with raises(CardError):
         a.client.pay(b"\x64\x00")  # An empty challenge: malformed.
-    bad_p1p2 = 1 + applet.LOG_REASONS.index(applet._BadP1P2)
+    bad_p1p2 = 1 + applet.LOG_REASONS.index(applet.BadP1P2)
     record = 1 + applet.LOG_REASONS.index(errors.RecordError)
     assert a.client.log() == [
         (proto.INS_MAKE_CHALLENGE, bad_p1p2, proto.SW_WRONG_P1P2),
