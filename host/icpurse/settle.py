@@ -1,5 +1,5 @@
 """Reconciliation and recovery, as the issuer and the CA carry them out with the logger
-(docs/PROTOCOL.md, "Settlement and recovery"; the logger's side is
+(docs/PROTOCOL.md sections 7.1 and 7.2; the logger's side is
 icpurse.logger.service.settlement).
 
 - `refund_due`: every in-doubt payment whose settlement window has passed is refunded to its

@@ -1,8 +1,9 @@
 """A logger service on a real database, with in-process cards that trust it.
 
-`make_logger(url)` builds the service and its Starlette app; `LoggerWorld` adds the worked
-example's authorities and cards (tests/core/_cards.py), feeds the issuer's vouchers to the
-logger, and gives a LoggerClient over the app (a Starlette TestClient is an httpx client).
+`LoggerWorld(url)` builds the service (LoggerService over open_storage(url)) and its Starlette app
+(icpurse.logger.api.build_app), adds the worked example's authorities and cards
+(tests/core/_cards.py), feeds the issuer's vouchers to the logger, and gives a LoggerClient over
+the app (a Starlette TestClient is an httpx client).
 """
 
 import os

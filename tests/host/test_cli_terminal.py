@@ -1,5 +1,6 @@
-"""`icpurse card info`, `icpurse pay` and `icpurse sync` against emulated cards over real ptys
-and a real logger process: their output, their exit statuses and their one-line errors."""
+"""`icpurse card info`, `icpurse card log`, `icpurse pay` and `icpurse sync` against emulated
+cards over real ptys and a real logger process: their output, their exit statuses and their
+one-line errors."""
 
 import os
 import threading

@@ -1,7 +1,7 @@
 """Recovery, reconciliation, clones and the audit, end to end: real authorities in their
 directories, the logger as a process with a two-second settlement window, emulated cards on
-ptys, and the `icpurse` commands an operator runs (docs/PROTOCOL.md, "Settlement and
-recovery")."""
+ptys, and the `icpurse` commands an operator runs (docs/PROTOCOL.md sections 7.1
+and 7.2)."""
 
 import sqlite3
 

@@ -1,7 +1,7 @@
 """The logger's signed balance statement of a recovered card. Host and logger code only: cards
 never import it.
 
-When a damaged or lost card is recovered (docs/PROTOCOL.md, "Recovery"), the logger closes
+When a damaged or lost card is recovered (docs/PROTOCOL.md section 7.2), the logger closes
 its ledger after the settlement window and signs what the card held — issued + logged credits
 - logged payments — and which card takes the balance over. The issuer loads the successor
 with a voucher for exactly that balance; anyone holding PkL can check the statement later.

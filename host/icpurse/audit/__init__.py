@@ -1,5 +1,5 @@
 """The audit: recompute the whole ledger from the logger's raw records and the issuer's own
-ledger, and list every anomaly (docs/PROTOCOL.md, "Audit").
+ledger, and list every anomaly (docs/PROTOCOL.md section 7.6).
 
 Nothing the logger computed is taken on trust. Each leaf is parsed again from its record bytes
 and its receipt checked with PkL; the Merkle tree is rebuilt from the records and every signed

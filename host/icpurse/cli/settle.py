@@ -1,6 +1,6 @@
-"""`icpurse reconcile`, `icpurse recover` and `icpurse audit`: settling in-doubt payments,
-recovering a damaged or lost card's balance onto a new card, and checking the whole ledger
-(docs/PROTOCOL.md, "Settlement and recovery" and "Audit")."""
+"""`icpurse reconcile`, `recover`, `redeem` and `audit`: settling in-doubt payments,
+recovering a damaged or lost card's balance onto a new card, paying value back to the issuer,
+and checking the whole ledger (docs/PROTOCOL.md sections 7.1, 7.2, 7.4 and 7.6)."""
 
 from contextlib import ExitStack
 

@@ -3,8 +3,8 @@
 Inside the transaction that appends the batch, each record is checked against what is stored —
 payer certificate not valid, recipient unknown, challenge already credited, payment already
 refunded, payer revoked, payer counter already used — with one query per kind for the whole
-batch, so nothing can change between check and append; the receipt signers (signing.py) sign
-the receipts while the append lock is held.
+batch, so nothing can change between check and append; the receipt signers
+(icpurse.logger.signing) sign the receipts while the append lock is held.
 
 `Appender` does this on the calling thread. `AppenderProcess` runs an Appender in a process of
 its own, whose answer the sequencer awaits on the event loop. In the service's process, the

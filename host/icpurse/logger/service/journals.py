@@ -1,4 +1,4 @@
-"""Payers' journals and stamps at the logger (docs/PROTOCOL.md, "Settlement and recovery").
+"""Payers' journals and stamps at the logger (docs/PROTOCOL.md section 7.1).
 
 A payer's terminal uploads the card's journal (`add_payments`): every payment the card signed
 and debited. One whose log record never arrives is *in doubt*: debited from the payer,

@@ -1,5 +1,5 @@
-"""Settlement at the logger: in-doubt payments, refunds and recoveries (docs/PROTOCOL.md,
-"Settlement and recovery").
+"""Settlement at the logger: in-doubt payments, refunds and recoveries (docs/PROTOCOL.md
+sections 7.1 and 7.2).
 
 - A payer's terminal uploads the card's journal (`add_payments`, journals.py): every payment
   the card signed and debited. One whose log record never arrives is *in doubt*: debited from

@@ -1,6 +1,6 @@
 """The ledger totals of the logger's settlement: a card's reconstructed balance, the cards not
 in good standing, a journalled payment's state and the ledger identity the audit checks
-(docs/PROTOCOL.md, "Settlement and recovery").
+(docs/PROTOCOL.md sections 7.1 and 7.2).
 
 The functions take `db`, the storage or the sequencer's transaction: both have the named
 queries of icpurse.logger.storage. LoggerService inherits `TotalsViews`.
