@@ -293,6 +293,15 @@ class LoggerClient:
         a newer voucher the issuer recorded for it (a refund or a recovered balance); install a
         newer revocation list. `card` is a purse.client.CardClient. Returns a SyncReport."""
         report = SyncReport()
+        self._sync_outbox(card, report)
+        self._sync_journal(card, report)
+        info = card.info()
+        self._sync_stamp(card, info, report)
+        self._sync_voucher(card, info, report)
+        self._sync_revocation(card, report)
+        return report
+
+    def _sync_outbox(self, card, report):
         for record in card.outbox():
             try:
                 card.take_receipt(self.submit(record))
@@ -303,12 +312,15 @@ class LoggerClient:
                 # Refused for good (settled late, a closed payer): the record stays on the
                 # card as the evidence of what it holds; the card must be recovered.
                 report.refused.append(exc.reason)
+
+    def _sync_journal(self, card, report):
         journal = card.journal()
         if journal:
             for result in self.upload_journal(journal):
                 state = result.get("state", "refused")
                 report.journal[state] = report.journal.get(state, 0) + 1
-        info = card.info()
+
+    def _sync_stamp(self, card, info, report):
         try:
             if info.outbox:
                 # A record the logger refused stays on the card, which then takes no stamp.
@@ -321,6 +333,8 @@ class LoggerClient:
             if exc.status not in (403, 409):
                 raise
             report.stamp_refused = exc.reason
+
+    def _sync_voucher(self, card, info, report):
         voucher = self.latest_voucher(info.card_id)
         if voucher is not None:
             from purse.records.credentials import Voucher
@@ -328,6 +342,8 @@ class LoggerClient:
             if Voucher.decode(voucher).issued > info.issued:
                 card.load_voucher(voucher)
                 report.voucher_loaded = True
+
+    def _sync_revocation(self, card, report):
         revocation = self.revocation()
         if revocation is not None:
             try:
@@ -337,7 +353,6 @@ class LoggerClient:
                 # WRONG STATE: the card already holds this list or a newer one.
                 if exc.sw != proto.SW_WRONG_STATE:
                     raise
-        return report
 
 
 class SyncReport:
