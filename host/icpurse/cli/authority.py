@@ -10,7 +10,7 @@ from pathlib import Path
 
 from icpurse.authority import DAY, AuthorityError, validity
 from icpurse.cli import argtypes
-from icpurse.cli.common import clock_time, passphrase
+from icpurse.cli.common import add_passphrase_file, clock_time, passphrase
 
 # --- argument types -----------------------------------------------------------------------------
 
@@ -190,11 +190,7 @@ def _common(parser, default_dir):
     parser.add_argument(
         "--dir", default=default_dir, help="the authority's directory (default ./%s)" % default_dir
     )
-    parser.add_argument(
-        "--passphrase-file",
-        metavar="PATH",
-        help="file holding the key's passphrase (or set ICPURSE_PASSPHRASE)",
-    )
+    add_passphrase_file(parser)
 
 
 def _output(parser):

@@ -85,6 +85,13 @@ def add_logger_options(parser, required):
     )  # fmt: skip
 
 
+def add_passphrase_file(parser):
+    parser.add_argument(
+        "--passphrase-file", metavar="PATH",
+        help="file holding the key's passphrase (or set ICPURSE_PASSPHRASE)",
+    )  # fmt: skip
+
+
 # --- cards --------------------------------------------------------------------------------------
 
 

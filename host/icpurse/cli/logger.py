@@ -5,6 +5,7 @@ import sys
 
 from icpurse.authority import AuthorityError
 from icpurse.cli import argtypes
+from icpurse.cli.common import add_passphrase_file, passphrase
 from icpurse.logger import DEFAULT_WINDOW
 
 # uvicorn's log levels (uvicorn.config.LOG_LEVELS), named here so that argparse refuses any
@@ -39,10 +40,12 @@ def _check_listen(host, port):
 def logger_init(args):
     from icpurse.authority import keys
 
-    passphrase = os.environ.get("ICPURSE_PASSPHRASE", "").encode() or None
-    public = keys.create(args.key, args.key + ".pub", passphrase)
+    secret = passphrase(args, False)
+    public = keys.create(args.key, args.key + ".pub", secret)
     print("created the logger key %s" % args.key)
     print("PkL: %s" % public.hex())
+    if not secret:
+        print("note: the logger key is stored unencrypted; use --passphrase-file to encrypt it")
 
 
 def _anchor(value, directory, kind):
@@ -68,7 +71,8 @@ def logger_serve(args):
     issuer = _anchor(args.issuer_public_key, args.issuer, "issuer")
     # Check the key, the database and the anchors here, so a mistake is reported before the
     # server starts (and before any worker process does the same).
-    keys.load_signer(args.key, os.environ.get("ICPURSE_PASSPHRASE", "").encode() or None)
+    secret = passphrase(args, True, args.key)
+    keys.load_signer(args.key, secret)
     storage = open_storage(args.db)
     stored = storage.meta("window")
     if stored is not None and args.window is not None and int(stored.decode()) != args.window:
@@ -96,6 +100,12 @@ def logger_serve(args):
             "ICPURSE_LOGGER_SEQUENCER": args.sequencer,
         }
     )
+    if args.passphrase_file:
+        # The workers read the file themselves, so the passphrase is in no environment.
+        os.environ["ICPURSE_PASSPHRASE_FILE"] = os.path.abspath(args.passphrase_file)
+    elif secret and "ICPURSE_PASSPHRASE" not in os.environ:
+        # Typed at the prompt: the workers cannot ask, so they inherit it.
+        os.environ["ICPURSE_PASSPHRASE"] = secret.decode()
     print(
         "icpurse logger on http://%s:%d (database %s, %d worker(s), %d verifier and %d signer"
         " process(es) each, sequencer on a %s)"
@@ -129,6 +139,7 @@ def add_parser(subparsers):
 
     p = cmds.add_parser("init", help="create the logger's key pair (PEM, and PATH.pub)")
     p.add_argument("--key", required=True, metavar="PATH", help="where to write the private key")
+    add_passphrase_file(p)
     p.set_defaults(handler=logger_init)
 
     p = cmds.add_parser("serve", help="run the logger's HTTP service")
@@ -137,6 +148,7 @@ def add_parser(subparsers):
         help="sqlite:///PATH (default sqlite:///logger.db) or postgresql://USER@HOST:PORT/DB",
     )  # fmt: skip
     p.add_argument("--key", required=True, metavar="PATH", help="the logger's PEM private key")
+    add_passphrase_file(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=argtypes.port, default=8462, help="port (default 8462)")
     p.add_argument(

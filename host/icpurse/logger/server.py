@@ -11,7 +11,8 @@ that several worker processes (`--workers N`) each build the same service.
     ICPURSE_LOGGER_SIGNERS    processes that sign receipts for each worker (0: threads)
     ICPURSE_LOGGER_SEQUENCER  "process" (default): each worker appends batches in a process of
                               its own, which starts the signers; "thread": on a thread
-    ICPURSE_PASSPHRASE     the key's passphrase, if it is encrypted
+    ICPURSE_PASSPHRASE_FILE  a file holding the key's passphrase, if it is encrypted
+    ICPURSE_PASSPHRASE     the key's passphrase, if it is encrypted and no file is named
 """
 
 import os
@@ -24,7 +25,7 @@ from icpurse.logger.storage import open_storage
 
 def create_app():
     env = os.environ
-    signer = keys.load_signer(env["ICPURSE_LOGGER_KEY"], _bytes(env.get("ICPURSE_PASSPHRASE")))
+    signer = keys.load_signer(env["ICPURSE_LOGGER_KEY"], _passphrase(env))
     storage = open_storage(env["ICPURSE_LOGGER_DB"])
     ca = env.get("ICPURSE_LOGGER_CA")
     issuer = env.get("ICPURSE_LOGGER_ISSUER")
@@ -41,5 +42,8 @@ def create_app():
     return build_app(service)
 
 
-def _bytes(text):
+def _passphrase(env):
+    if env.get("ICPURSE_PASSPHRASE_FILE"):
+        return keys.read_small(env["ICPURSE_PASSPHRASE_FILE"], "passphrase").rstrip(b"\r\n")
+    text = env.get("ICPURSE_PASSPHRASE")
     return text.encode() if text else None
