@@ -6,11 +6,20 @@ is given. Signed records are printed as hex and, with --out, written to a file a
 """
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from icpurse.authority import DAY, AuthorityError, validity
 from icpurse.cli import argtypes
-from icpurse.cli.common import add_passphrase_file, clock_time, passphrase
+from icpurse.cli.common import (
+    add_logger_options,
+    add_passphrase_file,
+    clock_time,
+    logger_error_text,
+    open_logger,
+    passphrase,
+)
+from icpurse.errors import UsageError
 
 # --- argument types -----------------------------------------------------------------------------
 
@@ -152,12 +161,38 @@ def issuer_load(args):
         card_id = args.card
     else:
         raise AuthorityError("name the card: --card ID or --certificate FILE")
-    voucher = issuer.load(card_id, args.amount, _now(args))
+    with ExitStack() as stack:
+        logger = open_logger(stack, args) if args.logger else None
+        voucher = _load(issuer, card_id, args, logger)
     print(
         "loaded %d onto card %s: issued total w = %d, voucher sequence %d"
         % (args.amount, card_id.hex(), voucher.issued, voucher.sequence)
     )
+    if logger is not None:
+        print(
+            "the logger holds the voucher: the card takes it at its next "
+            "`icpurse sync PORT --logger %s`" % args.logger
+        )
+    else:
+        print(
+            "note: the voucher is not on a logger; give --logger URL so that the card can take "
+            "it at a sync and the audit finds it in the logger's ledger too"
+        )
     _emit(args, "voucher", voucher.encode())
+
+
+def _load(issuer, card_id, args, logger):
+    """Sign the voucher; with a logger, hand it over before the issuer commits it, so that a
+    voucher the logger refuses is recorded nowhere (Issuer.load's `publish`)."""
+    from icpurse.logger.client import LoggerError
+
+    publish = None if logger is None else logger.publish_voucher
+    try:
+        return issuer.load(card_id, args.amount, _now(args), publish=publish)
+    except LoggerError as exc:
+        raise UsageError(
+            "%s; the issuer recorded nothing" % logger_error_text(exc, args.logger)
+        ) from None
 
 
 def issuer_risk(args):
@@ -266,6 +301,7 @@ def add_parser(subparsers):
     p.add_argument(
         "--ltime", type=argtypes.u32, help="L-time written in the voucher (default: now)"
     )
+    add_logger_options(p, required=False)
     _output(p)
     p.set_defaults(handler=issuer_load)
 
