@@ -11,6 +11,8 @@ from icpurse.logger import DEFAULT_WINDOW
 # uvicorn's log levels (uvicorn.config.LOG_LEVELS), named here so that argparse refuses any
 # other with a usage message instead of uvicorn failing with a traceback.
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+# Seconds an idle keep-alive connection stays open (uvicorn's timeout_keep_alive).
+IDLE_SECONDS = 5
 
 
 def _check_listen(host, port):
@@ -98,6 +100,7 @@ def logger_serve(args):
             "ICPURSE_LOGGER_VERIFIERS": str(args.verifiers),
             "ICPURSE_LOGGER_SIGNERS": str(args.signers),
             "ICPURSE_LOGGER_SEQUENCER": args.sequencer,
+            "ICPURSE_LOGGER_BODY_TIMEOUT": str(args.body_timeout),
         }
     )
     if args.passphrase_file:
@@ -129,6 +132,10 @@ def logger_serve(args):
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        # Beyond this many connections and requests in progress a worker answers 503 at once,
+        # so a flood of connections cannot exhaust its file descriptors.
+        limit_concurrency=args.max_connections,
+        timeout_keep_alive=IDLE_SECONDS,
     )
 
 
@@ -180,6 +187,16 @@ def add_parser(subparsers):
         help="settlement window, fixed when the database is made (default %d s): how long an "
         "unlogged payment waits before it may be refunded, and how long a revoked card's "
         "logs still count" % DEFAULT_WINDOW,
+    )  # fmt: skip
+    p.add_argument(
+        "--body-timeout", type=argtypes.timeout, default=10.0, metavar="SECONDS",
+        help="how long a request's body may take to arrive before the request is answered 408 "
+        "and its connection closed (default 10)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-connections", type=argtypes.count(1, 1_000_000), default=1000, metavar="N",
+        help="connections and requests in progress per worker beyond which new ones are "
+        "answered 503 (default 1000; keep it under the open-file limit)",
     )  # fmt: skip
     p.add_argument(
         "--log-level",

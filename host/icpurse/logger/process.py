@@ -24,7 +24,7 @@ class LoggerProcess:
     and fails fast if the process dies."""
 
     def __init__(self, directory, db, ca_key, issuer_key, workers=1, window=None,
-                 sequencer=None, passphrase_file=None):  # fmt: skip
+                 sequencer=None, passphrase_file=None, extra=()):  # fmt: skip
         self.directory = Path(directory)
         self.key = self.directory / "logger.pem"
         if not self.key.exists():
@@ -37,6 +37,7 @@ class LoggerProcess:
         self.window = window
         self.sequencer = sequencer
         self.passphrase_file = passphrase_file
+        self.extra = list(extra)  # More `logger serve` options, as given.
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.process = None
@@ -54,6 +55,7 @@ class LoggerProcess:
             command += ["--sequencer", self.sequencer]
         if self.passphrase_file is not None:
             command += ["--passphrase-file", str(self.passphrase_file)]
+        command += self.extra
         self.log = open(self.directory / ("logger-%d.log" % time.monotonic_ns()), "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(

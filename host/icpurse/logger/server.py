@@ -11,6 +11,7 @@ that several worker processes (`--workers N`) each build the same service.
     ICPURSE_LOGGER_SIGNERS    processes that sign receipts for each worker (0: threads)
     ICPURSE_LOGGER_SEQUENCER  "process" (default): each worker appends batches in a process of
                               its own, which starts the signers; "thread": on a thread
+    ICPURSE_LOGGER_BODY_TIMEOUT  seconds a request's body may take to arrive (optional)
     ICPURSE_PASSPHRASE_FILE  a file holding the key's passphrase, if it is encrypted
     ICPURSE_PASSPHRASE     the key's passphrase, if it is encrypted and no file is named
 """
@@ -39,7 +40,8 @@ def create_app():
         signer_processes=int(env.get("ICPURSE_LOGGER_SIGNERS", "0")),
         sequencer_process=env.get("ICPURSE_LOGGER_SEQUENCER", "process") == "process",
     )
-    return build_app(service)
+    timeout = env.get("ICPURSE_LOGGER_BODY_TIMEOUT")
+    return build_app(service, float(timeout)) if timeout else build_app(service)
 
 
 def _passphrase(env):

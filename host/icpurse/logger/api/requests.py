@@ -14,6 +14,12 @@ from icpurse.logger.storage import DatabaseFailure
 from purse import proto
 
 MAX_BODY = 1024 * 1024
+# How long a request's body may take to arrive once its headers have (`logger serve
+# --body-timeout`): a client that trickles its body holds a connection and a file descriptor,
+# and enough of them stop the logger answering anyone.
+BODY_TIMEOUT = 10.0
+# Where the application puts its body timeout in each request's ASGI scope.
+BODY_TIMEOUT_KEY = "icpurse.body_timeout"
 MAX_RECORD_HEX = 2 * 4096
 # Seconds a client waits before it asks again when the database failed: an operator may have
 # to act (a restarted server comes back by itself, a damaged file does not).
@@ -21,10 +27,11 @@ DB_RETRY_AFTER = "5"
 
 
 class BadRequest(Exception):
-    def __init__(self, status, reason):
+    def __init__(self, status, reason, headers=None):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.headers = headers
 
 
 def error(status, reason, headers=None):
@@ -36,11 +43,15 @@ async def read_json(request):
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
         raise BadRequest(413, "the body is larger than %d bytes" % MAX_BODY)
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise BadRequest(413, "the body is larger than %d bytes" % MAX_BODY)
+    seconds = request.scope.get(BODY_TIMEOUT_KEY, BODY_TIMEOUT)
+    try:
+        body = await asyncio.wait_for(_body(request), seconds)
+    except asyncio.TimeoutError:
+        # Connection: close makes uvicorn drop the connection after this answer, with whatever
+        # of the body is still on its way.
+        raise BadRequest(
+            408, "the body did not arrive within %g s" % seconds, {"Connection": "close"}
+        ) from None
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -51,6 +62,15 @@ async def read_json(request):
     if not isinstance(value, dict):
         raise BadRequest(400, "the body must be a JSON object")
     return value
+
+
+async def _body(request):
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise BadRequest(413, "the body is larger than %d bytes" % MAX_BODY)
+    return body
 
 
 def unhex(value, name, limit=MAX_RECORD_HEX):
@@ -118,7 +138,7 @@ def endpoint(handler, service):
         try:
             return await handler(service, request)
         except BadRequest as exc:
-            return error(exc.status, exc.reason)
+            return error(exc.status, exc.reason, exc.headers)
         except WindowOpen as exc:
             return error(exc.status, exc.reason, {"Retry-After": str(exc.retry_after)})
         except SubmitError as exc:

@@ -1,0 +1,66 @@
+"""A client that trickles its request body is answered 408 and cut once `--body-timeout` has
+passed, while other clients are served (issue 22, problem 3: 1,100 connections sending 2 bytes
+every 5 s stopped the logger answering). The timeout is what is checked, not a speed: the
+bounds below are generous so that a loaded machine does not fail them."""
+
+import socket
+import time
+
+import httpx2
+import pytest
+
+from icpurse.authority import keys
+from icpurse.logger.process import LoggerProcess
+
+
+@pytest.fixture(scope="module")
+def logger(tmp_path_factory):
+    where = tmp_path_factory.mktemp("slow")
+    ca = keys.create(where / "ca.pem", str(where / "ca.pem.pub"))
+    issuer = keys.create(where / "issuer.pem", str(where / "issuer.pem.pub"))
+    db = "sqlite:///%s" % (where / "log.db")
+    with LoggerProcess(where, db, ca, issuer, extra=["--body-timeout", "1"]) as server:
+        yield server
+
+
+def _trickle(url, path, seconds):
+    """Send headers announcing 100 bytes, then one byte every 0.2 s for `seconds` (or until
+    the logger answers); return what the logger sent back and whether it closed."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(
+            b"POST %s HTTP/1.1\r\nHost: logger\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n{" % path.encode()
+        )
+        conn.settimeout(0.2)
+        answer = b""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                chunk = conn.recv(4096)
+            except TimeoutError:
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return answer, True
+                continue
+            if not chunk:
+                return answer, True
+            answer += chunk
+        return answer, False
+
+
+@pytest.mark.parametrize("path", ["/v1/record", "/v1/vouchers"])
+def test_a_trickled_body_is_answered_408_and_cut(logger, path):
+    answer, closed = _trickle(logger.url, path, seconds=20)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b"did not arrive within 1 s" in answer
+    assert closed
+
+
+def test_an_honest_client_is_served_beside_a_slow_one(logger):
+    host, port = logger.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as slow:
+        slow.sendall(b"POST /v1/record HTTP/1.1\r\nHost: logger\r\nContent-Length: 50\r\n\r\n{")
+        answer = httpx2.get(logger.url + "/v1/checkpoint", timeout=10)
+        assert answer.status_code == 200
