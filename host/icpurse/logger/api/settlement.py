@@ -73,7 +73,7 @@ async def post_recovery(service, request):
 
 
 async def ledger(service, request):
-    return JSONResponse(await service.sequencer.run_alone(service.ledger))
+    return JSONResponse(await off_loop(service.ledger))
 
 
 async def ledger_table(service, request):

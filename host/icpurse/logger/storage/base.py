@@ -80,6 +80,13 @@ class Storage(LogReads, LogFeeds, SettlementReads, TableReads):
     def _drop_connection(self):
         """Forget this thread's connection (PostgreSQL's pool drops broken ones itself)."""
 
+    def snapshot(self, work):
+        """Run `work(tx)` on one consistent read snapshot of the database, beside the
+        sequencer rather than behind it: appends go on meanwhile (SQLite's write-ahead log,
+        PostgreSQL's REPEATABLE READ), and `work` sees none of them. `work` only reads."""
+        with self._failures(), self._reader() as conn, self._snapshot(conn):
+            return work(_Tx(self, conn))
+
     # --- writes ---------------------------------------------------------------------------------
 
     def write(self, statements):

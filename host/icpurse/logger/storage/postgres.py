@@ -4,6 +4,8 @@ Several service workers share one database: the sequencer's transaction takes a 
 -level advisory lock, so appends to the Merkle tree stay serial whichever worker makes them.
 """
 
+import contextlib
+
 import psycopg
 from psycopg_pool import ConnectionPool
 
@@ -69,6 +71,12 @@ class PostgresStorage(Storage):
         with conn.cursor() as cur, cur.copy("COPY %s FROM STDIN" % target) as copy:
             for row in rows:
                 copy.write_row(row)
+
+    @contextlib.contextmanager
+    def _snapshot(self, conn):
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
 
     def _transaction(self, conn, sequencer=False):
         return _PgTransaction(conn, sequencer)

@@ -105,6 +105,16 @@ class SQLiteStorage(Storage):
     def _execute_many(self, conn, sql, rows):
         conn.executemany(sql, rows)
 
+    @contextlib.contextmanager
+    def _snapshot(self, conn):
+        # A deferred transaction: its first read fixes the snapshot it sees in the WAL, and it
+        # takes no lock that a writer waits for.
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+
     def _transaction(self, conn, sequencer=False):
         if sequencer:
             return _sequenced(self._sequencer_lock(), conn)

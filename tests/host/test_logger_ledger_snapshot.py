@@ -1,0 +1,33 @@
+"""`GET /v1/ledger` is answered from a read snapshot, not inside the appender's lock (issue 22,
+problem 2: two readers of the ledger cut single-record writes from 3,405/s to about 10/s).
+The test is structural: the ledger answers while another thread holds the append lock."""
+
+import threading
+
+
+def test_the_ledger_answers_while_the_append_lock_is_held(logger_world):
+    w = logger_world
+    a, b = w.new_card(b"A", 10000), w.new_card(b"B")
+    w.transfer(a, b, 250)
+    assert w.client.sync(b.client).receipted == 1
+    held, release = threading.Event(), threading.Event()
+
+    def hold(tx):
+        held.set()
+        release.wait(30)
+
+    holder = threading.Thread(target=w.service.storage.append, args=(hold,))
+    holder.start()
+    try:
+        assert held.wait(10)
+        answer = {}
+        reader = threading.Thread(target=lambda: answer.update(w.client.ledger()))
+        reader.start()
+        reader.join(15)
+        answered = not reader.is_alive()
+    finally:
+        release.set()
+        holder.join(30)
+    reader.join(30)
+    assert answered, "the ledger waited for the append lock"
+    assert answer["tree_size"] == 1 and answer["loads"] == 10000
