@@ -100,9 +100,11 @@ def _receive(sock):
 def _serve(sock, setup, args, name):
     if name:
         name_process(name)
-    # Ctrl-C in a terminal reaches the whole process group. A worker leaves when the service
-    # closes its socket or is gone, not on its own with a KeyboardInterrupt traceback.
+    # Ctrl-C in a terminal, and the SIGTERM a service manager such as systemd sends, reach the
+    # whole process group. A worker leaves when the service closes its socket or is gone, not on
+    # its own: the service is still answering the requests in flight, which need it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     watch_parent()
     handler = setup(*args)
     sock.sendall(_frame("ready"))
