@@ -30,6 +30,7 @@ from icpurse.logger.service.totals import TotalsViews
 from icpurse.logger.storage import StorageError
 from icpurse.logger.verifier import Prepared, VerifierPool
 from icpurse.logger.workers import WorkerFailed, describe
+from purse.records.checkpoint import Checkpoint
 from purse.records.logger import Ticket
 
 MAX_BATCH_RECORDS = 1000
@@ -56,7 +57,9 @@ class LoggerService(SettlementViews, JournalViews, TotalsViews, LedgerViews):
         self._anchor("logger_key", signer.public_key)
         self.window = self._window(window)
         self.clock = clock
-        self._last_ltime = 0
+        # L-time never goes back, across restarts and a wall clock set back too: it starts from
+        # the latest one stored, and each heartbeat brings in what other workers stored.
+        self._last_ltime = self._high_water()
         self.verifier = VerifierPool(self.ca_key, self.issuer_key, verifier_processes)
         if sequencer_process:
             self.appender = AppenderProcess(storage.url, signer, self.window, signer_processes)
@@ -173,8 +176,14 @@ class LoggerService(SettlementViews, JournalViews, TotalsViews, LedgerViews):
             raise Unavailable(problem)
         return Ticket(bytes(nonce), self.ltime()).sign(self.signer).encode()
 
+    def _high_water(self):
+        """The latest L-time the logger stored anywhere it signs one."""
+        column, checkpoint = self.storage.ltime_marks()
+        return max(column, 0 if checkpoint is None else Checkpoint.decode(checkpoint).ltime)
+
     def heartbeat(self):
         self.storage.write_heartbeat(self.ltime())
+        self._last_ltime = max(self._last_ltime, self._high_water())
 
     def checkpoint_wal(self):
         """Copy the write-ahead log into the database (SQLite; storage.checkpoint_wal)."""

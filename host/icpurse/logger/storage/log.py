@@ -8,10 +8,19 @@ sequencer's transaction have; `LogWrites` needs the transaction's `run` and `run
 
 from icpurse.logger.storage.rows import CardLeaf, Evidence, LeafEntry
 
-# An upsert, so that workers writing their heartbeats at once never collide.
+# An upsert, so that workers writing their heartbeats at once never collide; it never lowers
+# the stored L-time, which is the logger's high-water mark (a worker whose clock is behind, or
+# was set back, reads it and catches up).
 _HEARTBEAT = (
     "INSERT INTO heartbeat (id, ltime) VALUES (1, ?)"
-    " ON CONFLICT (id) DO UPDATE SET ltime = excluded.ltime"
+    " ON CONFLICT (id) DO UPDATE SET ltime = CASE WHEN excluded.ltime > heartbeat.ltime"
+    " THEN excluded.ltime ELSE heartbeat.ltime END"
+)
+# The latest L-time stored in a column: heartbeats, receipts (leaves) and stamps. A
+# checkpoint keeps its L-time inside its signed record only.
+_HIGH_WATER = (
+    "SELECT MAX(t) FROM (SELECT MAX(ltime) AS t FROM heartbeat"
+    " UNION ALL SELECT MAX(ltime) FROM leaves UNION ALL SELECT MAX(ltime) FROM stamps) AS marks"
 )
 
 
@@ -138,3 +147,13 @@ class LogFeeds:
 
     def write_heartbeat(self, ltime):
         self.write([(_HEARTBEAT, (ltime,))])
+
+    def ltime_marks(self):
+        """(the latest L-time stored in a column, 0 in a new database; the newest checkpoint's
+        record or None), from which the service reads its high-water mark."""
+        row = self.one(_HIGH_WATER)
+        newest = self.one("SELECT record FROM checkpoints ORDER BY tree_size DESC LIMIT 1")
+        return (
+            0 if row is None or row[0] is None else int(row[0]),
+            None if newest is None else bytes(newest[0]),
+        )
