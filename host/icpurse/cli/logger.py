@@ -1,5 +1,6 @@
 """`icpurse logger ...`: create the logger's key and run the logger service."""
 
+import argparse
 import os
 import sys
 
@@ -139,6 +140,21 @@ def logger_serve(args):
     )
 
 
+def logger_backup(args):
+    from icpurse.logger.storage import open_storage, shown
+
+    storage = open_storage(args.db)
+    try:
+        storage.backup(args.out)
+    finally:
+        storage.close()
+    print("backed up %s to %s" % (shown(args.db), args.out))
+    print(
+        "restore it by serving it (SQLite: the file itself; PostgreSQL: pg_restore into an "
+        "empty database), then run `icpurse audit` against it"
+    )
+
+
 def add_parser(subparsers):
     logger = subparsers.add_parser("logger", help="the third-party logger L")
     cmds = logger.add_subparsers(dest="logger_command", metavar="ACTION", title="actions")
@@ -148,6 +164,18 @@ def add_parser(subparsers):
     p.add_argument("--key", required=True, metavar="PATH", help="where to write the private key")
     add_passphrase_file(p)
     p.set_defaults(handler=logger_init)
+
+    p = cmds.add_parser(
+        "backup", help="copy the logger's database while it runs (SQLite, or pg_dump)",
+        description="Copy one consistent state of the log database to OUT while the logger\n"
+        "keeps serving: SQLite's online backup into a new database file, or pg_dump's custom\n"
+        "format of the logger's schema on PostgreSQL. docs/OPERATIONS.md says how to restore\n"
+        "and check a backup.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    p.add_argument("--db", required=True, help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+    p.add_argument("--out", required=True, metavar="FILE", help="the backup file (must not exist)")
+    p.set_defaults(handler=logger_backup)
 
     p = cmds.add_parser("serve", help="run the logger's HTTP service")
     p.add_argument(

@@ -5,6 +5,7 @@ Several service workers share one database: the sequencer's transaction takes a 
 """
 
 import contextlib
+from pathlib import Path
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -81,6 +82,28 @@ class PostgresStorage(Storage):
     def _transaction(self, conn, sequencer=False):
         return _PgTransaction(conn, sequencer)
 
+    def backup(self, out):
+        """pg_dump's custom format of the logger's schema into the file `out` (one
+        consistent snapshot; pg_restore puts it back)."""
+        import shutil
+        import subprocess
+
+        target = Path(out)
+        if target.exists():
+            raise StorageError("%s exists: a backup never overwrites a file" % target)
+        tool = shutil.which("pg_dump")
+        if tool is None:
+            raise StorageError("pg_dump is not installed: it backs up a PostgreSQL logger")
+        schema = self.one("SELECT current_schema()")[0]
+        done = subprocess.run(
+            [tool, "--format=custom", "--schema", schema, "--file", str(target),
+             _plain_url(self.url)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            target.unlink(missing_ok=True)
+            raise StorageError("pg_dump failed: %s" % _first_line(done.stderr))
+
     def close(self):
         self.pool.close()
 
@@ -99,3 +122,13 @@ class _PgTransaction:
 
     def __exit__(self, exc_type, exc, tb):
         return self._tx.__exit__(exc_type, exc, tb)
+
+
+def _plain_url(url):
+    """`url` without libpq options (such as a search_path), which pg_dump would apply to its own
+    session; the schema is named to it instead."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "options"]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))

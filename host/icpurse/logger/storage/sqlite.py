@@ -48,6 +48,21 @@ class SQLiteStorage(Storage):
         except sqlite3.DatabaseError as exc:
             raise self._unusable(exc) from None
 
+    def backup(self, out):
+        """Copy the database to the file `out` while the logger runs: SQLite's online backup
+        copies one consistent state, the write-ahead log's committed pages included."""
+        target = Path(out)
+        if target.exists():
+            raise StorageError("%s exists: a backup never overwrites a file" % target)
+        with self._failures():
+            source = sqlite3.connect(self.path)
+            copy = sqlite3.connect(target)
+            try:
+                source.backup(copy)
+            finally:
+                copy.close()
+                source.close()
+
     def _unusable(self, exc):
         """The StorageError for a file that could not be opened or read as a database."""
         if isinstance(exc, sqlite3.OperationalError):
