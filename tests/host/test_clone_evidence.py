@@ -2,6 +2,8 @@
 the clone's innocent recipient, the clone and the card it copies sync, and however often a
 record is sent again; on SQLite and on PostgreSQL (the `logger_world` fixture)."""
 
+from pathlib import Path
+
 from icpurse import audit
 from icpurse.crypto_pyca import PycaBackend
 
@@ -106,3 +108,47 @@ def test_a_database_of_schema_3_with_repeated_evidence_still_opens(tmp_path):
         storage.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+
+
+def _clone_line(err, card_id, url):
+    lines = [line for line in err.splitlines() if line.startswith("CLONE:")]
+    assert len(lines) == 1, err
+    assert card_id.hex() in lines[0]
+    assert "icpurse ca revoke --dir ca --card %s --logger %s" % (card_id.hex(), url) in lines[0]
+
+
+def test_sync_and_pay_exit_5_and_name_the_clone(bank):
+    from icpurse.terminal import transfer
+
+    a = bank.card("a", 1000)
+    b, c, d = bank.card("b"), bank.card("c"), bank.card("d", 500)
+    clone = bank.clone(a, "a2")
+    transfer(a.client, b.client, 100, logger=bank.logger)
+    # The copy pays with A's payer counter; its journal holds that payment.
+    transfer(clone.client, c.client, 100)
+    synced = bank.sync(clone)
+    assert synced.returncode == 5, synced.stderr
+    _clone_line(synced.stderr, a.card_id, bank.server.url)
+    # `pay` with a logger syncs its recipient: here the clone, whose journal is refused again.
+    d.link.close()
+    try:
+        paid = bank.cli("pay", "--from", d.port, "--to", clone.port, "--amount", 10,
+                        *bank.logger_args(), card=clone)  # fmt: skip
+    finally:
+        bank.attach(d)
+    assert paid.returncode == 5, paid.stderr
+    assert "paid 10" in paid.stdout
+    _clone_line(paid.stderr, a.card_id, bank.server.url)
+    # An honest card's sync says nothing of clones.
+    honest = bank.sync(b)
+    assert honest.returncode == 0 and "CLONE" not in honest.stdout + honest.stderr
+
+
+def test_exit_status_5_is_documented():
+    from icpurse.cli import terminal
+
+    assert terminal.EXIT_CLONE == 5
+    assert "  5  the logger refused a record as a clone's" in terminal.PAY_EPILOG
+    assert "  5  the logger refused a record as a clone's" in terminal.SYNC_EPILOG
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert "5 when the logger refused a record as a clone's" in " ".join(readme.split())

@@ -142,7 +142,7 @@ def _store_payment(tx, data, payment, ltime):
             tx.add_evidence(
                 "counter-reuse", identity, payer_id, data, clash, payment.signature, ltime
             )
-            return {"status": 409,
+            return {"status": 409, "evidence": "counter-reuse",
                     "error": "payer counter %d already used: clone" % payment.counter}  # fmt: skip
         # `shown`: the counter of the stamp the payment shows, which the card took.
         tx.add_payment(
