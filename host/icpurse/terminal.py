@@ -26,9 +26,11 @@ class TransferInDoubt(Exception):
 
 
 class Outcome:
-    def __init__(self, payment, receipts, was_resent, credited):
+    def __init__(self, payment, receipts, was_resent, credited, synced=None):
         self.payment = payment
         self.receipts = receipts
+        # The recipient's SyncReport with a logger, else None.
+        self.synced = synced
         self.was_resent = was_resent
         # What the recipient's card says it credited (None when a resent ACCEPT found the
         # payment already credited before a reset: then it is the payment's amount).
@@ -84,9 +86,10 @@ def transfer(payer, recipient, amount, mode=proto.SEAL_ENCRYPTED, logger=None, t
                 "stays in the payer's journal for reconciliation" % explain(exc.sw),
                 payment,
             ) from None
-    receipts = 0
+    receipts, synced = 0, None
     if logger is not None:
-        receipts = logger.sync(recipient).receipted
+        synced = logger.sync(recipient)
+        receipts = synced.receipted
     if credited is None:
         credited = Payment.decode(payment).x
-    return Outcome(payment, receipts, was_resent, credited)
+    return Outcome(payment, receipts, was_resent, credited, synced)

@@ -7,6 +7,7 @@ what the cards say, and turns every way a step can fail into one line and an exi
 """
 
 import argparse
+import sys
 from contextlib import ExitStack
 
 from icpurse.cli import argtypes
@@ -33,6 +34,7 @@ EXIT_OK = 0
 EXIT_REFUSED = 2
 EXIT_IN_DOUBT = 3
 EXIT_NOT_SYNCED = 4
+EXIT_CLONE = 5
 
 
 def _failures():
@@ -55,7 +57,14 @@ exit statuses:
      check both cards with `icpurse card info`
   4  paid, but the logger sync failed: the log records wait in the recipient's outbox; run
      `icpurse sync PORT --logger URL` later
+  5  the logger refused a record as a clone's: a CLONE line names the payer's card and the
+     command that revokes it
 """
+
+SYNC_EPILOG = COMMON_EPILOG + (
+    "  5  the logger refused a record as a clone's: a CLONE line names the payer's card and\n"
+    "     the command that revokes it\n"
+)
 
 _amount = argtypes.amount(1)
 
@@ -94,6 +103,24 @@ def _after_failure(exc, payer, recipient, before_payer, before_payee):
         return EXIT_IN_DOUBT
     say_error("error", "%s; nothing moved" % exc)
     return EXIT_REFUSED
+
+
+def _say_clones(report, url):
+    """A CLONE line for each payer card the logger holds evidence against (from a SyncReport);
+    EXIT_CLONE if there was one, else None."""
+    if report is None or not report.clones:
+        return None
+    named = {}
+    for clone in report.clones:
+        named.setdefault(clone.payer_id, clone)
+    for card_id, clone in named.items():
+        print(
+            "CLONE: card %s: the logger refused a record as a clone's (%s evidence: %s); revoke"
+            " it: icpurse ca revoke --dir ca --card %s --logger %s"
+            % (card_id.hex(), clone.evidence, clone.reason, card_id.hex(), url),
+            file=sys.stderr,
+        )  # fmt: skip
+    return EXIT_CLONE
 
 
 def _balances(payer, payee, before_payer=None, before_payee=None):
@@ -172,14 +199,14 @@ def pay(args):
         except _failures() as exc:
             # The payment is complete; only the report of it is missing, so this is no failure.
             print("warning: the balances could not be read back: %s" % _failure_text(exc, args))
-            return EXIT_OK
+            return _say_clones(outcome.synced, args.logger) or EXIT_OK
         if logger is not None:
             print(
                 "logger: %d log record(s) receipted at %s; the recipient's outbox holds %d"
                 % (outcome.receipts, args.logger, after_payee.outbox)
             )
         _balances(after_payer, after_payee, before_payer, before_payee)
-    return EXIT_OK
+    return _say_clones(outcome.synced, args.logger) or EXIT_OK
 
 
 # --- sync ---------------------------------------------------------------------------------------
@@ -231,7 +258,7 @@ def sync(args):
             % (rl.sequence, len(rl.revoked))
         )
     print("L-time: %s, was %s" % (ltime_text(after.ltime), ltime_text(before.ltime)))
-    return EXIT_OK
+    return _say_clones(report, args.logger) or EXIT_OK
 
 
 # --- parsers ------------------------------------------------------------------------------------
@@ -278,7 +305,7 @@ def add_parser(subparsers):
         "a log can be settled), load a newer voucher the issuer recorded for the card (a\n"
         "refund or a recovered balance), and install the logger's revocation list if it is\n"
         "newer than the card's.",
-        epilog=COMMON_EPILOG, formatter_class=formatter,
+        epilog=SYNC_EPILOG, formatter_class=formatter,
     )  # fmt: skip
     p.add_argument("port", metavar="PORT", help="serial port, pty or socket://HOST:PORT")
     add_logger_options(p, required=True)

@@ -38,6 +38,11 @@ _RESULT = {
         "tree_size": {"type": "integer"},
         "error": {"type": "string"},
         "conflicts_with": {"type": "integer"},
+        "evidence": {
+            "type": "string",
+            "description": "a refusal's evidence against the payer: counter-reuse (a clone) or"
+            " identity-conflict",
+        },
     },
     "required": ["status"],
 }

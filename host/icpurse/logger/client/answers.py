@@ -10,12 +10,15 @@ which commands print in one line, instead of a KeyError or TypeError from deep i
 class LoggerError(Exception):
     """The logger refused a request or could not be reached; `.status` is the HTTP status."""
 
-    def __init__(self, status, reason, retry_after=None):
+    def __init__(self, status, reason, retry_after=None, evidence=None):
         super().__init__("logger: %s (HTTP %s)" % (reason, status))
         self.status = status
         self.reason = reason
         # Seconds the logger asked to wait (503, or 425 while a settlement window is open).
         self.retry_after = retry_after
+        # The evidence a refused record or payment left against its payer, as the logger
+        # names it ("counter-reuse": a clone; "identity-conflict"), or None.
+        self.evidence = evidence
 
 
 def malformed(what):

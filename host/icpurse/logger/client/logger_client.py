@@ -17,6 +17,7 @@ retried: a lost connection or a refusal goes to the caller, who decides.
 """
 
 import time
+from typing import NamedTuple
 
 import httpx2
 
@@ -93,6 +94,7 @@ class LoggerClient:
                 response.status_code,
                 body.get("error", "refused") if isinstance(body, dict) else "refused",
                 int(retry) if retry.isdigit() else None,
+                _evidence(body),
             )
         if not isinstance(body, dict):
             raise malformed("the answer is not a JSON object")
@@ -130,7 +132,8 @@ class LoggerClient:
                 out.append(hex_field(result, "receipt"))
             else:
                 error = result.get("error")
-                out.append(LoggerError(status, error if isinstance(error, str) else "refused"))
+                out.append(LoggerError(status, error if isinstance(error, str) else "refused",
+                                       evidence=_evidence(result)))  # fmt: skip
         return out
 
     def leaf(self, index):
@@ -312,13 +315,27 @@ class LoggerClient:
                 # Refused for good (settled late, a closed payer): the record stays on the
                 # card as the evidence of what it holds; the card must be recovered.
                 report.refused.append(exc.reason)
+                if exc.evidence is not None:
+                    payer_id = LogRecord.decode(record).payment.certificate.card_id
+                    report.clones.append(Clone(payer_id, exc.evidence, exc.reason))
 
     def _sync_journal(self, card, report):
+        from purse.records.transfer import Payment
+
         journal = card.journal()
         if journal:
-            for result in self.upload_journal(journal):
+            for payment, result in zip(journal, self.upload_journal(journal)):
                 state = result.get("state", "refused")
                 report.journal[state] = report.journal.get(state, 0) + 1
+                evidence = _evidence(result)
+                if evidence is not None:
+                    # The card's own payment, refused: the logger holds another payment with
+                    # its payer counter, so this card or a copy of it is a clone.
+                    payer_id = Payment.decode(payment).certificate.card_id
+                    reason = result.get("error")
+                    report.clones.append(
+                        Clone(payer_id, evidence, reason if isinstance(reason, str) else "refused")
+                    )
 
     def _sync_stamp(self, card, info, report):
         try:
@@ -355,6 +372,21 @@ class LoggerClient:
                     raise
 
 
+def _evidence(body):
+    """The kind of evidence a refusal names (an answer's optional "evidence"), or None."""
+    kind = body.get("evidence") if isinstance(body, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+class Clone(NamedTuple):
+    """A record or journalled payment the logger refused with evidence against its payer: a
+    reused payer counter (a clone) or two records of one payment (modified firmware)."""
+
+    payer_id: bytes
+    evidence: str
+    reason: str
+
+
 class SyncReport:
     """What a sync did: records receipted, records refused for good, the journal's payments
     by state at the logger, whether a voucher or a revocation list was installed."""
@@ -362,6 +394,9 @@ class SyncReport:
     def __init__(self):
         self.receipted = 0
         self.refused = []
+        # Clone entries: refusals that name evidence against the payer, whose card the CA
+        # should revoke.
+        self.clones = []
         self.journal = {}
         self.voucher_loaded = False
         self.revocation_installed = False

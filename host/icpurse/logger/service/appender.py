@@ -202,7 +202,12 @@ class Appender:
     def _conflict(self, tx, item, index, ltime):
         evidence(tx, "identity-conflict", item, index, ltime)
         return refusal(
-            SubmitError(409, "another record for this payment is already stored", index)
+            SubmitError(
+                409,
+                "another record for this payment is already stored",
+                index,
+                evidence="identity-conflict",
+            )
         )
 
 

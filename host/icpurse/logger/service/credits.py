@@ -4,6 +4,7 @@ its payer (docs/PROTOCOL.md section 7.3). The appender (appender.py) applies the
 sequencer's transaction `tx`, whose named queries come from icpurse.logger.storage."""
 
 from icpurse.logger.service.errors import SubmitError
+from purse.records.log import LogRecord
 from purse.records.logger import Receipt
 
 
@@ -23,7 +24,7 @@ def credit_key(tx, found, item, ltime):
     same = _same_amount(tx, item)
     if same is not None:
         return None, _stored(same)
-    _evidence_once(tx, "identity-conflict", item, ltime)
+    evidence(tx, "identity-conflict", item, -1, ltime)
     return item.identity + item.record_hash, None
 
 
@@ -34,7 +35,7 @@ def payer_evidence(tx, found, plan, item, ltime):
         # credited, and the evidence shows the issuer what the revoked card spent (which it
         # bears, docs/PROTOCOL.md section 7.3); the payment is never in doubt, and a revoked
         # payer is never refunded.
-        _evidence_once(tx, "revoked-payer", item, ltime)
+        evidence(tx, "revoked-payer", item, -1, ltime)
     pair = (item.payer_key, item.counter)
     clash = found.used.get(pair, plan.counters.get(pair))
     if clash is None and found.journalled.get(pair, {item.payment_key}) != {item.payment_key}:
@@ -90,13 +91,11 @@ def accepted(receipt, index, tree_size):
     }
 
 
-def _evidence_once(tx, kind, item, ltime):
-    """Evidence that names no other leaf, stored once per payment however often its recipient
-    submits the record again."""
-    if tx.has_evidence(kind, item.identity):
-        return
-    evidence(tx, kind, item, -1, ltime)
-
-
 def evidence(tx, kind, item, conflicts_with, ltime):
-    tx.add_evidence(kind, item.identity, item.payer_id, item.data, conflicts_with, ltime)
+    """Evidence against item's payer (conflicts_with: the leaf it conflicts with, or -1),
+    stored once however often the record comes again, or its payment in the payer's journal
+    (the storage names a piece by its kind, identity, leaf and the payer's signature S)."""
+    signature = LogRecord.decode(item.data).payment.signature
+    tx.add_evidence(
+        kind, item.identity, item.payer_id, item.data, conflicts_with, signature, ltime
+    )

@@ -4,11 +4,14 @@
 class SubmitError(Exception):
     """A record refused before or while sequencing; `status` is the HTTP status to answer."""
 
-    def __init__(self, status, reason, conflicts_with=None):
+    def __init__(self, status, reason, conflicts_with=None, evidence=None):
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.conflicts_with = conflicts_with
+        # The kind of evidence the refused record left against its payer ("counter-reuse",
+        # "identity-conflict"): the answer names it, so a terminal can say CLONE.
+        self.evidence = evidence
 
 
 class WindowOpen(SubmitError):
@@ -28,4 +31,6 @@ def refusal(exc):
     result = {"status": exc.status, "error": exc.reason}
     if exc.conflicts_with is not None:
         result["conflicts_with"] = int(exc.conflicts_with)
+    if exc.evidence is not None:
+        result["evidence"] = exc.evidence
     return result

@@ -139,8 +139,10 @@ def _store_payment(tx, data, payment, ltime):
     if tx.journal_payment(key) is None:
         clash = _counter_clash(tx, payment, identity, key)
         if clash is not None:
-            tx.add_evidence("counter-reuse", identity, payer_id, data, clash, ltime)
-            return {"status": 409,
+            tx.add_evidence(
+                "counter-reuse", identity, payer_id, data, clash, payment.signature, ltime
+            )
+            return {"status": 409, "evidence": "counter-reuse",
                     "error": "payer counter %d already used: clone" % payment.counter}  # fmt: skip
         # `shown`: the counter of the stamp the payment shows, which the card took.
         tx.add_payment(

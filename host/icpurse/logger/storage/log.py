@@ -75,10 +75,6 @@ class LogReads:
         )
         return [Evidence._make(r) for r in rows]
 
-    def has_evidence(self, kind, identity):
-        row = self.one("SELECT 1 FROM evidence WHERE kind = ? AND identity = ?", (kind, identity))
-        return bool(row)
-
     def latest_revocation(self):
         row = self.one("SELECT record FROM revocations ORDER BY sequence DESC LIMIT 1")
         return None if row is None else bytes(row[0])
@@ -95,11 +91,14 @@ class LogReads:
 
 
 class LogWrites:
-    def add_evidence(self, kind, identity, payer_id, record, conflicts_with, ltime):
+    def add_evidence(self, kind, identity, payer_id, record, conflicts_with, signature, ltime):
+        """Store a piece of evidence, unless it is already stored: the same kind, identity,
+        conflicting leaf and payer's signature S (the index evidence_once, schema 4)."""
         self.run(
-            "INSERT INTO evidence (kind, identity, payer_id, record, conflicts_with, ltime)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (kind, identity, payer_id, record, conflicts_with, ltime),
+            "INSERT INTO evidence"
+            " (kind, identity, payer_id, record, conflicts_with, signature, ltime)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (kind, identity, payer_id, record, conflicts_with, signature, ltime),
         )
 
     def add_leaves(self, leaves):

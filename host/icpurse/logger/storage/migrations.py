@@ -166,6 +166,18 @@ _LEAVES_3_POSTGRES = (
 """
     + _PAYMENTS_3 % {"blob": "BYTEA", "big": "BIGINT"}
 )
+# Schema 4: a piece of evidence is stored once (issue 22, problem 7). Every sync of a clone's
+# recipient, or of the clone, sent the same payment again and each stored another copy. The
+# evidence is named by its kind, the payment's identity, the leaf it conflicts with and the
+# payer's signature S over the payment: one payment that reached the logger both in a log record
+# and in a journal is one piece, while two records of one identity that differ (another
+# amount, signed apart) stay two. A unique index, not a check in the rules, since journals and
+# the appender write in transactions of their own. Rows of an older schema have no signature
+# (NULL, which a unique index never matches): they stay as they are, and the database opens.
+_EVIDENCE_4 = """
+    ALTER TABLE evidence ADD COLUMN signature %(blob)s;
+    CREATE UNIQUE INDEX evidence_once ON evidence (kind, identity, conflicts_with, signature)
+"""
 # The first schema version whose records are of protocol 2; a database of an older schema
 # that holds any record is refused, since protocol-1 records cannot be read by this code.
 PROTOCOL_2_SCHEMA = 3
@@ -176,6 +188,7 @@ MIGRATIONS_SQLITE = (
         for m in MIGRATIONS
     ),
     _LEAVES_3_SQLITE,
+    _EVIDENCE_4 % {"blob": "BLOB"},
 )
 MIGRATIONS_POSTGRES = (
     *(
@@ -183,6 +196,7 @@ MIGRATIONS_POSTGRES = (
         for m in MIGRATIONS
     ),
     _LEAVES_3_POSTGRES,
+    _EVIDENCE_4 % {"blob": "BYTEA"},
 )
 
 
