@@ -1,6 +1,28 @@
-"""The OpenAPI 3.1 description of the logger's HTTP API, served at /openapi.json."""
+"""The OpenAPI 3.1 description of the logger's HTTP API, served at /openapi.json.
 
-_HEX = {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"}
+Its constraints are the validators' own (lengths, patterns, list sizes, ranges), taken from the
+same constants, so that a request the description admits is one the service parses: what it
+still refuses then is what only it can judge (a signature, the tree's size, stored state), and
+those answers are listed per operation. schemathesis checks the two against each other
+(tests/host/test_schemathesis.py).
+"""
+
+from icpurse.logger.api.requests import MAX_RECORD_HEX
+from icpurse.logger.service.journals import MAX_JOURNAL_UPLOAD
+from icpurse.logger.service.logger_service import MAX_BATCH_RECORDS
+from purse import proto
+
+# The largest whole number a query parameter takes (requests.query_int).
+_MAX_QUERY = 2**63 - 1
+_HEX = {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$", "maxLength": MAX_RECORD_HEX}
+_CARD_ID = {"type": "string", "pattern": "^[0-9a-fA-F]{%d}$" % (2 * proto.CARD_ID_SIZE)}
+_NONCE = {"type": "string", "pattern": "^[0-9a-fA-F]{%d}$" % (2 * proto.RANDOM_SIZE)}
+
+
+def _hex_list(limit):
+    return {"type": "array", "items": _HEX, "minItems": 1, "maxItems": limit}
+
+
 _ERROR = {
     "type": "object",
     "properties": {"error": {"type": "string"}},
@@ -10,6 +32,11 @@ _ERROR = {
 
 def _json(schema):
     return {"content": {"application/json": {"schema": schema}}}
+
+
+def _body(schema):
+    """A request body, which every POST of the API needs (requests.read_json)."""
+    return {"required": True, **_json(schema)}
 
 
 def _answer(description, schema=None):
@@ -58,7 +85,7 @@ def _query(name, minimum=0):
         "name": name,
         "in": "query",
         "required": True,
-        "schema": {"type": "integer", "minimum": minimum},
+        "schema": {"type": "integer", "minimum": minimum, "maximum": _MAX_QUERY},
     }
 
 
@@ -76,7 +103,9 @@ OPENAPI = {
         "/v1/status": {
             "get": {
                 "summary": "Ready-ticket for a card's nonce (embodiment 2)",
-                "parameters": [{"name": "nonce", "in": "query", "required": True, "schema": _HEX}],
+                "parameters": [
+                    {"name": "nonce", "in": "query", "required": True, "schema": _NONCE}
+                ],
                 "responses": {
                     "200": _answer("the logger can take a log now", {"type": "object"}),
                     **_ERRORS,
@@ -86,7 +115,7 @@ OPENAPI = {
         "/v1/record": {
             "post": {
                 "summary": "Submit one transfer log record; answered after a durable commit",
-                "requestBody": _json(
+                "requestBody": _body(
                     {"type": "object", "properties": {"record": _HEX}, "required": ["record"]}
                 ),
                 "responses": {
@@ -101,10 +130,10 @@ OPENAPI = {
         "/v1/records": {
             "post": {
                 "summary": "Submit a batch of records; one result per record",
-                "requestBody": _json(
+                "requestBody": _body(
                     {
                         "type": "object",
-                        "properties": {"records": {"type": "array", "items": _HEX}},
+                        "properties": {"records": _hex_list(MAX_BATCH_RECORDS)},
                         "required": ["records"],
                     }
                 ),
@@ -128,7 +157,7 @@ OPENAPI = {
                         "name": "index",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "integer"},
+                        "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_QUERY},
                     }
                 ],
                 "responses": {"200": _answer("the leaf"), "404": _answer("no such leaf", _ERROR)},
@@ -158,7 +187,7 @@ OPENAPI = {
             "get": {
                 "summary": "A card's history and reconstructed balance",
                 "parameters": [
-                    {"name": "card_id", "in": "path", "required": True, "schema": _HEX}
+                    {"name": "card_id", "in": "path", "required": True, "schema": _CARD_ID}
                 ],
                 "responses": {
                     "200": _answer("issued + received - paid, and the history"),
@@ -180,7 +209,7 @@ OPENAPI = {
             },
             "post": {
                 "summary": "Serve a newer CA-signed revocation list",
-                "requestBody": _json(
+                "requestBody": _body(
                     {
                         "type": "object",
                         "properties": {"revocation": _HEX},
@@ -199,7 +228,7 @@ OPENAPI = {
             "post": {
                 "summary": "Issuer feed: a voucher the issuer signed (a load, a refund of an "
                 "in-doubt payment, or a recovered balance)",
-                "requestBody": _json(
+                "requestBody": _body(
                     {
                         "type": "object",
                         "properties": {
@@ -226,7 +255,7 @@ OPENAPI = {
             "get": {
                 "summary": "The newest voucher the issuer recorded for a card",
                 "parameters": [
-                    {"name": "card_id", "in": "path", "required": True, "schema": _HEX}
+                    {"name": "card_id", "in": "path", "required": True, "schema": _CARD_ID}
                 ],
                 "responses": {
                     "200": _answer("the voucher"),
@@ -238,10 +267,10 @@ OPENAPI = {
         "/v1/payments": {
             "post": {
                 "summary": "A payer's journal: signed payments its card debited",
-                "requestBody": _json(
+                "requestBody": _body(
                     {
                         "type": "object",
-                        "properties": {"payments": {"type": "array", "items": _HEX}},
+                        "properties": {"payments": _hex_list(MAX_JOURNAL_UPLOAD)},
                         "required": ["payments"],
                     }
                 ),
@@ -251,20 +280,49 @@ OPENAPI = {
                 },
             }
         },
+        "/v1/stamps": {
+            "post": {
+                "summary": "A freshness stamp for a card that the logger holds every payment of,"
+                " up to its payer counter",
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "card_id": _CARD_ID,
+                            "counter": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1},
+                        },
+                        "required": ["card_id", "counter"],
+                    }
+                ),
+                "responses": {
+                    "200": _answer("the signed stamp"),
+                    "403": _answer("the card is revoked", _ERROR),
+                    "404": _answer("a card the logger never saw loaded", _ERROR),
+                    "409": _answer(
+                        "the card's last stamp covers the counter already, or the logger does not"
+                        " hold the card's journal that far",
+                        _ERROR,
+                    ),
+                    **_ERRORS,
+                },
+            }
+        },
         "/v1/in-doubt": {
             "get": {
                 "summary": "Journalled payments that no log credits and that are not settled",
-                "parameters": [{"name": "card", "in": "query", "required": False, "schema": _HEX}],
+                "parameters": [
+                    {"name": "card", "in": "query", "required": False, "schema": _CARD_ID}
+                ],
                 "responses": {"200": _answer("the payments, with when each is due"), **_ERRORS},
             }
         },
         "/v1/recoveries": {
             "post": {
                 "summary": "Close a revoked card's ledger and sign its balance statement",
-                "requestBody": _json(
+                "requestBody": _body(
                     {
                         "type": "object",
-                        "properties": {"card_id": _HEX, "successor": _HEX},
+                        "properties": {"card_id": _CARD_ID, "successor": _CARD_ID},
                         "required": ["card_id", "successor"],
                     }
                 ),
@@ -305,7 +363,7 @@ OPENAPI = {
                         "name": "start",
                         "in": "query",
                         "required": False,
-                        "schema": {"type": "integer", "minimum": 0},
+                        "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_QUERY},
                     },
                 ],
                 "responses": {
@@ -323,7 +381,7 @@ OPENAPI = {
                         "name": "start",
                         "in": "query",
                         "required": False,
-                        "schema": {"type": "integer", "minimum": 0},
+                        "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_QUERY},
                     }
                 ],
                 "responses": {"200": _answer("the leaves"), **_ERRORS},

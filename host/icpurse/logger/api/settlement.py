@@ -52,6 +52,9 @@ async def post_stamp(service, request):
     body = await read_json(request)
     card = card_id(body.get("card_id"))
     counter = body.get("counter")
+    if isinstance(counter, float) and counter.is_integer():
+        # JSON has one number type: 7.0 is the integer 7 to the API's description too.
+        counter = int(counter)
     if not isinstance(counter, int) or isinstance(counter, bool) or not 0 <= counter < 2**32:
         raise BadRequest(400, "counter must be a payer counter, 0 to 4294967295")
     stamp = await service.sequencer.run_alone(lambda: service.stamp(card, counter))
