@@ -57,14 +57,14 @@ exit statuses:
      check both cards with `icpurse card info`
   4  paid, but the logger sync failed: the log records wait in the recipient's outbox; run
      `icpurse sync PORT --logger URL` later
+"""
+# Exit status 5, which `pay` and `sync` share.
+_CLONE_EPILOG = """\
   5  the logger refused a record as a clone's: a CLONE line names the payer's card and the
      command that revokes it
 """
-
-SYNC_EPILOG = COMMON_EPILOG + (
-    "  5  the logger refused a record as a clone's: a CLONE line names the payer's card and\n"
-    "     the command that revokes it\n"
-)
+PAY_EPILOG += _CLONE_EPILOG
+SYNC_EPILOG = COMMON_EPILOG + _CLONE_EPILOG
 
 _amount = argtypes.amount(1)
 
