@@ -5,6 +5,7 @@ Several service workers share one database: the sequencer's transaction takes a 
 """
 
 import contextlib
+import os
 from pathlib import Path
 
 import psycopg
@@ -95,10 +96,13 @@ class PostgresStorage(Storage):
         if tool is None:
             raise StorageError("pg_dump is not installed: it backs up a PostgreSQL logger")
         schema = self.one("SELECT current_schema()")[0]
+        url, password = _plain_url(self.url)
+        # The password goes to pg_dump in its environment: on its command line, anyone on the
+        # machine would read it with ps.
+        env = dict(os.environ, PGPASSWORD=password) if password else None
         done = subprocess.run(
-            [tool, "--format=custom", "--schema", schema, "--file", str(target),
-             _plain_url(self.url)],
-            capture_output=True, text=True, check=False,
+            [tool, "--format=custom", "--schema", schema, "--file", str(target), url],
+            capture_output=True, text=True, check=False, env=env,
         )  # fmt: skip
         if done.returncode != 0:
             target.unlink(missing_ok=True)
@@ -125,10 +129,15 @@ class _PgTransaction:
 
 
 def _plain_url(url):
-    """`url` without libpq options (such as a search_path), which pg_dump would apply to its own
-    session; the schema is named to it instead."""
+    """(`url` without libpq options, such as a search_path, which pg_dump would apply to its own
+    session, the schema being named to it instead, and without its password; the password or
+    None)."""
     import urllib.parse
 
     parts = urllib.parse.urlsplit(url)
     query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "options"]
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = "%s@%s" % (parts.username, netloc.rsplit("@", 1)[1])
+    plain = parts._replace(netloc=netloc, query=urllib.parse.urlencode(query))
+    return urllib.parse.urlunsplit(plain), parts.password
