@@ -147,6 +147,11 @@ class LogFeeds:
     def write_heartbeat(self, ltime):
         self.write([(_HEARTBEAT, (ltime,))])
 
+    def heartbeat_ltime(self):
+        """The L-time of the heartbeat row (the highest any worker wrote), 0 before the first."""
+        row = self.one("SELECT ltime FROM heartbeat WHERE id = 1")
+        return 0 if row is None else int(row[0])
+
     def ltime_marks(self):
         """(the latest L-time stored in a column, 0 in a new database; the newest checkpoint's
         record or None), from which the service reads its high-water mark."""
