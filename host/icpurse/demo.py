@@ -69,14 +69,25 @@ def run(args):
         logs = tmp / "logger"
         logs.mkdir()
         pk_l = keys.create(logs / "logger.pem", str(logs / "logger.pem") + ".pub")
+        pk_o = keys.create(logs / "operator.pem", str(logs / "operator.pem") + ".pub")
         server = LoggerProcess(
-            logs, "sqlite:///%s" % (logs / "log.db"), pk_t, pk_i, window=DEMO_WINDOW
-        )
+            logs, "sqlite:///%s" % (logs / "log.db"), pk_t, pk_i, window=DEMO_WINDOW,
+            extra=["--operator", pk_o.hex()],
+        )  # fmt: skip
         stack.callback(server.stop)
         server.start()
-        logger = LoggerClient(server.url, pk_l)
+        # Vouchers, recoveries and revocation lists are signed by the issuer's and the CA's
+        # keys; the ledger, alerts and card histories are read with the operator's key.
+        signers = {
+            "issuer": issuer.signer,
+            "ca": ca.signer,
+            "operator": keys.load_signer(logs / "operator.pem"),
+        }
+        logger = LoggerClient(server.url, pk_l, signers=signers)
         stack.callback(logger.close)
         say("   logger      PkL %s...  at %s" % (pk_l.hex()[:20], server.url))
+        say("   operator    PkO %s...  reads the ledger; the issuer and the CA sign what they"
+            " send" % pk_o.hex()[:20])  # fmt: skip
         say("               its settlement window is cut to %d s for the demo (a day by default)"
             % DEMO_WINDOW)  # fmt: skip
 

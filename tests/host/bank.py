@@ -50,7 +50,10 @@ class Bank:
         self.logger_key = keys.create(logs / "logger.pem", str(logs / "logger.pem") + ".pub")
         self.db = logs / "log.db"
         self.server = self.logger_process(self.db)
-        self.logger = LoggerClient(self.server.url, self.logger_key)
+        self.logger = LoggerClient(
+            self.server.url, self.logger_key,
+            signers={"issuer": self.issuer.signer, "ca": self.ca.signer},
+        )  # fmt: skip
         self.stack.callback(self.logger.close)
         self.provisioner = Provisioner(
             self.ca, self.issuer, self.logger_key, self.logger.ticket, self.logger.publish_voucher,

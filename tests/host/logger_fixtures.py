@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger.api import build_app
 from icpurse.logger.client import LoggerClient
+from icpurse.logger.client.signing import RequestSigning
 from icpurse.logger.service import LoggerService
 from icpurse.logger.storage import open_storage
 from purse.crypto.backend import Signer
@@ -84,10 +85,27 @@ class LoggerWorld(World):
             clock=lambda: time.time() + self.offset, window=window,
             sequencer_process=sequencer_process,
         )  # fmt: skip
-        self.app = build_app(self.service)
+        # The roles' keys, signing with pyca as the host does (the same keys as World's).
+        pyca = PycaBackend()
+        self.signers = {
+            "issuer": Signer(pyca, derive(b"SkI")),
+            "ca": Signer(pyca, derive(b"SkT")),
+            "operator": Signer(pyca, derive(b"SkO")),
+        }
+        # No per-client read limit: a test reads as fast as it runs (test_logger_roles.py
+        # tests the limit on an app of its own).
+        self.app = build_app(
+            self.service, operators=[self.signers["operator"].public_key], read_rate=0
+        )
         self.http = TestClient(self.app, base_url="http://logger")
         self.http.__enter__()
-        self.client = LoggerClient(logger_key=self.logger.public_key, http=self.http)
+        self.client = LoggerClient(
+            logger_key=self.logger.public_key, http=self.http, signers=self.signers
+        )
+
+    def auth(self, role="operator"):
+        """An httpx auth that signs requests as `role` does (access/signature.py)."""
+        return RequestSigning(self.signers[role])
 
     def advance(self, seconds):
         """Move the logger's clock (its L-time) forward."""

@@ -17,6 +17,11 @@ from icpurse.logger.client import LoggerClient
 from icpurse.logger.process import LoggerProcess, free_port
 
 
+def _roles(cards):
+    """The signers of the issuer's and the CA's requests to the logger (the world's keys)."""
+    return {"issuer": cards.world.issuer, "ca": cards.world.ca}
+
+
 @pytest.fixture
 def cards(tmp_path):
     c = Cards(tmp_path, "cpython")
@@ -164,7 +169,7 @@ def test_pay_and_sync_with_a_logger(cards, capsys, tmp_path):
     server = cards.logger_process(tmp_path / "logger", "sqlite:///%s" % (tmp_path / "log.db"))
     a = ready(cards, "a", 5000)
     b = ready(cards, "b")
-    logger = LoggerClient(server.url, server.public_key)
+    logger = LoggerClient(server.url, server.public_key, signers=_roles(cards))
     publish_vouchers(logger, cards, a, b)
     logger.publish_revocation(cards.world.revocation([bytes(8)]))
 
@@ -216,7 +221,7 @@ def test_sync_rides_out_a_logger_whose_database_drops_it(cards, capsys, tmp_path
         server = cards.logger_process(tmp_path / "logger", url)
         a = ready(cards, "a", 5000)
         b = ready(cards, "b")
-        logger = LoggerClient(server.url, server.public_key)
+        logger = LoggerClient(server.url, server.public_key, signers=_roles(cards))
         publish_vouchers(logger, cards, a, b)
         logger.close()
         code, _, err = run(capsys, "pay", "--from", a.port, "--to", b.port, "--amount", 700)
@@ -241,7 +246,7 @@ def test_paid_but_not_synced(cards, capsys, tmp_path):
     db = "sqlite:///%s" % (tmp_path / "other.db")
     other = LoggerProcess(tmp_path, db, cards.world.ca.public_key, cards.world.issuer.public_key)
     with other:
-        feed = LoggerClient(other.url)
+        feed = LoggerClient(other.url, signers=_roles(cards))
         publish_vouchers(feed, cards, a, b)
         feed.close()
         code, out, err = run(capsys, "pay", "--from", a.port, "--to", b.port, "--amount", 10,

@@ -118,7 +118,7 @@ def test_bad_input_gets_a_clear_answer(logger_world):
     answer = post("/v1/records", b"[" * 100000 + b"]" * 100000)
     assert answer.status_code == 400 and "nested too deeply" in answer.json()["error"]
     assert post("/v1/records", json.dumps({"records": []}).encode()).status_code == 400
-    # The submit routes are answered in front of Starlette (app.SubmitRoutes); their other
+    # The submit routes are answered in front of Starlette (guard.Guard); their other
     # methods still reach its router.
     assert http.get("/v1/record").status_code == 405
     assert http.put("/v1/records", content=b"{}").status_code == 405
@@ -146,11 +146,11 @@ def test_bad_input_gets_a_clear_answer(logger_world):
     assert answer.status_code in (422,)
     assert http.get("/v1/status", params={"nonce": "00"}).status_code == 400
     assert http.get("/v1/proofs/inclusion", params={"index": 0, "size": 1}).status_code == 400
-    assert http.get("/v1/cards/00").status_code == 400
-    assert http.get("/v1/cards/%s" % ("00" * 8)).status_code == 404
-    assert http.get("/v1/records/99").status_code == 404
+    assert http.get("/v1/cards/00", auth=w.auth()).status_code == 400
+    assert http.get("/v1/cards/%s" % ("00" * 8), auth=w.auth()).status_code == 404
+    assert http.get("/v1/records/99", auth=w.auth()).status_code == 404
     # Past the database's 64-bit integers: a 404 too, where it was a 500.
-    assert http.get("/v1/records/%d" % 2**64).status_code == 404
+    assert http.get("/v1/records/%d" % 2**64, auth=w.auth()).status_code == 404
     assert w.service.tree_size() == 0
     w.client.submit(record)
     assert w.service.tree_size() == 1

@@ -109,12 +109,17 @@ class _OtherService(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_a_command_pointed_at_another_service_says_so_in_one_line(capsys):
+def test_a_command_pointed_at_another_service_says_so_in_one_line(capsys, tmp_path):
+    from icpurse.authority import keys
+
+    operator = tmp_path / "operator.pem"
+    keys.create(operator, str(operator) + ".pub")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OtherService)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = "http://127.0.0.1:%d" % server.server_address[1]
-        status = main(["audit", "--logger", url, "--logger-key", "02" + "11" * 32])
+        status = main(["audit", "--logger", url, "--logger-key", "02" + "11" * 32,
+                       "--operator-key", str(operator)])  # fmt: skip
     finally:
         server.shutdown()
         server.server_close()

@@ -25,7 +25,7 @@ def test_kill_during_submissions(tmp_path, dialect):
     receipted = {}
     lock = threading.Lock()
     try:
-        feed = LoggerClient(server.url, server.public_key)
+        feed = LoggerClient(server.url, server.public_key, signers={"issuer": gen.issuer})
         for voucher in gen.vouchers():
             feed.publish_voucher(voucher)
 
@@ -79,7 +79,7 @@ def test_two_workers_share_one_database(tmp_path, dialect):
     server = LoggerProcess(tmp_path, db, gen.ca.public_key, gen.issuer.public_key, 2).start()
     receipts = {}
     try:
-        feed = LoggerClient(server.url, server.public_key)
+        feed = LoggerClient(server.url, server.public_key, signers={"issuer": gen.issuer})
         for voucher in gen.vouchers():
             feed.publish_voucher(voucher)
 

@@ -37,7 +37,7 @@ def _answers_while_failed(world, card_id, record):
     return {
         "status": world.http.get("/v1/status", params={"nonce": nonce}),
         "checkpoint": world.http.get("/v1/checkpoint"),
-        "card": world.http.get("/v1/cards/%s" % card_id.hex()),
+        "card": world.http.get("/v1/cards/%s" % card_id.hex(), auth=world.auth()),
         "submit": world.http.post("/v1/record", json={"record": record.hex()}),
         "batch": world.http.post("/v1/records", json={"records": [record.hex()]}),
     }

@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 from icpurse.bench.loadgen import LoadGenerator
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger.api import build_app
+from icpurse.logger.client.signing import RequestSigning
 from icpurse.logger.service import LoggerService
 from icpurse.logger.storage import open_storage
 from purse.crypto.backend import Signer
@@ -51,8 +52,9 @@ def _client(tmp_path_factory):
                             GEN.ca.public_key, GEN.issuer.public_key)  # fmt: skip
     client = TestClient(build_app(service))
     client.__enter__()
+    issuer = RequestSigning(GEN.issuer)
     for voucher in GEN.vouchers():
-        client.post("/v1/vouchers", json={"voucher": voucher.hex()})
+        client.post("/v1/vouchers", json={"voucher": voucher.hex()}, auth=issuer)
     return client
 
 

@@ -4,6 +4,8 @@ service refused in 13 operations). Which refusals a schema-valid request may get
 the service can judge (signatures, the tree's size), is declared in schemathesis.toml. The
 examples are bounded and the seed fixed, so a CI run takes seconds and repeats exactly."""
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,8 @@ from logger_fixtures import drop_schema, postgres_url
 from icpurse.authority import keys
 from icpurse.logger.process import LoggerProcess
 
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 EXAMPLES = 30
 SEED = 21022
 
@@ -23,13 +26,16 @@ SEED = 21022
 def logger(request, tmp_path):
     ca = keys.create(tmp_path / "ca.pem", str(tmp_path / "ca.pem.pub"))
     issuer = keys.create(tmp_path / "issuer.pem", str(tmp_path / "issuer.pem.pub"))
+    operator = keys.create(tmp_path / "operator.pem", str(tmp_path / "operator.pem.pub"))
     schema = None
     if request.param == "sqlite":
         db = "sqlite:///%s" % (tmp_path / "log.db")
     else:
         db, schema = postgres_url()
     try:
-        with LoggerProcess(tmp_path, db, ca, issuer) as server:
+        # The per-client read limit is off: schemathesis reads as fast as it can.
+        extra = ["--operator", operator.hex(), "--read-rate", "0"]
+        with LoggerProcess(tmp_path, db, ca, issuer, extra=extra) as server:
             yield server
     finally:
         if schema is not None:
@@ -37,12 +43,21 @@ def logger(request, tmp_path):
 
 
 def test_the_service_is_what_its_description_says(logger, tmp_path):
+    # The hooks sign each request as the role its operation needs (schemathesis_hooks.py).
+    env = dict(
+        os.environ,
+        SCHEMATHESIS_HOOKS="schemathesis_hooks",
+        PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        ICPURSE_TEST_ROLE_KEYS=json.dumps(
+            {role: str(tmp_path / ("%s.pem" % role)) for role in ("ca", "issuer", "operator")}
+        ),
+    )
     done = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "--config-file",
          str(ROOT / "schemathesis.toml"), "run", logger.url + "/openapi.json",
          "--checks", "all", "--max-examples", str(EXAMPLES), "--seed", str(SEED),
          "--no-color"],
-        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=600,
+        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=600, env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "No issues found" in done.stdout or " passed" in done.stdout, done.stdout[-2000:]

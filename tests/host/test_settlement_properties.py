@@ -66,9 +66,12 @@ class History:
             self.storage, key, self.ca.signer.public_key, self.issuer.signer.public_key,
             clock=lambda: time.time() + self.offset, window=WINDOW,
         )  # fmt: skip
-        self.http = TestClient(build_app(service), base_url="http://logger")
+        self.http = TestClient(build_app(service, read_rate=0), base_url="http://logger")
         self.http.__enter__()
-        self.logger = LoggerClient(logger_key=key.public_key, http=self.http)
+        self.logger = LoggerClient(
+            logger_key=key.public_key, http=self.http,
+            signers={"issuer": self.issuer.signer, "ca": self.ca.signer},
+        )  # fmt: skip
         self.provisioner = Provisioner(
             self.ca, self.issuer, key.public_key, self.logger.ticket, self.logger.publish_voucher,
             self.logger.stamp,

@@ -28,6 +28,7 @@ from icpurse.bench.loaddriver import drive, record_requests
 from icpurse.bench.loadgen import LoadGenerator
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.logger import signing, verifier
+from icpurse.logger.client.signing import RequestSigning
 from icpurse.logger.process import LoggerProcess
 from icpurse.logger.service import appender
 from icpurse.progress import progress
@@ -154,9 +155,12 @@ def _run_one(name, db, gen, args, reference, workers=1):
         server = LoggerProcess(tmp, db, gen.ca.public_key, gen.issuer.public_key, workers,
                                sequencer=args.sequencer)  # fmt: skip
         with server:
-            feed = httpx2.Client(base_url=server.url)
+            # Vouchers are the issuer's to hand over: signed with its key.
+            feed = httpx2.Client(base_url=server.url, auth=RequestSigning(gen.issuer))
             for voucher in gen.vouchers():
-                feed.post("/v1/vouchers", json={"voucher": voucher.hex()})
+                answer = feed.post("/v1/vouchers", json={"voucher": voucher.hex()})
+                if answer.status_code != 200:
+                    raise RuntimeError("the logger refused a voucher: %s" % answer.text)
             # Not measured: the first requests meet cold caches (certificates and vouchers not
             # yet verified, the database's pages not yet read) that a running logger has warm.
             progress("%s: warm-up, %d records, not measured" % (name, args.warmup))
@@ -203,6 +207,8 @@ def _drop(schema):
 
 
 def run(args):
+    if args.duration:
+        return run_sustained(args)
     gen = LoadGenerator(b"bench %d" % time.time_ns(), cards=16)
     items = verification_items(gen)
     measured = []
@@ -274,3 +280,76 @@ def _print_cpu(rows):
     print("cores' time, from /proc, divided by the records of that load; -: the load was too")
     print("short to measure (under %d of the kernel's %g ms ticks of CPU)."
           % (MIN_TICKS, proctree.RESOLUTION * 1000))  # fmt: skip
+
+
+def run_sustained(args):
+    """`--duration S`: one batched load held for S seconds on each database (sustained.py),
+    records/s per interval, and the last interval's rate as a share of the first's."""
+    from icpurse.bench.sustained import Producer, hold
+
+    seed = b"sustained %d" % time.time_ns()
+    items = verification_items(LoadGenerator(seed + b" reference", cards=4))
+    databases = []
+    with tempfile.TemporaryDirectory() as tmp:
+        databases.append(("sqlite (%d worker%s)" % (args.sqlite_workers,
+                                                    "s" * (args.sqlite_workers > 1)),
+                          "sqlite:///%s/log.db" % tmp, args.sqlite_workers))  # fmt: skip
+        schema = _postgres_schema()
+        if schema is not None:
+            url = "%s?options=-csearch_path%%3D%s" % (PG_URL, schema)
+            databases.append(("postgresql (%d workers)" % args.pg_workers, url, args.pg_workers))
+        try:
+            for name, db, workers in databases:
+                _hold_one(name, db, workers, seed + name.encode(), args, items, Producer, hold)
+        finally:
+            if schema is not None:
+                _drop(schema)
+    print()
+    print("records/s: durably stored, fully verified records a second in that interval;")
+    print("ratio: records/s per pyca verification/s on one core, measured before and after;")
+    print("generator: the share of the interval the clients waited for records to send (the")
+    print("generator runs on the cores it measures the logger on). TLS: off; authentication:")
+    print("none needed (submissions are judged by the card signatures they carry).")
+    return 0
+
+
+def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
+    producer = producer_class(seed, 16, args.batch)
+    with tempfile.TemporaryDirectory() as tmp:
+        gen = LoadGenerator(seed, 16)
+        server = LoggerProcess(tmp, db, gen.ca.public_key, gen.issuer.public_key, workers,
+                               sequencer=args.sequencer)  # fmt: skip
+        with server:
+            with httpx2.Client(base_url=server.url, auth=RequestSigning(gen.issuer)) as feed:
+                for voucher in producer.vouchers():
+                    answer = feed.post("/v1/vouchers", json={"voucher": voucher.hex()})
+                    if answer.status_code != 200:
+                        raise RuntimeError("the logger refused a voucher: %s" % answer.text)
+            progress("%s: making records ahead of the load" % name)
+            producer.start()
+            try:
+                verify_before = verifications_per_second(items)
+                progress("%s: %d s of batch %d x %d clients" % (name, args.duration, args.batch,
+                                                                 args.clients))  # fmt: skip
+                slots = asyncio.run(
+                    hold(server.port, producer, args.clients, args.duration, args.interval)
+                )
+                verify = (verify_before + verifications_per_second(items)) / 2
+            finally:
+                producer.close()
+    print()
+    print("%s, batch %d x %d clients, %g s in intervals of %g s"
+          % (name, args.batch, args.clients, args.duration, args.interval))  # fmt: skip
+    print("%-12s %10s %6s %8s %8s %10s" % ("interval", "records/s", "ratio", "p99 ms", "refused",
+                                          "generator"))  # fmt: skip
+    for k, (stored, refused, p99, waited) in enumerate(slots):
+        rate = stored / args.interval
+        print("%4g-%-4g s   %10.0f %6.2f %8.1f %8d %9.0f%%" % (
+            k * args.interval, (k + 1) * args.interval, rate, rate / verify, p99 * 1000, refused,
+            100 * waited / args.interval))  # fmt: skip
+    first, last = slots[0][0], slots[-1][0]
+    total = sum(s[0] for s in slots) / args.duration
+    print(
+        "mean %.0f records/s (ratio %.2f to %.0f verifications/s); last interval %.0f%% of "
+        "the first" % (total, total / verify, verify, 100 * last / first if first else 0)
+    )

@@ -89,6 +89,17 @@ def timeout(text):
     return value
 
 
+def rate(text):
+    """Requests a second: a number from 0 (no limit) to a million."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 1e6:
+        raise argparse.ArgumentTypeError("%r is not a rate from 0 to 1000000 a second" % text)
+    return value
+
+
 def url(text):
     """A logger's base URL."""
     if not text.startswith(("http://", "https://")):

@@ -117,7 +117,10 @@ def ca_revoke(args):
         from icpurse.logger.client import CLI_RETRIES, LoggerClient, LoggerError
         from icpurse.progress import progress
 
-        client = LoggerClient(args.logger, retries=CLI_RETRIES, progress=progress)
+        client = LoggerClient(
+            args.logger, retries=CLI_RETRIES, progress=progress, signers={"ca": ca.signer},
+            verify=args.logger_ca or True,
+        )  # fmt: skip
         try:
             client.publish_revocation(rl.encode())
         except LoggerError as exc:
@@ -162,7 +165,7 @@ def issuer_load(args):
     else:
         raise AuthorityError("name the card: --card ID or --certificate FILE")
     with ExitStack() as stack:
-        logger = open_logger(stack, args) if args.logger else None
+        logger = open_logger(stack, args, {"issuer": issuer.signer}) if args.logger else None
         voucher = _load(issuer, card_id, args, logger)
     print(
         "loaded %d onto card %s: issued total w = %d, voucher sequence %d"
@@ -274,6 +277,10 @@ def add_parser(subparsers):
         "--logger", metavar="URL",
         help="also hand the list to the logger, which serves it to terminals and starts the "
         "revoked cards' settlement window",
+    )  # fmt: skip
+    p.add_argument(
+        "--logger-ca", metavar="FILE",
+        help="for an https logger: the certificate (or CA bundle) to trust",
     )  # fmt: skip
     _output(p)
     p.set_defaults(handler=ca_revoke)

@@ -83,6 +83,19 @@ def add_logger_options(parser, required):
         "--logger-key", metavar="HEX|FILE",
         help="PkL, to check the logger's signatures here too (the card always checks them)",
     )  # fmt: skip
+    parser.add_argument(
+        "--logger-ca", metavar="FILE",
+        help="for an https logger: the certificate (or CA bundle) to trust instead of the "
+        "system's authorities, such as the logger's own self-signed certificate",
+    )  # fmt: skip
+
+
+def add_operator_key(parser):
+    parser.add_argument(
+        "--operator-key", metavar="FILE",
+        help="an operator's PEM key (`icpurse logger operator-key`) to sign the logger's "
+        "private reads with; encrypted keys take ICPURSE_OPERATOR_PASSPHRASE or a prompt",
+    )  # fmt: skip
 
 
 def add_passphrase_file(parser):
@@ -153,16 +166,27 @@ def require_personalised(info, port, role):
 # --- the logger and the authorities ---------------------------------------------------------
 
 
-def open_logger(stack, args):
+def open_logger(stack, args, signers=None):
     """A LoggerClient for --logger, checked by fetching a signed checkpoint: an unreachable
-    logger, or one whose key is not --logger-key, is reported before any card is touched."""
+    logger, or one whose key is not --logger-key, is reported before any card is touched.
+    `signers`: role -> Signer for the requests only a role may make (the authorities'
+    `signer`); --operator-key, where a command takes it, adds the operator's."""
     from icpurse.authority import keys
     from icpurse.logger.client import CLI_RETRIES, LoggerClient, LoggerError
     from icpurse.progress import progress
     from purse.errors import PurseError
 
     key = keys.read_public(args.logger_key) if args.logger_key else None
-    client = LoggerClient(args.logger, key, retries=CLI_RETRIES, progress=progress)
+    signers = dict(signers or {})
+    if getattr(args, "operator_key", None):
+        signers["operator"] = operator_signer(args.operator_key)
+    ca_file = getattr(args, "logger_ca", None)
+    if ca_file is not None and not os.path.isfile(ca_file):
+        raise UsageError("no certificate file %s (--logger-ca)" % ca_file)
+    client = LoggerClient(
+        args.logger, key, retries=CLI_RETRIES, progress=progress, signers=signers,
+        verify=ca_file if ca_file else True,
+    )  # fmt: skip
     stack.callback(client.close)
     try:
         client.checkpoint()
@@ -173,6 +197,20 @@ def open_logger(stack, args):
             "the logger at %s signs with another key than --logger-key" % args.logger
         ) from None
     return client
+
+
+def operator_signer(path):
+    """The Signer of an operator key file, its passphrase from ICPURSE_OPERATOR_PASSPHRASE or
+    a prompt (an operator's key is not an authority's: it has a passphrase of its own)."""
+    import getpass
+
+    from icpurse.authority import keys
+
+    secret = os.environ.get("ICPURSE_OPERATOR_PASSPHRASE", "").encode() or None
+    if secret is None and sys.stdin.isatty() and os.path.isfile(path):
+        if b"ENCRYPTED" in keys.read_small(path, "key"):
+            secret = getpass.getpass("passphrase for %s: " % path).encode()
+    return keys.load_signer(path, secret)
 
 
 def passphrase(args, prompt_if_needed, key_path=None):

@@ -6,12 +6,24 @@ import sys
 
 from icpurse.authority import AuthorityError
 from icpurse.cli import argtypes
-from icpurse.cli.common import add_passphrase_file, passphrase
+from icpurse.cli.common import (
+    COMMON_EPILOG,
+    add_logger_options,
+    add_operator_key,
+    add_passphrase_file,
+    clock_time,
+    guarded,
+    open_logger,
+    passphrase,
+)
 from icpurse.logger import DEFAULT_WINDOW
 
 # uvicorn's log levels (uvicorn.config.LOG_LEVELS), named here so that argparse refuses any
 # other with a usage message instead of uvicorn failing with a traceback.
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+# The default per-client limit on expensive reads (icpurse.logger.api.guard.READ_RATE, named
+# here so that `icpurse logger --help` does not import the service).
+READ_RATE = 20.0
 # Seconds an idle keep-alive connection stays open (uvicorn's timeout_keep_alive).
 IDLE_SECONDS = 5
 
@@ -51,6 +63,38 @@ def logger_init(args):
         print("note: the logger key is stored unencrypted; use --passphrase-file to encrypt it")
 
 
+def operator_key(args):
+    from icpurse.authority import keys
+
+    secret = passphrase(args, False)
+    public = keys.create(args.key, args.key + ".pub", secret)
+    print("created the operator key %s" % args.key)
+    print("PkO: %s" % public.hex())
+    print("give %s.pub to `icpurse logger serve --operator`" % args.key)
+
+
+def logger_login(args):
+    import json
+    from contextlib import ExitStack
+
+    from icpurse.errors import UsageError
+
+    if not args.operator_key:
+        raise UsageError("a session is an operator's: give --operator-key FILE")
+    with ExitStack() as stack:
+        session = open_logger(stack, args).session()
+    print("%s=%s" % (session["cookie"], session["session"]))
+    print("expires %s" % clock_time(session["expires"]), file=sys.stderr)
+    if args.cookie_file:
+        cookie = {"name": session["cookie"], "value": session["session"], "url": args.logger,
+                  "expires": session["expires"]}  # fmt: skip
+        fd = os.open(args.cookie_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(cookie, out)
+            out.write("\n")
+    return 0
+
+
 def _anchor(value, directory, kind):
     from icpurse.authority import keys
     from icpurse.authority.ca import CertificationAuthority
@@ -72,6 +116,8 @@ def logger_serve(args):
 
     ca = _anchor(args.ca_public_key, args.ca, "ca")
     issuer = _anchor(args.issuer_public_key, args.issuer, "issuer")
+    operators = [keys.read_public(k) for k in args.operator]
+    tls = _tls(args)
     # Check the key, the database and the anchors here, so a mistake is reported before the
     # server starts (and before any worker process does the same).
     secret = passphrase(args, True, args.key)
@@ -102,6 +148,8 @@ def logger_serve(args):
             "ICPURSE_LOGGER_SIGNERS": str(args.signers),
             "ICPURSE_LOGGER_SEQUENCER": args.sequencer,
             "ICPURSE_LOGGER_BODY_TIMEOUT": str(args.body_timeout),
+            "ICPURSE_LOGGER_OPERATORS": ",".join(k.hex() for k in operators),
+            "ICPURSE_LOGGER_READ_RATE": str(args.read_rate),
         }
     )
     if args.passphrase_file:
@@ -111,9 +159,10 @@ def logger_serve(args):
         # Typed at the prompt: the workers cannot ask, so they inherit it.
         os.environ["ICPURSE_PASSPHRASE"] = secret.decode()
     print(
-        "icpurse logger on http://%s:%d (database %s, %d worker(s), %d verifier and %d signer"
+        "icpurse logger on %s://%s:%d (database %s, %d worker(s), %d verifier and %d signer"
         " process(es) each, sequencer on a %s)"
         % (
+            "https" if tls else "http",
             # An IPv6 address goes in brackets in a URL.
             "[%s]" % args.host if ":" in args.host else args.host,
             args.port,
@@ -137,7 +186,33 @@ def logger_serve(args):
         # so a flood of connections cannot exhaust its file descriptors.
         limit_concurrency=args.max_connections,
         timeout_keep_alive=IDLE_SECONDS,
+        **tls,
     )
+
+
+def _tls(args):
+    """uvicorn's TLS options for --tls-cert and --tls-key, checked here: a missing file or a
+    key that is not the certificate's is a one-line error before the service starts."""
+    if args.tls_cert is None and args.tls_key is None:
+        return {}
+    if args.tls_cert is None or args.tls_key is None:
+        raise AuthorityError("https needs both --tls-cert and --tls-key")
+    import ssl
+
+    for path in (args.tls_cert, args.tls_key):
+        if not os.path.isfile(path):
+            raise AuthorityError("no such file: %s" % path)
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            args.tls_cert, args.tls_key
+        )
+    except (ssl.SSLError, ValueError) as exc:
+        raise AuthorityError(
+            "%s and %s are not a PEM certificate and its key: %s"
+            % (args.tls_cert, args.tls_key, getattr(exc, "reason", None) or exc)
+        ) from None
+    return {"ssl_certfile": os.path.abspath(args.tls_cert),
+            "ssl_keyfile": os.path.abspath(args.tls_key)}  # fmt: skip
 
 
 def logger_backup(args):
@@ -227,6 +302,23 @@ def add_parser(subparsers):
         "answered 503 (default 1000; keep it under the open-file limit)",
     )  # fmt: skip
     p.add_argument(
+        "--operator", action="append", default=[], metavar="HEX|FILE",
+        help="an operator's public key (the .pub of `icpurse logger operator-key`), whose "
+        "signed requests and sessions read the ledger, alerts, leaves and card histories; "
+        "give it once per operator (the issuer may read them too)",
+    )  # fmt: skip
+    p.add_argument(
+        "--read-rate", type=argtypes.rate, default=READ_RATE, metavar="N",
+        help="expensive reads (ledger, leaves, card histories, proofs) each client may make a "
+        "second per worker, twice that at once; more are answered 429 (default %g; 0: no "
+        "limit)" % READ_RATE,
+    )  # fmt: skip
+    p.add_argument(
+        "--tls-cert", metavar="FILE",
+        help="serve https with this PEM certificate (chain); needs --tls-key",
+    )  # fmt: skip
+    p.add_argument("--tls-key", metavar="FILE", help="the certificate's PEM private key")
+    p.add_argument(
         "--log-level",
         default="warning",
         type=str.lower,
@@ -234,3 +326,30 @@ def add_parser(subparsers):
         help="what uvicorn logs (default warning; info logs every request)",
     )
     p.set_defaults(handler=logger_serve)
+
+    p = cmds.add_parser(
+        "operator-key", help="create an operator's key pair (PEM, and PATH.pub)",
+        description="Create the P-256 key pair an operator signs the logger's private reads\n"
+        "with. Give its .pub to `icpurse logger serve --operator`, and the PEM key to\n"
+        "`icpurse audit --operator-key` and `icpurse logger login`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    p.add_argument("--key", required=True, metavar="PATH", help="where to write the private key")
+    add_passphrase_file(p)
+    p.set_defaults(handler=operator_key)
+
+    p = cmds.add_parser(
+        "login", help="open an operator session for a browser (a cookie for read-only pages)",
+        description="Sign a session request with an operator key and print the session\n"
+        "cookie the logger gives back, with when it expires (15 minutes). A browser that\n"
+        "sends it may read what the operator reads; nothing is changed with a session.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=COMMON_EPILOG,
+    )  # fmt: skip
+    add_logger_options(p, required=True)
+    add_operator_key(p)
+    p.add_argument(
+        "--cookie-file", metavar="FILE",
+        help="also write the cookie as JSON (name, value, url, expires) for a browser driver",
+    )  # fmt: skip
+    p.set_defaults(handler=guarded(logger_login))

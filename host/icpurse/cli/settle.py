@@ -7,6 +7,7 @@ from contextlib import ExitStack
 from icpurse.cli import argtypes
 from icpurse.cli.common import (
     add_logger_options,
+    add_operator_key,
     add_timeout,
     guarded,
     open_authority,
@@ -26,7 +27,7 @@ def reconcile(args):
 
     issuer = open_authority(args.issuer, "issuer")
     with ExitStack() as stack:
-        logger = open_logger(stack, args)
+        logger = open_logger(stack, args, {"issuer": issuer.signer})
         waiting = [p for p in logger.in_doubt() if not p["due"]]
         done = settle.refund_due(issuer, logger, progress=print)
     print(
@@ -50,7 +51,7 @@ def recover(args):
     ca = open_authority(args.ca, "ca")
     issuer = open_authority(args.issuer, "issuer")
     with ExitStack() as stack:
-        logger = open_logger(stack, args)
+        logger = open_logger(stack, args, {"issuer": issuer.signer, "ca": ca.signer})
         client = open_card(stack, args.new_card, args.timeout)
         logger_key = logger.logger_key
         statement, info = settle.recover(
@@ -75,7 +76,7 @@ def redeem(args):
     issuer = open_authority(args.issuer, "issuer")
     ca = None if args.ca is None else open_authority(args.ca, "ca")
     with ExitStack() as stack:
-        logger = open_logger(stack, args)
+        logger = open_logger(stack, args, {"issuer": issuer.signer})
         # The card first: one that cannot pay is named before the account is opened.
         client = open_card(stack, args.card, args.timeout)
         before = select(client, args.card)
@@ -105,9 +106,13 @@ def run_audit(args):
     from icpurse import audit
     from icpurse.crypto_pyca import PycaBackend
 
+    if args.issuer is None and args.operator_key is None:
+        raise UsageError(
+            "the audit reads the logger's private feeds: give --issuer DIR or --operator-key FILE"
+        )
     issuer = None if args.issuer is None else open_authority(args.issuer, "issuer")
     with ExitStack() as stack:
-        logger = open_logger(stack, args)
+        logger = open_logger(stack, args, {} if issuer is None else {"issuer": issuer.signer})
         report = audit.run(logger, issuer, PycaBackend(), logger.logger_key)
     figures = report.figures
     print(
@@ -191,8 +196,11 @@ def add_parser(subparsers):
         "check every signature with --logger-key, that each checkpoint is consistent with the\n"
         "one before, that the issuer's ledger (--issuer) holds exactly the vouchers the logger\n"
         "recorded, and the ledger identity loads - redeemed = balances + in doubt. Lists every\n"
-        "anomaly; exit status 0 if there is none, 1 otherwise, 2 on a usage error.",
+        "anomaly; exit status 0 if there is none, 1 otherwise, 2 on a usage error. The\n"
+        "logger's feeds are private: the requests are signed with the issuer's key (--issuer)\n"
+        "or an operator key (--operator-key).",
     )  # fmt: skip
     p.add_argument("--issuer", metavar="DIR", help="the issuer's directory, to check its ledger")
     add_logger_options(p, required=True)
+    add_operator_key(p)
     p.set_defaults(handler=require_logger_key(guarded(run_audit)))

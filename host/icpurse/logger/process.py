@@ -3,6 +3,7 @@ the demo)."""
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -24,7 +25,9 @@ class LoggerProcess:
     and fails fast if the process dies."""
 
     def __init__(self, directory, db, ca_key, issuer_key, workers=1, window=None,
-                 sequencer=None, passphrase_file=None, extra=()):  # fmt: skip
+                 sequencer=None, passphrase_file=None, extra=(), tls=None):  # fmt: skip
+        """`tls`: (certificate, key) PEM paths to serve https with; the process is then polled
+        over https, trusting that certificate."""
         self.directory = Path(directory)
         self.key = self.directory / "logger.pem"
         if not self.key.exists():
@@ -39,7 +42,8 @@ class LoggerProcess:
         self.passphrase_file = passphrase_file
         self.extra = list(extra)  # More `logger serve` options, as given.
         self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.tls = tls
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         self.process = None
 
     def start(self, timeout=30):
@@ -55,6 +59,8 @@ class LoggerProcess:
             command += ["--sequencer", self.sequencer]
         if self.passphrase_file is not None:
             command += ["--passphrase-file", str(self.passphrase_file)]
+        if self.tls is not None:
+            command += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         command += self.extra
         self.log = open(self.directory / ("logger-%d.log" % time.monotonic_ns()), "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -66,7 +72,9 @@ class LoggerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError("the logger exited with %d" % self.process.returncode)
             try:
-                if httpx2.get(self.url + "/openapi.json", timeout=1).status_code == 200:
+                verify = ssl.create_default_context(cafile=str(self.tls[0])) if self.tls else True
+                answer = httpx2.get(self.url + "/openapi.json", timeout=1, verify=verify)
+                if answer.status_code == 200:
                     return self
             except httpx2.HTTPError:
                 time.sleep(0.1)

@@ -12,6 +12,8 @@ that several worker processes (`--workers N`) each build the same service.
     ICPURSE_LOGGER_SEQUENCER  "process" (default): each worker appends batches in a process of
                               its own, which starts the signers; "thread": on a thread
     ICPURSE_LOGGER_BODY_TIMEOUT  seconds a request's body may take to arrive (optional)
+    ICPURSE_LOGGER_OPERATORS  the operators' public keys, hex, separated by commas
+    ICPURSE_LOGGER_READ_RATE  expensive reads a second per client (0: no limit; optional)
     ICPURSE_PASSPHRASE_FILE  a file holding the key's passphrase, if it is encrypted
     ICPURSE_PASSPHRASE     the key's passphrase, if it is encrypted and no file is named
 """
@@ -40,8 +42,13 @@ def create_app():
         signer_processes=int(env.get("ICPURSE_LOGGER_SIGNERS", "0")),
         sequencer_process=env.get("ICPURSE_LOGGER_SEQUENCER", "process") == "process",
     )
-    timeout = env.get("ICPURSE_LOGGER_BODY_TIMEOUT")
-    return build_app(service, float(timeout)) if timeout else build_app(service)
+    options = {}
+    if env.get("ICPURSE_LOGGER_BODY_TIMEOUT"):
+        options["body_timeout"] = float(env["ICPURSE_LOGGER_BODY_TIMEOUT"])
+    if env.get("ICPURSE_LOGGER_READ_RATE"):
+        options["read_rate"] = float(env["ICPURSE_LOGGER_READ_RATE"])
+    operators = [bytes.fromhex(k) for k in env.get("ICPURSE_LOGGER_OPERATORS", "").split(",") if k]
+    return build_app(service, operators=operators, **options)
 
 
 def _passphrase(env):

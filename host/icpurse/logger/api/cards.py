@@ -4,7 +4,16 @@ revocation list."""
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from icpurse.logger.api.requests import BadRequest, card_id, endpoint, off_loop, read_json, unhex
+from icpurse.logger.api.requests import (
+    BadRequest,
+    card_id,
+    endpoint,
+    off_loop,
+    query_int,
+    read_json,
+    unhex,
+)
+from icpurse.logger.service.ledger import HISTORY_PAGE
 
 
 def routes(service):
@@ -19,7 +28,8 @@ def routes(service):
 
 async def card(service, request):
     card = card_id(request.path_params["card_id"])
-    info = await off_loop(service.card, card)
+    after = query_int(request, "after") if "after" in request.query_params else -1
+    info = await off_loop(service.card, card, after, HISTORY_PAGE)
     if not info["known"] and not info["history"]:
         raise BadRequest(404, "unknown card %s" % card.hex())
     return JSONResponse(info)

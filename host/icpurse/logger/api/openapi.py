@@ -7,6 +7,8 @@ those answers are listed per operation. schemathesis checks the two against each
 (tests/host/test_schemathesis.py).
 """
 
+from icpurse.logger.access import roles
+from icpurse.logger.access.policy import SESSION_COOKIE
 from icpurse.logger.api.requests import MAX_RECORD_HEX
 from icpurse.logger.service.journals import MAX_JOURNAL_UPLOAD
 from icpurse.logger.service.logger_service import MAX_BATCH_RECORDS
@@ -97,7 +99,10 @@ OPENAPI = {
         "description": "Stores card-to-card transfer logs durably in an append-only Merkle "
         "tree (RFC 9162 hashing), answers with signed receipts, proves inclusion and "
         "consistency, and reconstructs card balances. Binary values are hex strings; "
-        "records are the BER-TLV encodings of docs/PROTOCOL.md.",
+        "records are the BER-TLV encodings of docs/PROTOCOL.md. Checkpoints, proofs, status "
+        "and the revocation list are public; records, journals and stamps are judged by the "
+        "cards' signatures they carry; the issuer, the CA and operators sign their requests "
+        "with their own keys (securitySchemes).",
     },
     "paths": {
         "/v1/status": {
@@ -185,12 +190,22 @@ OPENAPI = {
         },
         "/v1/cards/{card_id}": {
             "get": {
-                "summary": "A card's history and reconstructed balance",
+                "summary": "A card's reconstructed balance and its history, 500 entries a page",
                 "parameters": [
-                    {"name": "card_id", "in": "path", "required": True, "schema": _CARD_ID}
+                    {"name": "card_id", "in": "path", "required": True, "schema": _CARD_ID},
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "required": False,
+                        "description": "the `next` cursor of the page before (a leaf index)",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_QUERY},
+                    },
                 ],
                 "responses": {
-                    "200": _answer("issued + received - paid, and the history"),
+                    "200": _answer(
+                        "issued + received - paid, a page of the history, and `next`: the"
+                        " cursor of the next page or null"
+                    ),
                     "404": _answer("unknown card", _ERROR),
                     **_ERRORS,
                 },
@@ -343,7 +358,7 @@ OPENAPI = {
         },
         "/v1/ledger/{table}": {
             "get": {
-                "summary": "A ledger table, 1000 rows a page, for the audit",
+                "summary": "A ledger table, 1000 rows a page in key order, for the audit",
                 "parameters": [
                     {
                         "name": "table",
@@ -360,14 +375,15 @@ OPENAPI = {
                         },
                     },
                     {
-                        "name": "start",
+                        "name": "after",
                         "in": "query",
                         "required": False,
-                        "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_QUERY},
+                        "description": "the `next` cursor of the page before",
+                        "schema": {"type": "string", "maxLength": 100},
                     },
                 ],
                 "responses": {
-                    "200": _answer("the rows"),
+                    "200": _answer("the rows, and `next`: the cursor of the next page or null"),
                     "404": _answer("no such table", _ERROR),
                     **_ERRORS,
                 },
@@ -390,7 +406,70 @@ OPENAPI = {
     },
 }
 
-# Every route reads or writes the database, so every route answers 503 when it has failed.
-for _operations in OPENAPI["paths"].values():
-    for _operation in _operations.values():
-        _operation["responses"].setdefault("503", _UNAVAILABLE)
+OPENAPI["paths"]["/v1/session"] = {
+    "post": {
+        "summary": "An operator session for a browser: a cookie its reads accept for 15 minutes",
+        "responses": {
+            "200": _answer(
+                "the session token, also set as the icpurse_session cookie",
+                {
+                    "type": "object",
+                    "properties": {
+                        "session": {"type": "string"},
+                        "cookie": {"type": "string"},
+                        "expires": {"type": "integer"},
+                        "expires_at": {"type": "string"},
+                    },
+                    "required": ["session", "cookie", "expires", "expires_at"],
+                },
+            )
+        },
+    }
+}
+OPENAPI["components"] = {
+    "securitySchemes": {
+        "signedRequest": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`ICPurse-Signature key=<PkX hex>, time=<unix seconds>, nonce=<32 "
+            "hex>, signature=<128 hex>`: a P-256 signature by the issuer's, the CA's or an "
+            "operator's key over the method, target, time, nonce and body hash "
+            "(docs/OPERATIONS.md, Roles and keys)",
+        },
+        "operatorSession": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": SESSION_COOKIE,
+            "description": "an operator session from POST /v1/session; reads only",
+        },
+    }
+}
+
+
+def _roles_and_limits():
+    """Each operation's security and answers from the roles it needs (access/roles.py)."""
+    for path, operations in OPENAPI["paths"].items():
+        for method, operation in operations.items():
+            key = (method.upper(), _ROUTE_PATHS.get(path, path))
+            needed = roles.ROUTES[key]
+            if needed:
+                security = [{"signedRequest": []}]
+                if method == "get" and "operator" in needed:
+                    security.append({"operatorSession": []})
+                operation["security"] = security
+                operation["description"] = "Signed with %s." % roles.describe(needed)
+                operation["responses"]["401"] = _answer("not signed, or not validly", _ERROR)
+                operation["responses"]["403"] = _answer("signed by a key without the role", _ERROR)
+            if key in roles.EXPENSIVE:
+                operation["responses"]["429"] = _answer(
+                    "too many expensive reads from this client; retry after Retry-After", _ERROR
+                )
+            # Every route reads or writes the database, so every route answers 503 when it has
+            # failed.
+            operation["responses"].setdefault("503", _UNAVAILABLE)
+
+
+# OpenAPI's path templates where Starlette's route paths name a converter.
+_ROUTE_PATHS = {"/v1/records/{index}": "/v1/records/{index:int}"}
+_roles_and_limits()

@@ -18,7 +18,7 @@ from icpurse.logger.storage.tables import LEAF_COLUMNS
 from purse import proto
 
 MAX_PAGE = 1000
-# The paths whose POST SubmitRoutes (app.py) answers in front of Starlette.
+# The paths whose POST the Guard (guard.py) answers in front of Starlette.
 SUBMIT_PATHS = ("/v1/record", "/v1/records")
 
 
@@ -72,4 +72,5 @@ async def leaf(service, request):
 async def leaves(service, request):
     first = start(request)
     rows = await off_loop(service.leaves_page, first, MAX_PAGE)
-    return page(first, LEAF_COLUMNS, rows)
+    following = rows[-1][0] + 1 if len(rows) == MAX_PAGE else None
+    return page(LEAF_COLUMNS, rows, following, start=first)

@@ -38,20 +38,25 @@ def error(status, reason, headers=None):
     return JSONResponse({"error": reason}, status_code=status, headers=headers)
 
 
-async def read_json(request):
-    """The request's body: a JSON object of at most MAX_BODY bytes."""
+async def read_body(request):
+    """The request's body, at most MAX_BODY bytes, arrived within the body timeout."""
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
         raise BadRequest(413, "the body is larger than %d bytes" % MAX_BODY)
     seconds = request.scope.get(BODY_TIMEOUT_KEY, BODY_TIMEOUT)
     try:
-        body = await asyncio.wait_for(_body(request), seconds)
+        return await asyncio.wait_for(_body(request), seconds)
     except asyncio.TimeoutError:
         # Connection: close makes uvicorn drop the connection after this answer, with whatever
         # of the body is still on its way.
         raise BadRequest(
             408, "the body did not arrive within %g s" % seconds, {"Connection": "close"}
         ) from None
+
+
+async def read_json(request):
+    """The request's body: a JSON object of at most MAX_BODY bytes."""
+    body = await read_body(request)
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -111,10 +116,16 @@ def start(request):
     return query_int(request, "start") if "start" in request.query_params else 0
 
 
-def page(start, names, rows):
-    """A page of database rows as JSON objects, bytes as hex."""
+def page(names, rows, following, **fields):
+    """A page of database rows as JSON objects, bytes as hex, with `next`: the cursor of the
+    page after it, or None when this page is the last (`following` is that cursor, or None,
+    for a page that came out full)."""
     return JSONResponse(
-        {"start": start, "rows": [dict(zip(names, map(_plain, r), strict=True)) for r in rows]}
+        {
+            **fields,
+            "rows": [dict(zip(names, map(_plain, r), strict=True)) for r in rows],
+            "next": following,
+        }
     )
 
 

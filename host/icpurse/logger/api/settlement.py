@@ -13,12 +13,14 @@ from icpurse.logger.api.requests import (
     off_loop,
     page,
     read_json,
-    start,
     unhex,
 )
 from icpurse.logger.service.journals import MAX_JOURNAL_UPLOAD
 from icpurse.logger.service.settlement import check_reason
-from icpurse.logger.storage.tables import LEDGER_TABLES
+from icpurse.logger.storage.tables import LEDGER_TABLES, BadCursor, cursor_of
+
+# The longest cursor of a ledger table: a card id or payment key in hex and a sequence.
+MAX_CURSOR = 100
 
 
 def routes(service):
@@ -83,6 +85,12 @@ async def ledger_table(service, request):
     table = request.path_params["table"]
     if table not in LEDGER_TABLES:
         raise BadRequest(404, "no ledger table %r" % table)
-    first = start(request)
-    rows = await off_loop(service.table_page, table, first, MAX_PAGE)
-    return page(first, LEDGER_TABLES[table], rows)
+    after = request.query_params.get("after")
+    if after is not None and len(after) > MAX_CURSOR:
+        raise BadRequest(400, "a cursor has at most %d characters" % MAX_CURSOR)
+    try:
+        rows = await off_loop(service.table_page, table, after, MAX_PAGE)
+    except BadCursor as exc:
+        raise BadRequest(400, str(exc)) from None
+    following = cursor_of(table, rows[-1]) if len(rows) == MAX_PAGE else None
+    return page(LEDGER_TABLES[table], rows, following)

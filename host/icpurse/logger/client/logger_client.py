@@ -9,10 +9,11 @@ type or not hex: a URL that is not an icpurse logger, or a logger gone wrong) is
 LoggerError too (answers.py), never a KeyError or a TypeError from deep inside a command.
 
 A 503 means the logger could not do the request now (its queue was full, or its database
-failed and the transaction rolled back). Every request may be sent again — an identical
-record, voucher, journal, recovery or revocation list is answered as it was the first time —
-so with `retries` the client does that after the Retry-After the logger named (at most
-`max_wait` seconds each time), and reports each wait through `progress`. Nothing else is
+failed and the transaction rolled back); a 429, that this client read more than its share.
+Every request may be sent again — an identical record, voucher, journal, recovery or
+revocation list is answered as it was the first time — so with `retries` the client does that
+after the Retry-After the logger named (at most `max_wait` seconds each time), and reports
+each wait through `progress`. Nothing else is
 retried: a lost connection or a refusal goes to the caller, who decides.
 """
 
@@ -38,11 +39,21 @@ from icpurse.logger.client.answers import (
     object_checked,
     objects,
 )
+from icpurse.logger.client.signing import RequestSigning
 from purse import proto
 from purse.client import CardError
 from purse.records.checkpoint import Checkpoint
 from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
+
+# The roles of the private reads: the operator, or the issuer, which audits the logger.
+READER = ("operator", "issuer")
+# What a person gives the command line for each role's key.
+_KEY_OPTIONS = {
+    "operator": "--operator-key with an operator key, or --issuer with the issuer's directory",
+    "issuer": "--issuer with the issuer's directory",
+    "ca": "--ca with the CA's directory",
+}
 
 # Times the command line's clients send a request again after a 503; with the logger's
 # Retry-After of 1 to 5 s, a terminal rides out up to 20 seconds of a logger unable to commit.
@@ -51,11 +62,18 @@ CLI_RETRIES = 4
 
 class LoggerClient:
     def __init__(self, base_url=None, logger_key=None, http=None, timeout=10.0, retries=0,
-                 max_wait=10.0, progress=None):  # fmt: skip
+                 max_wait=10.0, progress=None, signers=None, verify=True):  # fmt: skip
         """`http` may be any httpx2.Client (a Starlette TestClient in tests); otherwise one is
-        made for `base_url`. With `logger_key` (PkL), signed answers are verified. `retries`:
-        how many times a request answered 503 is sent again (see the module's docstring)."""
-        self.http = http or httpx2.Client(base_url=base_url, timeout=timeout)
+        made for `base_url`, checking an https logger's certificate against `verify` (True:
+        the system's authorities; a path: a CA bundle or the logger's own certificate). With
+        `logger_key` (PkL), signed answers are verified. `retries`: how many times a request
+        answered 503 is sent again (see the module's docstring). `signers`: role ("issuer",
+        "ca", "operator") -> the purse Signer whose key signs the requests that role makes
+        (access/signature.py)."""
+        if http is None:
+            http = httpx2.Client(base_url=base_url, timeout=timeout, verify=_verify(verify))
+        self.http = http
+        self.signers = dict(signers or {})
         self.logger_key = logger_key
         self.backend = PycaBackend()
         self.retries = retries
@@ -71,7 +89,7 @@ class LoggerClient:
             try:
                 return self._call_once(method, path, **kwargs)
             except LoggerError as exc:
-                if exc.status != 503 or attempt >= self.retries:
+                if exc.status not in (429, 503) or attempt >= self.retries:
                     raise
                 pause = min(self.max_wait, exc.retry_after or 1)
                 if self.progress is not None:
@@ -79,7 +97,10 @@ class LoggerClient:
             attempt += 1
             time.sleep(pause)
 
-    def _call_once(self, method, path, **kwargs):
+    def _call_once(self, method, path, roles=(), **kwargs):
+        signer = next((self.signers[r] for r in roles if r in self.signers), None)
+        if signer is not None:
+            kwargs["auth"] = RequestSigning(signer)
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx2.HTTPError as exc:
@@ -90,9 +111,12 @@ class LoggerClient:
             raise LoggerError(response.status_code, "the answer is not JSON") from None
         if response.status_code >= 400:
             retry = response.headers.get("retry-after", "")
+            reason = body.get("error", "refused") if isinstance(body, dict) else "refused"
+            if response.status_code == 401 and signer is None and roles:
+                reason += " (give %s)" % _KEY_OPTIONS[roles[0]]
             raise LoggerError(
                 response.status_code,
-                body.get("error", "refused") if isinstance(body, dict) else "refused",
+                reason,
                 int(retry) if retry.isdigit() else None,
                 _evidence(body),
             )
@@ -137,7 +161,7 @@ class LoggerClient:
         return out
 
     def leaf(self, index):
-        body = self._call("GET", "/v1/records/%d" % index)
+        body = self._call("GET", "/v1/records/%d" % index, roles=READER)
         return hex_field(body, "record"), hex_field(body, "receipt")
 
     def ticket(self, nonce):
@@ -176,16 +200,36 @@ class LoggerClient:
         proof = self.consistency_proof(old.tree_size, new.tree_size)
         merkle.verify_consistency(old.tree_size, new.tree_size, old.root, new.root, proof)
 
+    def session(self):
+        """An operator session for a browser (`icpurse logger login`): the token, the cookie's
+        name and when it expires."""
+        body = self._call("POST", "/v1/session", roles=("operator",))
+        return {
+            "session": field(body, "session", str),
+            "cookie": field(body, "cookie", str),
+            "expires": field(body, "expires", int),
+        }
+
     # --- cards and feeds ----------------------------------------------------------------------
 
     def card(self, card_id):
         """A card's history and its balance as the logger reconstructs it."""
-        body = self._call("GET", "/v1/cards/%s" % bytes(card_id).hex())
-        return object_checked(body, "card", CARD_COLUMNS)
+        path = "/v1/cards/%s" % bytes(card_id).hex()
+        body = object_checked(self._call("GET", path, roles=READER), "card", CARD_COLUMNS)
+        # The history comes a page at a time; the balance with every page.
+        while body.get("next") is not None:
+            following = field(body, "next", int)
+            more = object_checked(
+                self._call("GET", path, roles=READER, params={"after": following}),
+                "card", CARD_COLUMNS,
+            )  # fmt: skip
+            more["history"] = body["history"] + more["history"]
+            body = more
+        return body
 
     def alerts(self):
         """Overspending payers and the evidence of conflicts and clones."""
-        body = self._call("GET", "/v1/alerts")
+        body = self._call("GET", "/v1/alerts", roles=READER)
         columns_checked(objects(body, "overspend"), "overspend", OVERSPEND_COLUMNS)
         columns_checked(objects(body, "evidence"), "evidence", EVIDENCE_COLUMNS)
         return body
@@ -201,7 +245,9 @@ class LoggerClient:
         return hex_field(body, "revocation")
 
     def publish_revocation(self, data):
-        return self._call("POST", "/v1/revocation", json={"revocation": bytes(data).hex()})
+        return self._call(
+            "POST", "/v1/revocation", roles=("ca",), json={"revocation": bytes(data).hex()}
+        )
 
     def publish_voucher(self, data, reason="load", reference=None):
         """Record a voucher the issuer signed: a load, a refund of the in-doubt payment whose
@@ -209,7 +255,7 @@ class LoggerClient:
         body = {"voucher": bytes(data).hex(), "reason": reason}
         if reference is not None:
             body["reference"] = bytes(reference).hex()
-        return self._call("POST", "/v1/vouchers", json=body)
+        return self._call("POST", "/v1/vouchers", roles=("issuer",), json=body)
 
     def latest_voucher(self, card_id):
         """The newest voucher the issuer recorded for a card (bytes), or None."""
@@ -248,14 +294,16 @@ class LoggerClient:
 
     def in_doubt(self, card_id=None):
         params = {} if card_id is None else {"card": bytes(card_id).hex()}
-        payments = objects(self._call("GET", "/v1/in-doubt", params=params), "payments")
+        payments = objects(
+            self._call("GET", "/v1/in-doubt", roles=READER, params=params), "payments"
+        )
         return columns_checked(payments, "in-doubt", IN_DOUBT_COLUMNS)
 
     def recover(self, card_id, successor):
         """The logger's signed balance statement (bytes, checked with PkL) closing `card_id`
         onto `successor`; LoggerError 425 with `retry_after` while the window is open."""
         body = self._call(
-            "POST", "/v1/recoveries",
+            "POST", "/v1/recoveries", roles=("issuer",),
             json={"card_id": bytes(card_id).hex(), "successor": bytes(successor).hex()},
         )  # fmt: skip
         from purse.records.statement import BalanceStatement
@@ -266,27 +314,36 @@ class LoggerClient:
 
     def ledger(self):
         """The totals of the ledger identity, and every card's reconstructed balance."""
-        body = object_checked(self._call("GET", "/v1/ledger"), "ledger", LEDGER_COLUMNS)
+        body = object_checked(
+            self._call("GET", "/v1/ledger", roles=READER), "ledger", LEDGER_COLUMNS
+        )
         for card_id, sums in body["cards"].items():
             object_checked(sums, "ledger's card %s" % card_id, (("balance", int),))
         return body
 
-    def _pages(self, path):
+    def _pages(self, path, cursor):
+        """Every row of a paged feed, following each page's `next` cursor (the query parameter
+        `cursor` carries it) until a page says there is none."""
         rows = []
+        params = {}
         while True:
-            page = objects(self._call("GET", path, params={"start": len(rows)}), "rows")
-            rows += page
-            if not page:
+            answer = self._call("GET", path, roles=READER, params=params)
+            rows += objects(answer, "rows")
+            following = answer.get("next")
+            if following is None:
                 return rows
+            if not isinstance(following, (str, int)) or isinstance(following, bool):
+                raise malformed("the page's next cursor is not a cursor")
+            params = {cursor: following}
 
     def ledger_table(self, table):
         """Every row of a ledger table (vouchers, payments, settlements, recoveries,
         checkpoints), fetched page by page."""
-        return self._pages("/v1/ledger/%s" % table)
+        return self._pages("/v1/ledger/%s" % table, "after")
 
     def leaves(self):
         """Every stored leaf: index, record, receipt and the columns the ledger sums."""
-        return self._pages("/v1/leaves")
+        return self._pages("/v1/leaves", "start")
 
     # --- a card's sync ------------------------------------------------------------------------
 
@@ -370,6 +427,15 @@ class LoggerClient:
                 # WRONG STATE: the card already holds this list or a newer one.
                 if exc.sw != proto.SW_WRONG_STATE:
                     raise
+
+
+def _verify(verify):
+    """httpx's `verify` for a CA bundle or certificate path: an SSL context that trusts it."""
+    if isinstance(verify, (str, bytes)) or hasattr(verify, "__fspath__"):
+        import ssl
+
+        return ssl.create_default_context(cafile=str(verify))
+    return verify
 
 
 def _evidence(body):

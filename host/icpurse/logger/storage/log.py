@@ -54,12 +54,14 @@ class LogReads:
         row = self.one("SELECT record, receipt FROM leaves WHERE leaf_index = ?", (index,))
         return None if row is None else LeafEntry._make(row)
 
-    def card_leaves(self, card_id):
-        """The leaves that `card_id` paid or received, as CardLeaf rows in log order."""
+    def card_leaves(self, card_id, after=-1, limit=None):
+        """The leaves that `card_id` paid or received after leaf index `after`, as CardLeaf
+        rows in log order; at most `limit` of them (None: all)."""
         rows = self.all(
             "SELECT leaf_index, payer_id, recipient_id, amount, counter, ltime FROM leaves"
-            " WHERE payer_id = ? OR recipient_id = ? ORDER BY leaf_index",
-            (card_id, card_id),
+            " WHERE (payer_id = ? OR recipient_id = ?) AND leaf_index > ? ORDER BY leaf_index"
+            " LIMIT ?",
+            (card_id, card_id, after, -1 if limit is None else limit),
         )
         return [CardLeaf._make(r) for r in rows]
 

@@ -1,0 +1,203 @@
+"""Roles and authentication at the logger (issue 22, problems 1 and 4): the issuer's, the
+CA's and an operator's requests are signed with their own keys, and nobody else gets
+recoveries, vouchers, revocations, the ledger, leaves or card histories. Each refusal below was
+an answer 200 before: any client could pick a recovered balance's successor or read every
+card's history."""
+
+import json
+import time
+
+import pytest
+from logger_fixtures import LoggerWorld
+from starlette.testclient import TestClient
+
+from icpurse.crypto_pyca import PycaBackend
+from icpurse.logger.access import roles
+from icpurse.logger.access.policy import SESSION_COOKIE, Access
+from icpurse.logger.access.ratelimit import RateLimiter
+from icpurse.logger.access.signature import authorization, message, parse
+from icpurse.logger.api import build_app
+from icpurse.logger.client import LoggerError
+from icpurse.logger.client.signing import RequestSigning
+from purse.crypto.backend import Signer
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = LoggerWorld("sqlite:///%s" % (tmp_path / "log.db"))
+    yield w
+    w.close()
+
+
+def _card(world):
+    a = world.new_card(b"A", 500)
+    return a.client.info().card_id
+
+
+def test_an_anonymous_recovery_is_refused_and_the_owners_goes_through(world):
+    card = _card(world)
+    world.advance(10**6)
+    successor = bytes(range(8))
+    answer = world.http.post(
+        "/v1/recoveries", json={"card_id": card.hex(), "successor": successor.hex()}
+    )
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"] == "ICPurse-Signature"
+    assert "the issuer's key" in answer.json()["error"]
+    # The CA's key is a valid key of the logger, but recoveries are the issuer's.
+    answer = world.http.post(
+        "/v1/recoveries", json={"card_id": card.hex(), "successor": successor.hex()},
+        auth=world.auth("ca"),
+    )  # fmt: skip
+    assert answer.status_code == 403 and "signed by the CA's key" in answer.json()["error"]
+    # The refusals stored nothing: the issuer's own recovery is not refused 409 afterwards.
+    world.client.publish_revocation(world.revocation([card], sequence=1))
+    world.advance(10**6)
+    assert world.client.recover(card, successor)
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/v1/ledger"),
+        ("GET", "/v1/ledger/vouchers"),
+        ("GET", "/v1/alerts"),
+        ("GET", "/v1/leaves"),
+        ("GET", "/v1/records/0"),
+        ("GET", "/v1/in-doubt"),
+        ("GET", "/v1/cards/%s" % ("00" * 8)),
+        ("POST", "/v1/vouchers"),
+        ("POST", "/v1/revocation"),
+        ("POST", "/v1/session"),
+    ],
+)
+def test_anonymous_readers_and_writers_are_refused(world, method, path):
+    answer = world.http.request(method, path, json={} if method == "POST" else None)
+    assert answer.status_code == 401, answer.text
+
+
+def test_card_histories_are_the_operators_and_the_issuers(world):
+    card = _card(world)
+    path = "/v1/cards/%s" % card.hex()
+    assert world.http.get(path).status_code == 401
+    assert world.http.get(path, auth=world.auth("ca")).status_code == 403
+    assert world.http.get(path, auth=world.auth("operator")).status_code == 200
+    assert world.http.get(path, auth=world.auth("issuer")).status_code == 200
+    # What a transparency log publishes stays public.
+    for public in ("/v1/checkpoint", "/openapi.json", "/v1/status?nonce=" + "00" * 16):
+        assert world.http.get(public).status_code == 200
+
+
+def test_forged_stale_replayed_and_tampered_requests_are_refused(world):
+    http = world.http
+    operator = world.signers["operator"]
+    stranger = Signer(PycaBackend(), b"\x42" * 32)
+    assert http.get("/v1/ledger", auth=RequestSigning(stranger)).status_code == 401
+    stale = RequestSigning(operator, clock=lambda: time.time() - 301)
+    answer = http.get("/v1/ledger", auth=stale)
+    assert answer.status_code == 401 and "from the logger's clock" in answer.json()["error"]
+    header = authorization(operator, "GET", b"/v1/ledger", b"", time.time())
+    assert http.get("/v1/ledger", headers={"Authorization": header}).status_code == 200
+    answer = http.get("/v1/ledger", headers={"Authorization": header})
+    assert answer.status_code == 401 and "replay" in answer.json()["error"]
+    # Signed for another path, or over another body: the signature does not verify.
+    header = authorization(operator, "GET", b"/v1/alerts", b"", time.time())
+    assert http.get("/v1/ledger", headers={"Authorization": header}).status_code == 401
+    issuer = world.signers["issuer"]
+    header = authorization(issuer, "POST", b"/v1/vouchers", b'{"voucher": "00"}', time.time())
+    answer = http.post(
+        "/v1/vouchers", content=b'{"voucher": "01"}',
+        headers={"Authorization": header, "content-type": "application/json"},
+    )  # fmt: skip
+    assert answer.status_code == 401 and "does not verify" in answer.json()["error"]
+    for bad in ("Bearer x", "ICPurse-Signature key=zz", "ICPurse-Signature " + "a" * 500):
+        answer = http.get("/v1/ledger", headers={"Authorization": bad})
+        assert answer.status_code == 401 and answer.json()["error"]
+
+
+def test_the_signed_bytes_are_what_the_header_names():
+    signer = Signer(PycaBackend(), b"\x07" * 32)
+    header = authorization(signer, "post", "/v1/x?a=1", b"{}", 1234, b"\x01" * 16)
+    cred = parse(header)
+    assert (cred.key, cred.time, cred.nonce) == (signer.public_key, 1234, b"\x01" * 16)
+    signed = message("POST", b"/v1/x?a=1", 1234, b"\x01" * 16, b"{}")
+    # A request signature never starts like a record's signed bytes (a TLV tag).
+    assert signed.startswith(b"icpurse/request-signature/v1\nPOST\n/v1/x?a=1\n1234\n")
+    assert PycaBackend().verify(signer.public_key, signed, cred.signature) is None
+
+
+def test_an_operator_session_reads_and_changes_nothing(world):
+    session = world.client.session()
+    assert session["cookie"] == SESSION_COOKIE
+    browser = TestClient(world.app, base_url="http://logger")
+    browser.cookies.set(SESSION_COOKIE, session["session"])
+    assert browser.get("/v1/ledger").status_code == 200
+    assert browser.get("/v1/alerts").status_code == 200
+    # A session is for reading: whatever changes something is signed request by request.
+    assert browser.post("/v1/vouchers", json={"voucher": "00"}).status_code == 401
+    assert browser.post("/v1/session").status_code == 401
+    browser.cookies.set(SESSION_COOKIE, session["session"][:-2] + "00")
+    assert browser.get("/v1/ledger").status_code == 401
+    # Only an operator key opens a session; the issuer's does not.
+    answer = world.http.post("/v1/session", auth=world.auth("issuer"))
+    assert answer.status_code == 403
+
+
+def test_a_session_expires_and_dies_with_its_operator_key():
+    key = Signer(PycaBackend(), b"\x09" * 32).public_key
+    now = [1000.0]
+    access = Access({key: {"operator"}}, b"s" * 32, clock=lambda: now[0])
+    token, expires = access.new_session(key)
+    assert access.check_session(token) == roles.OPERATOR
+    # Another worker of the same logger derives the same secret and accepts it.
+    assert Access({key: {"operator"}}, b"s" * 32, clock=lambda: now[0]).check_session(token)
+    now[0] = expires
+    with pytest.raises(Exception, match="expired"):
+        access.check_session(token)
+    now[0] = 1000.0
+    with pytest.raises(Exception, match="no longer an operator"):
+        Access({}, b"s" * 32, clock=lambda: now[0]).check_session(token)
+
+
+def test_every_route_has_its_roles_written_down(world):
+    app = world.app.app
+    listed = set(roles.ROUTES)
+    served = {
+        (method, route.path) for route in app.routes for method in route.methods
+        if method != "HEAD"
+    }  # fmt: skip
+    assert served == listed
+
+
+def test_expensive_reads_are_limited_per_client(world, tmp_path):
+    app = build_app(world.service, operators=[world.signers["operator"].public_key], read_rate=1)
+    with TestClient(app, base_url="http://logger") as http:
+        answers = [http.get("/v1/ledger", auth=world.auth()).status_code for _ in range(4)]
+        assert answers[:2] == [200, 200] and answers[-1] == 429
+        answer = http.get("/v1/leaves", auth=world.auth())
+        assert answer.status_code == 429 and int(answer.headers["retry-after"]) >= 1
+        # Another client (the issuer's key) has a bucket of its own; cheap public reads none.
+        assert http.get("/v1/ledger", auth=world.auth("issuer")).status_code == 200
+        assert all(http.get("/v1/checkpoint").status_code == 200 for _ in range(5))
+
+
+def test_the_rate_limiter_refills_and_stays_bounded():
+    now = [0.0]
+    limiter = RateLimiter(2, 2, clock=lambda: now[0], max_clients=100)
+    assert limiter.take("a") is None and limiter.take("a") is None
+    assert limiter.take("a") == pytest.approx(0.5)
+    now[0] = 0.5
+    assert limiter.take("a") is None
+    for i in range(1000):
+        limiter.take("client-%d" % i)
+    assert len(limiter._buckets) <= 100
+
+
+def test_the_client_names_the_key_a_refused_request_needs(world):
+    from icpurse.logger.client import LoggerClient
+
+    anonymous = LoggerClient(logger_key=world.logger.public_key, http=world.http)
+    with pytest.raises(LoggerError) as refused:
+        anonymous.ledger()
+    assert refused.value.status == 401 and "--operator-key" in refused.value.reason
+    assert json.loads(json.dumps(world.client.ledger()))["cards"] is not None
