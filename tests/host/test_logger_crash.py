@@ -49,7 +49,7 @@ def test_kill_during_submissions(tmp_path, dialect):
         assert 150 <= len(receipted) < len(records)
 
         server.start()
-        client = LoggerClient(server.url, server.public_key)
+        client = LoggerClient(server.url, server.public_key, signers={"issuer": gen.issuer})
         checkpoint = client.checkpoint()
         assert checkpoint.tree_size >= len(receipted)
         for i, receipt in receipted.items():

@@ -13,6 +13,7 @@ import httpx2
 from icpurse.authority import keys
 from icpurse.bench import proctree
 from icpurse.bench.loadgen import LoadGenerator
+from icpurse.logger.client.signing import RequestSigning
 from icpurse.logger.process import free_port
 
 
@@ -102,7 +103,8 @@ def test_the_appender_runs_in_its_own_process_or_on_a_thread(tmp_path):
             below = {child: _children(child) for child in _children(process.pid)}
             assert [len(c) for c in below.values() if c] == [2] * appenders, below
             for voucher in gen.vouchers():
-                httpx2.post(url + "/v1/vouchers", json={"voucher": voucher.hex()}, timeout=30)
+                httpx2.post(url + "/v1/vouchers", json={"voucher": voucher.hex()}, timeout=30,
+                            auth=RequestSigning(gen.issuer))  # fmt: skip
             (record,) = gen.records(1)
             answer = httpx2.post(url + "/v1/record", json={"record": record.hex()}, timeout=30)
             assert answer.status_code == 200 and answer.json()["leaf_index"] == 0

@@ -10,6 +10,7 @@ import httpx2
 import pytest
 
 from icpurse.authority import keys
+from icpurse.logger.access.signature import authorization
 from icpurse.logger.process import LoggerProcess
 
 
@@ -23,14 +24,14 @@ def logger(tmp_path_factory):
         yield server
 
 
-def _trickle(url, path, seconds):
+def _trickle(url, path, seconds, headers=b""):
     """Send headers announcing 100 bytes, then one byte every 0.2 s for `seconds` (or until
     the logger answers); return what the logger sent back and whether it closed."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as conn:
         conn.sendall(
             b"POST %s HTTP/1.1\r\nHost: logger\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 100\r\n\r\n{" % path.encode()
+            b"%sContent-Length: 100\r\n\r\n{" % (path.encode(), headers)
         )
         conn.settimeout(0.2)
         answer = b""
@@ -52,10 +53,22 @@ def _trickle(url, path, seconds):
 
 @pytest.mark.parametrize("path", ["/v1/record", "/v1/vouchers"])
 def test_a_trickled_body_is_answered_408_and_cut(logger, path):
-    answer, closed = _trickle(logger.url, path, seconds=20)
+    # The issuer's route reads a body only for a request its key signs (below): the header is
+    # the issuer's, the body never arrives.
+    signer = keys.load_signer(logger.directory / "issuer.pem")
+    header = authorization(signer, "POST", path, b"", time.time()).encode()
+    answer, closed = _trickle(logger.url, path, seconds=20,
+                              headers=b"Authorization: %s\r\n" % header)  # fmt: skip
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert b"did not arrive within 1 s" in answer
     assert closed
+
+
+def test_a_body_without_a_roles_key_is_not_waited_for(logger):
+    start = time.monotonic()
+    answer, _ = _trickle(logger.url, "/v1/vouchers", seconds=20)
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+    assert time.monotonic() - start < 1
 
 
 def test_an_honest_client_is_served_beside_a_slow_one(logger):

@@ -43,7 +43,7 @@ def run_provision(args):
     ca = open_authority(args.ca, "ca")
     issuer = open_authority(args.issuer, "issuer")
     with ExitStack() as stack:
-        logger = open_logger(stack, args)
+        logger = open_logger(stack, args, {"issuer": issuer.signer})
         client = open_card(stack, args.port, args.timeout)
         info = client.select()
         if info.state != proto.STATE_FRESH:

@@ -309,9 +309,9 @@ def add_parser(subparsers):
     )  # fmt: skip
     p.add_argument(
         "--read-rate", type=argtypes.rate, default=READ_RATE, metavar="N",
-        help="expensive reads (ledger, leaves, card histories, proofs) each client may make a "
-        "second per worker, twice that at once; more are answered 429 (default %g; 0: no "
-        "limit)" % READ_RATE,
+        help="expensive reads (ledger, its tables, leaves, alerts, in-doubt, card histories) "
+        "each client may make a second per worker, twice that at once; more are answered 429 "
+        "(default %g; 0: no limit)" % READ_RATE,
     )  # fmt: skip
     p.add_argument(
         "--tls-cert", metavar="FILE",

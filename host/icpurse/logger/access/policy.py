@@ -67,9 +67,12 @@ class Access:
 
     # --- signed requests ----------------------------------------------------------------------
 
-    def check_signed(self, header, method, target, body, needed):
-        """The key of a valid signed request that holds one of the `needed` roles; Denied
-        (401: not a valid signature; 403: a valid one by a key without the role) otherwise."""
+    def admit(self, header, needed):
+        """What can be judged of a signed request before its body arrives: its header's form,
+        its time and whether its key holds one of the `needed` roles. Returns its Credentials
+        for `verify`; Denied (401, or 403 for a key without the role) otherwise. A client
+        without a role's key is thus refused at once, not after the logger waited for its
+        body."""
         try:
             cred = parse(header)
         except BadCredentials as exc:
@@ -83,6 +86,16 @@ class Access:
         held = self.keys.get(cred.key)
         if held is None:
             raise Denied(401, "the key %s… holds no role at this logger" % cred.key.hex()[:16])
+        if not held & needed:
+            raise Denied(
+                403, "this needs %s; the request is signed by %s"
+                % (role_names.describe(needed), role_names.describe(held))
+            )  # fmt: skip
+        return cred
+
+    def verify(self, cred, method, target, body):
+        """Check an admitted request's signature over what arrived, and that its nonce is
+        new; Denied 401 otherwise."""
         try:
             self.backend.verify(
                 cred.key, signed_message(method, target, cred.time, cred.nonce, body),
@@ -90,13 +103,13 @@ class Access:
             )  # fmt: skip
         except (InvalidSignature, InvalidKey):
             raise Denied(401, "the request's signature does not verify") from None
-        if not held & needed:
-            raise Denied(
-                403, "this needs %s; the request is signed by %s"
-                % (role_names.describe(needed), role_names.describe(held))
-            )  # fmt: skip
-        self._remember(cred.nonce, now)
+        self._remember(cred.nonce, int(self.clock()))
         return cred.key
+
+    def check_signed(self, header, method, target, body, needed):
+        """`admit` and `verify` at once: the key of a valid signed request holding one of the
+        `needed` roles."""
+        return self.verify(self.admit(header, needed), method, target, body)
 
     def _remember(self, nonce, now):
         if nonce in self._nonces:

@@ -49,11 +49,18 @@ ROUTES = {
     ("POST", "/v1/session"): OPERATOR,
 }
 
-# Reads that cost the logger a scan or a page of rows: limited per client (api/guard.py).
-EXPENSIVE = frozenset(key for key, roles in ROUTES.items() if roles is READER) | {
-    ("GET", "/v1/proofs/inclusion"),
-    ("GET", "/v1/proofs/consistency"),
-}
+# Reads that cost the logger a scan or a page of up to a thousand rows: limited per client
+# (api/guard.py). A single leaf, a proof (a few index lookups) and the checkpoint are not.
+EXPENSIVE = frozenset(
+    {
+        ("GET", "/v1/leaves"),
+        ("GET", "/v1/cards/{card_id}"),
+        ("GET", "/v1/alerts"),
+        ("GET", "/v1/in-doubt"),
+        ("GET", "/v1/ledger"),
+        ("GET", "/v1/ledger/{table}"),
+    }
+)
 
 
 def needed(method, path):

@@ -69,7 +69,11 @@ class Guard:
         try:
             receive = await self._admit(scope, receive, route)
         except Denied as exc:
-            headers = {"WWW-Authenticate": SCHEME} if exc.status == 401 else None
+            headers = {"WWW-Authenticate": SCHEME} if exc.status == 401 else {}
+            if scope["method"] == "POST":
+                # Refused before its body was read: whatever of it is still on its way is not
+                # waited for, and the connection goes with it.
+                headers["Connection"] = "close"
             await error(exc.status, exc.reason, headers)(scope, receive, send)
             return
         except BadRequest as exc:
@@ -96,11 +100,12 @@ class Guard:
             header = request.headers.get("authorization")
             cookie = request.cookies.get(SESSION_COOKIE)
             if header is not None:
+                credentials = self.access.admit(header, needed)
                 body = await read_body(request)
                 target = scope.get("raw_path") or scope["path"].encode("latin-1")
                 if scope.get("query_string"):
                     target += b"?" + scope["query_string"]
-                key = self.access.check_signed(header, method, target, body, needed)
+                key = self.access.verify(credentials, method, target, body)
                 scope[KEY_SCOPE] = key
                 client = key.hex()
                 receive = _replay(body, receive)
@@ -109,9 +114,10 @@ class Guard:
                 self.access.check_session(cookie)
                 client = "session:" + cookie[:40]
             else:
+                path = scope["path"] if len(scope["path"]) <= 80 else scope["path"][:80] + "..."
                 raise Denied(
                     401, "%s %s needs a request signed with %s"
-                    % (method, route.path, role_names.describe(needed))
+                    % (method, path, role_names.describe(needed))
                 )  # fmt: skip
         if self.limiter is not None and (method, route.path) in role_names.EXPENSIVE:
             wait = self.limiter.take(client)
