@@ -104,14 +104,16 @@ def _p1p2(cmd, p1=0, p2=0):
 
 
 def _records(data):
-    """Split a command body into its top-level records, each as its complete encoding."""
+    """Split a command body into its top-level records, each as its complete encoding: a view
+    of the command, not a copy, since ACCEPT's payment is the largest thing a card parses while
+    its heap holds the most (the record it then signs needs a large block)."""
     mv = memoryview(data)
     out = []
     pos = 0
     while pos < len(mv):
         start = pos
         tag, _, pos = tlv.read(mv, pos)
-        out.append((tag, bytes(mv[start:pos])))
+        out.append((tag, mv[start:pos]))
     return out
 
 

@@ -96,13 +96,21 @@ def encode(tag, value):
     return _tag_bytes(tag) + _length_bytes(len(value)) + bytes(value)
 
 
-def encode_all(items):
-    """The concatenation of encode(tag, value) for each (tag, value), joined once."""
-    parts = []
+def encode_all(items, outer=None):
+    """The concatenation of encode(tag, value) for each (tag, value), joined once. With
+    `outer`, wrapped in one TLV of that tag by the same join: encode(outer, encode_all(items))
+    would hold two copies of a large record at once, and a card's heap is small."""
+    parts = [b""]
+    size = 0
     for tag, value in items:
-        parts.append(_tag_bytes(tag) + _length_bytes(len(value)))
+        head = _tag_bytes(tag) + _length_bytes(len(value))
         # MicroPython's bytes.join takes bytes only (not bytearray or memoryview).
-        parts.append(value if type(value) is bytes else bytes(value))
+        value = value if type(value) is bytes else bytes(value)
+        parts.append(head)
+        parts.append(value)
+        size += len(head) + len(value)
+    if outer is not None:
+        parts[0] = _tag_bytes(outer) + _length_bytes(size)
     return b"".join(parts)
 
 

@@ -70,7 +70,7 @@ class LogRecord:
         items.append((proto.TAG_RECIPIENT_SIGNATURE, self.signature))
         if self.rtt is not None:
             items.append((proto.TAG_RTT, f.u32(self.rtt)))
-        return tlv.encode(self.TAG, tlv.encode_all(items))
+        return tlv.encode_all(items, self.TAG)
 
     def sign(self, signer, certificate, extra_entropy=None):
         """B's signature, with the key `certificate` certifies (the card's own, in ACCEPT)."""
