@@ -11,8 +11,11 @@ from purse.compat import const
 # Protocol version carried by every record and by the SELECT answer. Version 2 changed the
 # transfer's money rules (docs/PROTOCOL.md section 7): ACCEPT names the challenge it expects
 # and answers with the amount credited, pending challenges live in RAM for CHALLENGE_TTL_MS,
-# and H(record) covers only what no third party can alter.
-VERSION = const(2)
+# and H(record) covers only what no third party can alter. Version 3 is BACKWARDS INCOMPATIBLE
+# with 2: every record L signs (receipt, ticket, stamp, checkpoint, balance statement) and every
+# voucher names the log it belongs to (TAG_LOG_ID), so that cards, issuer and loggers refuse
+# what belongs to another log, even one that shares L's key (docs/PROTOCOL.md section 7.7).
+VERSION = const(3)
 
 # Application identifier: category F (proprietary, unregistered, ISO/IEC 7816-5), then
 # "icpurse" in ASCII, then the protocol version.
@@ -65,10 +68,10 @@ STATE_FRESH = const(0)
 STATE_KEYED = const(1)
 STATE_READY = const(2)
 
-# P1 of INSTALL_TRUST: which trust anchor the 33-byte key is.
+# P1 of INSTALL_TRUST: which trust anchor the 33-byte key is (PkL comes with its log id).
 TRUST_CA = const(1)  # PkT
 TRUST_ISSUER = const(2)  # PkI
-TRUST_LOGGER = const(3)  # PkL
+TRUST_LOGGER = const(3)  # PkL, then the log id (LOG_ID_SIZE bytes): the card's one log.
 
 # --- Status words (docs/DESIGN.md section 6) --------------------------------------------------
 # Each user-facing refusal has its own word; every cryptographic or integrity failure is
@@ -159,7 +162,10 @@ TAG_G1 = const(0x87)  # G1 = H(IdUB, R1), 32 bytes.
 TAG_G2 = const(0x88)  # G2 = H(PkUB, R2), 32 bytes.
 TAG_SEALED = const(0x89)  # eC: the sealed or hashed challenge.
 TAG_R1 = const(0x8A)  # 16 bytes.
-TAG_R2 = const(0x8B)  # 16 bytes.
+# The log a record belongs to, LOG_ID_SIZE bytes (docs/PROTOCOL.md section 7.7). 8B was R2's
+# tag until protocol 2, though no record carried R2: protocol 3 gives it to the log id, and
+# the card's dict of this module keeps its size (see "Sizes and limits").
+TAG_LOG_ID = const(0x8B)
 TAG_COUNTER = const(0x8C)  # ctrA, the payer counter, u32.
 TAG_ISSUED = const(0x8D)  # w, cumulative issued amount, u64.
 TAG_SEQUENCE = const(0x8E)  # Sequence number of a voucher, risk parameters or list, u32.
@@ -196,10 +202,8 @@ PENDING_MAX = const(8)  # Pending challenges kept in RAM; the oldest expires fir
 # credited, so the logger may refund it (section 7.1). It covers the holder's button press
 # (wallet_app.BUTTON_SECONDS) and a slow board's PAY.
 CHALLENGE_TTL_MS = const(30000)
-# The logger refunds a payment no earlier than this many seconds of L-time after it first saw
-# it, whatever its window: twice the challenge's lifetime, a margin for the recipient's clock
-# running slow and for the logger's clock.
-REFUND_DELAY_MIN = const(60)
+# The logger's shortest refund delay, twice this lifetime, is the logger's rule: it is
+# icpurse.logger.REFUND_DELAY_MIN, off the card.
 OUTBOX_MAX = const(16)  # Log records waiting for a receipt.
 JOURNAL_MAX = const(16)  # Signed payments not yet acknowledged by a stamp; full: sync first.
 
@@ -227,6 +231,8 @@ HASH_SCRAMBLE = (
     b"icpurse/eC"  # Hash-scrambled eC = SHA-256(HASH_SCRAMBLE || R1 || R2 || x || ChallID)
 )
 HASH_LOG_RECORD = b"icpurse/log-record"  # H(record) = SHA-256(HASH_LOG_RECORD || record)
+# The log id's prefix, "icpurse/log-id", is the one protocol string declared elsewhere: in
+# purse.records.checkpoint, which only hosts load (a card never derives a log id).
 
 # --- Sizes and limits -------------------------------------------------------------------------
 # Every fixed size of a field, declared once: records, card, host and logger take them from here.
@@ -236,6 +242,8 @@ HASH_LOG_RECORD = b"icpurse/log-record"  # H(record) = SHA-256(HASH_LOG_RECORD |
 U32_SIZE = const(4)  # x, ctrA, L-time, sequences, serials, caps, window, RTT, counts.
 U64_SIZE = const(8)  # w, leaf index, tree size.
 CARD_ID_SIZE = const(8)
+# A log id (section 7.7): 64 bits, since logs are few and only L signs with its key.
+LOG_ID_SIZE = const(8)
 PUBLIC_KEY_SIZE = const(33)
 SIGNATURE_SIZE = const(64)
 CHALL_ID_SIZE = const(8)

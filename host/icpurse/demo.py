@@ -21,6 +21,7 @@ from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
 from icpurse.crypto_pyca import PycaBackend
 from icpurse.emulator.card import EmulatedCard
+from icpurse.logger import REFUND_DELAY_MIN
 from icpurse.logger.client import LoggerClient
 from icpurse.logger.process import LoggerProcess
 from icpurse.provision import Provisioner
@@ -94,7 +95,13 @@ def run(args):
         say()
         say("3. Three cards, each a board's firmware behind a pseudo-terminal")
         provisioner = Provisioner(
-            ca, issuer, pk_l, logger.ticket, logger.publish_voucher, logger.stamp
+            ca,
+            issuer,
+            pk_l,
+            logger.ticket,
+            logger.publish_voucher,
+            logger.stamp,
+            log_id=logger.log_id(),
         )
         cards = {}
         for name, runtime, amount in CARDS:
@@ -242,11 +249,11 @@ def _recovery_chapter(tmp, stack, ca, issuer, logger, pk_l, provisioner, cards):
 
 def _wait_until_refundable(logger):
     """Wait, with a progress line, until every in-doubt payment may be refunded: at least
-    proto.REFUND_DELAY_MIN after L first saw it, when no recipient can credit it any more."""
+    REFUND_DELAY_MIN after L first saw it, when no recipient can credit it any more."""
     say("   ... waiting until no recipient can credit the payments in doubt (%d s after L saw"
         " them; their challenges lived %d s)"
-        % (proto.REFUND_DELAY_MIN, proto.CHALLENGE_TTL_MS // 1000))  # fmt: skip
-    deadline = time.monotonic() + proto.REFUND_DELAY_MIN + 30
+        % (REFUND_DELAY_MIN, proto.CHALLENGE_TTL_MS // 1000))  # fmt: skip
+    deadline = time.monotonic() + REFUND_DELAY_MIN + 30
     while time.monotonic() < deadline:
         if all(p["due"] for p in logger.in_doubt()):
             return

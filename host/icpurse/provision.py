@@ -20,13 +20,17 @@ class Provisioner:
     """The CA, the issuer and the logger's key and tickets, ready to personalise cards.
 
     `ticket_for(nonce) -> ticket bytes` asks the logger for a ready-ticket; until the logger
-    service runs, a test or a demo signs them with the logger's key.
+    service runs, a test or a demo signs them with the logger's key. `log_id` is the id of the
+    logger's log (LoggerClient.log_id), which the card and its vouchers are bound to: the card
+    takes PkL with it, and refuses what another log signs, even under the same key.
     """
 
-    def __init__(self, ca, issuer, logger_key, ticket_for, publish=None, stamp_for=None):
+    def __init__(self, ca, issuer, logger_key, ticket_for, publish=None, stamp_for=None, *,
+                 log_id):  # fmt: skip
         self.ca = ca
         self.issuer = issuer
         self.logger_key = logger_key
+        self.log_id = bytes(log_id)
         self.ticket_for = ticket_for
         # publish(voucher bytes): the issuer feed to the logger, for every voucher signed here.
         self.publish = publish
@@ -62,11 +66,17 @@ class Provisioner:
             issued["certificate"] = cert
             return cert.encode()
 
-        anchors = (self.ca.signer.public_key, self.issuer.signer.public_key, self.logger_key)
+        anchors = (
+            self.ca.signer.public_key,
+            self.issuer.signer.public_key,
+            bytes(self.logger_key) + self.log_id,
+        )
         risk = self.current_risk()
         info = personalise(client, anchors, certify, risk, self.ticket_for, host_entropy)
         self.issuer.register(issued["certificate"].encode())
-        voucher = self.issuer.load(info.card_id, amount, now, publish=self.publish)
+        voucher = self.issuer.load(
+            info.card_id, amount, now, publish=self.publish, log_id=self.log_id
+        )
         client.load_voucher(voucher.encode())
         if self.stamp_for is not None:
             client.take_stamp(self.stamp_for(info.card_id, 0))

@@ -116,12 +116,13 @@ class RedemptionAccount:
             1, RISK["balance_cap"], RISK["payment_cap"], RISK["unlogged_cap"], 7 * 86400,
             *validity(days, now),
         ).sign(self.issuer.signer)  # fmt: skip
-        anchors = (self.issuer.ca_key, self.issuer.signer.public_key, logger.logger_key)
+        log_id = logger.log_id()
+        anchors = (self.issuer.ca_key, self.issuer.signer.public_key, logger.logger_key + log_id)
         info = personalise(self.client, anchors, certify, risk.encode(), logger.ticket)
         self.issuer.register(certificate["record"])
         voucher = self.issuer.load(
             info.card_id, 0, now, reason="redemption",
-            publish=lambda v: logger.publish_voucher(v, "redemption"),
+            publish=lambda v: logger.publish_voucher(v, "redemption"), log_id=log_id,
         )  # fmt: skip
         self.client.load_voucher(voucher.encode())
         return self.client.info()

@@ -99,7 +99,7 @@ def recover(ca, issuer, logger, card_id, new_client, logger_key, wait=0.0, progr
             )
         provisioner = Provisioner(
             ca, issuer, logger_key, logger.ticket, publish=logger.publish_voucher,
-            stamp_for=logger.stamp,
+            stamp_for=logger.stamp, log_id=logger.log_id(),
         )  # fmt: skip
         info = provisioner.personalise(new_client.exchange)
         if progress is not None:

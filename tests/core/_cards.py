@@ -13,6 +13,7 @@ from purse.applet import Applet
 from purse.client import CardClient, personalise
 from purse.crypto.backend import Signer
 from purse.crypto.pure import PureBackend
+from purse.records.checkpoint import log_id
 from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
 from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
@@ -102,13 +103,19 @@ class World:
         self.ca = Signer(self.backend, derive(b"SkT"))
         self.issuer = Signer(self.backend, derive(b"SkI"))
         self.logger = Signer(self.backend, derive(b"SkL"))
-        self.anchors = (self.ca.public_key, self.issuer.public_key, self.logger.public_key)
+        # The log's id: its genesis is what a logger's database is made with.
+        self.log_id = log_id(self.logger.public_key, derive(b"genesis of L's log")[:16])
         self.ltime = START_LTIME
         self.serial = 0
         self.issued = {}
         self.leaves = 0
         self.risk_sequence = 0
         self.risk = self.risk_parameters(balance_cap, payment_cap, unlogged_cap)
+
+    @property
+    def anchors(self):
+        """(PkT, PkI, PkL || log id), as INSTALL TRUST takes them."""
+        return (self.ca.public_key, self.issuer.public_key, self.logger.public_key + self.log_id)
 
     def risk_parameters(self, balance_cap, payment_cap, unlogged_cap, window=WINDOW):
         self.risk_sequence += 1
@@ -124,7 +131,8 @@ class World:
         return cert.sign(ca or self.ca).encode()
 
     def ticket_for(self, nonce, ltime=None):
-        return Ticket(nonce, self.ltime if ltime is None else ltime).sign(self.logger).encode()
+        ltime = self.ltime if ltime is None else ltime
+        return Ticket(nonce, ltime, self.log_id).sign(self.logger).encode()
 
     def new_card(self, name, amount=0, confirm=None, risk=None):
         card = TestCard(self, name, confirm)
@@ -141,7 +149,7 @@ class World:
         info = card.client.info()
         stamp = Stamp(
             info.card_id, info.counter if counter is None else counter,
-            self.ltime if ltime is None else ltime,
+            self.ltime if ltime is None else ltime, self.log_id,
         )  # fmt: skip
         return stamp.sign(self.logger).encode()
 
@@ -153,7 +161,7 @@ class World:
         """The next voucher for a card: cumulative w raised by `amount`, sequence + 1."""
         key = public_key or card.card.state.public_key
         issued, sequence = self.issued.get(key, (0, 0))
-        voucher = Voucher(key, issued + amount, sequence + 1, self.ltime)
+        voucher = Voucher(key, issued + amount, sequence + 1, self.ltime, self.log_id)
         return voucher.sign(issuer or self.issuer).encode()
 
     def load(self, card, amount):
@@ -174,7 +182,7 @@ class World:
         self.leaves += 1
         receipt = Receipt(
             rec.hash(), rec.recipient_id, rec.payment.chall_id, self.leaves - 1, self.leaves,
-            self.ltime if ltime is None else ltime,
+            self.ltime if ltime is None else ltime, self.log_id,
         )  # fmt: skip
         return receipt.sign(self.logger).encode()
 

@@ -13,6 +13,7 @@ from purse.crypto.backend import Signer
 from purse.crypto.pure import PureBackend
 from purse.crypto.seal import SealKey
 from purse.records import fields as f
+from purse.records.checkpoint import log_id
 from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
 from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
@@ -40,19 +41,24 @@ class Example:
         self.card_a = Signer(b, derive(b"SkUA"))
         self.card_b = Signer(b, derive(b"SkUB"))
         self.k_b = derive(b"K of card B")
+        # L's log: the random genesis its database was made with names it, with PkL.
+        self.genesis = derive(b"genesis of L's log")[:16]
+        self.log_id = log_id(self.logger.public_key, self.genesis)
 
         self.cert_a = Certificate(1, self.card_a.public_key, NOT_BEFORE, NOT_AFTER).sign(self.ca)
         self.cert_b = Certificate(2, self.card_b.public_key, NOT_BEFORE, NOT_AFTER).sign(self.ca)
         self.risk = RiskParameters(1, 100000, 20000, 50000, 7 * 86400, NOT_BEFORE, NOT_AFTER)
         self.risk.sign(self.issuer)
-        self.voucher_a = Voucher(self.card_a.public_key, 10000, 1, LTIME - 3600).sign(self.issuer)
+        self.voucher_a = Voucher(self.card_a.public_key, 10000, 1, LTIME - 3600, self.log_id)
+        self.voucher_a.sign(self.issuer)
         self.revocation = RevocationList(1, LTIME - 7200, ()).sign(self.ca)
         # A's stamp from its last sync: L held its payments up to counter 0.
-        self.stamp_a = Stamp(self.cert_a.card_id, 0, LTIME - 1800).sign(self.logger)
+        self.stamp_a = Stamp(self.cert_a.card_id, 0, LTIME - 1800, self.log_id)
+        self.stamp_a.sign(self.logger)
 
         # Embodiment 2: B's fresh nonce, and L's ready-ticket that binds it.
         self.nonce_b = derive(b"nonce of card B")[:16]
-        self.ticket = Ticket(self.nonce_b, LTIME).sign(self.logger)
+        self.ticket = Ticket(self.nonce_b, LTIME, self.log_id).sign(self.logger)
 
         # Step 1: B's challenge for x = 1250, ChallID = counter 1 || 4 random bytes.
         self.x = 1250
@@ -81,8 +87,9 @@ class Example:
         self.log_record = LogRecord(self.cert_b.card_id, self.r1, self.payment)
         self.log_record.sign(self.card_b, self.cert_b)
         self.receipt = Receipt(
-            self.log_record.hash(), self.cert_b.card_id, self.chall_id, 0, 1, LTIME + 5
-        ).sign(self.logger)
+            self.log_record.hash(), self.cert_b.card_id, self.chall_id, 0, 1, LTIME + 5,
+            self.log_id,
+        ).sign(self.logger)  # fmt: skip
 
     def transcript(self):
         """[(name, bytes)] in the order the example presents them."""
@@ -90,6 +97,8 @@ class Example:
             ("PkT", self.ca.public_key),
             ("PkI", self.issuer.public_key),
             ("PkL", self.logger.public_key),
+            ("genesis", self.genesis),
+            ("LogId", self.log_id),
             ("PkUA", self.card_a.public_key),
             ("PkUB", self.card_b.public_key),
             ("CertT(A)", self.cert_a.encode()),

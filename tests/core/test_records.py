@@ -242,7 +242,7 @@ def test_payment_chain_and_identity():
     with raises(CredentialError):
         pay.verify_chain(EX.backend, EX.ca.public_key, EX.issuer.public_key, 1)
     # A genuine voucher of card B attached to card A's payment.
-    foreign = Voucher(EX.card_b.public_key, 10000, 1, 1).sign(EX.issuer)
+    foreign = Voucher(EX.card_b.public_key, 10000, 1, 1, EX.log_id).sign(EX.issuer)
     pay.voucher = foreign
     with raises(CredentialError, "another card"):
         Payment.decode(pay.encode()).verify_chain(
@@ -313,7 +313,7 @@ def test_log_record_round_trip_and_check():
 def test_receipt_binds_its_record():
     other = LogRecord(EX.cert_b.card_id, bytes(16), EX.payment)
     assert not EX.receipt.matches(other)
-    bad = Receipt(bytes(32), EX.cert_b.card_id, EX.chall_id, 3, 3, 1)
+    bad = Receipt(bytes(32), EX.cert_b.card_id, EX.chall_id, 3, 3, 1, EX.log_id)
     with raises(RecordError, "leaf index"):
         Receipt.decode(bad.sign(EX.logger).encode())
 

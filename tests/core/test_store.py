@@ -126,6 +126,7 @@ def _full_state():
     st.public_key = st.ca_key = st.issuer_key = st.logger_key = b"\x02" + bytes(range(32))
     st.balance, st.pay_counter, st.chall_counter = 0xFFFFFFFF, 7, 9
     st.certificate_blob, st.voucher_blob, st.risk_blob, st.revocation_blob = 1, 2, 3, 4
+    st.log_id = b"L" * proto.LOG_ID_SIZE
     st.stamp_blob = 5
     st.next_blob = 100
     st.outbox = [OutboxEntry(10 + i, b"o%07d" % i, 5, 6) for i in range(proto.OUTBOX_MAX)]
@@ -366,14 +367,12 @@ def test_first_commit_cut_at_every_operation_leaves_fresh_or_new():
 
 
 def test_a_layout_1_state_is_refused_with_a_reason():
-    # Layout 1 was protocol 1's: its blobs are records this code cannot read, so the card is
-    # refused whole, never read in part.
+    # Layouts 1 and 2 were protocols 1 and 2's: their blobs are records this code cannot read,
+    # so the card is refused whole, never read in part.
     payload = bytearray(CardState().encode())
-    if payload[:3] != b"\xc1\x01\x02":
+    if payload[:3] != b"\xc1\x01\x03":
         raise AssertionError("the state does not start with its layout: %r" % payload[:3])
-    payload[2] = 1
-    with raises(StoreError, "layout 1 is from protocol 1"):
-        CardState.decode(bytes(payload))
-    payload[2] = 9
-    with raises(StoreError, "layout 9 is not supported"):
-        CardState.decode(bytes(payload))
+    for layout in (1, 2, 9):
+        payload[2] = layout
+        with raises(StoreError, "layout %d is not this firmware's 3: flash the card" % layout):
+            CardState.decode(bytes(payload))

@@ -52,7 +52,8 @@ def test_bad_signature_certificate_or_voucher():
 
     payment = _paid(world, a, b)
     voucher = payment.voucher
-    payment.voucher = Voucher(voucher.public_key, 10**6, 9, voucher.ltime).sign(rogue)
+    payment.voucher = Voucher(voucher.public_key, 10**6, 9, voucher.ltime, voucher.log_id)
+    payment.voucher.sign(rogue)
     refused(b, proto.SW_SECURITY, b.accept_raw, payment.encode())
 
     # A genuine voucher, but of another card: the issuer vouches for B, not for A.
@@ -145,7 +146,8 @@ def test_tickets():
     refused(b, proto.SW_TICKET, b.client.accept, challenge, payment, world.ticket_for(bytes(16)))
     stale = world.ticket_for(nonce, world.ltime - WINDOW - 1)
     refused(b, proto.SW_TICKET, b.client.accept, challenge, payment, stale)
-    forged = Receipt(bytes(32), bytes(8), bytes(8), 0, 1, 0).sign(world.logger).encode()
+    forged = Receipt(bytes(32), bytes(8), bytes(8), 0, 1, 0, world.log_id)
+    forged = forged.sign(world.logger).encode()
     refused(
         b,
         proto.SW_SECURITY,
@@ -165,17 +167,22 @@ def test_receipts_must_match_and_verify():
     world, a, b = _setup()
     world.transfer(a, b, 10)
     record = LogRecord.decode(b.client.read_outbox(0))
-    other = Receipt(record.hash(), record.recipient_id, bytes(8), 0, 1, world.ltime)
+    log_id = world.log_id
+    other = Receipt(record.hash(), record.recipient_id, bytes(8), 0, 1, world.ltime, log_id)
     refused(b, proto.SW_NO_MATCH, b.client.take_receipt, other.sign(world.logger).encode())
-    elsewhere = Receipt(record.hash(), bytes(8), record.payment.chall_id, 0, 1, world.ltime)
+    elsewhere = Receipt(
+        record.hash(), bytes(8), record.payment.chall_id, 0, 1, world.ltime, log_id
+    )
     refused(b, proto.SW_NO_MATCH, b.client.take_receipt, elsewhere.sign(world.logger).encode())
-    good = Receipt(record.hash(), record.recipient_id, record.payment.chall_id, 0, 1, world.ltime)
+    good = Receipt(
+        record.hash(), record.recipient_id, record.payment.chall_id, 0, 1, world.ltime, log_id
+    )
     refused(b, proto.SW_SECURITY, b.client.take_receipt, good.sign(world.issuer).encode())
     refused(b, proto.SW_NO_MATCH, b.client.read_outbox, 1)
     # L's receipt for another record of the same challenge (and, L checks, the same amount:
     # the payer signed the challenge twice) credits B just the same (PROTOCOL.md 7.1).
     same_challenge = Receipt(
-        bytes(32), record.recipient_id, record.payment.chall_id, 0, 1, world.ltime
+        bytes(32), record.recipient_id, record.payment.chall_id, 0, 1, world.ltime, log_id
     )
     b.client.take_receipt(same_challenge.sign(world.logger).encode())
     refused(b, proto.SW_NO_MATCH, b.client.take_receipt, good.sign(world.logger).encode())

@@ -15,11 +15,11 @@ from icpurse.authority import keys
 from icpurse.authority.ca import CertificationAuthority
 from icpurse.authority.issuer import Issuer
 from icpurse.emulator.card import EmulatedCard
+from icpurse.logger import REFUND_DELAY_MIN
 from icpurse.logger.client import LoggerClient
 from icpurse.logger.process import LoggerProcess
 from icpurse.provision import Provisioner
 from icpurse.seriallink import SerialLink
-from purse import proto
 from purse.client import CardClient
 
 # Seconds of L-time: long enough for a sync to land inside it, short enough to wait out.
@@ -57,7 +57,7 @@ class Bank:
         self.stack.callback(self.logger.close)
         self.provisioner = Provisioner(
             self.ca, self.issuer, self.logger_key, self.logger.ticket, self.logger.publish_voucher,
-            self.logger.stamp,
+            self.logger.stamp, log_id=self.logger.log_id(),
         )  # fmt: skip
 
     def logger_process(self, db):
@@ -118,7 +118,7 @@ class Bank:
     def wait_window(self):
         """Wait until the logger may settle what it saw before: its window, and never less
         than the refund delay that outlasts every pending challenge."""
-        time.sleep(max(self.window, proto.REFUND_DELAY_MIN) + 1.2)
+        time.sleep(max(self.window, REFUND_DELAY_MIN) + 1.2)
 
     def close(self):
         self.stack.close()

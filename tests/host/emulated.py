@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from mp_support import ROOT
 
 from icpurse.emulator.card import EmulatedCard
+from icpurse.logger.client import LoggerClient
 from icpurse.logger.process import LoggerProcess
 from icpurse.seriallink import SerialLink
 from purse import proto
@@ -50,7 +51,8 @@ class Cards:
 
     def load(self, card, amount):
         issued, sequence = self.issued.get(card.public_key, (0, 0))
-        voucher = Voucher(card.public_key, issued + amount, sequence + 1, self.world.ltime)
+        voucher = Voucher(card.public_key, issued + amount, sequence + 1, self.world.ltime,
+                          self.world.log_id)  # fmt: skip
         voucher.sign(self.world.issuer)
         self.issued[card.public_key] = (issued + amount, sequence + 1)
         self.vouchers.setdefault(card.public_key, []).append(voucher.encode())
@@ -94,7 +96,14 @@ class Cards:
         server = LoggerProcess(
             directory, db, self.world.ca.public_key, self.world.issuer.public_key
         )
-        return self.stack.enter_context(server)
+        self.stack.enter_context(server)
+        # The cards made from now on belong to this logger's log, which its checkpoint names.
+        client = LoggerClient(server.url, self.world.logger.public_key)
+        try:
+            self.world.log_id = client.log_id()
+        finally:
+            client.close()
+        return server
 
     def close(self):
         self.stack.close()

@@ -85,6 +85,8 @@ class LoggerWorld(World):
             clock=lambda: time.time() + self.offset, window=window,
             sequencer_process=sequencer_process,
         )  # fmt: skip
+        # The cards of this world belong to the service's log, named by its database's genesis.
+        self.log_id = self.service.log_id
         # The roles' keys, signing with pyca as the host does (the same keys as World's).
         pyca = PycaBackend()
         self.signers = {

@@ -70,6 +70,7 @@ from hypothesis.stateful import (
 )
 from logger_fixtures import WINDOW, LoggerWorld, drop_schema, postgres_url
 
+from icpurse.logger import REFUND_DELAY_MIN
 from icpurse.logger.client import LoggerError
 from icpurse.logger.service.journals import payment_identity, payment_key
 from icpurse.terminal import TransferInDoubt, TransferRefused, transfer
@@ -83,7 +84,7 @@ BALANCE_CAP = 100000
 UNLOGGED_CAP = 50000
 HONEST = (("A", 3000), ("B", 2000), ("C", 1000), ("D", 0))
 ATTACKER = ("M", 3000)  # The attacker's own card, bought and loaded like any other.
-SETTLE = max(WINDOW, proto.REFUND_DELAY_MIN) + 1
+SETTLE = max(WINDOW, REFUND_DELAY_MIN) + 1
 MAX_CARDS = 8
 MIN_HONEST = 3
 

@@ -9,6 +9,7 @@ import pytest
 from _example import NOT_AFTER, NOT_BEFORE
 from logger_fixtures import WINDOW
 
+from icpurse.logger import REFUND_DELAY_MIN
 from icpurse.logger.client import LoggerError
 from icpurse.logger.service.journals import payment_key
 from icpurse.terminal import TransferInDoubt, transfer
@@ -53,7 +54,7 @@ def test_attack_1_a_revoked_card_is_never_refunded_for_spending_after_closure(lo
     assert _overspenders(w) == set()
     # V uploads its journal and waits: the payment is not in doubt, and no refund goes through.
     w.client.upload_journal([payment])
-    w.advance(max(WINDOW, proto.REFUND_DELAY_MIN) + 1)
+    w.advance(max(WINDOW, REFUND_DELAY_MIN) + 1)
     assert [p for p in w.client.in_doubt(v_id) if p["due"]] == []
     with pytest.raises(LoggerError) as refused:
         _refund(w, v, payment)
@@ -90,7 +91,7 @@ def test_attack_3_a_withheld_payment_is_refunded_or_credited_never_both(logger_w
     with pytest.raises(LoggerError) as early:
         _refund(w, a, withheld)
     assert early.value.status == 425
-    w.advance(max(WINDOW, proto.REFUND_DELAY_MIN) + 1)
+    w.advance(max(WINDOW, REFUND_DELAY_MIN) + 1)
     _refund(w, a, withheld)
     w.client.sync(a.client)
     assert a.client.info().balance == 1000
@@ -138,7 +139,7 @@ def test_attack_4_a_payer_proven_cloned_is_never_refunded(logger_world):
     w.client.upload_journal([torn])
     w.transfer(clone, c, 800)  # The copy signs the same counter; C is credited.
     assert w.client.sync(c.client).receipted == 1
-    w.advance(max(WINDOW, proto.REFUND_DELAY_MIN) + 1)
+    w.advance(max(WINDOW, REFUND_DELAY_MIN) + 1)
     a_id = a.client.info().card_id
     assert [p["due"] for p in w.client.in_doubt(a_id)] == [False]
     with pytest.raises(LoggerError) as refused:
@@ -174,7 +175,7 @@ def test_attack_1_a_revoked_card_is_never_refunded_even_with_no_record_seen(logg
     payment = v.client.pay(challenge)
     d.client.accept(challenge, payment)
     w.client.upload_journal([payment])
-    w.advance(max(WINDOW, proto.REFUND_DELAY_MIN) + 1)
+    w.advance(max(WINDOW, REFUND_DELAY_MIN) + 1)
     assert [p["due"] for p in w.client.in_doubt(v_id)] == [False]
     with pytest.raises(LoggerError) as refused:
         _refund(w, v, payment)
@@ -326,7 +327,7 @@ def test_modified_payer_is_not_refunded_a_payment_its_recipient_was_credited(log
     assert refused.value.status == 422
     assert w.client.sync(b.client).receipted == 1
     w.client.sync(a.client)
-    w.advance(max(WINDOW, proto.REFUND_DELAY_MIN) + 1)
+    w.advance(max(WINDOW, REFUND_DELAY_MIN) + 1)
     # The payment B credited is logged: it is not in doubt, and no refund goes through.
     assert w.client.in_doubt(a_id) == []
     with pytest.raises(LoggerError) as refused:

@@ -28,7 +28,7 @@ def test_a_checkpoint_of_size_zero_must_have_the_empty_root(logger_world):
     w = logger_world
     good = w.client.checkpoint()
     assert good.root == EMPTY_ROOT
-    forged = Checkpoint(0, b"\x01" * 32, good.ltime)
+    forged = Checkpoint(0, b"\x01" * 32, good.ltime, good.log_id)
     rows = [{"checkpoint": forged.sign(w.logger_signer).encode().hex(), "tree_size": 0}]
     report = AuditReport()
     check_tree(report, w.client, [], rows, PycaBackend(), w.logger.public_key)

@@ -70,10 +70,12 @@ def test_certify_load_risk_revoke(authorities, capsys, tmp_path):
 
     cert_file = tmp_path / "card.cert"
     cert_file.write_bytes(cert.encode())
-    code, out, _ = run(
-        capsys, "issuer", "load", "--dir", str(issuer), "--certificate", str(cert_file),
-        "--amount", "5000", "--ltime", "1767300000",
-    )  # fmt: skip
+    # A card's first voucher names its log: without a logger, the issuer must be told it.
+    load = ("issuer", "load", "--dir", str(issuer), "--certificate", str(cert_file),
+            "--amount", "5000", "--ltime", "1767300000")  # fmt: skip
+    code, _, err = run(capsys, *load)
+    assert code == 2 and "does not know the log of card %s" % card in err, err
+    code, out, _ = run(capsys, *load, "--log-id", "0102030405060708")
     assert code == 0 and "issued total w = 5000" in out
     code, out, _ = run(
         capsys, "issuer", "load", "--dir", str(issuer), "--card", card, "--amount", "250",
@@ -83,6 +85,10 @@ def test_certify_load_risk_revoke(authorities, capsys, tmp_path):
     voucher = Voucher.decode((tmp_path / "v.bin").read_bytes())
     voucher.verify(BACKEND, pk_i)
     assert (voucher.public_key, voucher.issued, voucher.sequence) == (cert.public_key, 5250, 2)
+    assert voucher.log_id == bytes.fromhex("0102030405060708")
+    code, _, err = run(capsys, "issuer", "load", "--dir", str(issuer), "--card", card,
+                       "--amount", "1", "--log-id", "0807060504030201")  # fmt: skip
+    assert code == 2 and "belongs to log 0102030405060708" in err, err
 
     code, out, _ = run(
         capsys, "issuer", "risk", "--dir", str(issuer), "--balance-cap", "100000",

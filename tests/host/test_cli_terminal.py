@@ -13,7 +13,7 @@ from logger_fixtures import drop_schema, named_postgres_url
 
 from icpurse.cli import main
 from icpurse.emulator.card import EmulatedCard
-from icpurse.logger.client import LoggerClient
+from icpurse.logger.client import LoggerClient, LoggerError
 from icpurse.logger.process import LoggerProcess, free_port
 
 
@@ -239,20 +239,24 @@ def test_sync_rides_out_a_logger_whose_database_drops_it(cards, capsys, tmp_path
 
 
 def test_paid_but_not_synced(cards, capsys, tmp_path):
-    # A logger with a key the cards do not trust: the payment goes through, and the recipient
-    # refuses the receipt, so the record stays in its outbox (exit status 4).
+    # A logger with a key the cards do not trust, so of another log: the payment goes through,
+    # and the logger refuses the record, whose payer voucher names the cards' log, so the record
+    # stays in the recipient's outbox (exit status 4). (Were the record taken, the recipient
+    # would refuse the receipt: tests/core/test_log_identity.py.)
     a = ready(cards, "a", 1000)
     b = ready(cards, "b")
     db = "sqlite:///%s" % (tmp_path / "other.db")
     other = LoggerProcess(tmp_path, db, cards.world.ca.public_key, cards.world.issuer.public_key)
     with other:
         feed = LoggerClient(other.url, signers=_roles(cards))
-        publish_vouchers(feed, cards, a, b)
+        # Another key is another log: the logger refuses the cards' vouchers, which name theirs.
+        with pytest.raises(LoggerError, match="names log"):
+            publish_vouchers(feed, cards, a, b)
         feed.close()
         code, out, err = run(capsys, "pay", "--from", a.port, "--to", b.port, "--amount", 10,
                              "--logger", other.url)  # fmt: skip
     assert code == 4
-    assert "paid, but not synced" in err and "TAKE RECEIPT" in err
+    assert "paid, but not synced" in err and "voucher names log" in err
     assert "recipient  %s: balance 10 (was 0)" % b.card_id.hex() in out
     assert info(capsys, b)["outbox"].startswith("1 log record(s)")
 

@@ -7,7 +7,7 @@ import sys
 
 def test_demo_runs_and_balances_agree():
     # About a minute: the demo waits, as the logger must, until the payments in doubt can no
-    # longer be credited by any recipient before it refunds them (proto.REFUND_DELAY_MIN).
+    # longer be credited by any recipient before it refunds them (icpurse.logger.REFUND_DELAY_MIN).
     done = subprocess.run(
         [sys.executable, "-m", "icpurse", "demo"], capture_output=True, text=True, timeout=240
     )

@@ -38,12 +38,15 @@ def _provisioner(tmp_path):
     issuer = Issuer.open(tmp_path / "issuer")
     issuer.risk(100000, 20000, 50000, 86400, LTIME - 10, LTIME + 10**6)
 
+    log_id = b"the log."
+
     def ticket_for(nonce):
-        return Ticket(nonce, LTIME).sign(logger).encode()
+        return Ticket(nonce, LTIME, log_id).sign(logger).encode()
 
     return Provisioner(
-        CertificationAuthority.open(tmp_path / "ca"), issuer, logger_pub, ticket_for
-    )
+        CertificationAuthority.open(tmp_path / "ca"), issuer, logger_pub, ticket_for,
+        log_id=log_id,
+    )  # fmt: skip
 
 
 def _listening_card(name):

@@ -20,12 +20,14 @@ def test_kill_during_submissions(tmp_path, dialect):
     else:
         db, schema = postgres_url()
     gen = LoadGenerator(b"crash", cards=6)
-    records = gen.records(600)
     server = LoggerProcess(tmp_path, db, gen.ca.public_key, gen.issuer.public_key).start()
     receipted = {}
     lock = threading.Lock()
     try:
         feed = LoggerClient(server.url, server.public_key, signers={"issuer": gen.issuer})
+        # The records are of the server's log: their payers' vouchers name it.
+        gen.join(feed.log_id())
+        records = gen.records(600)
         for voucher in gen.vouchers():
             feed.publish_voucher(voucher)
 
@@ -75,11 +77,12 @@ def test_two_workers_share_one_database(tmp_path, dialect):
     else:
         db, schema = postgres_url()
     gen = LoadGenerator(b"workers", cards=6)
-    records = gen.records(300)
     server = LoggerProcess(tmp_path, db, gen.ca.public_key, gen.issuer.public_key, 2).start()
     receipts = {}
     try:
         feed = LoggerClient(server.url, server.public_key, signers={"issuer": gen.issuer})
+        gen.join(feed.log_id())
+        records = gen.records(300)
         for voucher in gen.vouchers():
             feed.publish_voucher(voucher)
 

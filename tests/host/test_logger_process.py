@@ -102,6 +102,8 @@ def test_the_appender_runs_in_its_own_process_or_on_a_thread(tmp_path):
             # its two receipt signers.
             below = {child: _children(child) for child in _children(process.pid)}
             assert [len(c) for c in below.values() if c] == [2] * appenders, below
+            with httpx2.Client(base_url=url, timeout=30) as http:
+                gen.join_logger(http)
             for voucher in gen.vouchers():
                 httpx2.post(url + "/v1/vouchers", json={"voucher": voucher.hex()}, timeout=30,
                             auth=RequestSigning(gen.issuer))  # fmt: skip

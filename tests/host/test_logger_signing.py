@@ -13,6 +13,9 @@ from icpurse.logger.workers import WorkerDied
 from purse.crypto.backend import Signer
 from purse.records.logger import Receipt
 
+# The log the receipts belong to (its genesis is the database's; any 8 bytes do here).
+LOG_ID = b"log id 1"
+
 
 def _rows(count):
     return [
@@ -36,18 +39,19 @@ def _signer():
 def test_signers_give_the_receipts_the_service_would_sign(processes):
     signer = _signer()
     rows = _rows(INLINE_BELOW * 8 + 3)
-    pool = ReceiptSigner(signer, processes)
+    pool = ReceiptSigner(signer, LOG_ID, processes)
     try:
         pool.start()
         for batch in (rows[:1], rows[: INLINE_BELOW - 1], rows):
             receipts = pool.sign(batch)
-            assert receipts == sign_receipts(signer, batch)
+            assert receipts == sign_receipts(signer, LOG_ID, batch)
     finally:
         pool.close()
     for row, encoded in zip(rows, receipts, strict=True):
         receipt = Receipt.decode(encoded)
         receipt.verify(PycaBackend(), signer.public_key)
         assert (receipt.leaf_index, receipt.tree_size) == (row[3], row[4])
+        assert receipt.log_id == LOG_ID
 
 
 def test_a_backend_sent_to_a_worker_leaves_its_loaded_keys_behind():
@@ -60,7 +64,7 @@ def test_a_backend_sent_to_a_worker_leaves_its_loaded_keys_behind():
 def test_a_killed_signer_fails_its_batch_and_the_next_batch_is_signed():
     signer = _signer()
     rows = _rows(INLINE_BELOW * 4)
-    pool = ReceiptSigner(signer, 2)
+    pool = ReceiptSigner(signer, LOG_ID, 2)
     try:
         pool.start()
         old = pool.pids()
@@ -68,6 +72,6 @@ def test_a_killed_signer_fails_its_batch_and_the_next_batch_is_signed():
         with pytest.raises(WorkerDied):
             pool.sign(rows)
         assert pool.pids()[0] != old[0] and pool.pids()[1] == old[1]
-        assert pool.sign(rows) == sign_receipts(signer, rows)
+        assert pool.sign(rows) == sign_receipts(signer, LOG_ID, rows)
     finally:
         pool.close()

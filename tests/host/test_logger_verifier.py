@@ -34,11 +34,11 @@ def _mixed_requests(gen):
 def test_processes_answer_like_the_in_process_checker():
     gen = LoadGenerator(b"verifier pool", cards=4)
     requests = _mixed_requests(gen)
-    checker = Checker(gen.ca.public_key, gen.issuer.public_key)
+    checker = Checker(gen.ca.public_key, gen.issuer.public_key, gen.log_id)
     expected = [[_fields(checker.check(r)) for r in request] for request in requests]
 
     async def run(processes):
-        pool = VerifierPool(gen.ca.public_key, gen.issuer.public_key, processes)
+        pool = VerifierPool(gen.ca.public_key, gen.issuer.public_key, gen.log_id, processes)
         try:
             return await asyncio.gather(*(pool.check(request) for request in requests))
         finally:
@@ -56,7 +56,7 @@ def test_processes_answer_like_the_in_process_checker():
 def test_workers_send_back_plain_values_without_the_record():
     gen = LoadGenerator(b"prepared", cards=2)
     good = gen.records(2)
-    checker = Checker(gen.ca.public_key, gen.issuer.public_key)
+    checker = Checker(gen.ca.public_key, gen.issuer.public_key, gen.log_id)
     answer = checker.check_plain([good[0], b"\x00", good[1]])
     sent = pickle.dumps(answer)
     assert good[0] not in sent and good[1] not in sent
@@ -76,7 +76,7 @@ def test_a_killed_worker_fails_its_requests_and_the_pool_recovers():
     records = gen.records(42)
 
     async def run():
-        pool = VerifierPool(gen.ca.public_key, gen.issuer.public_key, 2)
+        pool = VerifierPool(gen.ca.public_key, gen.issuer.public_key, gen.log_id, 2)
         try:
             await pool.start()
             await pool.check(records[:1])  # The workers' sockets are now under the loop.
@@ -105,7 +105,7 @@ def test_requests_that_arrive_together_are_shared_among_the_workers():
     # The clients that one commit answers send their next records at once. Those records are
     # dispatched together on the loop's next turn, an equal share to each worker, rather than
     # one record to each free lane and all the rest to whichever lane frees first.
-    pool = VerifierPool(b"\x02" * 33, b"\x03" * 33, processes=2)
+    pool = VerifierPool(b"\x02" * 33, b"\x03" * 33, b"log id 1", processes=2)
     chunks = []
 
     async def check_chunk(chunk):

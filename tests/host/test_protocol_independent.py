@@ -87,7 +87,7 @@ def verify(public_key, message, signature):
 
 def check_signed(data, tag, domain, signer_key):
     fields, signed, sig, rest = signed_parts(record(data, tag))
-    assert fields[0x80] == domain and fields[0x81] == b"\x02"
+    assert fields[0x80] == domain and fields[0x81] == b"\x03"
     verify(signer_key, signed, sig)
     # Any change to the signed bytes must break the signature.
     with pytest.raises(InvalidSignature):
@@ -106,20 +106,27 @@ def example_secret(label):
 def test_every_signature_and_hash_of_the_worked_example():
     t = transcript()
     pk_t, pk_i, pk_l = t["PkT"], t["PkI"], t["PkL"]
+    # The log id: L's key and the genesis its database was made with (section 7.7).
+    assert t["genesis"] == example_secret(b"genesis of L's log")[:16]
+    log_id = sha(b"icpurse/log-id", pk_l, t["genesis"])[:8]
+    assert t["LogId"] == log_id
 
     for name, card_key in (("CertT(A)", t["PkUA"]), ("CertT(B)", t["PkUB"])):
         cert, _ = check_signed(t[name], 0x61, b"icpurse/certificate", pk_t)
-        assert cert[0x83] == card_key
+        assert cert[0x83] == card_key and 0x8B not in cert
         assert cert[0x82] == sha(b"icpurse/card-id", card_key)[:8]
     id_b = sha(b"icpurse/card-id", t["PkUB"])[:8]
 
     check_signed(t["RiskParameters"], 0x63, b"icpurse/risk", pk_i)
     voucher, _ = check_signed(t["VoucherI(A)"], 0x62, b"icpurse/voucher", pk_i)
     assert voucher[0x83] == t["PkUA"] and int.from_bytes(voucher[0x8D], "big") == 10000
+    assert voucher[0x8B] == log_id
+    stamp, _ = check_signed(t["Stamp(A)"], 0x6C, b"icpurse/stamp", pk_l)
+    assert stamp[0x8B] == log_id and stamp[0x82] == sha(b"icpurse/card-id", t["PkUA"])[:8]
     revocation, _ = check_signed(t["RevocationList"], 0x69, b"icpurse/revocation", pk_t)
     assert 0x82 not in revocation
     ticket, _ = check_signed(t["Ticket"], 0x68, b"icpurse/ticket", pk_l)
-    assert ticket[0x96] == example_secret(b"nonce of card B")[:16]
+    assert ticket[0x96] == example_secret(b"nonce of card B")[:16] and ticket[0x8B] == log_id
 
     # The challenge: open eC with K per section 5, then recompute G1 and G2.
     challenge, _, sig, _ = signed_parts(record(t["Challenge"], 0x64))
@@ -161,7 +168,7 @@ def test_every_signature_and_hash_of_the_worked_example():
         bytes([tag]) + encode_length(len(v)) + v
         for tag, v in (
             (0x80, b"icpurse/payment"),
-            (0x81, b"\x02"),
+            (0x81, b"\x03"),
             (0x85, log[0x85]),
             (0x87, sha(b"icpurse/G1", log[0x82], log[0x8A])),
             (0x88, log[0x88]),
@@ -179,5 +186,6 @@ def test_every_signature_and_hash_of_the_worked_example():
     assert record_hash == t["H(record)"]
     receipt, _ = check_signed(t["Receipt"], 0x67, b"icpurse/receipt", pk_l)
     assert receipt[0x95] == record_hash and receipt[0x82] == id_b and receipt[0x86] == chall_id
+    assert receipt[0x8B] == log_id
     assert int.from_bytes(receipt[0x93], "big") == 0
     assert int.from_bytes(receipt[0x94], "big") == 1

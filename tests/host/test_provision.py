@@ -23,6 +23,8 @@ from purse.store import MemoryBackend, Store
 from purse.wallet.card import Card
 
 LTIME = 1795000000
+# The id of the log these cards belong to (a logger's database would draw its genesis).
+LOG_ID = b"log id A"
 
 
 @pytest.fixture
@@ -34,13 +36,15 @@ def provisioner(tmp_path):
     ca = CertificationAuthority.open(tmp_path / "ca")
     issuer = Issuer.open(tmp_path / "issuer")
 
+    log_id = LOG_ID
+
     def ticket_for(nonce):
-        return Ticket(nonce, LTIME).sign(logger).encode()
+        return Ticket(nonce, LTIME, log_id).sign(logger).encode()
 
     def stamp_for(card_id, counter):
-        return Stamp(card_id, counter, LTIME).sign(logger).encode()
+        return Stamp(card_id, counter, LTIME, log_id).sign(logger).encode()
 
-    return Provisioner(ca, issuer, logger_pub, ticket_for, stamp_for=stamp_for)
+    return Provisioner(ca, issuer, logger_pub, ticket_for, stamp_for=stamp_for, log_id=log_id)
 
 
 def _card(name):

@@ -74,7 +74,7 @@ class History:
         )  # fmt: skip
         self.provisioner = Provisioner(
             self.ca, self.issuer, key.public_key, self.logger.ticket, self.logger.publish_voucher,
-            self.logger.stamp,
+            self.logger.stamp, log_id=self.logger.log_id(),
         )  # fmt: skip
         self.cards = []
         self.destroyed = []

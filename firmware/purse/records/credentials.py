@@ -60,11 +60,13 @@ class Certificate(Signed):
 
 
 class Voucher(Signed):
-    """VoucherI = SkI(PkU, w, sequence, L-time): the issuer's statement that it has issued a
-    cumulative amount w to the card with key PkU. Each load raises w and the sequence."""
+    """VoucherI = SkI(log id, PkU, w, sequence, L-time): the issuer's statement that it has
+    issued a cumulative amount w to the card with key PkU, whose payments the log `log_id`
+    keeps. Each load raises w and the sequence."""
 
     TAG = proto.TAG_VOUCHER
     DOMAIN = proto.DOMAIN_VOUCHER
+    LOGGED = True
     FIELDS = (
         (proto.TAG_PUBLIC_KEY, proto.PUBLIC_KEY_SIZE, proto.PUBLIC_KEY_SIZE, 0),
         (proto.TAG_ISSUED, proto.U64_SIZE, proto.U64_SIZE, 0),
@@ -72,8 +74,9 @@ class Voucher(Signed):
         (proto.TAG_LTIME, proto.U32_SIZE, proto.U32_SIZE, 0),
     )
 
-    def __init__(self, public_key=None, issued=0, sequence=0, ltime=0):
+    def __init__(self, public_key=None, issued=0, sequence=0, ltime=0, log_id=None):
         Signed.__init__(self)
+        self._log_id = log_id
         self.public_key = None if public_key is None else check_public_key(public_key)
         self.issued = issued
         self.sequence = sequence

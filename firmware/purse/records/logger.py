@@ -8,11 +8,12 @@ from purse.records.signed import Signed
 
 
 class Receipt(Signed):
-    """SkL(H(record), IdUB, ChallID, leaf index, tree size, L-time): L has stored the record
-    durably as leaf `leaf_index` of its Merkle tree of `tree_size` leaves."""
+    """SkL(log id, H(record), IdUB, ChallID, leaf index, tree size, L-time): L has stored the
+    record durably as leaf `leaf_index` of the Merkle tree of its log, of `tree_size` leaves."""
 
     TAG = proto.TAG_RECEIPT
     DOMAIN = proto.DOMAIN_RECEIPT
+    LOGGED = True
     FIELDS = (
         (proto.TAG_RECORD_HASH, proto.HASH_SIZE, proto.HASH_SIZE, 0),
         (proto.TAG_CARD_ID, proto.CARD_ID_SIZE, proto.CARD_ID_SIZE, 0),
@@ -30,8 +31,10 @@ class Receipt(Signed):
         leaf_index=0,
         tree_size=0,
         ltime=0,
+        log_id=None,
     ):
         Signed.__init__(self)
+        self._log_id = log_id
         self.record_hash = record_hash
         self.recipient_id = recipient_id
         self.chall_id = chall_id
@@ -74,17 +77,19 @@ class Receipt(Signed):
 
 
 class Ticket(Signed):
-    """SkL(nonce, L-time): "I can accept a log now", bound to the card's fresh nonce."""
+    """SkL(log id, nonce, L-time): "I can accept a log now", bound to the card's fresh nonce."""
 
     TAG = proto.TAG_TICKET
     DOMAIN = proto.DOMAIN_TICKET
+    LOGGED = True
     FIELDS = (
         (proto.TAG_NONCE, proto.RANDOM_SIZE, proto.RANDOM_SIZE, 0),
         (proto.TAG_LTIME, proto.U32_SIZE, proto.U32_SIZE, 0),
     )
 
-    def __init__(self, nonce=None, ltime=0):
+    def __init__(self, nonce=None, ltime=0, log_id=None):
         Signed.__init__(self)
+        self._log_id = log_id
         self.nonce = nonce
         self.ltime = ltime
 

@@ -13,10 +13,11 @@ from purse.records.signed import Signed
 
 
 class BalanceStatement(Signed):
-    """SkL(IdU, PkU, successor IdU, balance, tree size, L-time)."""
+    """SkL(log id, IdU, PkU, successor IdU, balance, tree size, L-time)."""
 
     TAG = proto.TAG_STATEMENT
     DOMAIN = proto.DOMAIN_STATEMENT
+    LOGGED = True
     FIELDS = (
         (proto.TAG_CARD_ID, proto.CARD_ID_SIZE, proto.CARD_ID_SIZE, 0),
         (proto.TAG_PUBLIC_KEY, proto.PUBLIC_KEY_SIZE, proto.PUBLIC_KEY_SIZE, 0),
@@ -27,8 +28,9 @@ class BalanceStatement(Signed):
     )
 
     def __init__(self, card_id=None, public_key=None, successor=None, balance=0, tree_size=0,
-                 ltime=0):  # fmt: skip
+                 ltime=0, log_id=None):  # fmt: skip
         Signed.__init__(self)
+        self._log_id = log_id
         self.card_id = card_id
         self.public_key = public_key
         self.successor = successor

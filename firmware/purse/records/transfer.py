@@ -202,15 +202,16 @@ class Payment(Signed):
             and self.sealed == challenge.sealed
         )
 
-    def verify_chain(self, backend, ca_key, issuer_key, ltime=None):
+    def verify_chain(self, backend, ca_key, issuer_key, ltime=None, log_id=None):
         """Check CertT(A) with PkT, VoucherI(A) with PkI and for the same key, then S with PkUA.
 
-        With `ltime`, the certificate must also be valid at that L-time.
+        With `ltime`, the certificate must also be valid at that L-time; with `log_id`, the
+        voucher must be of that log.
         """
         self.certificate.verify(backend, ca_key)
         if ltime is not None and not self.certificate.valid_at(ltime):
             raise CredentialError("payer certificate is not valid at this L-time")
-        self.voucher.verify(backend, issuer_key)
+        self.voucher.verify(backend, issuer_key, log_id)
         if self.voucher.public_key != self.certificate.public_key:
             raise CredentialError("voucher was issued to another card")
         self.verify(backend, self.certificate.public_key)

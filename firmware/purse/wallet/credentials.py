@@ -46,17 +46,24 @@ def generate_key(card, host_entropy=b""):
 
 
 def install_trust(card, which, key):
-    """Install PkT, PkI or PkL (which = TRUST_*); the key must be a valid point."""
+    """Install PkT, PkI or PkL (which = TRUST_*); the key must be a valid point. PkL comes
+    with the id of the card's log, PkL || log id: L's key alone does not name one log."""
     _personalising(card)
     card.require(proto.STATE_KEYED)
     attr = _ANCHORS.get(which)
     if attr is None:
         raise WrongState("unknown trust anchor %d" % which)
     key = bytes(key)
-    if len(key) != proto.PUBLIC_KEY_SIZE:
-        raise CredentialError("a trust anchor is a 33-byte compressed key")
-    encoding.decode_point(key)
+    size = proto.PUBLIC_KEY_SIZE
+    if which == proto.TRUST_LOGGER:
+        size += proto.LOG_ID_SIZE
+    if len(key) != size:
+        raise CredentialError("a trust anchor is a 33-byte compressed key (PkL: and a log id)")
     state = card.next_state()
+    if which == proto.TRUST_LOGGER:
+        state.log_id = key[proto.PUBLIC_KEY_SIZE :]
+        key = key[: proto.PUBLIC_KEY_SIZE]
+    encoding.decode_point(key)
     setattr(state, attr, key)
     card.commit(state)
 
@@ -115,7 +122,9 @@ def load_voucher(card, data):
     """VoucherI(U): verify with PkI, for this card, newer, w not smaller; credit the increase."""
     card.require(proto.STATE_READY)
     voucher = Voucher.decode(data)
-    voucher.verify(card.backend, card.state.issuer_key)
+    # A voucher of another log: the card's payments would reach a ledger that never saw it
+    # loaded, and its own logger would refuse them (docs/PROTOCOL.md section 7.7).
+    voucher.verify(card.backend, card.state.issuer_key, card.state.log_id)
     if voucher.public_key != card.state.public_key:
         raise CredentialError("the voucher was issued to another card")
     current = card.voucher()
@@ -146,7 +155,7 @@ def take_stamp(card, data):
     from purse.records.stamp import Stamp  # Only a sync needs it (a card's heap is small).
 
     stamp = Stamp.decode(data)
-    stamp.verify(card.backend, card.state.logger_key)
+    stamp.verify(card.backend, card.state.logger_key, card.state.log_id)
     if stamp.card_id != card.card_id():
         raise CredentialError("the stamp is for another card")
     if stamp.counter > card.state.pay_counter:

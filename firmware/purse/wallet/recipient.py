@@ -131,7 +131,10 @@ def accept(card, data, expected, ticket=None, rtt=None):
         and payment.x == x
     ):
         raise CryptoError("G1, G2 or x does not match the challenge")
-    payment.verify_chain(card.backend, card.state.ca_key, card.state.issuer_key, card.state.ltime)
+    # A payer of another log is refused: the card's own logger would refuse the record, whose
+    # payer voucher names that log, so the credit could never be logged.
+    s = card.state
+    payment.verify_chain(card.backend, s.ca_key, s.issuer_key, s.ltime, s.log_id)
     if card.is_revoked(payment.certificate.card_id):
         raise Revoked("the payer's certificate is revoked")
     # The payer's stamp: L held its payments up to the stamp's counter at the stamp's L-time,
@@ -139,7 +142,7 @@ def accept(card, data, expected, ticket=None, rtt=None):
     # so every card goes online, and a revoked one stops being paid a window after its last
     # sync even where the revocation list has not reached (docs/PROTOCOL.md section 7.0).
     stamp = payment.stamp
-    stamp.verify(card.backend, card.state.logger_key)
+    stamp.verify(card.backend, s.logger_key, s.log_id)
     if stamp.card_id != payment.certificate.card_id:
         raise CryptoError("the stamp is for another card than the payer")
     if not stamp.counter < payment.counter <= stamp.counter + proto.JOURNAL_MAX:
@@ -191,7 +194,7 @@ def take_receipt(card, data):
     from purse.records.logger import Receipt  # Only receipts need it (a card's heap is small).
 
     receipt = Receipt.decode(data)
-    receipt.verify(card.backend, card.state.logger_key)
+    receipt.verify(card.backend, card.state.logger_key, card.state.log_id)
     if receipt.recipient_id != card.card_id():
         raise NotFound("the receipt is for another card")
     for entry in card.state.outbox:

@@ -12,10 +12,11 @@ from purse.errors import StoreError, TLVError
 
 # The state file's fields: primitive private-class tags, so that no record field can be mistaken
 # for one. Private const() names cost a card nothing at run time: mpy-cross inlines them.
-_STATE_VERSION = const(2)  # Layout version of the state payload, first field of the file.
-# Layout 1 belonged to protocol 1: its blobs (CertT, VoucherI, risk parameters) are records of
-# version 1, which this code refuses, so a layout-1 card is refused whole with a reason rather
-# than read in part. Layout 2 no longer stores pending challenges (they live in RAM).
+_STATE_VERSION = const(3)  # Layout version of the state payload, first field of the file.
+# Layouts 1 and 2 belonged to protocols 1 and 2: their blobs (CertT, VoucherI, risk parameters)
+# are records of those versions, which this code refuses, so such a card is refused whole with
+# a reason rather than read in part. Layout 2 no longer stores pending challenges (they live
+# in RAM); layout 3 adds the id of the card's log, installed with PkL.
 _ST_VERSION = const(0xC1)  # u8: STATE_VERSION.
 _ST_LIFECYCLE = const(0xC2)  # u8: STATE_FRESH, STATE_KEYED or STATE_READY.
 _ST_SECRET = const(0xC3)  # SkU, 32 bytes: never leaves the card.
@@ -34,7 +35,7 @@ _ST_VOUCHER = const(0xCF)  # u32: blob number of the latest VoucherI(U).
 _ST_RISK = const(0xD0)  # u32: blob number of the risk parameters.
 _ST_REVOCATION = const(0xD1)  # u32: blob number of the revocation list.
 _ST_STAMP = const(0xD5)  # u32: blob number of the newest stamp from L.
-_ST_PENDING = const(0xD2)  # Layout 1 only (pending challenges): refused in layout 2.
+_ST_LOG_ID = const(0xD6)  # The log id installed with PkL: the one log the card belongs to.
 _ST_OUTBOX = const(0xD3)  # Repeated: blob(4) ChallID(8) x(4) L-time queued(4).
 _ST_JOURNAL = const(0xD4)  # Repeated: blob(4) ChallID(8) G1[0:8](8) x(4) ctrA(4).
 
@@ -61,6 +62,7 @@ _SCHEMA = (
     (_ST_ANCHOR_CA, proto.PUBLIC_KEY_SIZE, proto.PUBLIC_KEY_SIZE, _OPT),
     (_ST_ANCHOR_ISSUER, proto.PUBLIC_KEY_SIZE, proto.PUBLIC_KEY_SIZE, _OPT),
     (_ST_ANCHOR_LOGGER, proto.PUBLIC_KEY_SIZE, proto.PUBLIC_KEY_SIZE, _OPT),
+    (_ST_LOG_ID, proto.LOG_ID_SIZE, proto.LOG_ID_SIZE, _OPT),
     (_ST_BALANCE, _U32, _U32, 0),
     (_ST_PAY_COUNTER, _U32, _U32, 0),
     (_ST_CHALL_COUNTER, _U32, _U32, 0),
@@ -71,12 +73,11 @@ _SCHEMA = (
     (_ST_RISK, _U32, _U32, _OPT),
     (_ST_REVOCATION, _U32, _U32, _OPT),
     (_ST_STAMP, _U32, _U32, _OPT),
-    (_ST_PENDING, 9, 45, _LIST),
     (_ST_OUTBOX, _OUTBOX_ENTRY, _OUTBOX_ENTRY, _LIST),
     (_ST_JOURNAL, _JOURNAL_ENTRY, _JOURNAL_ENTRY, _LIST),
 )
 
-# Optional 33-byte and 32-byte fields, by attribute name.
+# Optional fields of fixed size (keys and the log id), by attribute name.
 _KEYS = (
     (_ST_SECRET, "secret"),
     (_ST_SEAL_KEY, "seal_key"),
@@ -84,6 +85,7 @@ _KEYS = (
     (_ST_ANCHOR_CA, "ca_key"),
     (_ST_ANCHOR_ISSUER, "issuer_key"),
     (_ST_ANCHOR_LOGGER, "logger_key"),
+    (_ST_LOG_ID, "log_id"),
 )
 _COUNTERS = (
     (_ST_BALANCE, "balance"),
@@ -105,7 +107,6 @@ _BLOBS = (
 def _max_encoded():
     # The lists are bounded by the protocol's limits; every other field appears at most once.
     counts = {
-        _ST_PENDING: 0,  # Never written since layout 2.
         _ST_OUTBOX: proto.OUTBOX_MAX,
         _ST_JOURNAL: proto.JOURNAL_MAX,
     }
@@ -290,14 +291,12 @@ class CardState:
         except TLVError as exc:
             raise StoreError("card state: %s" % exc)
         version = fields[_ST_VERSION][0]
-        if version == 1:
-            raise StoreError(
-                "card state layout 1 is from protocol 1: flash the card again and provision it"
-            )
         if version != _STATE_VERSION:
-            raise StoreError("card state layout %d is not supported" % version)
-        if fields.get(_ST_PENDING) is not None:
-            raise StoreError("card state layout 2 holds pending challenges")
+            # Layouts 1 and 2 were protocols 1 and 2's; a newer one is a newer firmware's.
+            raise StoreError(
+                "card state layout %d is not this firmware's %d: flash the card again and"
+                " provision it" % (version, _STATE_VERSION)
+            )
         state = cls()
         state.lifecycle = fields[_ST_LIFECYCLE][0]
         if state.lifecycle not in (proto.STATE_FRESH, proto.STATE_KEYED, proto.STATE_READY):

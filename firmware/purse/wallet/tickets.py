@@ -16,7 +16,7 @@ def check_ticket(card, data, window):
     if data is None:
         raise TicketRefused("a ready-ticket is required")
     ticket = Ticket.decode(data)
-    ticket.verify(card.backend, card.state.logger_key)
+    ticket.verify(card.backend, card.state.logger_key, card.state.log_id)
     if card.nonce is None or ticket.nonce != card.nonce:
         raise TicketRefused("the ticket binds another nonce")
     if ticket.ltime + window < card.state.ltime:

@@ -44,6 +44,7 @@ MIGRATIONS = (
     );
     """,
     db.PROTOCOL_2,
+    db.PROTOCOL_3,
 )
 
 

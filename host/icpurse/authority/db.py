@@ -14,6 +14,10 @@ from icpurse.authority import AuthorityError
 # authority signed before it are of protocol 1, which this code cannot read, so an older
 # database is refused rather than brought up to date.
 PROTOCOL_2 = "INSERT INTO meta (key, value) VALUES ('protocol', '2');"
+# Likewise for protocol 3 (vouchers name their log; every record's version is 3): what an
+# authority signed before it, certificates and risk parameters included, no card of protocol 3
+# reads, so a database from before it is refused too.
+PROTOCOL_3 = "UPDATE meta SET value = '3' WHERE key = 'protocol';"
 
 
 def open_db(path, kind, migrations, create=False):
@@ -37,11 +41,12 @@ def open_db(path, kind, migrations, create=False):
                 "%s has schema version %d, newer than this icpurse knows (%d)"
                 % (path, version, len(migrations))
             )
-        if 0 < version <= migrations.index(PROTOCOL_2):
-            raise AuthorityError(
-                "%s holds records of icpurse protocol 1, which this icpurse cannot read: init a"
-                " new %s in another directory" % (path, kind)
-            )
+        for protocol, marker in ((1, PROTOCOL_2), (2, PROTOCOL_3)):
+            if 0 < version <= migrations.index(marker):
+                raise AuthorityError(
+                    "%s holds records of icpurse protocol %d, which this icpurse cannot read:"
+                    " init a new %s in another directory" % (path, protocol, kind)
+                )
         for number in range(version, len(migrations)):
             # executescript() commits any transaction opened outside it, so the script itself
             # opens the transaction; it stays open until the COMMIT below.

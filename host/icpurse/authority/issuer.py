@@ -46,6 +46,10 @@ MIGRATIONS = (
     ALTER TABLE vouchers ADD COLUMN reference BLOB;
     """,
     db.PROTOCOL_2,
+    # Protocol 3: a voucher names the log that keeps the card's payments, and a card belongs
+    # to one log for good, learned when it is first loaded (docs/PROTOCOL.md section 7.7).
+    "ALTER TABLE cards ADD COLUMN log_id BLOB;",
+    db.PROTOCOL_3,
 )
 REASONS = ("load", "refund", "recovery", "redemption")
 
@@ -94,7 +98,8 @@ class Issuer:
             raise AuthorityError("the certificate is not signed by this issuer's CA") from None
         with db.transaction(self.conn):
             self.conn.execute(
-                "INSERT OR IGNORE INTO cards VALUES (?, ?, ?, 0, 0)",
+                "INSERT OR IGNORE INTO cards (card_id, public_key, certificate, issued, sequence)"
+                " VALUES (?, ?, ?, 0, 0)",
                 (cert.card_id, cert.public_key, cert.encode()),
             )
         return cert
@@ -111,25 +116,40 @@ class Issuer:
             )
         return row
 
-    def load(self, card_id, amount, ltime, reason="load", reference=None, publish=None):
+    def log_of(self, card_id):
+        """The id of the log card `card_id` belongs to, or None before its first voucher."""
+        row = self.conn.execute(
+            "SELECT log_id FROM cards WHERE card_id = ?", (bytes(card_id),)
+        ).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def load(self, card_id, amount, ltime, reason="load", reference=None, publish=None,
+             log_id=None):  # fmt: skip
         """Raise the card's cumulative issued amount by `amount` and sign the voucher. An amount
         of 0 issues a card's first voucher: a payment always shows one, even from received
         money only. `reason` is "load" (value paid in), "refund" or "recovery" (see
         icpurse.settle), or "redemption" (icpurse.redemption). `publish(voucher)`, the issuer
         feed to the logger, runs before the voucher is committed here: if the logger refuses
-        it, the issuer records nothing."""
+        it, the issuer records nothing.
+
+        The voucher names the card's log (docs/PROTOCOL.md section 7.7). The first voucher
+        learns it from `log_id` (the log of the logger the card was provisioned with), and the
+        card keeps it for good; a later `log_id` must be the same, so that a voucher is never
+        signed for, or handed to, a logger of another log."""
         if not 0 <= amount <= proto.MAX_AMOUNT:
             raise AuthorityError("amount must be from 0 to %d" % proto.MAX_AMOUNT)
         if reason not in REASONS:
             raise AuthorityError("reason must be one of %s" % ", ".join(REASONS))
         with db.transaction(self.conn):
             public_key, issued, sequence = self.card(card_id)
+            log_id = self._log_for(card_id, log_id)
             if issued + amount > proto.MAX_ISSUED:
                 raise AuthorityError("the card's issued total would pass %d" % proto.MAX_ISSUED)
-            voucher = Voucher(public_key, issued + amount, sequence + 1, ltime).sign(self.signer)
+            voucher = Voucher(public_key, issued + amount, sequence + 1, ltime, log_id)
+            voucher.sign(self.signer)
             self.conn.execute(
-                "UPDATE cards SET issued = ?, sequence = ? WHERE card_id = ?",
-                (voucher.issued, voucher.sequence, bytes(card_id)),
+                "UPDATE cards SET issued = ?, sequence = ?, log_id = ? WHERE card_id = ?",
+                (voucher.issued, voucher.sequence, log_id, bytes(card_id)),
             )
             self.conn.execute(
                 "INSERT INTO vouchers (card_id, sequence, amount, issued, ltime, record, reason,"
@@ -140,6 +160,26 @@ class Issuer:
             if publish is not None:
                 publish(voucher.encode())
         return voucher
+
+    def _log_for(self, card_id, given):
+        """The log a voucher for the card names: the one it belongs to, which `given` must
+        match; `given` for a card's first voucher. Never none."""
+        known = self.log_of(card_id)
+        given = None if given is None else bytes(given)
+        if given is not None and len(given) != proto.LOG_ID_SIZE:
+            raise AuthorityError("a log id is %d bytes" % proto.LOG_ID_SIZE)
+        if known is not None and given is not None and given != known:
+            raise AuthorityError(
+                "card %s belongs to log %s, not to log %s: its vouchers go to its own logger"
+                % (bytes(card_id).hex(), known.hex(), given.hex())
+            )
+        if known is None and given is None:
+            raise AuthorityError(
+                "the issuer does not know the log of card %s yet: give the logger it was"
+                " provisioned with (--logger URL) or its log id (--log-id HEX)"
+                % bytes(card_id).hex()
+            )
+        return known or given
 
     def totals(self):
         """Amounts the issuer's own ledger holds, by reason: {"load": n, "refund": n, ...}."""

@@ -3,13 +3,18 @@
 A throwaway CA, issuer and set of cards (keys derived from a seed) produce records exactly as
 cards would — CertT(A), VoucherI(A), S over (x, G1, G2, ChallID, ctrA) — but signed with the
 pyca backend directly, so thousands take a second, not the minutes pure-Python cards need.
+
+The vouchers name a log: a logger refuses records whose payer's voucher names another, so a
+generator that feeds a logger joins its log first (`join`, with the log id of its checkpoint).
 """
 
 import hashlib
 
 from icpurse.crypto_pyca import PycaBackend
+from purse import proto
 from purse.crypto.backend import Signer
 from purse.records import fields as f
+from purse.records.checkpoint import Checkpoint
 from purse.records.credentials import Certificate, Voucher
 from purse.records.log import LogRecord
 from purse.records.transfer import Payment
@@ -33,9 +38,25 @@ class LoadGenerator:
         for i in range(cards):
             signer = Signer(backend, _key(seed, b"card %d" % i))
             cert = Certificate(i + 1, signer.public_key, NOT_BEFORE, NOT_AFTER).sign(self.ca)
-            voucher = Voucher(signer.public_key, 10**9, 1, NOT_BEFORE).sign(self.issuer)
-            self.cards.append([signer, cert, voucher, 0])
+            self.cards.append([signer, cert, None, 0])
         self.serial = 0
+        # Until it joins a logger's log, one of its own, named by the seed.
+        self.join(_key(seed, b"log")[: proto.LOG_ID_SIZE])
+
+    def join(self, log_id):
+        """Sign every card's voucher for the log `log_id`; records made afterwards show them."""
+        self.log_id = bytes(log_id)
+        for card in self.cards:
+            card[2] = Voucher(card[0].public_key, 10**9, 1, NOT_BEFORE, self.log_id)
+            card[2].sign(self.issuer)
+
+    def join_logger(self, http):
+        """`join` the log of the logger that `http` (an httpx client at its URL) serves, as its
+        checkpoint names it. Returns the log id."""
+        answer = http.get("/v1/checkpoint")
+        answer.raise_for_status()
+        self.join(Checkpoint.decode(bytes.fromhex(answer.json()["checkpoint"])).log_id)
+        return self.log_id
 
     def vouchers(self):
         """The issuer feed: every card's voucher, so the logger knows every card."""

@@ -157,6 +157,7 @@ def _run_one(name, db, gen, args, reference, workers=1):
         with server:
             # Vouchers are the issuer's to hand over: signed with its key.
             feed = httpx2.Client(base_url=server.url, auth=RequestSigning(gen.issuer))
+            gen.join_logger(feed)
             for voucher in gen.vouchers():
                 answer = feed.post("/v1/vouchers", json={"voucher": voucher.hex()})
                 if answer.status_code != 200:

@@ -22,6 +22,7 @@ from icpurse.seriallink import LinkError
 from purse import proto
 from purse.client import CardError, CardReset, personalise
 from purse.crypto.backend import Signer
+from purse.records.checkpoint import log_id
 from purse.records.credentials import Certificate, RiskParameters, Voucher
 from purse.records.logger import Ticket
 from purse.records.stamp import Stamp
@@ -39,6 +40,8 @@ def _authorities():
 class Bench:
     def __init__(self):
         self.ca, self.issuer, self.logger = _authorities()
+        # The benchmark's log, which no logger keeps: its records are signed here.
+        self.log_id = log_id(self.logger.public_key, b"icpurse bench genesis")
         self.ltime = int(time.time())
         self.risk = (
             RiskParameters(1, 100000, 20000, 50000, 86400, self.ltime - 86400, self.ltime + 86400)
@@ -47,18 +50,20 @@ class Bench:
         )
 
     def provision(self, client, amount):
-        anchors = (self.ca.public_key, self.issuer.public_key, self.logger.public_key)
+        logger = self.logger.public_key + self.log_id  # PkL with the id of the bench's log.
+        anchors = (self.ca.public_key, self.issuer.public_key, logger)
         info = personalise(
             client, anchors,
             lambda pk: Certificate(1, pk, self.ltime - 86400, self.ltime + 86400)
             .sign(self.ca).encode(),
             self.risk,
-            lambda nonce: Ticket(nonce, self.ltime).sign(self.logger).encode(),
+            lambda nonce: Ticket(nonce, self.ltime, self.log_id).sign(self.logger).encode(),
         )  # fmt: skip
-        voucher = Voucher(info.public_key, amount, 1, self.ltime).sign(self.issuer)
+        voucher = Voucher(info.public_key, amount, 1, self.ltime, self.log_id).sign(self.issuer)
         client.load_voucher(voucher.encode())
         # The logger's first stamp, which every payment shows (docs/PROTOCOL.md section 7.0).
-        client.take_stamp(Stamp(info.card_id, 0, self.ltime).sign(self.logger).encode())
+        stamp = Stamp(info.card_id, 0, self.ltime, self.log_id)
+        client.take_stamp(stamp.sign(self.logger).encode())
 
 
 def _memory(card):

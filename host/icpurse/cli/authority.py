@@ -27,6 +27,20 @@ from icpurse.errors import UsageError
 _amount = argtypes.amount(0)
 
 
+def _log_id(text):
+    """A log id: LOG_ID_SIZE bytes in hex."""
+    import argparse
+
+    from purse import proto
+
+    value = argtypes.hex_bytes(text)
+    if value is None or len(value) != proto.LOG_ID_SIZE:
+        raise argparse.ArgumentTypeError(
+            "%r is not a log id (%d hex digits)" % (text, 2 * proto.LOG_ID_SIZE)
+        )
+    return value
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 
@@ -190,8 +204,19 @@ def _load(issuer, card_id, args, logger):
     from icpurse.logger.client import LoggerError
 
     publish = None if logger is None else logger.publish_voucher
+    # The voucher names the card's log: the logger's own, which the issuer checks against the
+    # log it knows the card by, or --log-id; a card it knows needs neither.
+    log_id = args.log_id
+    if logger is not None:
+        served = logger.log_id()
+        if log_id is not None and log_id != served:
+            raise UsageError(
+                "the logger at %s keeps log %s, not --log-id %s"
+                % (args.logger, served.hex(), log_id.hex())
+            )
+        log_id = served
     try:
-        return issuer.load(card_id, args.amount, _now(args), publish=publish)
+        return issuer.load(card_id, args.amount, _now(args), publish=publish, log_id=log_id)
     except LoggerError as exc:
         raise UsageError(
             "%s; the issuer recorded nothing" % logger_error_text(exc, args.logger)
@@ -309,6 +334,11 @@ def add_parser(subparsers):
         "--ltime", type=argtypes.u32, help="L-time written in the voucher (default: now)"
     )
     add_logger_options(p, required=False)
+    p.add_argument(
+        "--log-id", type=_log_id, metavar="HEX",
+        help="the id of the card's log, for a card's first voucher without --logger (the log"
+        " of the logger it was provisioned with, `icpurse logger status`)",
+    )  # fmt: skip
     _output(p)
     p.set_defaults(handler=issuer_load)
 

@@ -53,7 +53,7 @@ def run_provision(args):
             )
         provisioner = Provisioner(
             ca, issuer, logger.logger_key, logger.ticket, publish=logger.publish_voucher,
-            stamp_for=logger.stamp,
+            stamp_for=logger.stamp, log_id=logger.log_id(),
         )  # fmt: skip
         info = provisioner.personalise(client.exchange, args.amount)
     print("personalised card %s on %s" % (info.card_id.hex(), args.port))

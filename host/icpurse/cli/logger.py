@@ -121,7 +121,7 @@ def logger_serve(args):
     # Check the key, the database and the anchors here, so a mistake is reported before the
     # server starts (and before any worker process does the same).
     secret = passphrase(args, True, args.key)
-    keys.load_signer(args.key, secret)
+    public_key = keys.load_signer(args.key, secret).public_key
     storage = open_storage(args.db)
     stored = storage.meta("window")
     if stored is not None and args.window is not None and int(stored.decode()) != args.window:
@@ -135,6 +135,8 @@ def logger_serve(args):
             raise AuthorityError("a new logger database needs --%s" % name.replace("_key", ""))
         if stored is not None and value is not None and stored != value:
             raise AuthorityError("the database %s belongs to another %s" % (shown(args.db), name))
+    # The database's genesis with PkL: what cards and vouchers of this log name.
+    log_id = storage.log_id(public_key)
     storage.close()
     _check_listen(args.host, args.port)
     os.environ.update(
@@ -158,6 +160,8 @@ def logger_serve(args):
     elif secret and "ICPURSE_PASSPHRASE" not in os.environ:
         # Typed at the prompt: the workers cannot ask, so they inherit it.
         os.environ["ICPURSE_PASSPHRASE"] = secret.decode()
+    print("log id %s: cards provisioned with this logger, and their vouchers, name it"
+          % log_id.hex(), file=sys.stderr, flush=True)  # fmt: skip
     print(
         "icpurse logger on %s://%s:%d (database %s, %d worker(s), %d verifier and %d signer"
         " process(es) each, sequencer on a %s)"

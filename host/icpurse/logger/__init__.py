@@ -7,3 +7,8 @@ verifiers and sequencer they share."""
 # A new log database gets a day unless `logger serve --window` says otherwise. It is kept in
 # this module, which imports nothing, because the command line's help shows it.
 DEFAULT_WINDOW = 86400
+# The logger refunds a payment no earlier than this many seconds of L-time after it first saw
+# it, whatever its window: twice a challenge's lifetime (purse.proto.CHALLENGE_TTL_MS), a margin
+# for the recipient's clock running slow and for the logger's clock. Kept off the card, which
+# never refunds, since each name of purse.proto costs every card a slot in its dict.
+REFUND_DELAY_MIN = 60

@@ -27,25 +27,28 @@ INLINE_BELOW = 8
 THREAD_CHUNK = 25
 
 
-def sign_receipts(signer, rows):
-    """Encoded, signed receipts for (H(record), IdUB, ChallID, index, size, L-time) rows."""
-    return [Receipt(*row).sign(signer).encode() for row in rows]
+def sign_receipts(signer, log_id, rows):
+    """Encoded, signed receipts of log `log_id` for (H(record), IdUB, ChallID, index, size,
+    L-time) rows."""
+    return [Receipt(*row, log_id=log_id).sign(signer).encode() for row in rows]
 
 
-def _setup_worker(signer):
+def _setup_worker(signer, log_id):
     # The Signer reached this process pickled, from the service that started it (its backend
     # left its caches behind); the key is never written anywhere.
-    return functools.partial(sign_receipts, signer)
+    return functools.partial(sign_receipts, signer, log_id)
 
 
 class ReceiptSigner:
-    """`sign(rows)`: encoded receipts, in order; blocking, for the appender's thread."""
+    """`sign(rows)`: encoded receipts of log `log_id`, in order; blocking, for the appender's
+    thread."""
 
-    def __init__(self, signer, processes=0):
+    def __init__(self, signer, log_id, processes=0):
         self.signer = signer
+        self.log_id = log_id
         self.processes = processes
         if processes:
-            self._workers = Workers(processes, _setup_worker, (signer,), PROCESS_NAME)
+            self._workers = Workers(processes, _setup_worker, (signer, log_id), PROCESS_NAME)
         else:
             self._threads = concurrent.futures.ThreadPoolExecutor(
                 os.cpu_count() or 1, "icpurse-signer"
@@ -58,11 +61,12 @@ class ReceiptSigner:
 
     def sign(self, rows):
         if len(rows) < INLINE_BELOW:
-            return sign_receipts(self.signer, rows)
+            return sign_receipts(self.signer, self.log_id, rows)
         if self.processes == 0:
             chunks = [rows[i : i + THREAD_CHUNK] for i in range(0, len(rows), THREAD_CHUNK)]
             out = []
-            for part in self._threads.map(sign_receipts, [self.signer] * len(chunks), chunks):
+            signers, ids = [self.signer] * len(chunks), [self.log_id] * len(chunks)
+            for part in self._threads.map(sign_receipts, signers, ids, chunks):
                 out += part
             return out
         # A dead worker raises WorkerDied: this batch's commit fails and is rolled back (its

@@ -93,11 +93,13 @@ def _fields(data, record, voucher_row):
 
 
 class Checker:
-    """Parses and verifies log records against the trust anchors PkT and PkI."""
+    """Parses and verifies log records against the trust anchors PkT and PkI, for the log
+    `log_id`."""
 
-    def __init__(self, ca_key, issuer_key):
+    def __init__(self, ca_key, issuer_key, log_id):
         self.ca_key = bytes(ca_key)
         self.issuer_key = bytes(issuer_key)
+        self.log_id = bytes(log_id)
         self.backend = PycaBackend()
         self._parsed = {}
         self._verified = {}
@@ -141,6 +143,13 @@ class Checker:
             record.verify_recipient(self.backend)
         except CryptoError as exc:
             raise Refused(422, "record does not verify: %s" % exc) from None
+        if payment.voucher.log_id != self.log_id:
+            # The payer belongs to another log (maybe one that shares this logger's key): its
+            # payments are settled there, and credited here they would be counted twice.
+            raise Refused(
+                422, "the payer's voucher names log %s, not this log %s"
+                % (payment.voucher.log_id.hex(), self.log_id.hex())
+            )  # fmt: skip
         return _fields(bytes(data), record, self._voucher_row(payment.voucher))
 
     def check(self, data):
@@ -165,24 +174,24 @@ class Checker:
         return fields, refusals
 
 
-def _setup_worker(ca_key, issuer_key):
-    return Checker(ca_key, issuer_key).check_plain
+def _setup_worker(ca_key, issuer_key, log_id):
+    return Checker(ca_key, issuer_key, log_id).check_plain
 
 
 class VerifierPool:
     """`await check(records)`: one Prepared or (status, reason) per record, in order."""
 
-    def __init__(self, ca_key, issuer_key, processes=0):
+    def __init__(self, ca_key, issuer_key, log_id, processes=0):
         self.processes = processes
         if processes > 0:
-            anchors = (bytes(ca_key), bytes(issuer_key))
+            anchors = (bytes(ca_key), bytes(issuer_key), bytes(log_id))
             self._workers = Workers(processes, _setup_worker, anchors, PROCESS_NAME)
             # Two batches a worker at a time: the next one waits in its socket, so a worker never
             # idles while the event loop is busy elsewhere.
             self._lanes = 2 * processes
             self._share_among = processes
         else:
-            self._checker = Checker(ca_key, issuer_key)
+            self._checker = Checker(ca_key, issuer_key, log_id)
             self._thread = concurrent.futures.ThreadPoolExecutor(1, "icpurse-verifier")
             self._lanes = 1
             self._share_among = 1

@@ -177,6 +177,11 @@ class LoggerClient:
         body = self._call("GET", "/v1/checkpoint")
         return self._signed(Checkpoint, hex_field(body, "checkpoint"))
 
+    def log_id(self):
+        """The id of this logger's log, from its signed checkpoint (checked with PkL when the
+        client has it): what a card provisioned with this logger, and its vouchers, name."""
+        return self.checkpoint().log_id
+
     def inclusion_proof(self, index, size):
         body = self._call("GET", "/v1/proofs/inclusion", params={"index": index, "size": size})
         return hex_list(body, "proof")

@@ -87,7 +87,7 @@ class Appender:
         self._known = set()
         # The sequencer's own signers: the append lock is held while they work, so they never
         # queue behind the verifiers' backlog.
-        self.receipts = ReceiptSigner(signer, signer_processes)
+        self.receipts = ReceiptSigner(signer, storage.log_id(signer.public_key), signer_processes)
 
     def start(self):
         """Start the receipt signers now, so that the first batch does not wait for them."""

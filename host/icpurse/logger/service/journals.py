@@ -46,6 +46,21 @@ class JournalViews:
             payment.verify_chain(self.backend, self.ca_key, self.issuer_key)
         except CryptoError as exc:
             raise SubmitError(422, "payment does not verify: %s" % exc) from None
+        # The journal of a card of another log (one that shares this logger's key, say): its
+        # payments are that log's to settle, and taken in here they would be in doubt, and
+        # the card overspent, in a ledger that never saw it loaded (docs/PROTOCOL.md 7.7).
+        for record in (payment.voucher, payment.stamp):
+            if record.log_id != self.log_id:
+                raise SubmitError(
+                    422, "the payment's %s names log %s, not this log %s"
+                    % (record.__class__.__name__.lower(), record.log_id.hex(), self.log_id.hex())
+                )  # fmt: skip
+        payer_id = payment.certificate.card_id
+        if not self.storage.known_card(payer_id):
+            raise SubmitError(
+                404, "unknown card %s: never loaded on this log %s, its journal is another's"
+                % (payer_id.hex(), self.log_id.hex())
+            )  # fmt: skip
         return payment
 
     def add_payments(self, payments):
@@ -109,7 +124,10 @@ class JournalViews:
 
     def _stamp(self, tx, card_id, counter):
         if not tx.known_card(card_id):
-            raise SubmitError(404, "unknown card %s" % card_id.hex())
+            # A card provisioned with another logger (maybe one of the same key) is unknown
+            # here: its stamps are its own log's to give.
+            raise SubmitError(404, "unknown card %s: never loaded on this log %s"
+                              % (card_id.hex(), self.log_id.hex()))  # fmt: skip
         if tx.is_revoked(card_id):
             raise SubmitError(403, "card %s is revoked: it gets no stamp" % card_id.hex())
         last = tx.latest_stamp(card_id)
@@ -123,7 +141,7 @@ class JournalViews:
                 " first" % (held, since + 1, counter)
             )  # fmt: skip
         ltime = max(self.ltime(), 0 if last is None else int(last.ltime))
-        encoded = Stamp(card_id, counter, ltime).sign(self.signer).encode()
+        encoded = Stamp(card_id, counter, ltime, self.log_id).sign(self.signer).encode()
         if last is None:
             tx.add_stamp(card_id, counter, ltime, encoded)
         else:

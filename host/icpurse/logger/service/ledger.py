@@ -27,7 +27,7 @@ class LedgerViews:
         if stored is not None:
             return stored
         root = merkle.root(size, self.storage.node_getter())
-        record = Checkpoint(size, root, self.ltime()).sign(self.signer).encode()
+        record = Checkpoint(size, root, self.ltime(), self.log_id).sign(self.signer).encode()
         self.storage.add_checkpoint(size, root, record)
         return record
 

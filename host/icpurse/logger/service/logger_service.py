@@ -55,12 +55,15 @@ class LoggerService(SettlementViews, JournalViews, TotalsViews, LedgerViews):
         self.ca_key = self._anchor("ca_key", ca_key)
         self.issuer_key = self._anchor("issuer_key", issuer_key)
         self._anchor("logger_key", signer.public_key)
+        # The log's identity, which every record it signs names and every voucher it takes
+        # must name: not PkL alone, since two loggers may share a key (docs/PROTOCOL.md 7.7).
+        self.log_id = storage.log_id(signer.public_key)
         self.window = self._window(window)
         self.clock = clock
         # L-time never goes back, across restarts and a wall clock set back too: it starts from
         # the latest one stored, and each heartbeat brings in what other workers stored.
         self._last_ltime = self._high_water()
-        self.verifier = VerifierPool(self.ca_key, self.issuer_key, verifier_processes)
+        self.verifier = VerifierPool(self.ca_key, self.issuer_key, self.log_id, verifier_processes)
         if sequencer_process:
             self.appender = AppenderProcess(storage.url, signer, self.window, signer_processes)
             self.sequencer = Sequencer(self._commit_batch_async)
@@ -174,7 +177,7 @@ class LoggerService(SettlementViews, JournalViews, TotalsViews, LedgerViews):
         problem = self.health()
         if problem is not None:
             raise Unavailable(problem)
-        return Ticket(bytes(nonce), self.ltime()).sign(self.signer).encode()
+        return Ticket(bytes(nonce), self.ltime(), self.log_id).sign(self.signer).encode()
 
     def _high_water(self):
         """The latest L-time the logger stored anywhere it signs one."""

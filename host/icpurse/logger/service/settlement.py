@@ -52,6 +52,14 @@ class SettlementViews:
         if (reason in UNREFERENCED) != (reference is None):
             raise SubmitError(400, "a refund or recovery voucher names its reference, others none")
         voucher = self._checked(VoucherRecord, data, self.issuer_key, "voucher")
+        if voucher.log_id != self.log_id:
+            # A voucher for a card of another log (maybe one that shares this logger's key):
+            # recorded here, it would make this ledger the card's, which its payments never
+            # reach (docs/PROTOCOL.md section 7.7).
+            raise SubmitError(
+                422, "the voucher names log %s, not this log %s"
+                % (voucher.log_id.hex(), self.log_id.hex())
+            )  # fmt: skip
         return self.storage.append(lambda tx: self._store_voucher(tx, voucher, reason, reference))
 
     def _store_voucher(self, tx, voucher, reason, reference):
@@ -160,7 +168,7 @@ class SettlementViews:
         balance = max(0, totals["balance"])
         statement = BalanceStatement(
             card_id, bytes(voucher.public_key), successor, min(balance, proto.MAX_AMOUNT),
-            tx.tree_size(), ltime,
+            tx.tree_size(), ltime, self.log_id,
         ).sign(self.signer)  # fmt: skip
         encoded = statement.encode()
         tx.add_recovery(

@@ -6,15 +6,16 @@ The functions take `db`, the storage or the sequencer's transaction: both have t
 queries of icpurse.logger.storage. LoggerService inherits `TotalsViews`.
 """
 
+from icpurse.logger import REFUND_DELAY_MIN
 from purse import proto
 
 
 class TotalsViews:
     def refund_delay(self):
         """Seconds of L-time after the logger first saw a payment before it may be refunded:
-        the window, and never less than proto.REFUND_DELAY_MIN, so that no recipient can still
+        the window, and never less than REFUND_DELAY_MIN, so that no recipient can still
         credit it (its challenge lives proto.CHALLENGE_TTL_MS at most)."""
-        return max(self.window, proto.REFUND_DELAY_MIN)
+        return max(self.window, REFUND_DELAY_MIN)
 
     def barred(self):
         """The cards that are not in good standing: revoked, or proven by evidence to have

@@ -7,6 +7,10 @@ sequencer's transaction have; `LogWrites` needs the transaction's `run` and `run
 """
 
 from icpurse.logger.storage.rows import CardLeaf, Evidence, LeafEntry
+from purse.records.checkpoint import log_id
+
+# The meta row of the genesis, the random bytes the database was made with (migrations.py).
+GENESIS = "genesis"
 
 # An upsert, so that workers writing their heartbeats at once never collide; it never lowers
 # the stored L-time, which is the logger's high-water mark (a worker whose clock is behind, or
@@ -43,6 +47,11 @@ class LogReads:
     def meta(self, key):
         row = self.one("SELECT value FROM meta WHERE key = ?", (key,))
         return None if row is None else bytes(row[0])
+
+    def log_id(self, public_key):
+        """The log's identity: PkL `public_key` with the genesis drawn when the database was
+        made (migrations.py), so that a second database under the same key is another log."""
+        return log_id(public_key, self.meta(GENESIS))
 
     def checkpoint_record(self, tree_size):
         """The signed checkpoint stored for `tree_size`, or None."""

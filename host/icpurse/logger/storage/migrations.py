@@ -1,7 +1,10 @@
 """The logger's schema: versioned migrations for SQLite and PostgreSQL, applied when a storage
 opens and recorded in the table `schema_version`."""
 
+import os
+
 from icpurse.logger.storage.base import StorageError
+from icpurse.logger.storage.log import GENESIS
 
 # The schema, once: %(blob)s, %(big)s and %(serial)s become each dialect's types below.
 MIGRATIONS = (
@@ -178,9 +181,19 @@ _EVIDENCE_4 = """
     ALTER TABLE evidence ADD COLUMN signature %(blob)s;
     CREATE UNIQUE INDEX evidence_once ON evidence (kind, identity, conflicts_with, signature)
 """
+# Schema 5 is protocol 3 (issue 22, problem 8): the log has an identity, the log id, which
+# every record L signs and every voucher names. It is made from PkL and the genesis, random
+# bytes drawn once when the database is made (or brought to schema 5) and kept in the meta
+# table beside the trust anchors: two loggers that share a key but not a database are two logs.
+# A database of schema 4 is migrated only while it holds no record (see PROTOCOL_3_SCHEMA);
+# its checkpoints, of protocol 2 and of an empty tree, are dropped and signed anew.
+_GENESIS_5 = "DELETE FROM checkpoints"
+GENESIS_SIZE = 16
 # The first schema version whose records are of protocol 2; a database of an older schema
 # that holds any record is refused, since protocol-1 records cannot be read by this code.
 PROTOCOL_2_SCHEMA = 3
+# Likewise the first of protocol 3, whose records name their log.
+PROTOCOL_3_SCHEMA = 5
 
 MIGRATIONS_SQLITE = (
     *(
@@ -189,6 +202,7 @@ MIGRATIONS_SQLITE = (
     ),
     _LEAVES_3_SQLITE,
     _EVIDENCE_4 % {"blob": "BLOB"},
+    _GENESIS_5,
 )
 MIGRATIONS_POSTGRES = (
     *(
@@ -197,12 +211,18 @@ MIGRATIONS_POSTGRES = (
     ),
     _LEAVES_3_POSTGRES,
     _EVIDENCE_4 % {"blob": "BYTEA"},
+    _GENESIS_5,
 )
 
 
 def _holds_records(conn, execute, version):
-    """Whether a database of schema `version` holds any record (payments came in schema 2)."""
-    tables = ("vouchers", "leaves", "payments") if version >= 2 else ("vouchers", "leaves")
+    """Whether a database of schema `version` holds any record (payments came in schema 2,
+    stamps in schema 3); revocation lists are the CA's records."""
+    tables = ("vouchers", "leaves", "revocations")
+    if version >= 2:
+        tables += ("payments",)
+    if version >= PROTOCOL_2_SCHEMA:
+        tables += ("stamps",)
     # The table names are the fixed ones above.
     return any(execute(conn, "SELECT 1 FROM %s LIMIT 1" % t, ()) for t in tables)  # noqa: S608
 
@@ -225,10 +245,22 @@ def migrate(storage, conn, migrations):
                 "the database holds records of icpurse protocol 1 (schema version %d), which "
                 "this icpurse cannot read: start a new log database" % version
             )
+        if 0 < version < PROTOCOL_3_SCHEMA and _holds_records(conn, execute, version):
+            raise StorageError(
+                "the database holds records of icpurse protocol 2 (schema version %d), which "
+                "this icpurse cannot read: start a new log database" % version
+            )
         for number in range(version, len(migrations)):
             for statement in migrations[number].split(";"):
                 if statement.strip():
                     execute(conn, statement, ())
+        if version < PROTOCOL_3_SCHEMA:
+            # Drawn here, in the migration's locked transaction: workers starting at once on a
+            # new database agree on one genesis, and it never changes afterwards.
+            execute(
+                conn, "INSERT INTO meta (key, value) VALUES (?, ?)",
+                (GENESIS, os.urandom(GENESIS_SIZE)),
+            )  # fmt: skip
         if version == 0:
             execute(conn, "INSERT INTO schema_version (version) VALUES (?)", (len(migrations),))
         elif version < len(migrations):
