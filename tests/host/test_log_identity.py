@@ -205,3 +205,45 @@ def test_a_card_synced_by_mistake_to_a_second_logger_with_the_same_key(bank):
         assert bank.sync(card).returncode == 0
     assert bank.logger.in_doubt() == [] and a.client.info().balance == 300
     l2.close()
+
+
+def test_checkpoints_of_two_logs_are_never_consistent(two_logs):
+    from icpurse.audit.report import AuditReport
+    from icpurse.audit.tree import check_tree
+    from icpurse.crypto_pyca import PycaBackend
+    from icpurse.logger import merkle
+    from purse.records.checkpoint import Checkpoint
+
+    one, two = two_logs
+    a, b = one.new_card(b"A", 1000), one.new_card(b"B")
+    one.transfer(a, b, 10)
+    one.client.sync(b.client)
+    old, new = one.client.checkpoint(), two.client.checkpoint()
+    # Same key, same empty-or-not trees: still two logs, whatever a proof says.
+    with pytest.raises(merkle.ProofError, match="two logs"):
+        one.client.verify_consistent(
+            Checkpoint(0, merkle.EMPTY_ROOT, new.ltime, new.log_id).sign(two.logger_signer), old
+        )
+    # The audit flags a checkpoint of another log in a log's list.
+    foreign = Checkpoint(old.tree_size, old.root, old.ltime, two.log_id).sign(two.logger_signer)
+    rows = [
+        {"checkpoint": old.encode().hex(), "tree_size": old.tree_size},
+        {"checkpoint": foreign.encode().hex(), "tree_size": foreign.tree_size},
+    ]
+    report = AuditReport()
+    parsed = _parsed_leaves(one)
+    check_tree(report, one.client, parsed, rows, PycaBackend(), one.logger.public_key)
+    assert report.anomalies == [
+        "checkpoint at size 1 names log %s, not %s: it is another log's"
+        % (two.log_id.hex(), one.log_id.hex())
+    ]
+
+
+def _parsed_leaves(world):
+    """The audit's parsed leaves of `world`'s log."""
+    from icpurse.audit import AuditReport, checked
+    from icpurse.audit.tree import check_leaves
+    from icpurse.crypto_pyca import PycaBackend
+
+    leaves = checked(world.client.leaves(), "leaves")
+    return check_leaves(AuditReport(), leaves, PycaBackend(), world.logger.public_key)

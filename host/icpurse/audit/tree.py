@@ -95,6 +95,14 @@ def check_tree(report, client, parsed, checkpoints, backend, logger_key):
         except (RecordError, CryptoError) as exc:
             report.flag("checkpoint at size %d: %s" % (row["tree_size"], exc))
             continue
+        if previous is not None and cp.log_id != previous.log_id:
+            # One log has one id: a checkpoint of another log (one that shares the key) in
+            # this log's list was put there.
+            report.flag(
+                "checkpoint at size %d names log %s, not %s: it is another log's"
+                % (cp.tree_size, cp.log_id.hex(), previous.log_id.hex())
+            )
+            continue
         _check_root(report, cp, size, nodes)
         # Every tree extends the empty one, whose root _check_root has just compared with
         # EMPTY_ROOT: RFC 9162 has no consistency proof from size 0, and none is needed.

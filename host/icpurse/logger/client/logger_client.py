@@ -202,6 +202,11 @@ class LoggerClient:
 
     def verify_consistent(self, old, new):
         """Prove that signed checkpoint `new` extends `old` (the log only grew)."""
+        if old.log_id != new.log_id:
+            # Two logs that share a key: no proof can make one the other's extension.
+            raise merkle.ProofError(
+                "the checkpoints are of two logs, %s and %s" % (old.log_id.hex(), new.log_id.hex())
+            )
         proof = self.consistency_proof(old.tree_size, new.tree_size)
         merkle.verify_consistency(old.tree_size, new.tree_size, old.root, new.root, proof)
 
