@@ -162,10 +162,9 @@ TAG_G1 = const(0x87)  # G1 = H(IdUB, R1), 32 bytes.
 TAG_G2 = const(0x88)  # G2 = H(PkUB, R2), 32 bytes.
 TAG_SEALED = const(0x89)  # eC: the sealed or hashed challenge.
 TAG_R1 = const(0x8A)  # 16 bytes.
-# The log a record belongs to, LOG_ID_SIZE bytes (docs/PROTOCOL.md section 7.7). 8B was R2's
-# tag until protocol 2, though no record carried R2: protocol 3 gives it to the log id, and
-# the card's dict of this module keeps its size (see "Sizes and limits").
-TAG_LOG_ID = const(0x8B)
+# 8B was R2's tag until protocol 2, though no record carried R2: protocol 3 gives it to the log
+# id, so the card's dict of this module keeps its size (see "Sizes and limits").
+TAG_LOG_ID = const(0x8B)  # The log a record belongs to, 8 bytes (docs/PROTOCOL.md 7.7).
 TAG_COUNTER = const(0x8C)  # ctrA, the payer counter, u32.
 TAG_ISSUED = const(0x8D)  # w, cumulative issued amount, u64.
 TAG_SEQUENCE = const(0x8E)  # Sequence number of a voucher, risk parameters or list, u32.

@@ -242,7 +242,7 @@ def test_paid_but_not_synced(cards, capsys, tmp_path):
     # A logger with a key the cards do not trust, so of another log: the payment goes through,
     # and the logger refuses the record, whose payer voucher names the cards' log, so the record
     # stays in the recipient's outbox (exit status 4). (Were the record taken, the recipient
-    # would refuse the receipt: tests/core/test_log_identity.py.)
+    # would refuse the receipt: tests/core/test_card_log_id.py.)
     a = ready(cards, "a", 1000)
     b = ready(cards, "b")
     db = "sqlite:///%s" % (tmp_path / "other.db")
