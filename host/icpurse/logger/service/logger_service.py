@@ -77,8 +77,10 @@ class LoggerService(SettlementViews, JournalViews, TotalsViews, LedgerViews):
         if stored is None:
             if given is None:
                 raise StorageError("a new logger database needs the %s" % name.replace("_", " "))
+            # Workers that start together on a new database race here: the first one's value
+            # stays, and the others compare theirs with it.
             self.storage.put_meta(name, given)
-            return bytes(given)
+            stored = self.storage.meta(name)
         if given is not None and bytes(given) != stored:
             raise StorageError("this database belongs to another %s" % name.replace("_", " "))
         return stored
@@ -92,7 +94,7 @@ class LoggerService(SettlementViews, JournalViews, TotalsViews, LedgerViews):
             if not 0 <= value < 2**32:
                 raise StorageError("the settlement window must be 0 to 2**32 - 1 seconds")
             self.storage.put_meta("window", str(value).encode())
-            return value
+            stored = self.storage.meta("window")
         value = int(stored.decode())
         if given is not None and int(given) != value:
             raise StorageError(

@@ -136,7 +136,11 @@ class LogWrites:
 
 class LogFeeds:
     def put_meta(self, key, value):
-        self.write([("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))])
+        """Store a setting unless it is stored already (the caller reads back which won)."""
+        self.write(
+            [("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+              (key, value))]
+        )  # fmt: skip
 
     def add_checkpoint(self, tree_size, root, record):
         """Store a signed checkpoint, unless one for `tree_size` is already stored."""
