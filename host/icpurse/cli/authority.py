@@ -337,7 +337,7 @@ def add_parser(subparsers):
     p.add_argument(
         "--log-id", type=_log_id, metavar="HEX",
         help="the id of the card's log, for a card's first voucher without --logger (the log"
-        " of the logger it was provisioned with, `icpurse logger status`)",
+        " of the logger it was provisioned with, which `icpurse logger serve` prints)",
     )  # fmt: skip
     _output(p)
     p.set_defaults(handler=issuer_load)
