@@ -263,16 +263,18 @@ class Store:
             if new_blobs and name in new_blobs:
                 raise StoreError("blob %r cannot be both new and dropped" % (name,))
         if new_blobs:
+            # A blob that writes itself is framed in the scratch buffer too: each file is
+            # written before the buffer serves the next.
             for name in new_blobs:
-                self.backend.write(name, frame(new_blobs[name]))
+                self.backend.write(name, self._framed(new_blobs[name]))
         self.backend.write(STATE_NEW, self._framed(state_payload))
         self.backend.rename(STATE_NEW, STATE)
         for name in drop:
             self.backend.remove(name)
 
     def _framed(self, payload):
-        """The framed state file: a payload that writes itself is framed in the scratch
-        buffer, which serves again only after the file is written."""
+        """The framed file: a payload that writes itself is framed in the scratch buffer,
+        which serves again only after the file is written."""
         encode_into = getattr(payload, "encode_into", None)
         if encode_into is None:
             return frame(payload)
@@ -281,7 +283,7 @@ class Store:
             self._scratch = bytearray(n + _OVERHEAD)
         end = encode_into(self._scratch, _HEADER)
         if end != _HEADER + n:
-            raise StoreError("state encoded to %d bytes, %d announced" % (end - _HEADER, n))
+            raise StoreError("payload encoded to %d bytes, %d announced" % (end - _HEADER, n))
         return memoryview(self._scratch)[: _seal(self._scratch, n)]
 
     def collect_garbage(self, referenced):

@@ -79,13 +79,16 @@ def encoded_size(tag, value_length):
     return len(_tag_bytes(tag)) + len(_length_bytes(value_length)) + value_length
 
 
-def write(buf, pos, tag, value):
+def write(buf, pos, tag, value, length=None):
     """Write encode(tag, value) into the bytearray `buf` at `pos`; return the end. Only the
     few header bytes are allocated: a commit late in a command, when a small heap is most
-    fragmented, needs no large block (purse.store.Store)."""
-    head = _tag_bytes(tag) + _length_bytes(len(value))
+    fragmented, needs no large block (purse.store.Store). With `value` None, only the header
+    of a value of `length` bytes, which the caller writes after it."""
+    head = _tag_bytes(tag) + _length_bytes(len(value) if value is not None else length)
     end = pos + len(head)
     buf[pos:end] = head
+    if value is None:
+        return end
     pos = end + len(value)
     buf[end:pos] = value
     return pos

@@ -51,6 +51,29 @@ class LogRecord:
         return self.payment.identity()
 
     def encode(self):
+        return tlv.encode_all(self._items(), self.TAG)
+
+    def encoded_size(self):
+        """encode()'s length: with encode_into, the store frames the record in the buffer it
+        keeps for commits (purse.store), and ACCEPT, which ends in the most fragmented heap
+        of a transfer, asks for no block of the record's size."""
+        n = 0
+        for tag, value in self._items():
+            n += tlv.encoded_size(tag, len(value))
+        return tlv.encoded_size(self.TAG, n)
+
+    def encode_into(self, buf, pos):
+        """Write encode() into the bytearray `buf` from `pos`; return the end."""
+        items = self._items()
+        n = 0
+        for tag, value in items:
+            n += tlv.encoded_size(tag, len(value))
+        pos = tlv.write(buf, pos, self.TAG, None, n)
+        for tag, value in items:
+            pos = tlv.write(buf, pos, tag, value)
+        return pos
+
+    def _items(self):
         p = self.payment
         items = [
             (proto.TAG_VERSION, bytes((proto.VERSION,))),
@@ -70,7 +93,7 @@ class LogRecord:
         items.append((proto.TAG_RECIPIENT_SIGNATURE, self.signature))
         if self.rtt is not None:
             items.append((proto.TAG_RTT, f.u32(self.rtt)))
-        return tlv.encode_all(items, self.TAG)
+        return items
 
     def sign(self, signer, certificate, extra_entropy=None):
         """B's signature, with the key `certificate` certifies (the card's own, in ACCEPT)."""

@@ -173,12 +173,13 @@ def accept(card, data, expected, ticket=None, rtt=None):
     # command's last big allocation, and a card's heap is small.
     payment.stamp = stamp = payment.body = None
     log = LogRecord(card_id, r1, payment, rtt)
-    record = log.sign(card.signer(), card.certificate(), card.rng(32)).encode()
+    # The record goes to the store unencoded: it frames itself in the store's commit buffer.
+    log.sign(card.signer(), card.certificate(), card.rng(32))
     number = state.take_blob_number()
     queued = OutboxEntry(number, payment.chall_id, x, state.ltime)
     state.balance += x
     state.outbox.append(queued)
-    card.commit(state, {queued.name: record})
+    card.commit(state, {queued.name: log})
     card.pending = [p for p in card.pending if p is not entry]
     if entry.flags & PENDING_NEEDS_TICKET:
         card.nonce = None
