@@ -332,14 +332,15 @@ def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
                 progress("%s: %d s of batch %d x %d clients" % (name, args.duration, args.batch,
                                                                  args.clients))  # fmt: skip
                 slots = asyncio.run(
-                    hold(server.port, producer, args.clients, args.duration, args.interval)
-                )
+                    hold(server.port, producer, args.clients, args.duration, args.interval,
+                         args.warmup)
+                )  # fmt: skip
                 verify = (verify_before + verifications_per_second(items)) / 2
             finally:
                 producer.close()
     print()
-    print("%s, batch %d x %d clients, %g s in intervals of %g s"
-          % (name, args.batch, args.clients, args.duration, args.interval))  # fmt: skip
+    print("%s, batch %d x %d clients, %g s in intervals of %g s, after %d records of warm-up" % (
+        name, args.batch, args.clients, args.duration, args.interval, args.warmup))  # fmt: skip
     print("%-12s %10s %6s %8s %8s %10s" % ("interval", "records/s", "ratio", "p99 ms", "refused",
                                           "generator"))  # fmt: skip
     for k, (stored, refused, p99, waited) in enumerate(slots):
