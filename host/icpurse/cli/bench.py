@@ -106,6 +106,11 @@ def add_parser(subparsers):
         "--interval", type=argtypes.duration, default=2.0, metavar="SECONDS",
         help="the intervals of --duration (default 2)",
     )  # fmt: skip
+    logger.add_argument(
+        "--ledger-readers", type=argtypes.count(0, 64), default=0, metavar="N",
+        help="with --duration: N clients reading GET /v1/ledger in a loop meanwhile, to see "
+        "what an operator's reads cost the appends (default 0)",
+    )  # fmt: skip
     logger.set_defaults(handler=_logger)
     transfer = areas.add_parser(
         "transfer",
