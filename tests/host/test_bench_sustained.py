@@ -26,4 +26,4 @@ def test_a_held_load_prints_every_interval_on_both_databases():
     rows = [m for m in rows if m]
     assert len(rows) == 6, out
     assert all(int(m.group(3)) > 0 and int(m.group(6)) == 0 for m in rows), out
-    assert out.count("last interval") == 2 and "TLS: off" in out
+    assert out.count("last interval") == 2 and "TLS: off (plain http on loopback)" in out

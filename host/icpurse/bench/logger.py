@@ -85,6 +85,12 @@ def _machine_busy():
 
 
 CPU_HEADING = "The logger's CPU per record, by process, in microseconds"
+# What the figures were measured with: plain http on loopback, and submissions, which need no
+# role's key (the vouchers fed before the loads are signed as the issuer).
+_TLS_AND_AUTH = (
+    "TLS: off (plain http on loopback); authentication: none needed for submissions, which are"
+    " judged by the card signatures they carry"
+)
 # A load whose logger used less CPU than this many of the kernel's ticks gets no CPU figures:
 # at 10 ms a tick, a short load's processes may show none at all.
 MIN_TICKS = 5
@@ -249,6 +255,7 @@ def run(args):
     print("per verify/s; loadgen: the load generator's CPU, in % of one core; machine: all")
     print("cores busy, in %%; p99 < %g ms: the fastest of the latency search's batched loads"
           " whose p99 stayed under the bound" % args.latency_bound)  # fmt: skip
+    print(_TLS_AND_AUTH)
     _print_cpu(rows)
     return 0
 
@@ -308,8 +315,8 @@ def run_sustained(args):
     print("records/s: durably stored, fully verified records a second in that interval;")
     print("ratio: records/s per pyca verification/s on one core, measured before and after;")
     print("generator: the share of the interval the clients waited for records to send (the")
-    print("generator runs on the cores it measures the logger on). TLS: off; authentication:")
-    print("none needed (submissions are judged by the card signatures they carry).")
+    print("generator runs on the cores it measures the logger on).")
+    print(_TLS_AND_AUTH)
     return 0
 
 
