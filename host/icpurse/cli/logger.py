@@ -14,6 +14,7 @@ from icpurse.cli.common import (
     clock_time,
     guarded,
     open_logger,
+    operator_private,
     passphrase,
 )
 from icpurse.logger import DEFAULT_WINDOW
@@ -83,7 +84,8 @@ def logger_login(args):
     if not args.operator_key:
         raise UsageError("a session is an operator's: give --operator-key FILE")
     with ExitStack() as stack:
-        session = open_logger(stack, args).session()
+        logger = open_logger(stack, args)
+        session = logger.session(operator_private(args.operator_key))
     print("%s=%s" % (session["cookie"], session["session"]))
     print("expires %s" % clock_time(session["expires"]), file=sys.stderr)
     if args.cookie_file:
