@@ -105,6 +105,12 @@ class LoggerWorld(World):
             logger_key=self.logger.public_key, http=self.http, signers=self.signers
         )
 
+    def operator_private(self):
+        """The operator's key as pyca's object, to open a sealed session with."""
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        return ec.derive_private_key(int.from_bytes(derive(b"SkO"), "big"), ec.SECP256R1())
+
     def auth(self, role="operator"):
         """An httpx auth that signs requests as `role` does (access/signature.py)."""
         return RequestSigning(self.signers[role])

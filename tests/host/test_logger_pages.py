@@ -3,27 +3,13 @@ the next (issue 22, problem 4: one card's history was a single 1.66 MB answer). 
 are small here so that a few cards fill several."""
 
 import pytest
-from logger_fixtures import LoggerWorld
 
 from icpurse.logger.api import cards, records, settlement
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def world(request, tmp_path):
-    from logger_fixtures import drop_schema, postgres_url
-
-    if request.param == "sqlite":
-        w = LoggerWorld("sqlite:///%s" % (tmp_path / "log.db"))
-        yield w
-        w.close()
-        return
-    url, schema = postgres_url()
-    w = LoggerWorld(url)
-    try:
-        yield w
-    finally:
-        w.close()
-        drop_schema(schema)
+@pytest.fixture
+def world(logger_world):
+    return logger_world
 
 
 def test_a_card_history_is_paged_and_the_client_follows_it(world, monkeypatch):

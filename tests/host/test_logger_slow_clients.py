@@ -77,3 +77,22 @@ def test_an_honest_client_is_served_beside_a_slow_one(logger):
         slow.sendall(b"POST /v1/record HTTP/1.1\r\nHost: logger\r\nContent-Length: 50\r\n\r\n{")
         answer = httpx2.get(logger.url + "/v1/checkpoint", timeout=10)
         assert answer.status_code == 200
+
+
+def test_a_client_gone_mid_body_leaves_no_traceback(logger):
+    """A client that closes its connection with its body half sent (issue 22 attacker review:
+    each such connection logged a traceback, which anyone could flood the log with)."""
+    host, port = logger.url.removeprefix("http://").split(":")
+    for path in ("/v1/record", "/v1/payments"):
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(
+                b"POST %s HTTP/1.1\r\nHost: logger\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"rec' % path.encode()
+            )
+            time.sleep(0.3)
+    # The logger still answers, and its log is clean.
+    assert httpx2.get(logger.url + "/v1/checkpoint", timeout=10).status_code == 200
+    time.sleep(0.5)
+    with open(logger.log.name) as out:
+        log = out.read()
+    assert "Traceback" not in log and "ClientDisconnect" not in log, log[-3000:]

@@ -57,6 +57,14 @@ def create(key_path, pub_path, passphrase=None):
 
 def load_signer(key_path, passphrase=None):
     """A purse Signer for the key in `key_path`; clear errors for every way loading fails."""
+    key = load_private(key_path, passphrase)
+    scalar = key.private_numbers().private_value.to_bytes(32, "big")
+    return Signer(PycaBackend(), scalar)
+
+
+def load_private(key_path, passphrase=None):
+    """The P-256 private key in `key_path` as pyca's object (for what a Signer does not do,
+    such as opening an operator's sealed session); clear errors for every way loading fails."""
     key_path = Path(key_path)
     pem = read_small(key_path, "key", "no key at %s (run init first)" % key_path)
     try:
@@ -75,8 +83,7 @@ def load_signer(key_path, passphrase=None):
         raise AuthorityError("%s is not a readable PEM private key" % key_path) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise AuthorityError("%s is not a P-256 key" % key_path)
-    scalar = key.private_numbers().private_value.to_bytes(32, "big")
-    return Signer(PycaBackend(), scalar)
+    return key
 
 
 # The most a key, public key or passphrase file is read for: each is far smaller, and more

@@ -85,6 +85,12 @@ def _machine_busy():
 
 
 CPU_HEADING = "The logger's CPU per record, by process, in microseconds"
+# What the figures were measured with: plain http on loopback, and submissions, which need no
+# role's key (the vouchers fed before the loads are signed as the issuer).
+_TLS_AND_AUTH = (
+    "TLS: off (plain http on loopback); authentication: none needed for submissions, which are"
+    " judged by the card signatures they carry"
+)
 # A load whose logger used less CPU than this many of the kernel's ticks gets no CPU figures:
 # at 10 ms a tick, a short load's processes may show none at all.
 MIN_TICKS = 5
@@ -250,6 +256,7 @@ def run(args):
     print("per verify/s; loadgen: the load generator's CPU, in % of one core; machine: all")
     print("cores busy, in %%; p99 < %g ms: the fastest of the latency search's batched loads"
           " whose p99 stayed under the bound" % args.latency_bound)  # fmt: skip
+    print(_TLS_AND_AUTH)
     _print_cpu(rows)
     return 0
 
@@ -309,8 +316,8 @@ def run_sustained(args):
     print("records/s: durably stored, fully verified records a second in that interval;")
     print("ratio: records/s per pyca verification/s on one core, measured before and after;")
     print("generator: the share of the interval the clients waited for records to send (the")
-    print("generator runs on the cores it measures the logger on). TLS: off; authentication:")
-    print("none needed (submissions are judged by the card signatures they carry).")
+    print("generator runs on the cores it measures the logger on).")
+    print(_TLS_AND_AUTH)
     return 0
 
 
@@ -318,8 +325,9 @@ def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
     producer = producer_class(seed, 16, args.batch)
     with tempfile.TemporaryDirectory() as tmp:
         gen = LoadGenerator(seed, 16)
+        # No per-client read limit: --ledger-readers read as fast as they can, the worst case.
         server = LoggerProcess(tmp, db, gen.ca.public_key, gen.issuer.public_key, workers,
-                               sequencer=args.sequencer)  # fmt: skip
+                               sequencer=args.sequencer, extra=["--read-rate", "0"])  # fmt: skip
         with server:
             with httpx2.Client(base_url=server.url, auth=RequestSigning(gen.issuer)) as feed:
                 for voucher in producer.vouchers():
@@ -332,15 +340,20 @@ def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
                 verify_before = verifications_per_second(items)
                 progress("%s: %d s of batch %d x %d clients" % (name, args.duration, args.batch,
                                                                  args.clients))  # fmt: skip
-                slots = asyncio.run(
-                    hold(server.port, producer, args.clients, args.duration, args.interval)
-                )
+                readers = _LedgerReaders(server.url, gen.issuer, args.ledger_readers)
+                try:
+                    slots = asyncio.run(
+                        hold(server.port, producer, args.clients, args.duration, args.interval,
+                             args.warmup)
+                    )  # fmt: skip
+                finally:
+                    reads = readers.stop()
                 verify = (verify_before + verifications_per_second(items)) / 2
             finally:
                 producer.close()
     print()
-    print("%s, batch %d x %d clients, %g s in intervals of %g s"
-          % (name, args.batch, args.clients, args.duration, args.interval))  # fmt: skip
+    print("%s, batch %d x %d clients, %g s in intervals of %g s, after %d records of warm-up" % (
+        name, args.batch, args.clients, args.duration, args.interval, args.warmup))  # fmt: skip
     print("%-12s %10s %6s %8s %8s %10s" % ("interval", "records/s", "ratio", "p99 ms", "refused",
                                           "generator"))  # fmt: skip
     for k, (stored, refused, p99, waited) in enumerate(slots):
@@ -348,9 +361,44 @@ def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
         print("%4g-%-4g s   %10.0f %6.2f %8.1f %8d %9.0f%%" % (
             k * args.interval, (k + 1) * args.interval, rate, rate / verify, p99 * 1000, refused,
             100 * waited / args.interval))  # fmt: skip
+    if args.ledger_readers:
+        print("meanwhile %d client(s) read GET /v1/ledger %d times (%.1f a second), signed as the"
+              " issuer" % (args.ledger_readers, reads, reads / args.duration))  # fmt: skip
     first, last = slots[0][0], slots[-1][0]
     total = sum(s[0] for s in slots) / args.duration
     print(
         "mean %.0f records/s (ratio %.2f to %.0f verifications/s); last interval %.0f%% of "
         "the first" % (total, total / verify, verify, 100 * last / first if first else 0)
     )
+
+
+class _LedgerReaders:
+    """`count` threads reading GET /v1/ledger in a loop, as an operator's dashboards would,
+    while the load runs: appends must not wait for them (the ledger is read from a snapshot,
+    outside the append lock)."""
+
+    def __init__(self, url, signer, count):
+        import threading
+
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+        self.reads = 0
+        self.threads = [
+            threading.Thread(target=self._read, args=(url, signer), daemon=True)
+            for _ in range(count)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _read(self, url, signer):
+        with httpx2.Client(base_url=url, auth=RequestSigning(signer), timeout=60) as http:
+            while not self.done.is_set():
+                if http.get("/v1/ledger").status_code == 200:
+                    with self.lock:
+                        self.reads += 1
+
+    def stop(self):
+        self.done.set()
+        for thread in self.threads:
+            thread.join(60)
+        return self.reads

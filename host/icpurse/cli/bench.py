@@ -96,6 +96,21 @@ def add_parser(subparsers):
         default=1,
         help="service workers against SQLite (default 1)",
     )
+    logger.add_argument(
+        "--duration", type=argtypes.duration, metavar="SECONDS",
+        help="instead of the usual loads, hold one batched load (--batch x --clients) this long"
+        " on each database and print records/s per interval: whether the pace holds as the"
+        " tables grow",
+    )  # fmt: skip
+    logger.add_argument(
+        "--interval", type=argtypes.duration, default=2.0, metavar="SECONDS",
+        help="the intervals of --duration (default 2)",
+    )  # fmt: skip
+    logger.add_argument(
+        "--ledger-readers", type=argtypes.count(0, 64), default=0, metavar="N",
+        help="with --duration: N clients reading GET /v1/ledger in a loop meanwhile, to see "
+        "what an operator's reads cost the appends (default 0)",
+    )  # fmt: skip
     logger.set_defaults(handler=_logger)
     transfer = areas.add_parser(
         "transfer",

@@ -200,8 +200,23 @@ def open_logger(stack, args, signers=None):
 
 
 def operator_signer(path):
-    """The Signer of an operator key file, its passphrase from ICPURSE_OPERATOR_PASSPHRASE or
-    a prompt (an operator's key is not an authority's: it has a passphrase of its own)."""
+    """The Signer of an operator key file (see _operator_passphrase)."""
+    from icpurse.authority import keys
+
+    return keys.load_signer(path, _operator_passphrase(path))
+
+
+def operator_private(path):
+    """The operator key of a file as pyca's object, to open a sealed session with."""
+    from icpurse.authority import keys
+
+    return keys.load_private(path, _operator_passphrase(path))
+
+
+def _operator_passphrase(path):
+    """An operator key's passphrase: ICPURSE_OPERATOR_PASSPHRASE, or a prompt when the key is
+    encrypted and a person is at the terminal (an operator's key is not an authority's: it has
+    a passphrase of its own)."""
     import getpass
 
     from icpurse.authority import keys
@@ -210,7 +225,7 @@ def operator_signer(path):
     if secret is None and sys.stdin.isatty() and os.path.isfile(path):
         if b"ENCRYPTED" in keys.read_small(path, "key"):
             secret = getpass.getpass("passphrase for %s: " % path).encode()
-    return keys.load_signer(path, secret)
+    return secret
 
 
 def passphrase(args, prompt_if_needed, key_path=None):

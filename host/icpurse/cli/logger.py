@@ -14,6 +14,7 @@ from icpurse.cli.common import (
     clock_time,
     guarded,
     open_logger,
+    operator_private,
     passphrase,
 )
 from icpurse.logger import DEFAULT_WINDOW
@@ -53,24 +54,25 @@ def _check_listen(host, port):
 
 
 def logger_init(args):
-    from icpurse.authority import keys
-
-    secret = passphrase(args, False)
-    public = keys.create(args.key, args.key + ".pub", secret)
-    print("created the logger key %s" % args.key)
-    print("PkL: %s" % public.hex())
-    if not secret:
-        print("note: the logger key is stored unencrypted; use --passphrase-file to encrypt it")
+    _new_key(args, "logger", "PkL")
 
 
 def operator_key(args):
+    _new_key(args, "operator", "PkO")
+    print("give %s.pub to `icpurse logger serve --operator`; where the key is used, its "
+          "passphrase comes from ICPURSE_OPERATOR_PASSPHRASE or a prompt" % args.key)  # fmt: skip
+
+
+def _new_key(args, who, name):
+    """Create a P-256 key pair at --key (PEM, and its .pub) and say what was made."""
     from icpurse.authority import keys
 
     secret = passphrase(args, False)
     public = keys.create(args.key, args.key + ".pub", secret)
-    print("created the operator key %s" % args.key)
-    print("PkO: %s" % public.hex())
-    print("give %s.pub to `icpurse logger serve --operator`" % args.key)
+    print("created the %s key %s" % (who, args.key))
+    print("%s: %s" % (name, public.hex()))
+    if not secret:
+        print("note: the %s key is stored unencrypted; use --passphrase-file to encrypt it" % who)
 
 
 def logger_login(args):
@@ -82,7 +84,8 @@ def logger_login(args):
     if not args.operator_key:
         raise UsageError("a session is an operator's: give --operator-key FILE")
     with ExitStack() as stack:
-        session = open_logger(stack, args).session()
+        logger = open_logger(stack, args)
+        session = logger.session(operator_private(args.operator_key))
     print("%s=%s" % (session["cookie"], session["session"]))
     print("expires %s" % clock_time(session["expires"]), file=sys.stderr)
     if args.cookie_file:

@@ -2,14 +2,22 @@
 request (time, nonce, signature) and operator sessions for a browser.
 
 One Access object lives in each worker process. Its nonce memory is the worker's own, so a
-request replayed to another worker inside the time window is not recognised as a replay there;
-every request that changes money is idempotent (an identical voucher, recovery or revocation
-list is answered as it was the first time), so such a replay changes nothing, and with TLS
-nobody sees a request to replay it. docs/OPERATIONS.md says so too.
+request replayed to another worker inside the time window is not recognised as a replay there.
+What such a replay can do is bounded: every request that changes money is idempotent (an
+identical voucher, recovery or revocation list is answered as it was the first time), a
+replayed read answers the replayer what the captured request was answered, and a replayed
+session request gets a token sealed to the operator's key, which only the operator opens
+(sessions.py). With TLS nobody sees a request to replay it. docs/OPERATIONS.md says so too.
+
+Nonces are kept per key, each until the time its request could no longer be accepted, and
+each key may have at most NONCES_PER_KEY of them at once: a key that signs faster than that
+(a leaked role key, a runaway script) is refused 503 on its own, and nobody else's request is.
 """
 
 import hashlib
+import heapq
 import hmac
+import re
 import time
 
 from icpurse.crypto_pyca import PycaBackend
@@ -22,10 +30,15 @@ from purse.errors import InvalidKey, InvalidSignature
 # short enough that a cookie left in a browser is soon worth nothing.
 SESSION_SECONDS = 15 * 60
 SESSION_COOKIE = "icpurse_session"
-# Nonces remembered at once; past this many signed requests inside twice the time window, new
-# ones are refused with 503 rather than forgetting a nonce that could then be replayed.
-MAX_NONCES = 200_000
+# Nonces one key may have remembered at once: signed requests inside twice the time window
+# (about 80 a second, kept up for ten minutes). Past it, that key's new requests are refused
+# with 503 rather than a nonce forgotten that could then be replayed.
+NONCES_PER_KEY = 50_000
 _SESSION_VERSION = "v1"
+_SESSION_TOKEN = re.compile(r"^v1\.[0-9a-f]{32}\.[0-9a-f]{64}$")
+# The refusal of a request whose key is unknown or whose signature does not verify: one
+# message for both, so that nobody learns which keys hold a role by trying them.
+_NOT_VALID = "the request is not validly signed by a key that holds a role here"
 
 
 class Denied(Exception):
@@ -40,13 +53,15 @@ class Access:
     session cookies' MACs, the same in every worker of one logger."""
 
     def __init__(self, keys, session_secret, clock=time.time, max_skew=MAX_SKEW,
-                 max_nonces=MAX_NONCES):  # fmt: skip
+                 nonces_per_key=NONCES_PER_KEY):  # fmt: skip
         self.keys = {bytes(k): frozenset(r) for k, r in keys.items()}
         self._secret = bytes(session_secret)
         self.clock = clock
         self.max_skew = max_skew
-        self.max_nonces = max_nonces
+        self.nonces_per_key = nonces_per_key
+        # Per key: the nonces it used, and a heap of (expiry, nonce) to forget them in order.
         self._nonces = {}
+        self._expiries = {}
         self.backend = PycaBackend()
 
     @classmethod
@@ -69,10 +84,10 @@ class Access:
 
     def admit(self, header, needed):
         """What can be judged of a signed request before its body arrives: its header's form,
-        its time and whether its key holds one of the `needed` roles. Returns its Credentials
-        for `verify`; Denied (401, or 403 for a key without the role) otherwise. A client
-        without a role's key is thus refused at once, not after the logger waited for its
-        body."""
+        its time, and that it names a key that holds a role here. Returns its Credentials for
+        `verify`; Denied 401 otherwise. A request that does not name a role's key is thus
+        refused at once, not after the logger waited for its body (the roles' public keys are
+        no secret, so a request naming one is waited for, as a submission is)."""
         try:
             cred = parse(header)
         except BadCredentials as exc:
@@ -83,71 +98,81 @@ class Access:
                 401, "the request was signed at %d, more than %d s from the logger's clock (%d)"
                 % (cred.time, self.max_skew, now)
             )  # fmt: skip
-        held = self.keys.get(cred.key)
-        if held is None:
-            raise Denied(401, "the key %s… holds no role at this logger" % cred.key.hex()[:16])
-        if not held & needed:
-            raise Denied(
-                403, "this needs %s; the request is signed by %s"
-                % (role_names.describe(needed), role_names.describe(held))
-            )  # fmt: skip
+        if cred.key not in self.keys:
+            raise Denied(401, _NOT_VALID)
         return cred
 
-    def verify(self, cred, method, target, body):
-        """Check an admitted request's signature over what arrived, and that its nonce is
-        new; Denied 401 otherwise."""
+    def verify(self, cred, method, target, body, needed):
+        """Check an admitted request's signature over what arrived, that its key holds one of
+        the `needed` roles (403 only once the signature verified), and that its nonce is new;
+        the key, or Denied."""
         try:
             self.backend.verify(
                 cred.key, signed_message(method, target, cred.time, cred.nonce, body),
                 cred.signature,
             )  # fmt: skip
         except (InvalidSignature, InvalidKey):
-            raise Denied(401, "the request's signature does not verify") from None
-        self._remember(cred.nonce, int(self.clock()))
+            raise Denied(401, _NOT_VALID) from None
+        held = self.keys[cred.key]
+        if not held & needed:
+            raise Denied(
+                403, "this needs %s; the request is signed by %s"
+                % (role_names.describe(needed), role_names.describe(held))
+            )  # fmt: skip
+        self._remember(cred, int(self.clock()))
         return cred.key
 
     def check_signed(self, header, method, target, body, needed):
         """`admit` and `verify` at once: the key of a valid signed request holding one of the
         `needed` roles."""
-        return self.verify(self.admit(header, needed), method, target, body)
+        return self.verify(self.admit(header, needed), method, target, body, needed)
 
-    def _remember(self, nonce, now):
-        if nonce in self._nonces:
+    def _remember(self, cred, now):
+        nonces = self._nonces.setdefault(cred.key, set())
+        expiries = self._expiries.setdefault(cred.key, [])
+        # Forget what could no longer be replayed: a request is accepted until max_skew after
+        # the time it was signed at, so its nonce is kept until then, and not a second less.
+        while expiries and expiries[0][0] < now:
+            nonces.discard(heapq.heappop(expiries)[1])
+        if cred.nonce in nonces:
             raise Denied(401, "the request's nonce was used before: a replay")
-        if len(self._nonces) >= self.max_nonces:
-            self._nonces = {n: t for n, t in self._nonces.items() if t > now}
-            if len(self._nonces) >= self.max_nonces:
-                raise Denied(503, "too many signed requests at once; ask again in a minute")
-        # Kept until a request signed with it would be refused for its time anyway.
-        self._nonces[nonce] = now + 2 * self.max_skew
+        if len(nonces) >= self.nonces_per_key:
+            raise Denied(503, "too many signed requests from this key at once; ask again in a"
+                              " minute")  # fmt: skip
+        nonces.add(cred.nonce)
+        heapq.heappush(expiries, (cred.time + self.max_skew, cred.nonce))
 
     # --- operator sessions --------------------------------------------------------------------
 
     def new_session(self, key):
         """A session token for the operator key `key` and when it expires (epoch seconds)."""
         expires = int(self.clock()) + SESSION_SECONDS
-        body = expires.to_bytes(8, "big") + hashlib.sha256(bytes(key)).digest()[:8]
+        body = expires.to_bytes(8, "big") + fingerprint_of(key)
         return "%s.%s.%s" % (_SESSION_VERSION, body.hex(), self._mac(body).hex()), expires
 
     def check_session(self, token):
-        """The roles of a valid, unexpired session token of a key that is still an operator's
-        (sessions give the operator role only); Denied 401 otherwise."""
-        parts = token.split(".") if len(token) <= 128 else ()
-        if len(parts) != 3 or parts[0] != _SESSION_VERSION:
+        """The fingerprint of the operator key of a valid, unexpired session token of a key
+        that is still an operator's (sessions give the operator role only); Denied 401
+        otherwise. Only the exact text the logger made is a token: one session cannot pass
+        for several by changing the case of its hex."""
+        if not _SESSION_TOKEN.match(token):
             raise Denied(401, "the session cookie is not one this logger makes")
-        try:
-            body, mac = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
-        except ValueError:
-            raise Denied(401, "the session cookie is not one this logger makes") from None
-        if len(body) != 16 or not hmac.compare_digest(mac, self._mac(body)):
+        _, body_hex, mac_hex = token.split(".")
+        body, mac = bytes.fromhex(body_hex), bytes.fromhex(mac_hex)
+        if not hmac.compare_digest(mac, self._mac(body)):
             raise Denied(401, "the session cookie is not one this logger makes")
         if int.from_bytes(body[:8], "big") <= self.clock():
             raise Denied(401, "the session has expired: run `icpurse logger login` again")
         fingerprint = body[8:]
         for key, held in self.keys.items():
-            if "operator" in held and hashlib.sha256(key).digest()[:8] == fingerprint:
-                return role_names.OPERATOR
+            if "operator" in held and fingerprint_of(key) == fingerprint:
+                return fingerprint
         raise Denied(401, "the session's operator key is no longer an operator's")
 
     def _mac(self, body):
         return hmac.new(self._secret, b"icpurse/session/v1" + body, hashlib.sha256).digest()
+
+
+def fingerprint_of(key):
+    """A key's short name in session tokens and rate-limit buckets: SHA-256 of it, 8 bytes."""
+    return hashlib.sha256(bytes(key)).digest()[:8]

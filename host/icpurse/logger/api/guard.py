@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.routing import Match
 
 from icpurse.logger.access import roles as role_names
-from icpurse.logger.access.policy import SESSION_COOKIE, Denied
+from icpurse.logger.access.policy import SESSION_COOKIE, Denied, fingerprint_of
 from icpurse.logger.access.signature import SCHEME
 from icpurse.logger.api.requests import (
     BODY_TIMEOUT,
@@ -105,14 +105,14 @@ class Guard:
                 target = scope.get("raw_path") or scope["path"].encode("latin-1")
                 if scope.get("query_string"):
                     target += b"?" + scope["query_string"]
-                key = self.access.verify(credentials, method, target, body)
+                key = self.access.verify(credentials, method, target, body, needed)
                 scope[KEY_SCOPE] = key
-                client = key.hex()
+                # One bucket per key, shared with the sessions it opened.
+                client = "key " + fingerprint_of(key).hex()
                 receive = _replay(body, receive)
             elif cookie is not None and method == "GET" and "operator" in needed:
                 # A session is for reading only: whatever changes something is signed.
-                self.access.check_session(cookie)
-                client = "session:" + cookie[:40]
+                client = "key " + self.access.check_session(cookie).hex()
             else:
                 path = scope["path"] if len(scope["path"]) <= 80 else scope["path"][:80] + "..."
                 raise Denied(
@@ -123,8 +123,7 @@ class Guard:
             wait = self.limiter.take(client)
             if wait is not None:
                 raise _Limited(
-                    "too many reads from %s: at most %g a second"
-                    % (client if len(client) < 40 else client[:16] + "…", self.limiter.rate),
+                    "too many reads from %s: at most %g a second" % (client, self.limiter.rate),
                     str(max(1, int(wait + 0.999))),
                 )
         return receive

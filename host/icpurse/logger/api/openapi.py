@@ -408,19 +408,21 @@ OPENAPI = {
 
 OPENAPI["paths"]["/v1/session"] = {
     "post": {
-        "summary": "An operator session for a browser: a cookie its reads accept for 15 minutes",
+        "summary": "An operator session for a browser: a token its reads accept as the"
+        " icpurse_session cookie for 15 minutes, sealed to the operator's key",
         "responses": {
             "200": _answer(
-                "the session token, also set as the icpurse_session cookie",
+                "the session token sealed to the signing operator key (ECIES on P-256:"
+                " ephemeral point, then AES-256-GCM under HKDF-SHA256 of the shared secret)",
                 {
                     "type": "object",
                     "properties": {
-                        "session": {"type": "string"},
+                        "sealed": _HEX,
                         "cookie": {"type": "string"},
                         "expires": {"type": "integer"},
                         "expires_at": {"type": "string"},
                     },
-                    "required": ["session", "cookie", "expires", "expires_at"],
+                    "required": ["sealed", "cookie", "expires", "expires_at"],
                 },
             )
         },

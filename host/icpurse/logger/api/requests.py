@@ -4,7 +4,7 @@ parameters, and turning the service's exceptions into answers with a reason."""
 import asyncio
 import json
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from icpurse.logger import merkle
@@ -46,6 +46,11 @@ async def read_body(request):
     seconds = request.scope.get(BODY_TIMEOUT_KEY, BODY_TIMEOUT)
     try:
         return await asyncio.wait_for(_body(request), seconds)
+    except ClientDisconnect:
+        # The client went away with its body half sent: nobody reads the answer, and it is no
+        # fault of the logger's to log with a traceback.
+        raise BadRequest(400, "the client closed the connection before its body arrived",
+                         {"Connection": "close"}) from None  # fmt: skip
     except asyncio.TimeoutError:
         # Connection: close makes uvicorn drop the connection after this answer, with whatever
         # of the body is still on its way.

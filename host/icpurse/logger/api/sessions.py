@@ -1,24 +1,30 @@
 """The operator's session for a browser: `POST /v1/session`, signed with an operator key,
-answers a token and sets it as a cookie that the operator's reads accept until it expires
-(access/policy.py). The pages a browser shows only read; whatever changes something is signed
-request by request."""
+answers a session token sealed to that key (access/seal.py); `icpurse logger login` opens it
+and prints the cookie that the operator's reads accept until it expires (access/policy.py).
+
+The token is sealed, and no Set-Cookie is sent, because the logger's workers remember nonces
+each for itself: a captured request replayed to another worker is answered, but only the
+operator can open the answer. The pages a browser shows only read; whatever changes something
+is signed request by request."""
 
 from datetime import datetime, timezone
 
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from icpurse.logger.access.policy import SESSION_COOKIE, SESSION_SECONDS
+from icpurse.logger.access.policy import SESSION_COOKIE
+from icpurse.logger.access.seal import seal
 
 
 def routes(service, access):
     async def session(request):
         from icpurse.logger.api.guard import KEY_SCOPE
 
-        token, expires = access.new_session(request.scope[KEY_SCOPE])
-        answer = JSONResponse(
+        key = request.scope[KEY_SCOPE]
+        token, expires = access.new_session(key)
+        return JSONResponse(
             {
-                "session": token,
+                "sealed": seal(key, token.encode("ascii")).hex(),
                 "cookie": SESSION_COOKIE,
                 "expires": expires,
                 "expires_at": datetime.fromtimestamp(expires, timezone.utc).strftime(
@@ -26,10 +32,5 @@ def routes(service, access):
                 ),
             }
         )
-        answer.set_cookie(
-            SESSION_COOKIE, token, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
-            secure=request.url.scheme == "https",
-        )  # fmt: skip
-        return answer
 
     return [Route("/v1/session", session, methods=["POST"])]

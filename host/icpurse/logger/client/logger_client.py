@@ -210,12 +210,19 @@ class LoggerClient:
         proof = self.consistency_proof(old.tree_size, new.tree_size)
         merkle.verify_consistency(old.tree_size, new.tree_size, old.root, new.root, proof)
 
-    def session(self):
-        """An operator session for a browser (`icpurse logger login`): the token, the cookie's
-        name and when it expires."""
+    def session(self, private_key):
+        """An operator session for a browser (`icpurse logger login`): the token, opened with
+        the operator's `private_key` (pyca's object) from the sealed answer, the cookie's name
+        and when it expires."""
+        from icpurse.logger.access.seal import SealError, open_sealed
+
         body = self._call("POST", "/v1/session", roles=("operator",))
+        try:
+            token = open_sealed(private_key, hex_field(body, "sealed")).decode("ascii")
+        except (SealError, UnicodeDecodeError) as exc:
+            raise malformed("the session: %s" % exc) from None
         return {
-            "session": field(body, "session", str),
+            "session": token,
             "cookie": field(body, "cookie", str),
             "expires": field(body, "expires", int),
         }

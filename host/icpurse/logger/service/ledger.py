@@ -5,6 +5,7 @@ reconstructed balances, alerts; and the feeds it takes from the issuer (vouchers
 
 from icpurse.logger import merkle
 from icpurse.logger.service.errors import SubmitError
+from icpurse.logger.service.totals import judged_sums
 from purse.errors import CryptoError, RecordError
 from purse.records.checkpoint import Checkpoint
 from purse.records.credentials import RevocationList
@@ -75,38 +76,9 @@ class LedgerViews:
         }
 
     def alerts(self):
-        """Overspending payers and cryptographic proofs of clones (reused payer counters)."""
-        overspend = []
-        # A card in good standing is judged on its payments up to the payer counter of its
-        # last stamp: its sync logged the records of what it was paid before it took that
-        # stamp, so a payment up to there that its credits do not cover is an overspend. Its
-        # next JOURNAL_MAX payments may spend a credit the card has not logged yet (it may,
-        # within the window): an honest card must never be named for that (docs/PROTOCOL.md
-        # section 7.3). Payments beyond those no recipient following the rules accepts, so
-        # they count again; and a revoked, cloned or modified card is judged on every payment.
-        barred = self.barred()
-        for payer_id in self.storage.payers():
-            payer_id = bytes(payer_id)
-            sums = self.judged_sums(payer_id, barred)
-            if sums["balance"] < 0:
-                overspend.append(
-                    {"card_id": payer_id.hex(), "issued": sums["issued"],
-                     "received": sums["received"],
-                     "paid": sums["paid"] + sums["unlogged_paid"]}
-                )  # fmt: skip
-        return {
-            "overspend": overspend,
-            "evidence": [
-                {
-                    "kind": e.kind,
-                    "payer_id": bytes(e.payer_id).hex(),
-                    "record": bytes(e.record).hex(),
-                    "conflicts_with": int(e.conflicts_with),
-                    "ltime": int(e.ltime),
-                }
-                for e in self.storage.evidence()
-            ],
-        }
+        """Overspending payers and cryptographic proofs of clones (reused payer counters), read
+        from one snapshot beside the sequencer: consistent, and never holding up appends."""
+        return self.storage.snapshot(_alerts)
 
     # --- feeds from the issuer and the CA -----------------------------------------------------
 
@@ -160,6 +132,41 @@ class LedgerViews:
     def leaves_page(self, start, limit):
         """A page of leaves (storage.tables.LEAF_COLUMNS), as tuples of columns."""
         return self.storage.leaves_page(start, limit)
+
+
+def _alerts(db):
+    """The alerts (LedgerViews.alerts) as `db`, one snapshot, shows them."""
+    overspend = []
+    # A card in good standing is judged on its payments up to the payer counter of its
+    # last stamp: its sync logged the records of what it was paid before it took that
+    # stamp, so a payment up to there that its credits do not cover is an overspend. Its
+    # next JOURNAL_MAX payments may spend a credit the card has not logged yet (it may,
+    # within the window): an honest card must never be named for that (docs/PROTOCOL.md
+    # section 7.3). Payments beyond those no recipient following the rules accepts, so
+    # they count again; and a revoked, cloned or modified card is judged on every payment.
+    barred = db.barred_cards()
+    for payer_id in db.payers():
+        payer_id = bytes(payer_id)
+        sums = judged_sums(db, payer_id, barred)
+        if sums["balance"] < 0:
+            overspend.append(
+                {"card_id": payer_id.hex(), "issued": sums["issued"],
+                 "received": sums["received"],
+                 "paid": sums["paid"] + sums["unlogged_paid"]}
+            )  # fmt: skip
+    return {
+        "overspend": overspend,
+        "evidence": [
+            {
+                "kind": e.kind,
+                "payer_id": bytes(e.payer_id).hex(),
+                "record": bytes(e.record).hex(),
+                "conflicts_with": int(e.conflicts_with),
+                "ltime": int(e.ltime),
+            }
+            for e in db.evidence()
+        ],
+    }
 
 
 def _history(leaf, card_id):

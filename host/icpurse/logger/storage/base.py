@@ -115,6 +115,7 @@ class _Tx(LogReads, LogWrites, SettlementReads, SettlementWrites, BatchReads):
     def __init__(self, storage, conn):
         self._storage = storage
         self._conn = conn
+        self.dialect = storage.dialect
 
     def all(self, sql, params=()):
         return self._storage._execute(self._conn, sql, params)

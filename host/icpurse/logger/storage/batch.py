@@ -6,6 +6,17 @@ kind rather than one per record (each query is a round trip to a PostgreSQL serv
 
 from icpurse.logger.storage.rows import StoredLeaf
 
+# The joins of a batch's (payer key, counter) pairs with the log: "%s" takes the VALUES list,
+# JOIN the dialect's join keyword (_joined).
+_FIRST_LEAVES = (
+    "SELECT l.payer_key, l.counter, MIN(l.leaf_index) FROM (VALUES %s) AS w JOIN leaves AS l"
+    " ON l.payer_key = w.column1 AND l.counter = w.column2 GROUP BY l.payer_key, l.counter"
+)
+_JOURNALLED = (
+    "SELECT p.payer_key, p.counter, p.payment_key FROM (VALUES %s) AS w JOIN payments AS p"
+    " ON p.payer_key = w.column1 AND p.counter = w.column2"
+)
+
 
 class BatchReads:
     def stored_leaves(self, identities):
@@ -48,14 +59,9 @@ class BatchReads:
     def first_leaves(self, pairs):
         """{(payer key, counter): first leaf index} of the (payer key, counter) `pairs` that
         leaves used. A counter used twice (a clone) names its first leaf."""
-        # A join with a VALUES list, which both databases answer from the index on
-        # (payer_key, counter); SQLite scans the table for a row-value IN.
-        rows = _rows_in(self, "SELECT l.payer_key, l.counter, MIN(l.leaf_index)"
-                              " FROM (VALUES %s)"
-                              " AS w JOIN leaves AS l"
-                              " ON l.payer_key = w.column1 AND l.counter = w.column2"
-                              " GROUP BY l.payer_key, l.counter",
-                              pairs)  # fmt: skip
+        # A join with a VALUES list, answered from the index on (payer_key, counter); SQLite
+        # scans the table for a row-value IN.
+        rows = _rows_in(self, _joined(self, _FIRST_LEAVES), pairs)
         return {(bytes(r[0]), r[1]): r[2] for r in rows}
 
     def journalled_keys(self, pairs):
@@ -64,13 +70,22 @@ class BatchReads:
         journalled = {}
         for r in _rows_in(
             self,
-            "SELECT p.payer_key, p.counter, p.payment_key FROM (VALUES %s)"
-            " AS w JOIN payments AS p"
-            " ON p.payer_key = w.column1 AND p.counter = w.column2",
+            _joined(self, _JOURNALLED),
             pairs,
         ):
             journalled.setdefault((bytes(r[0]), r[1]), set()).add(bytes(r[2]))
         return journalled
+
+
+def _joined(tx, sql):
+    """The join of a VALUES list with a table, seeking the table's index for each row of the
+    list. SQLite's planner, past a few dozen rows in the list, scans the whole index of the
+    table instead and looks each entry up in an automatic index of the list: in the appender,
+    with batches of 200 records, `first_leaves` took 31 ms a batch at 35,000 leaves and 52 ms
+    at 60,000, growing with the log; with the list outside it stays under 0.3 ms. CROSS JOIN is
+    SQLite's way of fixing the order of the loops (the list outside); PostgreSQL plans its
+    plain JOIN for each batch (postgres.py)."""
+    return sql.replace(" JOIN ", " CROSS JOIN ") if tx.dialect == "sqlite" else sql
 
 
 def _rows_in(tx, sql, values, chunk=400):
