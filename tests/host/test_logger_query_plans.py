@@ -26,9 +26,10 @@ def logger():
     gen = LoadGenerator(b"plans", 16)
     service = LoggerService(storage, Signer(PycaBackend(), b"\x05" * 32), gen.ca.public_key,
                             gen.issuer.public_key)  # fmt: skip
+    gen.join(service.log_id)  # The records are of this logger's log.
     for voucher in gen.vouchers():
         service.add_voucher(voucher, "load", None)
-    checker = Checker(gen.ca.public_key, gen.issuer.public_key)
+    checker = Checker(gen.ca.public_key, gen.issuer.public_key, gen.log_id)
     items = [checker.check(r) for r in gen.records(200)]
     service._commit_batch(items)
     # Statistics of the small log, as autovacuum takes them soon after a logger starts.

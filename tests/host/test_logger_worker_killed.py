@@ -24,6 +24,7 @@ def test_a_killed_worker_leaves_no_traceback_and_the_other_answers(tmp_path):
                            gen.issuer.public_key, workers=2).start()  # fmt: skip
     try:
         feed = LoggerClient(server.url, server.public_key, signers={"issuer": gen.issuer})
+        gen.join(feed.log_id())  # The records are of this logger's log.
         for voucher in gen.vouchers():
             feed.publish_voucher(voucher)
         records = gen.records(1500)

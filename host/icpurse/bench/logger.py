@@ -322,7 +322,6 @@ def run_sustained(args):
 
 
 def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
-    producer = producer_class(seed, 16, args.batch)
     with tempfile.TemporaryDirectory() as tmp:
         gen = LoadGenerator(seed, 16)
         # No per-client read limit: --ledger-readers read as fast as they can, the worst case.
@@ -330,6 +329,8 @@ def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
                                sequencer=args.sequencer, extra=["--read-rate", "0"])  # fmt: skip
         with server:
             with httpx2.Client(base_url=server.url, auth=RequestSigning(gen.issuer)) as feed:
+                # The records are of this logger's log: their vouchers name it.
+                producer = producer_class(seed, 16, args.batch, gen.join_logger(feed))
                 for voucher in producer.vouchers():
                     answer = feed.post("/v1/vouchers", json={"voucher": voucher.hex()})
                     if answer.status_code != 200:

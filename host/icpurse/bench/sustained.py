@@ -21,8 +21,9 @@ from icpurse.bench.loadgen import LoadGenerator
 AHEAD = 64
 
 
-def _produce(seed, cards, batch, out, stop):
+def _produce(seed, cards, batch, out, stop, log_id):
     gen = LoadGenerator(seed, cards)
+    gen.join(log_id)
     while not stop.is_set():
         ((request, count),) = record_requests("127.0.0.1", gen.records(batch), batch)
         while not stop.is_set():
@@ -36,17 +37,21 @@ def _produce(seed, cards, batch, out, stop):
 class Producer:
     """The record-making process; `vouchers()` for the logger, `get()` for the clients."""
 
-    def __init__(self, seed, cards, batch):
-        self.seed, self.cards, self.batch = seed, cards, batch
+    def __init__(self, seed, cards, batch, log_id):
+        """`log_id`: the log of the logger the records go to, which their vouchers name."""
+        self.seed, self.cards, self.batch, self.log_id = seed, cards, batch, log_id
         context = multiprocessing.get_context("spawn")
         self.queue = context.Queue(AHEAD)
         self.stop = context.Event()
         self.process = context.Process(
-            target=_produce, args=(seed, cards, batch, self.queue, self.stop), daemon=True
-        )
+            target=_produce, args=(seed, cards, batch, self.queue, self.stop, log_id),
+            daemon=True,
+        )  # fmt: skip
 
     def vouchers(self):
-        return LoadGenerator(self.seed, self.cards).vouchers()
+        gen = LoadGenerator(self.seed, self.cards)
+        gen.join(self.log_id)
+        return gen.vouchers()
 
     def start(self):
         self.process.start()
