@@ -201,11 +201,18 @@ def _check(h):
     assert report.passed, report.anomalies
     assert report.figures["in_doubt"] == 0
     on_cards = 0
+    ledger = h.logger.ledger()["cards"]
     for client in h.cards:
         info = client.info()
         view = h.logger.card(info.card_id)
         # Exactly what the ledger says it was given (issued + logged credits - payments).
         assert info.balance == view["balance"], (info.card_id.hex(), info.balance, view)
+        # The ledger sums every card at once (storage every_card_totals), a card's view alone.
+        sums = ledger[info.card_id.hex()]
+        assert (sums["issued"], sums["received"], sums["balance"]) == (
+            view["issued"], view["received"], view["balance"]
+        )  # fmt: skip
+        assert sums["paid"] + sums["unlogged_paid"] == view["paid"]
         on_cards += info.balance
     assert report.figures["redeemed"] == h.redeemed
     assert on_cards == report.figures["loads"] - h.redeemed == h.loaded - h.redeemed

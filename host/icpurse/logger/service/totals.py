@@ -42,12 +42,13 @@ class TotalsViews:
 
 def _ledger(tx):
     accounts = tx.redemption_accounts()
-    cards = tx.voucher_cards()
-    balances = {c.hex(): sums(tx, c) for c in cards if c not in accounts}
-    redeemed = sum(sums(tx, c)["received"] for c in accounts)
-    loads = 0
-    for card_id in cards:
-        loads += loaded(tx, card_id)
+    # Every card's totals in a few statements, not a round of them per card (sums() gives
+    # the same for one card).
+    totals = {card: _balance(t) for card, t in tx.every_card_totals().items()}
+    parts = tx.every_load_parts()
+    balances = {c.hex(): b for c, b in totals.items() if c not in accounts}
+    redeemed = sum(totals[c]["received"] for c in accounts if c in totals)
+    loads = sum(p.issued - p.refunds - p.recovered for p in parts.values())
     return {
         "loads": int(loads),
         "redeemed": int(redeemed),
@@ -81,13 +82,6 @@ def payment_state(db, key):
     return "in-doubt" if kind is None else kind
 
 
-def loaded(db, card_id):
-    """What the issuer loaded onto a card for value: its issued total less refunds and
-    recovered balances."""
-    parts = db.load_parts(card_id)
-    return parts.issued - parts.refunds - parts.recovered
-
-
 def sums(db, card_id, stamped=None):
     """A card's reconstructed balance: issued + received - paid, where paid counts logged
     payments, in-doubt and refunded journal payments (the card debited them), and what a
@@ -96,7 +90,11 @@ def sums(db, card_id, stamped=None):
     payer counter of the card's last stamp, paid leaves out the payments the card may make
     after it (the next JOURNAL_MAX counters), which may spend credits not logged yet."""
     skipped = None if stamped is None else (stamped, stamped + proto.JOURNAL_MAX)
-    t = db.card_totals(card_id, skipped)
+    return _balance(db.card_totals(card_id, skipped))
+
+
+def _balance(t):
+    """The sums (see `sums`) of a CardTotals."""
     return {
         "issued": t.issued,
         "received": t.received,

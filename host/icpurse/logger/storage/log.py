@@ -6,7 +6,7 @@ sequencer's transaction have; `LogWrites` needs the transaction's `run` and `run
 `LogFeeds` writes through `Storage.write`, in a transaction of its own.
 """
 
-from icpurse.logger.storage.rows import CardLeaf, Evidence, LeafEntry
+from icpurse.logger.storage.rows import CardLeaf, Evidence, LeafEntry, NewLeaf
 from purse.records.checkpoint import log_id
 
 # The meta row of the genesis, the random bytes the database was made with (migrations.py).
@@ -76,7 +76,11 @@ class LogReads:
 
     def payers(self):
         """Every card that paid, by a leaf or in a journal."""
-        rows = self.all("SELECT payer_id FROM leaves UNION SELECT payer_id FROM payments")
+        # A log record's amount is at least 1, so the cards whose flows paid anything are the
+        # cards that paid by a leaf.
+        rows = self.all(
+            "SELECT card_id FROM card_flows WHERE paid > 0 UNION SELECT payer_id FROM payments"
+        )
         return [r[0] for r in rows]
 
     def evidence(self):
@@ -113,11 +117,27 @@ class LogWrites:
         )
 
     def add_leaves(self, leaves):
-        """Insert NewLeaf rows."""
+        """Insert NewLeaf rows, and add their amounts to the card_flows of their payers and
+        recipients in the same transaction (schema 6)."""
         self.run_many(
             "INSERT INTO leaves (leaf_index, identity, record, record_hash, payer_key, payer_id,"
             " counter, recipient_id, amount, ltime, receipt) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             leaves,
+        )
+        flows = {}
+        for leaf in leaves:
+            leaf = NewLeaf._make(leaf)
+            received = flows.setdefault(bytes(leaf.recipient_id), [0, 0])
+            received[0] += leaf.amount
+            paid = flows.setdefault(bytes(leaf.payer_id), [0, 0])
+            paid[1] += leaf.amount
+        # Sorted by card, so that two transactions could never take the rows' locks in opposite
+        # orders (the sequencer's lock already keeps appends one at a time).
+        self.run_many(
+            "INSERT INTO card_flows (card_id, received, paid) VALUES (?, ?, ?)"
+            " ON CONFLICT (card_id) DO UPDATE SET received = card_flows.received"
+            " + excluded.received, paid = card_flows.paid + excluded.paid",
+            [(card, r, p) for card, (r, p) in sorted(flows.items())],
         )
 
     def add_nodes(self, nodes):

@@ -189,6 +189,26 @@ _EVIDENCE_4 = """
 # its checkpoints, of protocol 2 and of an empty tree, are dropped and signed anew.
 _GENESIS_5 = "DELETE FROM checkpoints"
 GENESIS_SIZE = 16
+# Schema 6: what each card received and paid by log records, kept by the appender in the
+# transaction that adds the leaves (issue 22: the ledger summed every leaf of every card on
+# each read, which took CPU from the appends as the log grew). Leaves are never changed or
+# removed, so a running sum is exact; the audit recomputes it from the records and compares.
+# The payer index gains the counter, so that a card's payments between two counters (the
+# alerts leave out those a stamp allows) are summed from the index alone.
+_FLOWS_6 = """
+    CREATE TABLE card_flows (
+        card_id %(blob)s PRIMARY KEY,
+        received %(big)s NOT NULL,
+        paid %(big)s NOT NULL
+    );
+    INSERT INTO card_flows (card_id, received, paid)
+        SELECT card_id, SUM(received), SUM(paid) FROM (
+            SELECT recipient_id AS card_id, amount AS received, 0 AS paid FROM leaves
+            UNION ALL SELECT payer_id, 0, amount FROM leaves
+        ) AS flows GROUP BY card_id;
+    DROP INDEX leaves_payer;
+    CREATE INDEX leaves_payer ON leaves (payer_id, counter, amount)
+"""
 # The first schema version whose records are of protocol 2; a database of an older schema
 # that holds any record is refused, since protocol-1 records cannot be read by this code.
 PROTOCOL_2_SCHEMA = 3
@@ -203,6 +223,7 @@ MIGRATIONS_SQLITE = (
     _LEAVES_3_SQLITE,
     _EVIDENCE_4 % {"blob": "BLOB"},
     _GENESIS_5,
+    _FLOWS_6 % {"blob": "BLOB", "big": "INTEGER"},
 )
 MIGRATIONS_POSTGRES = (
     *(
@@ -212,6 +233,7 @@ MIGRATIONS_POSTGRES = (
     _LEAVES_3_POSTGRES,
     _EVIDENCE_4 % {"blob": "BYTEA"},
     _GENESIS_5,
+    _FLOWS_6 % {"blob": "BYTEA", "big": "BIGINT"},
 )
 
 

@@ -148,9 +148,6 @@ class SettlementReads:
         )
         return row is not None
 
-    def voucher_cards(self):
-        return [bytes(r[0]) for r in self.all("SELECT DISTINCT card_id FROM vouchers")]
-
     def redemption_accounts(self):
         """The issuer's redemption accounts: what they receive is redeemed."""
         rows = self.all("SELECT DISTINCT card_id FROM vouchers WHERE reason = 'redemption'")
@@ -165,8 +162,15 @@ class SettlementReads:
             bound = " AND ({0}counter <= ? OR {0}counter > ?)"
             params = (card_id, *skipped)
         issued = self._sum("MAX(issued)", "vouchers WHERE card_id = ?", (card_id,))
-        received = self._sum("SUM(amount)", "leaves WHERE recipient_id = ?", (card_id,))
-        paid = self._sum("SUM(amount)", "leaves WHERE payer_id = ?" + bound.format(""), params)
+        # What the log records credit and debit, from the running sums the appender keeps
+        # (schema 6) rather than from every leaf of the card.
+        flows = self.one("SELECT received, paid FROM card_flows WHERE card_id = ?", (card_id,))
+        received, paid = (0, 0) if flows is None else (int(flows[0]), int(flows[1]))
+        if skipped is not None:
+            paid -= self._sum(
+                "SUM(amount)", "leaves WHERE payer_id = ? AND counter > ? AND counter <= ?",
+                params,
+            )  # fmt: skip
         unlogged = self._sum(
             "SUM(p.amount)",
             "payments p WHERE p.payer_id = ?" + bound.format("p.") + " AND NOT " + _LOGGED  # noqa: S608
@@ -177,23 +181,51 @@ class SettlementReads:
         carried = self._sum("SUM(amount - shortfall)", "recoveries WHERE card_id = ?", (card_id,))
         return CardTotals(issued, received, paid, unlogged, carried)
 
-    def load_parts(self, card_id):
-        """The card's LoadParts: its issued total, refunds, and recovered balances loaded."""
-        return LoadParts(
-            self._sum("MAX(issued)", "vouchers WHERE card_id = ?", (card_id,)),
-            self._sum(
-                "SUM(s.amount)",
-                "settlements s JOIN vouchers v"
-                " ON v.card_id = s.payer_id AND v.sequence = s.voucher_sequence"
-                " WHERE s.payer_id = ? AND s.kind = 'refunded'",
-                (card_id,),
-            ),
-            self._sum(
-                "SUM(amount)",
-                "recoveries WHERE successor = ? AND voucher_sequence IS NOT NULL",
-                (card_id,),
-            ),
+    def every_card_totals(self):
+        """{card_id: CardTotals} of every card a voucher names, as `card_totals` gives each
+        (without `skipped`), in one statement a part rather than several a card: the ledger
+        reads them all, and its cost must not grow by a round of queries per card."""
+        issued = self._by_card("SELECT card_id, MAX(issued) FROM vouchers GROUP BY card_id")
+        flows = {
+            bytes(r[0]): (int(r[1]), int(r[2]))
+            for r in self.all("SELECT card_id, received, paid FROM card_flows")
+        }
+        unlogged = self._by_card(
+            "SELECT p.payer_id, SUM(p.amount) FROM payments p WHERE NOT " + _LOGGED  # noqa: S608
+            + " AND NOT EXISTS (SELECT 1 FROM settlements s WHERE s.payment_key ="
+            " p.payment_key AND s.kind = 'reverted') GROUP BY p.payer_id"
+        )  # fmt: skip
+        carried = self._by_card(
+            "SELECT card_id, SUM(amount - shortfall) FROM recoveries GROUP BY card_id"
         )
+        return {
+            card: CardTotals(
+                issued[card], *flows.get(card, (0, 0)), unlogged.get(card, 0), carried.get(card, 0)
+            )
+            for card in issued
+        }
+
+    def every_load_parts(self):
+        """{card_id: LoadParts} of every card a voucher names: what the issuer loaded onto it
+        for value is its issued total less refunds and recovered balances loaded."""
+        issued = self._by_card("SELECT card_id, MAX(issued) FROM vouchers GROUP BY card_id")
+        refunds = self._by_card(
+            "SELECT s.payer_id, SUM(s.amount) FROM settlements s JOIN vouchers v"
+            " ON v.card_id = s.payer_id AND v.sequence = s.voucher_sequence"
+            " WHERE s.kind = 'refunded' GROUP BY s.payer_id"
+        )
+        recovered = self._by_card(
+            "SELECT successor, SUM(amount) FROM recoveries WHERE voucher_sequence IS NOT NULL"
+            " GROUP BY successor"
+        )
+        return {
+            card: LoadParts(issued[card], refunds.get(card, 0), recovered.get(card, 0))
+            for card in issued
+        }
+
+    def _by_card(self, sql):
+        """{card_id: int} of a (card, sum) query (fixed fragments of this module)."""
+        return {bytes(r[0]): int(r[1]) for r in self.all(sql)}
 
     def in_doubt_total(self):
         return self._sum("SUM(p.amount)", "payments p WHERE NOT " + _LOGGED + " AND NOT "
