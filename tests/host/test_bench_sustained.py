@@ -6,7 +6,9 @@ import re
 import subprocess
 import sys
 
-ROW = re.compile(r"^\s*(\d+)-(\d+)\s+s\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)%$")
+ROW = re.compile(
+    r"^\s*(\d+)-(\d+)\s+s\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)%( +readers)?$"
+)
 
 
 def test_a_held_load_prints_every_interval_on_both_databases():
@@ -26,4 +28,7 @@ def test_a_held_load_prints_every_interval_on_both_databases():
     rows = [m for m in rows if m]
     assert len(rows) == 6, out
     assert all(int(m.group(3)) > 0 and int(m.group(6)) == 0 for m in rows), out
+    # The reader reads in the odd intervals only, and the two kinds are compared.
+    assert [bool(m.group(8)) for m in rows] == [False, True, False] * 2, out
+    assert out.count("appends beside the readers: ") == 2, out
     assert out.count("last interval") == 2 and "TLS: off (plain http on loopback)" in out

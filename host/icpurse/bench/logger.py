@@ -341,11 +341,12 @@ def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
                 verify_before = verifications_per_second(items)
                 progress("%s: %d s of batch %d x %d clients" % (name, args.duration, args.batch,
                                                                  args.clients))  # fmt: skip
-                readers = _LedgerReaders(server.url, gen.issuer, args.ledger_readers)
+                readers = _LedgerReaders(server.url, gen.issuer, args.ledger_readers,
+                                         args.interval)  # fmt: skip
                 try:
                     slots = asyncio.run(
                         hold(server.port, producer, args.clients, args.duration, args.interval,
-                             args.warmup)
+                             args.warmup, readers.begin)
                     )  # fmt: skip
                 finally:
                     reads = readers.stop()
@@ -359,12 +360,23 @@ def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
                                           "generator"))  # fmt: skip
     for k, (stored, refused, p99, waited) in enumerate(slots):
         rate = stored / args.interval
-        print("%4g-%-4g s   %10.0f %6.2f %8.1f %8d %9.0f%%" % (
+        print("%4g-%-4g s   %10.0f %6.2f %8.1f %8d %9.0f%%%s" % (
             k * args.interval, (k + 1) * args.interval, rate, rate / verify, p99 * 1000, refused,
-            100 * waited / args.interval))  # fmt: skip
+            100 * waited / args.interval,
+            ("  readers" if k % 2 else "") if args.ledger_readers else ""))  # fmt: skip
     if args.ledger_readers:
-        print("meanwhile %d client(s) read GET /v1/ledger %d times (%.1f a second), signed as the"
-              " issuer" % (args.ledger_readers, reads, reads / args.duration))  # fmt: skip
+        reading = len(slots) // 2 * args.interval or 1
+        print("meanwhile %d client(s) read GET /v1/ledger %d times in the odd intervals (%.1f a"
+              " second while reading), signed as the issuer" % (
+                  args.ledger_readers, reads, reads / reading))  # fmt: skip
+        quiet = [s[0] for s in slots[0::2]]
+        busy = [s[0] for s in slots[1::2]]
+        if quiet and busy:
+            without, beside = sum(quiet) / len(quiet), sum(busy) / len(busy)
+            print("appends beside the readers: %.0f records/s against %.0f without them (%+.0f %%;"
+                  " intervals alternate, so both see the same machine)" % (
+                      beside / args.interval, without / args.interval,
+                      100 * (beside - without) / without if without else 0))  # fmt: skip
     first, last = slots[0][0], slots[-1][0]
     total = sum(s[0] for s in slots) / args.duration
     print(
@@ -375,15 +387,20 @@ def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
 
 class _LedgerReaders:
     """`count` threads reading GET /v1/ledger in a loop, as an operator's dashboards would,
-    while the load runs: appends must not wait for them (the ledger is read from a snapshot,
-    outside the append lock)."""
+    in every other interval of the load (the odd ones): appends must not wait for them (the
+    ledger is read from a snapshot, outside the append lock), and the intervals without them,
+    taken on the same machine in the same minutes, are what they are compared with. On a
+    shared machine another load comes and goes; alternating sees it on both sides."""
 
-    def __init__(self, url, signer, count):
+    def __init__(self, url, signer, count, interval):
         import threading
 
         self.done = threading.Event()
+        self.started = threading.Event()
         self.lock = threading.Lock()
         self.reads = 0
+        self.interval = interval
+        self.start = None
         self.threads = [
             threading.Thread(target=self._read, args=(url, signer), daemon=True)
             for _ in range(count)
@@ -391,10 +408,24 @@ class _LedgerReaders:
         for thread in self.threads:
             thread.start()
 
+    def begin(self, start):
+        """The load's first interval started at perf_counter time `start`."""
+        self.start = start
+        self.started.set()
+
+    def _reading(self):
+        """Whether now is in an odd interval; if not, wait (at most a tenth of a second)."""
+        if not self.started.wait(0.1):
+            return False
+        if int((time.perf_counter() - self.start) / self.interval) % 2:
+            return True
+        self.done.wait(0.01)
+        return False
+
     def _read(self, url, signer):
         with httpx2.Client(base_url=url, auth=RequestSigning(signer), timeout=60) as http:
             while not self.done.is_set():
-                if http.get("/v1/ledger").status_code == 200:
+                if self._reading() and http.get("/v1/ledger").status_code == 200:
                     with self.lock:
                         self.reads += 1
 

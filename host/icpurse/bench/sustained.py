@@ -66,10 +66,11 @@ class Producer:
             self.process.kill()
 
 
-async def hold(port, producer, clients, seconds, interval, warmup=0):
+async def hold(port, producer, clients, seconds, interval, warmup=0, on_start=None):
     """Send the producer's batches over `clients` connections for `seconds`, after `warmup`
     records not measured (cold caches); returns the intervals as (records stored, refused, p99
-    seconds, seconds waited for the generator)."""
+    seconds, seconds waited for the generator). `on_start(t)` is told the perf_counter time
+    at which the first interval starts."""
     loop = asyncio.get_running_loop()
     connections = [
         (await loop.create_connection(_Connection, "127.0.0.1", port))[1] for _ in range(clients)
@@ -86,6 +87,8 @@ async def hold(port, producer, clients, seconds, interval, warmup=0):
     waited = [0.0] * slots
     start = time.perf_counter()
     end = start + seconds
+    if on_start is not None:
+        on_start(start)
 
     def slot(t):
         return min(slots - 1, int((t - start) / interval))

@@ -108,8 +108,9 @@ def add_parser(subparsers):
     )  # fmt: skip
     logger.add_argument(
         "--ledger-readers", type=argtypes.count(0, 64), default=0, metavar="N",
-        help="with --duration: N clients reading GET /v1/ledger in a loop meanwhile, to see "
-        "what an operator's reads cost the appends (default 0)",
+        help="with --duration: N clients reading GET /v1/ledger in a loop in every other "
+        "interval, and the appends beside them compared with those of the intervals without "
+        "them: what an operator's reads cost (default 0)",
     )  # fmt: skip
     logger.set_defaults(handler=_logger)
     transfer = areas.add_parser(
