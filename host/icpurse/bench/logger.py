@@ -324,9 +324,11 @@ def run_sustained(args):
 def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
     with tempfile.TemporaryDirectory() as tmp:
         gen = LoadGenerator(seed, 16)
-        # No per-client read limit: --ledger-readers read as fast as they can, the worst case.
+        # By default no per-client read limit: --ledger-readers read as fast as they can, the
+        # worst case; --read-rate sets the service's limit instead.
         server = LoggerProcess(tmp, db, gen.ca.public_key, gen.issuer.public_key, workers,
-                               sequencer=args.sequencer, extra=["--read-rate", "0"])  # fmt: skip
+                               sequencer=args.sequencer,
+                               extra=["--read-rate", "%g" % args.read_rate])  # fmt: skip
         with server:
             with httpx2.Client(base_url=server.url, auth=RequestSigning(gen.issuer)) as feed:
                 # The records are of this logger's log: their vouchers name it.
@@ -367,8 +369,10 @@ def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
     if args.ledger_readers:
         reading = len(slots) // 2 * args.interval or 1
         print("meanwhile %d client(s) read GET /v1/ledger %d times in the odd intervals (%.1f a"
-              " second while reading), signed as the issuer" % (
-                  args.ledger_readers, reads, reads / reading))  # fmt: skip
+              " second while reading), signed as the issuer; %s" % (
+                  args.ledger_readers, reads, reads / reading,
+                  "per-client limit %g/s" % args.read_rate if args.read_rate
+                  else "no per-client limit"))  # fmt: skip
         quiet = [s[0] for s in slots[0::2]]
         busy = [s[0] for s in slots[1::2]]
         if quiet and busy:
@@ -425,9 +429,15 @@ class _LedgerReaders:
     def _read(self, url, signer):
         with httpx2.Client(base_url=url, auth=RequestSigning(signer), timeout=60) as http:
             while not self.done.is_set():
-                if self._reading() and http.get("/v1/ledger").status_code == 200:
+                if not self._reading():
+                    continue
+                answer = http.get("/v1/ledger")
+                if answer.status_code == 200:
                     with self.lock:
                         self.reads += 1
+                elif answer.status_code == 429:
+                    # Past the service's limit a dashboard waits as told, as the CLI's clients do.
+                    self.done.wait(min(5.0, float(answer.headers.get("Retry-After", "1"))))
 
     def stop(self):
         self.done.set()

@@ -112,6 +112,12 @@ def add_parser(subparsers):
         "interval, and the appends beside them compared with those of the intervals without "
         "them: what an operator's reads cost (default 0)",
     )  # fmt: skip
+    logger.add_argument(
+        "--read-rate", type=argtypes.rate, default=0, metavar="N",
+        help="with --ledger-readers: the logger's per-client limit on expensive reads (`logger "
+        "serve --read-rate`; default 0, no limit: the readers read as fast as they can, the "
+        "worst case; the service's default is 20)",
+    )  # fmt: skip
     logger.set_defaults(handler=_logger)
     transfer = areas.add_parser(
         "transfer",
