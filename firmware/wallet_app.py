@@ -170,7 +170,12 @@ def build_card(config):
     if config.get("button") is not None:
         confirm = _button_confirm(config["button"])
     # The commit's buffer is made now, while the heap is in one piece (purse.store.Store).
-    return Card(Store(backend, reserve=MAX_ENCODED), rng, RunningClock(), confirm=confirm)
+    # The anchors' tables (purse.wallet.card): the profile says whether the board has the
+    # memory for them (docs/HARDWARE.md, "Board profiles").
+    return Card(
+        Store(backend, reserve=MAX_ENCODED), rng, RunningClock(), confirm=confirm,
+        anchor_spans=int(config.get("anchor_spans", 0)),
+    )  # fmt: skip
 
 
 def main():

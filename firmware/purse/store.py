@@ -240,6 +240,23 @@ class Store:
             raise StoreError("store file %r is missing, though the state references it" % (name,))
         return unframe(name, data)
 
+    def read_cache(self, name):
+        """The payload of a file that keeps what could be computed again (an anchor key's
+        table), or None if it is missing or damaged: a cache is never trusted over
+        recomputing, and a damaged one is no reason to stop the card."""
+        data = self.backend.read(name)
+        if data is None:
+            return None
+        try:
+            return unframe(name, data)
+        except StoreError:
+            return None
+
+    def write_cache(self, name, payload):
+        """Write a cache file, framed like every other. It is outside the commit: a cut write
+        leaves a file that read_cache refuses, and the value is computed again."""
+        self.backend.write(name, frame(payload))
+
     def commit(self, state_payload, new_blobs=None, drop=()):
         """Make `state_payload` the state, atomically, with its new blobs; then drop old ones.
 

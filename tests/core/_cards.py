@@ -44,14 +44,19 @@ class Rng:
 class TestCard:
     """One card: its fault-injectable storage, the Card, its Applet and a client for it."""
 
-    def __init__(self, world, name, confirm=None):
+    def __init__(self, world, name, confirm=None, anchor_spans=0, backend=None):
+        """`anchor_spans` and `backend` as Card takes them; the cards of a World share its
+        backend unless given their own, as a board's card has."""
         self.name = name
         self.memory = MemoryBackend()
         self.fault = FaultPoint(self.memory)
         # The card's running clock (milliseconds) stands still unless a test moves it: only a
         # pending challenge's lifetime depends on it.
         self.ms = 0
-        self.card = Card(Store(self.fault), Rng(name), self._clock, world.backend, confirm)
+        self.card = Card(
+            Store(self.fault), Rng(name), self._clock, backend or world.backend, confirm,
+            anchor_spans,
+        )  # fmt: skip
         self.applet = Applet(self.card)
         self.client = CardClient(self._exchange)
         self.exchanges = []
@@ -134,8 +139,8 @@ class World:
         ltime = self.ltime if ltime is None else ltime
         return Ticket(nonce, ltime, self.log_id).sign(self.logger).encode()
 
-    def new_card(self, name, amount=0, confirm=None, risk=None):
-        card = TestCard(self, name, confirm)
+    def new_card(self, name, amount=0, confirm=None, risk=None, anchor_spans=0, backend=None):
+        card = TestCard(self, name, confirm, anchor_spans, backend)
         personalise(card.client, self.anchors, self.certify, risk or self.risk, self.ticket_for)
         # Every card gets a first voucher, for w = 0 if nothing is loaded: a payment always
         # shows VoucherI(A), even one paid from received money only; and its first stamp, which

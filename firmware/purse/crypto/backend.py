@@ -43,6 +43,23 @@ class Backend:
         """Return None if `signature` (64-byte raw r||s) is valid, else raise InvalidSignature."""
         raise NotImplementedError
 
+    # Speed-ups for a slow backend. They change no answer of `verify`, only its cost; a fast
+    # backend (pyca on the host) keeps these defaults, which do nothing.
+
+    def trust(self, public_key, table=None):
+        """Declare a key the caller verifies again and again (a card's PkT, PkI, PkL), with
+        its precomputed table (`table`, from `anchor_table`) or None. Returns whether the
+        table was taken: one that does not belong to the key is ignored, never used."""
+        return False
+
+    def anchor_table(self, public_key, spans):
+        """The precomputed table of `public_key` with `spans` spans, as bytes to keep (8 KiB
+        for 16 spans), or None if this backend has no use for one."""
+        return None
+
+    def forget_verified(self):
+        """Forget every verification the backend remembered (see PureBackend)."""
+
 
 class Signer:
     """A private key held together with the backend that signs with it.

@@ -1,13 +1,27 @@
 """The pure-Python crypto backend: P-256 ECDSA / SHA-256 that runs on cards and on CPython.
 
-It implements purse.crypto.backend.Backend exactly as that module's docstring states. Keys a
-card verifies again and again (PkT, PkI, PkL) can be given a precomputed table with
-`precompute`, which makes each later verification against them about twice as fast.
+It implements purse.crypto.backend.Backend exactly as that module's docstring states, and two
+speed-ups that change no answer, only what one costs:
+- Keys a card verifies again and again (PkT, PkI, PkL: its anchors) are declared with `trust`,
+  with a precomputed table (`anchor_table`) where the card has the memory: a verification
+  against a table costs about 0.4 of one against an unknown key.
+- Signatures verified under an anchor are remembered, by the SHA-256 of key, signature and
+  message, the last VERIFIED_MAX of them: a repeat payer's CertT and VoucherI, and its stamp
+  until it syncs, are then checked by a hash instead of a verification. What a signature
+  proves never changes; whether a certificate is still valid at the card's L-time, or its card
+  revoked, the card checks on every payment, and a new revocation list clears the memory all
+  the same (`forget_verified`).
 """
 
-from purse.crypto import ecdsa, encoding
+import hashlib
+
+from purse.crypto import ecdsa, encoding, p256, tables
 from purse.crypto.backend import Backend
 from purse.errors import InvalidKey
+
+# Signatures under anchors remembered as verified: a payer's CertT and VoucherI and its stamp
+# take three, so eight cover two recent payers and the card's own records; 32 bytes each.
+VERIFIED_MAX = 8
 
 
 def _scalar(private_key):
@@ -25,8 +39,12 @@ class PureBackend(Backend):
     name = "pure"
 
     def __init__(self):
-        # Encoded public key (as the caller gives it, and in both SEC1 forms) -> PublicKey.
+        # Encoded public key (as the caller gives it; `precompute` enters both SEC1 forms) ->
+        # its PublicKey, or None for a trusted key not decoded yet (decoding takes a square
+        # root, 260 field multiplications, which a boot need not spend).
         self._keys = {}
+        # Digests of signatures verified under a key of `_keys`, oldest first.
+        self._verified = []
 
     def public_key(self, private_key):
         """The 33-byte compressed SEC1 public key of a 32-byte private key."""
@@ -47,11 +65,53 @@ class PureBackend(Backend):
 
         A malformed or invalid public key raises InvalidKey. Any s in [1, n-1] is accepted.
         """
-        key = self._keys.get(bytes(public_key))
-        if key is None:
+        public_key = bytes(public_key)
+        if public_key not in self._keys:
             key = ecdsa.PublicKey(*encoding.decode_point(public_key))
+            r, s = encoding.decode_raw(signature)
+            ecdsa.verify(key, message, r, s)
+            return
+        # A key the card trusts: a signature verified under it before is known good. The
+        # digest covers the key, the signature and the whole message, so only that same
+        # signature over that same message finds it.
+        h = hashlib.sha256(public_key)
+        h.update(signature)
+        h.update(message)
+        digest = h.digest()
+        if digest in self._verified:
+            return
+        key = self._keys[public_key]
+        if key is None:
+            key = self._keys[public_key] = ecdsa.PublicKey(*encoding.decode_point(public_key))
         r, s = encoding.decode_raw(signature)
         ecdsa.verify(key, message, r, s)
+        self._verified.append(digest)
+        if len(self._verified) > VERIFIED_MAX:
+            self._verified.pop(0)
+
+    def trust(self, public_key, table=None):
+        """See Backend.trust. `table` is the bytes `anchor_table` made (or read back from a
+        card's store, whose CRC refuses a damaged one); it is taken only if its first point is
+        the key itself, so a table of another key is never used. The key is not decoded here:
+        the table's first point gives it, or the first verification decodes it."""
+        public_key = bytes(public_key)
+        if table is not None:
+            candidate = _table_of(table)
+            if candidate is not None:
+                x, y = candidate.point(0, 0)
+                if _is_point(public_key, x, y):
+                    self._keys[public_key] = ecdsa.PublicKey(x, y, candidate)
+                    return True
+        self._keys[public_key] = None
+        return False
+
+    def anchor_table(self, public_key, spans):
+        """See Backend.anchor_table: a comb-shaped table of `spans` spans (16: 8 KiB)."""
+        x, y = encoding.decode_point(public_key)
+        return tables.build(x, y, spans, tables.KEY_WIDTH).data
+
+    def forget_verified(self):
+        self._verified = []
 
     def precompute(self, public_key, spans=16):
         """Keep a precomputed table for a key verified again and again; returns its size.
@@ -69,3 +129,21 @@ class PureBackend(Backend):
         x, y = encoding.decode_point(public_key)
         self._keys.pop(encoding.encode_point(x, y, True), None)
         self._keys.pop(encoding.encode_point(x, y, False), None)
+
+
+def _is_point(encoded, x, y):
+    """Whether (x, y) is the P-256 point the SEC1 bytes `encoded` name: on the curve, and
+    encoded the same way (for a compressed key: the same x and the same parity of y, which
+    leaves one point)."""
+    if x >= p256.P or y >= p256.P or not p256.on_curve(x, y):
+        return False
+    return encoding.encode_point(x, y, len(encoded) == 33) == encoded
+
+
+def _table_of(data):
+    """A tables.Table of the anchors' shape over `data`, or None if its length fits none."""
+    per_span = 64 << (tables.KEY_WIDTH - 2)
+    spans = len(data) // per_span
+    if spans not in (1, 2, 4, 8, 16) or spans * per_span != len(data):
+        return None
+    return tables.Table(data, spans, tables.KEY_WIDTH)

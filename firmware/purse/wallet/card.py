@@ -33,14 +33,22 @@ class _CardSigner:
         return self._card.backend.sign(self._card.state.secret, message, extra_entropy)
 
 
+# The card's anchors (CardState attribute) and the store files that keep their tables.
+ANCHOR_TABLES = (("ca_key", "tableT"), ("issuer_key", "tableI"), ("logger_key", "tableL"))
+
+
 class Card:
-    def __init__(self, store, rng, clock, backend=None, confirm=None):
+    def __init__(self, store, rng, clock, backend=None, confirm=None, anchor_spans=0):
         self.store = store
         self.rng = rng
         self.clock = clock
         self.backend = backend or PureBackend()
         # confirm(x, recipient card id or None) -> bool: the holder's approval of a payment.
         self.confirm = confirm
+        # Spans of the precomputed table of each anchor key (16: 8 KiB each, 8: 4 KiB; 0: no
+        # tables), from the board's profile: a board with the memory verifies CertT, VoucherI
+        # and stamps in about 0.4 of the work (purse.crypto.pure).
+        self.anchor_spans = anchor_spans
         self.nonce = None
         self.log = []
         self.load()
@@ -51,12 +59,37 @@ class Card:
         """(Re)read the state from the store and remove what a cut commit left behind."""
         payload = self.store.load()
         self.state = CardState() if payload is None else CardState.decode(payload)
-        self.store.collect_garbage(self.state.referenced())
+        self.store.collect_garbage(self.state.referenced() + self._table_names())
         self._parsed = {}
+        self.trust_anchors()
         self.nonce = None
         # Challenges waiting for their payment (wallet.state.Pending), newest last: RAM only,
         # so that none can be accepted after a restart (docs/PROTOCOL.md sections 6 and 7.0).
         self.pending = []
+
+    def _table_names(self):
+        """The store files of the tables of the anchors the state holds."""
+        return [name for attr, name in ANCHOR_TABLES if getattr(self.state, attr) is not None]
+
+    def trust_anchors(self):
+        """Declare the state's anchor keys to the backend, each with its table where the
+        profile wants tables: read from the store, or made (and kept) if missing, damaged or
+        of another key. Tables are made when an anchor is installed (provisioning), so a
+        boot only reads them; a card whose profile changed makes them at its next boot."""
+        backend = self.backend
+        backend.forget_verified()
+        for attr, name in ANCHOR_TABLES:
+            key = getattr(self.state, attr)
+            if key is None:
+                continue
+            table = self.store.read_cache(name) if self.anchor_spans else None
+            if backend.trust(key, table) or not self.anchor_spans:
+                continue
+            table = None  # The one read back is of no use: its memory goes first.
+            table = backend.anchor_table(key, self.anchor_spans)
+            if table is not None:
+                self.store.write_cache(name, table)
+                backend.trust(key, table)
 
     def commit(self, state, new_blobs=None, drop=()):
         # The state frames itself in the store's buffer (purse.store.Store.commit).

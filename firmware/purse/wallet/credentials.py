@@ -66,6 +66,8 @@ def install_trust(card, which, key):
     encoding.decode_point(key)
     setattr(state, attr, key)
     card.commit(state)
+    # Its table is made now, at provisioning, so that no boot and no payment waits for it.
+    card.trust_anchors()
 
 
 def install_certificate(card, data):
@@ -194,6 +196,10 @@ def install_revocation(card, data):
     state = card.next_state()
     advance_ltime(state, rl.ltime)
     _replace_blob(card, "revocation_blob", "x", rl.encode(), state)
+    # The card checks revocation on every payment, remembered credentials included; what
+    # the backend remembered goes all the same, so nothing verified before a revocation is
+    # taken on trust after it.
+    card.backend.forget_verified()
 
 
 def _replace_blob(card, attr, letter, data, state=None):
