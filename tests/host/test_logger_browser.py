@@ -26,9 +26,9 @@ from purse.crypto.backend import Signer
 from purse.crypto.pure import PureBackend
 
 CHROMIUM = "chromium"
-# The attributes docs/OPERATIONS.md tells an operator to give the cookie in a browser, on top of
-# what `--cookie-file` writes (name, value, url, expires): the url gives Path=/ and the host, and
-# Secure when it is https.
+# The attributes docs/OPERATIONS.md gives the cookie in a browser, which `--cookie-file` writes
+# beside its name, value, url and expires: the url gives Path=/ and the host, and Secure when it
+# is https.
 BROWSER_ATTRIBUTES = {"httpOnly": True, "sameSite": "Strict"}
 
 
@@ -55,9 +55,9 @@ def login(deployment):
 
 @pytest.fixture(scope="module")
 def cookie(login):
-    """The cookie as a browser driver takes it: the file's fields and the browser attributes."""
+    """The cookie as a browser driver takes it: the file as it is."""
     _, path = login
-    return {**json.loads(path.read_text()), **BROWSER_ATTRIBUTES}
+    return json.loads(path.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,8 @@ def _issued_voucher(deployment, secret):
 def test_login_writes_the_cookie_for_a_browser_driver(deployment, login):
     done, path = login
     cookie = json.loads(path.read_text())
-    assert set(cookie) == {"name", "value", "url", "expires"}
+    assert set(cookie) == {"name", "value", "url", "expires", *BROWSER_ATTRIBUTES}
+    assert {k: cookie[k] for k in BROWSER_ATTRIBUTES} == BROWSER_ATTRIBUTES
     assert cookie["name"] == SESSION_COOKIE and cookie["url"] == deployment.server.url
     # The command prints the same cookie it writes, and it lasts the session's 15 minutes.
     assert done.stdout.strip() == "%s=%s" % (SESSION_COOKIE, cookie["value"])
@@ -133,6 +134,9 @@ def test_chromium_reads_the_operators_pages_with_the_session_cookie(deployment, 
     answer = page.goto(url + "/v1/ledger")
     assert answer.status == 200, answer.text()
     assert answer.headers["content-type"] == "application/json"
+    # Chromium keeps no copy of the ledger once the session ends, and reads it only as JSON.
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["x-content-type-options"] == "nosniff"
     # What Chromium shows is the ledger the operator's signed read gets.
     assert _page_json(page) == deployment.logger.ledger()
     # A card's history too, once the logger has one.

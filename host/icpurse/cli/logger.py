@@ -89,8 +89,11 @@ def logger_login(args):
     print("%s=%s" % (session["cookie"], session["session"]))
     print("expires %s" % clock_time(session["expires"]), file=sys.stderr)
     if args.cookie_file:
+        # With the attributes a browser should give it (docs/OPERATIONS.md): a driver such as
+        # Playwright takes the file as it is; the url gives the host, Path=/ and Secure.
         cookie = {"name": session["cookie"], "value": session["session"], "url": args.logger,
-                  "expires": session["expires"]}  # fmt: skip
+                  "expires": session["expires"], "httpOnly": True,
+                  "sameSite": "Strict"}  # fmt: skip
         fd = os.open(args.cookie_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             json.dump(cookie, out)
@@ -357,6 +360,7 @@ def add_parser(subparsers):
     add_operator_key(p)
     p.add_argument(
         "--cookie-file", metavar="FILE",
-        help="also write the cookie as JSON (name, value, url, expires) for a browser driver",
+        help="also write the cookie as JSON (name, value, url, expires, httpOnly, sameSite) "
+        "for a browser driver",
     )  # fmt: skip
     p.set_defaults(handler=guarded(logger_login))

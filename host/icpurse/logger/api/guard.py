@@ -66,6 +66,8 @@ class Guard:
             # Not a path and method of the API: Starlette answers 404 or 405 with a reason.
             await self.app(scope, receive, send)
             return
+        if role_names.needed(scope["method"], route.path):
+            send = _private(send)
         try:
             receive = await self._admit(scope, receive, route)
         except Denied as exc:
@@ -127,6 +129,24 @@ class Guard:
                     str(max(1, int(wait + 0.999))),
                 )
         return receive
+
+
+# What a role's answers carry: a browser (an operator's session) must not keep a ledger or a
+# card's history in its cache after the session ends, nor read an answer as anything but the
+# JSON it says it is.
+_PRIVATE = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
+
+
+def _private(send):
+    """`send` with the _PRIVATE headers added to the response's start."""
+
+    async def private(message):
+        if message["type"] == "http.response.start":
+            message = dict(message)
+            message["headers"] = [*message.get("headers", ()), *_PRIVATE]
+        await send(message)
+
+    return private
 
 
 class _Limited(Exception):
