@@ -129,7 +129,9 @@ def double(pt):
     alpha = 3 * ((x1 - delta) * (x1 + delta) % p)
     x3 = (alpha * alpha - 8 * beta) % p
     z3 = (y1 + y1) * z1 % p
-    y3 = (alpha * (4 * beta - x3) - 8 * (gamma * gamma % p)) % p
+    # gamma^2 is left unreduced: the one reduction of the sum costs what one of either part
+    # would (the reductions are two thirds of a product's cost).
+    y3 = (alpha * (4 * beta - x3) - 8 * (gamma * gamma)) % p
     return (x3, y3, z3)
 
 
