@@ -37,6 +37,7 @@ from purse import frame, proto
 from purse.applet import Applet
 from purse.compat import MICROPYTHON
 from purse.crypto import tables
+from purse.crypto.pure import PureBackend
 from purse.store import FaultPoint, PowerCut, Store
 from purse.wallet.card import Card
 from purse.wallet.state import MAX_ENCODED
@@ -170,11 +171,12 @@ def build_card(config):
     if config.get("button") is not None:
         confirm = _button_confirm(config["button"])
     # The commit's buffer is made now, while the heap is in one piece (purse.store.Store).
-    # The anchors' tables (purse.wallet.card): the profile says whether the board has the
-    # memory for them (docs/HARDWARE.md, "Board profiles").
+    # The anchors' and the recent peers' tables (purse.wallet.card, purse.crypto.pure): the
+    # profile says whether the board has the memory for them (docs/HARDWARE.md).
     return Card(
-        Store(backend, reserve=MAX_ENCODED), rng, RunningClock(), confirm=confirm,
-        anchor_spans=int(config.get("anchor_spans", 0)),
+        Store(backend, reserve=MAX_ENCODED), rng, RunningClock(),
+        PureBackend(peer_spans=int(config.get("peer_spans", 0))), confirm,
+        int(config.get("anchor_spans", 0)),
     )  # fmt: skip
 
 

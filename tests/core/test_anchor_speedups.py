@@ -14,6 +14,7 @@ from _example import NOT_BEFORE
 from purse.client import CardError
 from purse.crypto import p256
 from purse.crypto.pure import PureBackend
+from purse.errors import InvalidKey, InvalidSignature
 from purse.records.credentials import Certificate
 from purse.wallet.card import ANCHOR_TABLES
 
@@ -121,3 +122,28 @@ def test_a_remembered_certificate_is_refused_once_it_has_expired():
     with raises(CardError):
         world.transfer(a, b, 10)
     assert b.client.info().balance == 10
+
+
+def test_recent_peers_keys_get_tables_and_only_the_last_few():
+    signers = [PureBackend() for _ in range(3)]
+    keys = [bytes([k + 1]) * 32 for k in range(3)]
+    publics = [b.public_key(k) for b, k in zip(signers, keys)]
+    signatures = [b.sign(k, b"payment") for b, k in zip(signers, keys)]
+    backend = PureBackend(peer_spans=SPANS, peers=2)
+    first, _ = _fmuls(backend.verify, publics[0], b"payment", signatures[0])
+    again, _ = _fmuls(backend.verify, publics[0], b"payment", signatures[0])
+    # The first verification made the key's table; the second uses it.
+    assert again < 0.6 * first, (again, first)
+    # A wrong signature under a key with a table is refused as ever.
+    with raises(InvalidSignature):
+        backend.verify(publics[0], b"another payment", signatures[0])
+    # Two more peers: the first, least recently used, loses its table.
+    for public, signature in zip(publics[1:], signatures[1:]):
+        backend.verify(public, b"payment", signature)
+    assert [entry[0] for entry in backend._peers] == publics[1:]
+    evicted, _ = _fmuls(backend.verify, publics[0], b"payment", signatures[0])
+    assert evicted > 0.9 * first, (evicted, first)
+    # A malformed key is refused before any table is made, and is not kept.
+    with raises(InvalidKey):
+        backend.verify(b"\x02" + b"\xff" * 32, b"payment", signatures[0])
+    assert len(backend._peers) == 2 and publics[0] in [e[0] for e in backend._peers]

@@ -19,3 +19,30 @@ def check(backend, kind, public_key, message, signature):
     except (InvalidSignature, InvalidKey):
         return "invalid"
     return "valid"
+
+
+def backends():
+    """The pure backend's paths, by name: as it verifies an unknown key; with tables of the
+    recent peers' keys (the signed mode's recipients, a card's payers); and with every key
+    trusted as an anchor with its table, where signatures are remembered once verified."""
+    from purse.crypto.pure import PureBackend
+
+    class Anchors(PureBackend):
+        """Trusts each valid key it is asked about, with a 4-span table, before verifying."""
+
+        def verify(self, public_key, message, signature):
+            public_key = bytes(public_key)
+            if public_key not in self._keys:
+                try:
+                    table = self.anchor_table(public_key, 4)
+                except InvalidKey:
+                    table = None
+                if table is not None and not self.trust(public_key, table):
+                    raise AssertionError("the table of a valid key was not taken")
+            PureBackend.verify(self, public_key, message, signature)
+
+    return {
+        "pure": PureBackend(),
+        "pure-peers": PureBackend(peer_spans=4),
+        "pure-anchors": Anchors(),
+    }

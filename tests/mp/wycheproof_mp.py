@@ -1,6 +1,7 @@
 """Run Wycheproof ECDSA cases fed on stdin through the pure backend on MicroPython.
 
-Usage: micropython tests/mp/wycheproof_mp.py SRC_DIR < cases
+Usage: micropython tests/mp/wycheproof_mp.py SRC_DIR [BACKEND] < cases
+(BACKEND: a name of wycheproof_case.backends(), "pure" by default)
 Each input line is "ID KIND PUBLIC_KEY MESSAGE SIGNATURE" (hex fields, "-" for empty); each
 output line is "ID valid", "ID invalid" or "ID crash <exception>".
 """
@@ -12,9 +13,7 @@ sys.path.insert(0, sys.argv[0].rsplit("/", 1)[0])
 
 from binascii import unhexlify
 
-from wycheproof_case import check
-
-from purse.crypto.pure import PureBackend
+from wycheproof_case import backends, check
 
 
 def _bytes(field):
@@ -22,7 +21,7 @@ def _bytes(field):
 
 
 def main():
-    backend = PureBackend()
+    backend = backends()[sys.argv[2] if len(sys.argv) > 2 else "pure"]
     while True:
         line = sys.stdin.readline()
         if not line:
