@@ -38,11 +38,14 @@ def _authorities():
 
 
 class Bench:
-    def __init__(self):
+    def __init__(self, ltime=None):
+        """`ltime`: the L-time of every record signed here (now by default); a fixed one, with
+        the authorities' fixed keys and RFC 6979 signatures, makes every record the same on
+        every run (the instruction counts of icpurse.bench.instructions depend on it)."""
         self.ca, self.issuer, self.logger = _authorities()
         # The benchmark's log, which no logger keeps: its records are signed here.
         self.log_id = log_id(self.logger.public_key, b"icpurse bench genesis")
-        self.ltime = int(time.time())
+        self.ltime = int(time.time()) if ltime is None else ltime
         self.risk = (
             RiskParameters(1, 100000, 20000, 50000, 86400, self.ltime - 86400, self.ltime + 86400)
             .sign(self.issuer)

@@ -1,6 +1,10 @@
 """`icpurse bench ...`: benchmarks. One sub-command per measured area."""
 
+import argparse
+import sys
+
 from icpurse.cli import argtypes
+from purse import proto
 
 _positive = argtypes.count(1)
 
@@ -17,10 +21,38 @@ def _logger(args):
     return bench_logger.run(args)
 
 
+_COUNT_OPTIONS = ("modes", "smoke", "baseline", "save", "jobs", "keep")
+
+
 def _transfer(args):
+    given = [name for name in _COUNT_OPTIONS if getattr(args, name) not in (None, False)]
+    if given and not args.instructions:
+        sys.exit(
+            "icpurse bench transfer: --%s goes with --instructions" % given[0].replace("_", "-")
+        )
+    if args.smoke and args.modes is not None:
+        sys.exit("icpurse bench transfer: --smoke counts mode 1 only; leave out --modes")
+    if args.instructions:
+        from icpurse.bench import instructions
+
+        return instructions.run(args)
     from icpurse.bench import transfer as bench_transfer
 
     return bench_transfer.run(args)
+
+
+def _modes(text):
+    """A comma-separated list of seal modes (docs/PROTOCOL.md), each once."""
+    parts = text.split(",")
+    if not all(p.strip().isdigit() and int(p) in proto.SEAL_MODES for p in parts):
+        raise argparse.ArgumentTypeError(
+            "%r is not a list of seal modes: give some of %s, separated by commas"
+            % (text, ",".join(str(m) for m in proto.SEAL_MODES))
+        )
+    modes = [int(p) for p in parts]
+    if len(set(modes)) != len(modes):
+        raise argparse.ArgumentTypeError("%r names a seal mode twice" % text)
+    return modes
 
 
 def _firmware(args):
@@ -126,6 +158,43 @@ def add_parser(subparsers):
     transfer.add_argument(
         "--rounds", type=_positive, default=5, help="transfers to time (default 5)"
     )
+    counted = transfer.add_argument_group(
+        "instruction counts (--instructions)",
+        "x86-64 instructions of the MicroPython Unix port under valgrind's callgrind, two cards"
+        " in one process: boot to ready, then MAKE CHALLENGE, PAY and ACCEPT of a first and a"
+        " repeat transfer in each seal mode, with field multiplications, ratios to a baseline"
+        " and estimated seconds on the boards (docs/HARDWARE.md)",
+    )
+    counted.add_argument(
+        "--instructions", action="store_true",
+        help="count instructions with callgrind instead of timing the cards over ptys",
+    )  # fmt: skip
+    counted.add_argument(
+        "--modes", type=_modes, metavar="M[,M...]",
+        help="the seal modes to count (default: all, %s)"
+        % ",".join(str(m) for m in proto.SEAL_MODES),
+    )  # fmt: skip
+    counted.add_argument(
+        "--smoke", action="store_true",
+        help="only boot and the first transfer in mode 1 (what CI runs)",
+    )  # fmt: skip
+    counted.add_argument(
+        "--baseline", metavar="FILE",
+        help="counts saved by --save to print ratios to (default: the committed baseline,"
+        " icpurse/bench/baselines/transfer-instructions.json); a missing or unreadable file"
+        " prints 'baseline unavailable' and the table without ratios",
+    )  # fmt: skip
+    counted.add_argument(
+        "--save", metavar="FILE", help="write the counts to FILE (JSON), for a later --baseline"
+    )
+    counted.add_argument(
+        "--jobs", type=argtypes.count(1, 64), metavar="N",
+        help="callgrind runs at once (default: the number of CPUs)",
+    )  # fmt: skip
+    counted.add_argument(
+        "--keep", metavar="DIR",
+        help="keep each run's callgrind output in DIR, for callgrind_annotate",
+    )  # fmt: skip
     transfer.set_defaults(handler=_transfer)
     firmware = areas.add_parser(
         "firmware", help="flash footprint of the wallet (.py and .mpy) and a card's heap at boot"
