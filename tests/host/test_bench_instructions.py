@@ -62,6 +62,8 @@ def test_smoke_prints_every_step_with_counts_and_the_board_table(first):
     assert all(name in boards for name, _, _ in BOARDS), boards
     assert re.search(r"ACCEPT \(first\)(\s+\d+\.\d\d-\d+\.\d\d){%d}" % len(BOARDS), boards)
     saved = json.loads((tmp / "a.json").read_text())
+    # The fastest profile by default, and the table says which.
+    assert saved["profile"] == "esp32s3" and "board profile esp32s3: anchor_spans 16" in out
     assert set(saved["counts"]) == {"boot", "mode1/challenge", "mode1/pay", "mode1/accept",
                                     "mode1/transfer"}  # fmt: skip
 
@@ -99,3 +101,15 @@ def test_bad_arguments_are_refused_in_one_line(args, message):
     )  # fmt: skip
     assert done.returncode in (1, 2)  # argparse's 2, or sys.exit with a message (1)
     assert message in done.stderr.splitlines()[-1], done.stderr
+
+
+def test_an_unknown_profile_is_a_one_line_error(tmp_path):
+    need(shutil.which("valgrind") is not None, "valgrind (Debian package valgrind)")
+    done = subprocess.run(
+        [sys.executable, "-m", "icpurse", "bench", "transfer", "--instructions", "--smoke",
+         "--profile", "esp8266"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "no board profile 'esp8266' (one of: esp32, esp32s3" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -43,6 +43,6 @@ def backends():
 
     return {
         "pure": PureBackend(),
-        "pure-peers": PureBackend(peer_spans=4),
+        "pure-peers": PureBackend(peer_spans=2),
         "pure-anchors": Anchors(),
     }

@@ -32,6 +32,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from icpurse import firmware_files
 from icpurse.bench import mp_transfer
 from icpurse.bench.transfer import Bench
 from icpurse.emulator import runtime
@@ -102,17 +103,49 @@ def find_micropython():
     return path
 
 
-def provision(directory):
+def profile_settings(name):
+    """(anchor_spans, peer_spans) of the board profile `name` (firmware/boards/NAME.json)."""
+    path = firmware_files.boards_dir() / ("%s.json" % name)
+    if not path.is_file():
+        raise BenchError(
+            "no board profile %r (one of: %s)" % (name, ", ".join(firmware_files.boards()))
+        )
+    config = json.loads(path.read_text())
+    return int(config.get("anchor_spans", 0)), int(config.get("peer_spans", 0))
+
+
+def provision(directory, anchor_spans=0):
     """Two cards provisioned on CPython, A with 100000 and B with nothing, by the bench's
-    throwaway authorities at the fixed L-time; returns their state directories."""
+    throwaway authorities at the fixed L-time; returns their state directories. With
+    `anchor_spans`, each store also gets the anchors' tables the card makes at provisioning
+    with that profile (made here by the card's own code, purse.wallet.card, on CPython)."""
     bench = Bench(ltime=LTIME)
     states = []
     for name, seed, amount in (("a", "aa", 100000), ("b", "bb", 0)):
         state = Path(directory) / name
         with EmulatedCard(state, runtime="cpython", seed=seed) as card:
             bench.provision(card.client, amount)
+        if anchor_spans:
+            _make_anchor_tables(state / "card", anchor_spans)
         states.append(state)
     return states
+
+
+def _make_anchor_tables(store_dir, spans):
+    """Load the card's store as its boot does, with `spans`: the card makes its anchors'
+    missing tables and keeps them in the store."""
+    import importlib.util
+
+    from purse.crypto.pure import PureBackend
+    from purse.store import Store
+    from purse.wallet.card import Card
+
+    spec = importlib.util.spec_from_file_location(
+        "cardfs", firmware_files.glue_dir() / "cardfs.py"
+    )
+    cardfs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cardfs)
+    Card(Store(cardfs.FileBackend(str(store_dir))), bytes, lambda: 0, PureBackend(), None, spans)
 
 
 def _total(path):
@@ -136,7 +169,9 @@ class Runner:
     """Runs mp_transfer.py up to a step under callgrind, each run on fresh copies of the
     provisioned cards; `keep` keeps the callgrind files (for callgrind_annotate)."""
 
-    def __init__(self, states, work, keep=None):
+    def __init__(self, states, work, keep=None, profile=(0, 0)):
+        """`profile`: (anchor_spans, peer_spans) the cards boot with."""
+        self.profile = profile
         self.valgrind = find_valgrind()
         self.micropython = find_micropython()
         self.firmware = runtime.compiled_firmware()
@@ -164,7 +199,7 @@ class Runner:
         cmd = [
             self.valgrind, "--tool=callgrind", "--quiet", "--callgrind-out-file=%s" % out,
             self.micropython, "-X", "heapsize=%s" % HEAP, MP_SCRIPT.name, "fw", a, b,
-            str(mode), upto,
+            str(mode), upto, *(str(n) for n in self.profile),
         ]  # fmt: skip
         # The PyPI Unix port runs inside a CPython process: its hash seed is fixed, so that
         # its start costs the same every time.
@@ -341,9 +376,11 @@ def run(args):
         find_valgrind()  # Before the provisioning: a missing tool is said at once.
         find_micropython()
         with tempfile.TemporaryDirectory(prefix="icpurse-callgrind-") as work:
-            progress("provisioning two cards on CPython (fixed keys and L-time)")
-            states = provision(Path(work) / "provisioned")
-            runner = Runner(states, work, keep=args.keep)
+            profile = profile_settings(args.profile)
+            progress("provisioning two cards on CPython (fixed keys and L-time), profile %s"
+                     " (anchor_spans %d, peer_spans %d)" % (args.profile, *profile))  # fmt: skip
+            states = provision(Path(work) / "provisioned", profile[0])
+            runner = Runner(states, work, keep=args.keep, profile=profile)
             figures = measure(runner, modes, steps, jobs)
     except BenchError as exc:
         print("icpurse bench transfer --instructions: %s" % exc, file=sys.stderr)
@@ -353,11 +390,13 @@ def run(args):
     print_table(table_rows, baseline)
     print_boards(table_rows)
     print(
-        "\n(interpreter start, subtracted from boot: %.2f M; fmuls: purse.crypto.p256 field"
-        " multiplications)" % (figures[(None, "start")][0] / 1e6)
+        "\n(board profile %s: anchor_spans %d, peer_spans %d; interpreter start, subtracted from"
+        " boot: %.2f M; fmuls: purse.crypto.p256 field multiplications)"
+        % (args.profile, *profile, figures[(None, "start")][0] / 1e6)
     )
     if args.save:
         data = to_json(figures, modes, commit_of_checkout())
+        data["profile"] = args.profile
         Path(args.save).parent.mkdir(parents=True, exist_ok=True)
         Path(args.save).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
         print("counts saved to %s" % args.save)

@@ -2,12 +2,14 @@
 
 `icpurse bench transfer --instructions` runs this file under valgrind once per prefix of the
 exchange and subtracts the totals (icpurse.bench.instructions):
-    micropython -X heapsize=H mp_transfer.py FIRMWARE STATE_A STATE_B MODE UPTO
+    micropython -X heapsize=H mp_transfer.py FIRMWARE STATE_A STATE_B MODE UPTO [ANCHOR PEER]
 FIRMWARE is the firmware as a board holds it (compiled by mpy-cross); STATE_A and STATE_B are
-the directories of two cards the host has provisioned already (their stores, in card/), so
-nothing an authority signs is made here. Each command goes through the card's link as on a
-board (frames, a collection before each command), with the terminal's side of the link and of
-the APDUs (purse.client) in the same process: a small part of each count. The steps, in order
+the directories of two cards the host has provisioned already (their stores, in card/, with
+the anchors' tables the profile asks for), so nothing an authority signs is made here; ANCHOR
+and PEER are the board profile's anchor_spans and peer_spans (0 0 without them). Each command
+goes through the card's link as on a board (frames, a collection before each command), with
+the terminal's side of the link and of the APDUs (purse.client) in the same process: a small
+part of each count. The steps, in order
 (STEPS):
     start       the interpreter, this script compiled and its arguments read; nothing else
     boot        card A boots as wallet_app.main does: the wallet's imports, the generator's
@@ -71,6 +73,10 @@ class _Wire:
         raise RuntimeError("the card did not answer")
 
 
+# The board profile's speed settings (firmware/boards/*.json), from the command line.
+PROFILE = {}
+
+
 def _boot(wallet_app, state, seed):
     """What wallet_app.main does before it serves the link; keep the two in step."""
     from purse.applet import Applet
@@ -80,7 +86,9 @@ def _boot(wallet_app, state, seed):
     tables.generator_comb()
     tables.generator_wnaf()
     wallet_app.RunningClock = lambda: _clock
-    card = wallet_app.build_card({"state": state + "/card", "seed": seed})
+    config = {"state": state + "/card", "seed": seed}
+    config.update(PROFILE)
+    card = wallet_app.build_card(config)
     collect = getattr(wallet_app, "_collect_early", None)
     if collect is not None:
         collect()
@@ -120,4 +128,8 @@ def run(firmware, state_a, state_b, mode, upto):
 
 
 if __name__ == "__main__":
+    # Optional: ANCHOR_SPANS PEER_SPANS, the profile's tables.
+    if len(sys.argv) > 7:
+        PROFILE["anchor_spans"] = int(sys.argv[6])
+        PROFILE["peer_spans"] = int(sys.argv[7])
     run(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])

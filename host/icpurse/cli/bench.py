@@ -179,6 +179,11 @@ def add_parser(subparsers):
         help="only boot and the first transfer in mode 1 (what CI runs)",
     )  # fmt: skip
     counted.add_argument(
+        "--profile", default="esp32s3", metavar="BOARD",
+        help="the board profile whose speed settings the cards use (firmware/boards/BOARD.json:"
+        " anchor_spans, peer_spans; default esp32s3, the fastest; esp32 is the classic ESP32's)",
+    )  # fmt: skip
+    counted.add_argument(
         "--baseline", metavar="FILE",
         help="counts saved by --save to print ratios to (default: the committed baseline,"
         " icpurse/bench/baselines/transfer-instructions.json); a missing or unreadable file"
