@@ -103,23 +103,27 @@ def straus(table_a, k_a, table_b, k_b):
             _wnaf((k >> (j * table.span_bits)) & mask, table.width, buf, j * length, length)
         if length > top:
             top = length
+    # What the loop reads of each term, looked up once rather than at each of its 257 steps
+    # (a memoryview made per step was one more allocation for the collector each time).
+    parts = []
+    for table, _, buf in terms:
+        parts.append((buf, table.span_bits + 1, memoryview(table.data), table.count, table.spans))
     acc = p256.INFINITY
+    p = p256.P
+    add = p256.add_affine
     for pos in range(top - 1, -1, -1):
         if acc[2]:
             acc = p256.double(acc)
-        for table, _, buf in terms:
-            length = table.span_bits + 1
+        for buf, length, data, count, spans in parts:
             if pos >= length:
                 continue
-            data = memoryview(table.data)
-            count = table.count
-            for j in range(table.spans):
+            for j in range(spans):
                 e = buf[j * length + pos]
                 if e:
                     o = (j * count + ((e & 0x7F) >> 1)) << 6
                     x = int.from_bytes(data[o : o + 32], "big")
                     y = int.from_bytes(data[o + 32 : o + 64], "big")
                     if e & 0x80:
-                        y = p256.P - y
-                    acc = p256.add_affine(acc, x, y)
+                        y = p - y
+                    acc = add(acc, x, y)
     return acc
