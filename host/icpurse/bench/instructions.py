@@ -104,14 +104,18 @@ def find_micropython():
 
 
 def profile_settings(name):
-    """(anchor_spans, peer_spans) of the board profile `name` (firmware/boards/NAME.json)."""
+    """(anchor_spans, peer_spans, collect_early as 1 or 0) of the board profile `name`
+    (firmware/boards/NAME.json)."""
     path = firmware_files.boards_dir() / ("%s.json" % name)
     if not path.is_file():
         raise BenchError(
             "no board profile %r (one of: %s)" % (name, ", ".join(firmware_files.boards()))
         )
     config = json.loads(path.read_text())
-    return int(config.get("anchor_spans", 0)), int(config.get("peer_spans", 0))
+    return (
+        int(config.get("anchor_spans", 0)), int(config.get("peer_spans", 0)),
+        int(bool(config.get("collect_early", True))),
+    )  # fmt: skip
 
 
 def provision(directory, anchor_spans=0):
@@ -169,8 +173,8 @@ class Runner:
     """Runs mp_transfer.py up to a step under callgrind, each run on fresh copies of the
     provisioned cards; `keep` keeps the callgrind files (for callgrind_annotate)."""
 
-    def __init__(self, states, work, keep=None, profile=(0, 0)):
-        """`profile`: (anchor_spans, peer_spans) the cards boot with."""
+    def __init__(self, states, work, keep=None, profile=(0, 0, 1)):
+        """`profile`: (anchor_spans, peer_spans, collect_early) the cards boot with."""
         self.profile = profile
         self.valgrind = find_valgrind()
         self.micropython = find_micropython()
@@ -378,7 +382,8 @@ def run(args):
         with tempfile.TemporaryDirectory(prefix="icpurse-callgrind-") as work:
             profile = profile_settings(args.profile)
             progress("provisioning two cards on CPython (fixed keys and L-time), profile %s"
-                     " (anchor_spans %d, peer_spans %d)" % (args.profile, *profile))  # fmt: skip
+                     " (anchor_spans %d, peer_spans %d, collect_early %d)"
+                     % (args.profile, *profile))  # fmt: skip
             states = provision(Path(work) / "provisioned", profile[0])
             runner = Runner(states, work, keep=args.keep, profile=profile)
             figures = measure(runner, modes, steps, jobs)
@@ -390,8 +395,8 @@ def run(args):
     print_table(table_rows, baseline)
     print_boards(table_rows)
     print(
-        "\n(board profile %s: anchor_spans %d, peer_spans %d; interpreter start, subtracted from"
-        " boot: %.2f M; fmuls: purse.crypto.p256 field multiplications)"
+        "\n(board profile %s: anchor_spans %d, peer_spans %d, collect_early %d; interpreter"
+        " start, subtracted from boot: %.2f M; fmuls: purse.crypto.p256 field multiplications)"
         % (args.profile, *profile, figures[(None, "start")][0] / 1e6)
     )
     if args.save:

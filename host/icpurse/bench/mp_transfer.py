@@ -2,11 +2,11 @@
 
 `icpurse bench transfer --instructions` runs this file under valgrind once per prefix of the
 exchange and subtracts the totals (icpurse.bench.instructions):
-    micropython -X heapsize=H mp_transfer.py FIRMWARE STATE_A STATE_B MODE UPTO [ANCHOR PEER]
+    micropython -X heapsize=H mp_transfer.py FIRMWARE STATE_A STATE_B MODE UPTO [A P C]
 FIRMWARE is the firmware as a board holds it (compiled by mpy-cross); STATE_A and STATE_B are
 the directories of two cards the host has provisioned already (their stores, in card/, with
-the anchors' tables the profile asks for), so nothing an authority signs is made here; ANCHOR
-and PEER are the board profile's anchor_spans and peer_spans (0 0 without them). Each command
+the anchors' tables the profile asks for), so nothing an authority signs is made here; A, P
+and C are the board profile's anchor_spans, peer_spans and collect_early (1 or 0). Each command
 goes through the card's link as on a board (frames, a collection before each command), with
 the terminal's side of the link and of the APDUs (purse.client) in the same process: a small
 part of each count. The steps, in order
@@ -91,7 +91,10 @@ def _boot(wallet_app, state, seed):
     card = wallet_app.build_card(config)
     collect = getattr(wallet_app, "_collect_early", None)
     if collect is not None:
-        collect()
+        try:
+            collect(config)
+        except TypeError:
+            collect()  # The baseline's wallet, whose profile had no say in it.
     client = CardClient(_Wire(Applet(card)).exchange)
     client.select()
     return client
@@ -128,8 +131,9 @@ def run(firmware, state_a, state_b, mode, upto):
 
 
 if __name__ == "__main__":
-    # Optional: ANCHOR_SPANS PEER_SPANS, the profile's tables.
-    if len(sys.argv) > 7:
+    # Optional: ANCHOR_SPANS PEER_SPANS COLLECT_EARLY (1 or 0), the profile's settings.
+    if len(sys.argv) > 8:
         PROFILE["anchor_spans"] = int(sys.argv[6])
         PROFILE["peer_spans"] = int(sys.argv[7])
+        PROFILE["collect_early"] = sys.argv[8] == "1"
     run(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
