@@ -14,7 +14,8 @@ Besides the bus and pins, the "pn532" entry may set the holder's confirmation (p
     auto_cap         ... but no more than this in all between two presses (default twice
                      auto_limit), so a rogue reader cannot take auto_limit again and again
     arm_expiry_ms    an armed amount lapses after this long unpaid (default 60000)
-    rtt_limit_us     a tap whose APDU takes longer is stopped (default 500000)
+    rtt_limit_us     a tap whose APDU takes longer is stopped (default: by seal mode,
+                     purse.tap.RTT_LIMIT_US, and RTT_LIMIT_SIGNED_US for the signed mode)
 """
 
 import os
@@ -68,7 +69,7 @@ class NfcBoard:
                 own.select()
                 credited, balance, rtt = tap.receive(
                     self._chip(), own, int(words[1]), ticks_us, ticks_diff, mode,
-                    self.options.get("rtt_limit_us", 500000),
+                    self.options.get("rtt_limit_us"),
                 )  # fmt: skip
                 return ("ok credited %d balance %d rtt %d" % (credited, balance, rtt)).encode()
             return b"error unknown board command"

@@ -83,11 +83,27 @@ class Armed:
         return False
 
 
+# The slowest APDU round trip a tap allows, in microseconds, by seal mode (docs/PROTOCOL.md
+# section 7.5). In every mode PAY signs once: 0.2-0.4 s estimated on an ESP32-S3, 0.4-0.8 s on
+# an RP2040 (`icpurse bench transfer --instructions`). In the signed mode it also verifies the
+# recipient's certificate and its signature on the challenge: 1.1-1.9 s on an ESP32-S3 for a
+# recipient met for the first time. The limit is a timeout that ends a tap gone wrong, not a
+# defence against relays, so a mode whose PAY is slower gets a longer one.
+RTT_LIMIT_US = 1000000
+RTT_LIMIT_SIGNED_US = 4000000
+
+
 def receive(reader, own, amount, ticks_us, ticks_diff, mode=proto.SEAL_ENCRYPTED,
-            rtt_limit_us=500000, timeout_ms=1000, card_wait_ms=10000):  # fmt: skip
+            rtt_limit_us=None, timeout_ms=None, card_wait_ms=10000):  # fmt: skip
     """The reader's side: take `amount` from the card in the field into `own` (a CardClient of
     this board's applet), waiting up to `card_wait_ms` for a card. Returns (the amount this
-    board's card credited, its new balance, slowest APDU round trip in microseconds)."""
+    board's card credited, its new balance, slowest APDU round trip in microseconds).
+    `rtt_limit_us` defaults to the mode's (RTT_LIMIT_US, RTT_LIMIT_SIGNED_US), and the chip's
+    wait for each answer (`timeout_ms`) to half a second beyond it."""
+    if rtt_limit_us is None:
+        rtt_limit_us = RTT_LIMIT_SIGNED_US if mode == proto.SEAL_SIGNED else RTT_LIMIT_US
+    if timeout_ms is None:
+        timeout_ms = rtt_limit_us // 1000 + 500
     try:
         found = reader.list_target(card_wait_ms)
     except Timeout:

@@ -211,3 +211,26 @@ def test_a_listen_that_timed_out_is_aborted_and_leaves_the_field(logger_world):
         assert not chip.chip.waiting
         _no_card_then_a_tap(t)
         board.transport.stream.file.close()
+
+
+def test_the_signed_modes_slower_pay_has_a_longer_limit(logger_world):
+    """A PAY that answers after 1.2 s: a mode-1 tap stops at its 1 s limit and the recipient
+    credits nothing (the payer's debit is in its journal, in doubt, as for any torn tap),
+    while a signed-mode tap, whose PAY also verifies two signatures, waits for it up to
+    purse.tap.RTT_LIMIT_SIGNED_US."""
+    t = Tap(logger_world)
+    process = t.payer.applet.process
+
+    def slow(apdu):
+        if len(apdu) > 1 and apdu[1] == proto.INS_PAY:
+            time.sleep(1.2)
+        return process(apdu)
+
+    t.payer.applet.process = slow
+    t.armed.arm(100)
+    with pytest.raises(tap.TapError, match="over the limit of 1000000 us"):
+        t.run(100)
+    assert t.balances()[1] == 0
+    t.armed.arm(100)
+    credited, _, rtt = t.run(100, mode=proto.SEAL_SIGNED)
+    assert credited == 100 and 1200000 <= rtt < tap.RTT_LIMIT_SIGNED_US
