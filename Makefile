@@ -31,11 +31,13 @@ lint: $(STAMP) gen-check ## ruff, codespell, the portability check, generated do
 	$(VENV)/bin/codespell
 	$(PY) tools/check_portable.py
 
-gen: $(STAMP) ## Regenerate the tables in docs/PROTOCOL.md from the protocol module.
+gen: $(STAMP) ## Regenerate docs/PROTOCOL.md's tables and the generator's tables (gtables.py).
 	$(PY) tools/gen_protocol_doc.py
+	$(PY) tools/gen_tables.py
 
-gen-check: $(STAMP) ## Fail if a generated doc table is out of date (run make gen).
+gen-check: $(STAMP) ## Fail if a generated doc table or gtables.py is out of date (run make gen).
 	$(PY) tools/gen_protocol_doc.py --check
+	$(PY) tools/gen_tables.py --check
 
 format: $(STAMP) ## Reformat and autofix with ruff.
 	$(VENV)/bin/ruff format .

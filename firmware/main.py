@@ -5,9 +5,11 @@ import os
 
 if "wallet_app.py" in os.listdir():
     # The wallet is held as source (the board's MicroPython reads another .mpy format), and
-    # compiling it fragments the heap: the generator's tables, blocks of 8 and 2 KB, are built
-    # first, while the heap is whole. Loaded as .mpy, the wallet builds them after its modules
-    # (wallet_app.main), which leaves a heap that trades longer in 160K (measured).
+    # compiling it fragments the heap: the generator's tables, blocks of 8 and 2 KB, are loaded
+    # first, while the heap is whole (from purse/crypto/gtables.py, whose compiling needs about
+    # 10 KB more for a moment, which an empty heap has). Loaded as .mpy, the wallet loads them
+    # after its modules (wallet_app.main), which leaves a heap that trades longer in 160K
+    # (measured).
     from purse.crypto import tables
 
     tables.generator_comb()

@@ -186,9 +186,10 @@ def build_card(config):
 
 def main():
     # The generator's tables are two blocks of 8 and 2 KB that every signature and
-    # verification needs: built first, while the heap is still in one piece, they always find
-    # room; built in the middle of a transfer, a fragmented heap may not have it. (A wallet
-    # held as source has them built by main.py, before it is compiled.)
+    # verification needs: loaded first (purse.crypto.tables: their bytes are generated at build
+    # time), while the heap is still in one piece, they always find room; loaded in the middle
+    # of a transfer, a fragmented heap may not have it. (A wallet held as source has them
+    # loaded by main.py, before it is compiled.)
     tables.generator_comb()
     tables.generator_wnaf()
     config = load_config()

@@ -73,6 +73,8 @@ def test_flash_provision_and_trade(bank, bare_board):
     assert "SHA-256 checked" in done.stdout and "card state FRESH" in done.stdout
     lines = [line for line in done.stdout.splitlines() if line.startswith("[")]
     assert lines[-1].startswith("[%d/%d] main.py" % (len(lines), len(lines)))
+    # The generator's tables, generated at build time, so that the board never builds them.
+    assert any(line.split()[1] == "purse/crypto/gtables.mpy" for line in lines)
     provision = bank.cli("provision", "--port", board.port, "--ca", bank.tmp / "ca",
                          "--issuer", bank.tmp / "issuer", "--amount", 700,
                          *bank.logger_args())  # fmt: skip
@@ -112,6 +114,7 @@ def test_a_board_that_reads_another_mpy_format_gets_source(tmp_path):
         assert done.returncode == 0, done.stderr
         assert "copying the .py source instead" in done.stdout
         assert ".py source" in done.stdout and "card state FRESH" in done.stdout
+        assert "] purse/crypto/gtables.py " in done.stdout
 
 
 def test_a_full_file_system_leaves_the_board_unchanged(tmp_path):
