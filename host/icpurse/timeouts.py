@@ -34,7 +34,7 @@ INSTRUCTIONS = {FAST: 43.0, CRYPTO: 280.0, PAY: 238.0, ACCEPT: 430.8}
 # Millions of those instructions a board runs in a second: the slow end of each range of the
 # bench's calibration (ESP32 at its default 160 MHz). The Pico 2 (RP2350) is not calibrated
 # and gets the RP2040's, which is slower.
-RATES = {"esp32": 53, "esp32s3": 92, "pico": 41, "pico2": 41, "picow": 41}
+RATES = {"esp32": 53, "esp32c3": 62, "esp32s3": 92, "pico": 41, "pico2": 41, "picow": 41}
 MARGIN = 2.0
 # Seconds: the least any wait is, and every wait of an emulated card (the Unix port's profile),
 # which runs on the host, whose ACCEPT takes well under a second.

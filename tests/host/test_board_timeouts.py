@@ -5,6 +5,7 @@ it. Emulated cards over real ptys (icpurse emulate, with --slow holding an answe
 board would), the `icpurse` command line in this process, and fake cards on a bare pty that
 send what a broken or hostile card might."""
 
+import json
 import os
 import re
 import threading
@@ -15,7 +16,7 @@ import pytest
 from emulated import Cards
 from mp_support import ROOT
 
-from icpurse import timeouts
+from icpurse import firmware_files, flash, timeouts
 from icpurse.cli import main
 from icpurse.emulator.card import EmulatedCard
 from icpurse.seriallink import LINK_PROBE, LinkError, SerialLink
@@ -61,6 +62,30 @@ def _commands(frames):
 
 
 # --- the table ----------------------------------------------------------------------------------
+
+
+def test_every_board_profile_is_named_known_and_told_apart_by_flash():
+    names = firmware_files.boards()
+    assert "esp32c3" in names  # The bench's board table has the ESP32-C3: so do the profiles.
+    for name in names:
+        config = json.loads((firmware_files.boards_dir() / ("%s.json" % name)).read_text())
+        assert config["board"] == name
+        assert timeouts.parse_name(name.encode()) == name
+        assert timeouts.known(name), "%s has no row in icpurse.timeouts" % name
+    # `icpurse flash` without --board tells each profile from the board's MicroPython.
+    assert {board for _, board in flash.MACHINES} == set(names)
+    for machine, board in (
+        ("Generic ESP32 module with ESP32", "esp32"),
+        ("Generic ESP32S3 module with ESP32S3", "esp32s3"),
+        ("Arduino Nano ESP32 with ESP32-S3", "esp32s3"),
+        ("ESP32C3 module with ESP32C3", "esp32c3"),
+        ("LOLIN_C3_MINI with ESP32-C3", "esp32c3"),
+        ("Raspberry Pi Pico with RP2040", "pico"),
+        ("Raspberry Pi Pico W with RP2040", "picow"),
+        ("Raspberry Pi Pico2 with RP2350", "pico2"),
+        ("linux [GCC 12.2.0] version", "unix"),
+    ):
+        assert flash.board_of(machine) == board, machine
 
 
 def test_the_timeouts_follow_the_estimates_and_the_documented_table():
