@@ -5,9 +5,16 @@ one FRAME_RESPONSE with the same sequence number. A command whose sequence numbe
 equal the last one answered is a retransmission (the host lost the answer): the card sends the same
 answer again without running the command twice. A ping ends that: every host session begins with
 one and numbers its commands from 1 again, so a session's first command is never taken for a repeat
-of the last session's. An unreadable frame gets a NAK, so the host resends at once instead of
-waiting for its timeout. Bytes between frames (reset noise, a host's first delimiter) are skipped
-by the deframer.
+of the last session's. A probe (a ping whose payload begins "done?") is the one ping that does
+not end the session: the card answers it once it has finished everything before it, so a host that
+heard nothing can tell a card still at work (the answer comes first) from a lost frame (only the
+probe's pong comes), and resends only then. An unreadable frame gets a NAK. Bytes between frames
+(reset noise, a host's first delimiter) are skipped by the deframer.
+
+At boot, and in answer to every plain ping, the card names its board profile: a pong of "board "
+and the name, at most 16 bytes (the host picks its timeouts from it: docs/HARDWARE.md). Those
+payloads are literals here rather than names in purse.proto, whose every name costs heap
+(icpurse.seriallink has them as names).
 """
 
 import gc
@@ -23,18 +30,26 @@ _COLLECT = hasattr(gc, "mem_free")
 
 
 class CardLink:
-    def __init__(self, read, write, applet, board=None):
+    def __init__(self, read, write, applet, board=None, profile=None):
         """`read(n)` returns up to n bytes (blocking; b"" at end of input), `write(b)` sends;
-        `board(payload) -> answer` handles FRAME_BOARD (a board with an NFC reader)."""
+        `board(payload) -> answer` handles FRAME_BOARD (a board with an NFC reader); `profile`
+        is the name of the board profile (config.json's "board")."""
         self._read = read
         self._write = write
         self.applet = applet
         self.board = board
+        self._named = b"board " + str(profile or "unnamed").encode()[:16]
         self._deframer = frame.Deframer()
         # The last answer and what it answered: frame type << 8 | sequence number (a small int,
         # which allocates nothing on the heap).
         self._last_key = None
         self._last_answer = None
+
+    def announce(self):
+        """Tell the host the card (re)started, then name its board profile: two pongs with
+        sequence number 0 (a host that knows only the first skips the second)."""
+        self._write(frame.encode_frame(proto.FRAME_PONG, 0, proto.BOOT_NOTICE))
+        self._write(frame.encode_frame(proto.FRAME_PONG, 0, self._named))
 
     def serve(self):
         """Answer frames until the input ends or the REPL escape is accepted."""
@@ -54,6 +69,10 @@ class CardLink:
             self._write(frame.encode_frame(proto.FRAME_NAK, 0, b"bad frame"))
             return None
         if kind == proto.FRAME_PING:
+            if payload[:5] == b"done?":
+                # Everything before the probe is answered: say so, and keep the last answer.
+                self._write(frame.encode_frame(proto.FRAME_PONG, seq, payload))
+                return None
             self._forget()  # A host's session begins: see the module's docstring.
             if payload == proto.MEMORY_QUERY:
                 # Diagnostics for the emulator's benchmark: the heap in use after a collect.
@@ -69,7 +88,7 @@ class CardLink:
             ):
                 self._write(frame.encode_frame(proto.FRAME_PONG, seq, payload))
                 return "repl"
-            self._write(frame.encode_frame(proto.FRAME_PONG, seq, b""))
+            self._write(frame.encode_frame(proto.FRAME_PONG, seq, self._named))
             return None
         key = kind << 8 | seq
         if kind == proto.FRAME_BOARD and self.board is not None:

@@ -8,9 +8,11 @@ carrying proto.REPL_ESCAPE returns to the REPL; after LOCK the link never does, 
 re-flashing (which wipes the card) gets the REPL back.
 
 config.json keys (firmware/boards/*.json are the per-board defaults):
-    board     name of the board, for GET INFO and the logs
+    board     name of the board profile, which the link tells the host (it picks its timeouts
+              from it: docs/HARDWARE.md, "Host timeouts")
     link      "stdio" (USB CDC, or a pipe on the emulator) or "uart"
-    uart      {"id": 1, "baudrate": 115200, "tx": 17, "rx": 16} for link "uart"
+    uart      {"id": 1, "baudrate": 115200, "tx": 17, "rx": 16} for link "uart"; "rxbuf" sizes
+              its input buffer (default UART_RXBUF)
     state     directory of the card store (LittleFS on boards; FAT is not supported)
     button    pin number of the confirmation button (pressed = low); null: confirm all
     seed      emulator only: hex seed for reproducible randomness (without it the card keeps
@@ -33,7 +35,7 @@ from entropy import Entropy
 from link import CardLink
 from runclock import RunningClock
 
-from purse import frame, proto
+from purse import proto
 from purse.applet import Applet
 from purse.compat import MICROPYTHON
 from purse.crypto import tables
@@ -45,6 +47,10 @@ from purse.wallet.state import MAX_ENCODED
 # A board: MicroPython on anything but the Unix port (the emulator, as is CPython).
 _ON_BOARD = MICROPYTHON and sys.platform not in ("linux", "darwin")
 BUTTON_SECONDS = 20
+# Bytes of a UART link's input buffer: a whole frame (proto.MAX_FRAME_PAYLOAD and 10 bytes of
+# framing) and the host's probes while a command runs, with room to spare. The ports' default
+# (256 bytes, with the ESP32's 128-byte FIFO) held one frame but not a resent one.
+UART_RXBUF = 512
 
 
 def load_config(path="config.json"):
@@ -86,6 +92,7 @@ def _uart(options):
         baudrate=options.get("baudrate", 115200),
         tx=options.get("tx"),
         rx=options.get("rx"),
+        rxbuf=options.get("rxbuf", UART_RXBUF),
         timeout=1000,
     )
 
@@ -203,9 +210,10 @@ def main():
     board = None
     if config.get("pn532"):
         board = _nfc(card, applet, config["pn532"], config.get("button"))
-    link = CardLink(read, write, applet, board)
-    # Tell the host the card (re)started: it selects the applet again before going on.
-    write(frame.encode_frame(proto.FRAME_PONG, 0, proto.BOOT_NOTICE))
+    link = CardLink(read, write, applet, board, config.get("board"))
+    # Tell the host the card (re)started (it selects the applet again before going on) and on
+    # which board profile (it picks its timeouts from it).
+    link.announce()
     try:
         return link.serve()
     except PowerCut:

@@ -115,6 +115,12 @@ FRAME_BOARD = const(0x06)  # Host to board glue, not the applet (a tap's arm/lis
 FRAME_TYPES = (FRAME_COMMAND, FRAME_RESPONSE, FRAME_PING, FRAME_PONG, FRAME_NAK, FRAME_BOARD)
 # PONG payload a card sends, with sequence number 0, when it (re)starts.
 BOOT_NOTICE = b"boot"
+# Right after it, and in answer to every plain ping, the card names its board profile: a pong
+# of "board " and the name (at most 16 bytes). A ping whose payload begins "done?" is a probe,
+# answered once the card has finished what came before it, without ending the session. Those
+# two are literals in firmware/link.py and names in icpurse.seriallink, not names here: this
+# module's dictionary is full, and one more name would grow it by about a kilobyte of every
+# card's heap.
 # PING payloads: leave the link for the REPL (honoured only before personalisation), and ask
 # for the heap in use and free (answered "ALLOC FREE", MicroPython only).
 REPL_ESCAPE = b"icpurse: to the REPL"

@@ -37,9 +37,14 @@ from purse import proto
 from purse.client import CardClient
 
 BOARDS_DIR = firmware_files.boards_dir()
-# sys.implementation._machine of each board family, to tell the board when --board is not given.
+# sys.implementation._machine of each board family, to tell the board when --board is not given
+# ("Generic ESP32S3 module with ESP32S3", "ESP32C3 module with ESP32-C3", a named board "... with
+# ESP32-S3"): the variants before the classic ESP32, whose name is in all of theirs.
 MACHINES = (
     ("ESP32S3", "esp32s3"),
+    ("ESP32-S3", "esp32s3"),
+    ("ESP32C3", "esp32c3"),
+    ("ESP32-C3", "esp32c3"),
     ("ESP32", "esp32"),
     ("RP2350", "pico2"),
     ("Pico W", "picow"),
@@ -47,6 +52,11 @@ MACHINES = (
     ("linux", "unix"),
 )
 WALLET_WAIT = 15.0
+
+
+def board_of(machine):
+    """The board profile of a board whose sys.implementation._machine is `machine`, or None."""
+    return next((name for key, name in MACHINES if key in machine), None)
 
 
 class FlashError(UsageError):
@@ -180,7 +190,7 @@ def flash(port, board=None, mpy=False, say=print):
         )
         say("board: MicroPython %s on %s" % (".".join(map(str, version)), machine))
         if board is None:
-            board = next((name for key, name in MACHINES if key in machine), None)
+            board = board_of(machine)
             if board is None:
                 raise FlashError(
                     "cannot tell which board %r is: give --board (%s)"

@@ -121,7 +121,7 @@ class _Board:
 
     def __init__(self, port):
         self.port = port
-        self.link = SerialLink(port, timeout=10.0)
+        self.link = SerialLink(port)  # It waits as long as the board it names needs.
         self.client = CardClient(self.link.exchange)
 
     def stop(self):

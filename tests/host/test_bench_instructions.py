@@ -112,5 +112,5 @@ def test_an_unknown_profile_is_a_one_line_error(tmp_path):
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
-    assert "no board profile 'esp8266' (one of: esp32, esp32s3" in done.stderr
+    assert "no board profile 'esp8266' (one of: esp32, esp32c3, esp32s3" in done.stderr
     assert "Traceback" not in done.stderr

@@ -1,5 +1,6 @@
 """The card side of the serial link (firmware/link.py), byte for byte, with an in-process card:
-repeated sequence numbers, unreadable frames, the REPL escape before and after LOCK."""
+repeated sequence numbers, unreadable frames, the REPL escape before and after LOCK, the board
+profile's name at boot and in every ping's answer, and probes that keep the last answer."""
 
 import sys
 
@@ -10,6 +11,8 @@ sys.path.insert(0, str(ROOT / "tests" / "core"))
 from _cards import World
 from link import CardLink
 
+from icpurse.seriallink import BOARD_NOTICE, LINK_PROBE
+from icpurse.timeouts import BOARD_NAME_MAX
 from purse import frame, proto, reader
 
 
@@ -100,9 +103,48 @@ def test_repl_escape_only_before_personalisation():
     ping = frame.encode_frame(proto.FRAME_PING, 4, proto.REPL_ESCAPE)[1:-1]
     # A personalised card answers the escape like any ping and stays on the link.
     assert link.handle(ping) is None
-    assert wire.frames[-1] == (proto.FRAME_PONG, 4, b"")
+    assert wire.frames[-1] == (proto.FRAME_PONG, 4, b"board unnamed")
     fresh.memory.files.clear()
     fresh.power_cycle()
     assert fresh.card.state.lifecycle == proto.STATE_FRESH
     assert link.handle(ping) == "repl"
     assert wire.frames[-1] == (proto.FRAME_PONG, 4, proto.REPL_ESCAPE)
+
+
+def test_the_card_names_its_board_at_boot_and_in_every_ping_answer():
+    world = World()
+    wire = Wire()
+    link = CardLink(lambda n: b"", wire.write, world.new_card(b"B").applet, profile="esp32s3")
+    link.announce()
+    # The boot notice as before, which hosts that know no board names still read; then the name.
+    assert wire.frames == [
+        (proto.FRAME_PONG, 0, proto.BOOT_NOTICE),
+        (proto.FRAME_PONG, 0, b"board esp32s3"),
+    ]
+    link.handle(frame.encode_frame(proto.FRAME_PING, 9, b"")[1:-1])
+    assert wire.frames[-1] == (proto.FRAME_PONG, 9, b"board esp32s3")
+    # The card's literals are the host's names (a name in purse.proto would cost heap).
+    assert wire.frames[-1][2] == BOARD_NOTICE + b"esp32s3"
+    # A name longer than the protocol allows is cut, never sent whole.
+    wire = Wire()
+    link = CardLink(lambda n: b"", wire.write, world.new_card(b"C").applet, profile="x" * 40)
+    link.handle(frame.encode_frame(proto.FRAME_PING, 1, b"")[1:-1])
+    assert wire.frames[-1][2] == BOARD_NOTICE + b"x" * BOARD_NAME_MAX
+
+
+def test_a_probe_keeps_the_last_answer_where_a_ping_forgets_it():
+    world = World()
+    b = world.new_card(b"B")
+    link, wire = _link(b)
+    select = reader.build_command(proto.CLA_ISO, proto.INS_SELECT, 4, 0, proto.AID)
+    challenge = reader.build_command(
+        proto.CLA_PROPRIETARY, proto.INS_MAKE_CHALLENGE, 1, 0, b"\x85\x04\x00\x00\x00\x05"
+    )
+    link.handle(_command(1, select))
+    link.handle(_command(2, challenge))
+    probe = LINK_PROBE + b"7"
+    link.handle(frame.encode_frame(proto.FRAME_PING, 2, probe)[1:-1])
+    assert wire.frames[-1] == (proto.FRAME_PONG, 2, probe)
+    # The probe ended nothing: the command sent again is still a repeat, answered, not run.
+    link.handle(_command(2, challenge))
+    assert wire.frames[-1] == wire.frames[1] and len(b.card.pending) == 1

@@ -3,19 +3,30 @@
 import argparse
 from contextlib import ExitStack
 
-from icpurse.cli.common import COMMON_EPILOG, add_timeout, guarded, ltime_text, open_card, select
+from icpurse.cli.common import (
+    COMMON_EPILOG,
+    add_timeout,
+    guarded,
+    ltime_text,
+    open_card,
+    open_serial,
+    select,
+)
 
 
 def card_info(args):
+    from icpurse import timeouts
     from icpurse.statuswords import STATES
+    from purse.client import CardClient
 
     with ExitStack() as stack:
-        client = open_card(stack, args.port, args.timeout)
-        info = select(client, args.port)
+        link = open_serial(stack, args.port, args.timeout)
+        info = select(CardClient(link.exchange), args.port)
     card_id = info.card_id.hex() if info.card_id else "(none yet: no key generated)"
     rows = [
         ("card", card_id),
         ("port", args.port),
+        ("board", timeouts.describe(link.board_name, args.timeout)),
         ("state", STATES.get(info.state, "unknown (%d)" % info.state)),
         ("balance", str(info.balance)),
         ("issued total w", str(info.issued)),

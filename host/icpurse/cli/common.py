@@ -68,9 +68,10 @@ def logger_error_text(exc, url):
 
 def add_timeout(parser):
     parser.add_argument(
-        "--timeout", type=argtypes.timeout, default=3.0, metavar="SECONDS",
-        help="how long to wait for each answer from a card before sending again "
-        "(default 3; a card that stays silent through 5 tries is reported)",
+        "--timeout", type=argtypes.timeout, default=None, metavar="SECONDS",
+        help="how long to wait for each answer from a card before asking it whether it is "
+        "still at work (default: per command, from the board the card names; docs/HARDWARE.md,"
+        " \"Host timeouts\"; a card that stays silent through 5 waits is reported)",
     )  # fmt: skip
 
 

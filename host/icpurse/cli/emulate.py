@@ -81,6 +81,29 @@ def _lock(directory):
     return fd
 
 
+def _board_name(text):
+    from icpurse import timeouts
+
+    try:
+        return timeouts.parse_name(text.encode())
+    except timeouts.BadBoardName as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _slow(text):
+    """NAME:MS, such as accept:4000: a command (by its name in purse.proto) and milliseconds."""
+    from purse import proto
+
+    name, _, ms = text.partition(":")
+    ins = getattr(proto, "INS_" + name.strip().upper().replace(" ", "_").replace("-", "_"), None)
+    if ins is None or not ms.isdigit() or not 0 < int(ms) <= 600000:
+        raise argparse.ArgumentTypeError(
+            "%r is not COMMAND:MS, such as accept:4000 (a command's name, then 1 to 600000 ms)"
+            % text
+        )
+    return ins, int(ms) / 1000.0
+
+
 def _serial_device(path):
     """--nfc-device: the card opens it only at its first tap, so say now if it cannot be one."""
     try:
@@ -148,7 +171,9 @@ def emulate(args):
             nfc_device, args.field_connection = join(args.nfc)
         except OSError as exc:
             raise UsageError(str(exc)) from None
-    runtime.write_config(args.state, args.seed, args.cut_at, nfc_device, args.memory_error_at)
+    runtime.write_config(
+        args.state, args.seed, args.cut_at, nfc_device, args.memory_error_at, args.board
+    )
     faults = relay.Faults(
         args.drop,
         args.duplicate,
@@ -161,6 +186,7 @@ def emulate(args):
         link = relay.Relay(
             command, str(args.state), faults, args.tcp,
             log=lambda text: print("icpurse emulate: %s" % text, file=sys.stderr, flush=True),
+            slow=dict(args.slow or ()),
         )  # fmt: skip
     except OSError as exc:
         # No pseudo-terminal left, or --tcp's port is taken or not ours to take.
@@ -268,4 +294,14 @@ def add_parser(subparsers):
         help="length of an injected delay, in milliseconds (default 200)",
     )
     p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault injection")
+    p.add_argument(
+        "--board", type=_board_name, default="unix", metavar="NAME",
+        help="the board profile the card names (default unix), from which a host picks its"
+        " timeouts: docs/HARDWARE.md, \"Host timeouts\"",
+    )  # fmt: skip
+    p.add_argument(
+        "--slow", type=_slow, action="append", metavar="COMMAND:MS",
+        help="answer this command (such as accept:4000) only after MS milliseconds, as a slow"
+        " board would, reading nothing meanwhile (repeatable)",
+    )  # fmt: skip
     p.set_defaults(handler=emulate)

@@ -22,8 +22,8 @@ class EmulatorError(Exception):
 
 class EmulatedCard(Child):
     def __init__(self, state_dir, runtime="cpython", heap=None, seed=None, cut_at=None,
-                 faults=None, timeout=30.0, link_timeout=3.0, nfc_device=None,
-                 nfc=None, memory_at=None):  # fmt: skip
+                 faults=None, timeout=30.0, link_timeout=None, nfc_device=None,
+                 nfc=None, memory_at=None, board=None):  # fmt: skip
         self.state_dir = Path(state_dir)
         self.runtime = runtime
         self.heap = heap
@@ -34,7 +34,9 @@ class EmulatedCard(Child):
         self.nfc_device = nfc_device
         self.nfc = nfc
         self.timeout = timeout
+        # None: the link waits as the board profile the card names says (icpurse.timeouts).
         self.link_timeout = link_timeout
+        self.board = board
         self.process = None
         self.port = None
         self.link = None
@@ -55,6 +57,8 @@ class EmulatedCard(Child):
             cmd += ["--nfc-device", str(self.nfc_device)]
         if self.nfc is not None:
             cmd += ["--nfc", str(self.nfc)]
+        if self.board is not None:
+            cmd += ["--board", self.board]
         for name, value in sorted(self.faults.items()):
             cmd += ["--%s" % name.replace("_", "-"), str(value)]
         return cmd

@@ -7,6 +7,11 @@ power cut at a store operation) the relay starts it again, as a board comes back
 returns, and the host sees only a silence it recovers from; so it does when the card restarts
 itself after a fault (proto.EXIT_RESTART, where a board soft-resets). Optionally the link also
 listens on a TCP port (pyserial's `socket://127.0.0.1:PORT`).
+
+A card can be made as slow as a board (`slow`: seconds by instruction): the relay holds the
+card's answer to such a command that long, and meanwhile relays nothing in either direction,
+as a board busy with the command reads nothing; what the host sends meanwhile reaches the card
+afterwards, in order.
 """
 
 import os
@@ -19,6 +24,7 @@ import time
 import tty
 
 from purse import frame, proto
+from purse.errors import FrameError
 
 
 class Faults:
@@ -55,11 +61,45 @@ class Faults:
         return encoded
 
 
+class Slowness:
+    """Which answers to hold, and how long: {INS: seconds}. A command sent again with the same
+    number (a repeat, which the card answers from its last answer) is not held again."""
+
+    def __init__(self, seconds=None):
+        self.seconds = dict(seconds or {})
+        self._waiting = {}
+        self._last = None
+
+    def to_card(self, raw):
+        if not self.seconds:
+            return
+        try:
+            kind, seq, payload = frame.decode_frame(raw)
+        except FrameError:
+            return
+        if kind != proto.FRAME_COMMAND or len(payload) < 2 or payload[0] & proto.CLA_CHAIN:
+            return
+        if (seq, payload) != self._last and payload[1] in self.seconds:
+            self._waiting[seq] = self.seconds[payload[1]]
+        self._last = (seq, payload)
+
+    def hold(self, raw):
+        """Seconds to hold this frame to the host (0 for all but a slow command's answer)."""
+        if not self._waiting:
+            return 0
+        try:
+            kind, seq, _ = frame.decode_frame(raw)
+        except FrameError:
+            return 0
+        return self._waiting.pop(seq, 0) if kind == proto.FRAME_RESPONSE else 0
+
+
 class Relay:
-    def __init__(self, command, cwd, faults=None, tcp_port=None, log=None):
+    def __init__(self, command, cwd, faults=None, tcp_port=None, log=None, slow=None):
         self.command = command
         self.cwd = cwd
         self.faults = faults or Faults()
+        self.slow = Slowness(slow)
         self.log = log or (lambda text: None)
         self.master, self.slave = os.openpty()
         # Raw mode from the start: no echo and no newline translation before a host opens it.
@@ -126,9 +166,13 @@ class Relay:
                         to_host = frame.Deframer()
                         break
                     for raw in to_host.feed(data):
+                        held = self.slow.hold(raw)
+                        if held:
+                            time.sleep(held)  # The card is still at work: nothing moves.
                         self._host_write(self.faults.apply(b"\x00" + raw + b"\x00"))
                 elif data:
                     for raw in to_card.feed(data):
+                        self.slow.to_card(raw)
                         self._card_write(self.faults.apply(b"\x00" + raw + b"\x00"))
 
     def _read(self, source):

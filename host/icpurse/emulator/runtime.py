@@ -45,12 +45,15 @@ def compiled_firmware():
     return out
 
 
-def write_config(state_dir, seed=None, cut_at=None, nfc_device=None, memory_at=None):
-    """The emulated board's config.json: stdio link, store in state_dir/card; with
-    `nfc_device`, a PN532 on that pty (HSU), such as a simulated chip's (emulator.pn532pty)."""
+def write_config(state_dir, seed=None, cut_at=None, nfc_device=None, memory_at=None,
+                 board="unix"):  # fmt: skip
+    """The emulated board's config.json: stdio link, store in state_dir/card, named after the
+    board profile `board` (the Unix port's unless told; the host's timeouts follow the name);
+    with `nfc_device`, a PN532 on that pty (HSU), such as a simulated chip's
+    (emulator.pn532pty)."""
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    config = {"board": "emulator", "link": "stdio", "state": "card", "button": None}
+    config = {"board": board, "link": "stdio", "state": "card", "button": None}
     if nfc_device is not None:
         config["pn532"] = {"bus": "hsu", "device": str(nfc_device)}
     if seed is not None:
