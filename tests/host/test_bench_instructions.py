@@ -64,7 +64,7 @@ def test_smoke_prints_every_step_with_counts_and_the_board_table(first):
     saved = json.loads((tmp / "a.json").read_text())
     # The fastest profile by default, and the table says which.
     assert saved["profile"] == "esp32s3"
-    assert "board profile esp32s3: anchor_spans 16, peer_spans 2, collect_early 0" in out
+    assert "esp32s3: anchor_spans 16, peer_spans 2, collect_early 0, preload 1" in out
     assert set(saved["counts"]) == {"boot", "mode1/challenge", "mode1/pay", "mode1/accept",
                                     "mode1/transfer"}  # fmt: skip
 

@@ -104,7 +104,7 @@ def find_micropython():
 
 
 def profile_settings(name):
-    """(anchor_spans, peer_spans, collect_early as 1 or 0) of the board profile `name`
+    """(anchor_spans, peer_spans, collect_early and preload as 1 or 0) of the board profile `name`
     (firmware/boards/NAME.json)."""
     path = firmware_files.boards_dir() / ("%s.json" % name)
     if not path.is_file():
@@ -114,7 +114,7 @@ def profile_settings(name):
     config = json.loads(path.read_text())
     return (
         int(config.get("anchor_spans", 0)), int(config.get("peer_spans", 0)),
-        int(bool(config.get("collect_early", True))),
+        int(bool(config.get("collect_early", True))), int(bool(config.get("preload", False))),
     )  # fmt: skip
 
 
@@ -173,8 +173,8 @@ class Runner:
     """Runs mp_transfer.py up to a step under callgrind, each run on fresh copies of the
     provisioned cards; `keep` keeps the callgrind files (for callgrind_annotate)."""
 
-    def __init__(self, states, work, keep=None, profile=(0, 0, 1)):
-        """`profile`: (anchor_spans, peer_spans, collect_early) the cards boot with."""
+    def __init__(self, states, work, keep=None, profile=(0, 0, 1, 0)):
+        """`profile`: (anchor_spans, peer_spans, collect_early, preload) the cards boot with."""
         self.profile = profile
         self.valgrind = find_valgrind()
         self.micropython = find_micropython()
@@ -382,7 +382,7 @@ def run(args):
         with tempfile.TemporaryDirectory(prefix="icpurse-callgrind-") as work:
             profile = profile_settings(args.profile)
             progress("provisioning two cards on CPython (fixed keys and L-time), profile %s"
-                     " (anchor_spans %d, peer_spans %d, collect_early %d)"
+                     " (anchor_spans %d, peer_spans %d, collect_early %d, preload %d)"
                      % (args.profile, *profile))  # fmt: skip
             states = provision(Path(work) / "provisioned", profile[0])
             runner = Runner(states, work, keep=args.keep, profile=profile)
@@ -395,7 +395,8 @@ def run(args):
     print_table(table_rows, baseline)
     print_boards(table_rows)
     print(
-        "\n(board profile %s: anchor_spans %d, peer_spans %d, collect_early %d; interpreter"
+        "\n(board profile %s: anchor_spans %d, peer_spans %d, collect_early %d, preload %d;"
+        " interpreter"
         " start, subtracted from boot: %.2f M; fmuls: purse.crypto.p256 field multiplications)"
         % (args.profile, *profile, figures[(None, "start")][0] / 1e6)
     )

@@ -2,14 +2,14 @@
 
 `icpurse bench transfer --instructions` runs this file under valgrind once per prefix of the
 exchange and subtracts the totals (icpurse.bench.instructions):
-    micropython -X heapsize=H mp_transfer.py FIRMWARE STATE_A STATE_B MODE UPTO [A P C]
+    micropython -X heapsize=H mp_transfer.py FIRMWARE STATE_A STATE_B MODE UPTO [A P C L]
 FIRMWARE is the firmware as a board holds it (compiled by mpy-cross); STATE_A and STATE_B are
 the directories of two cards the host has provisioned already (their stores, in card/, with
-the anchors' tables the profile asks for), so nothing an authority signs is made here; A, P
-and C are the board profile's anchor_spans, peer_spans and collect_early (1 or 0). Each command
-goes through the card's link as on a board (frames, a collection before each command), with
-the terminal's side of the link and of the APDUs (purse.client) in the same process: a small
-part of each count. The steps, in order
+the anchors' tables the profile asks for), so nothing an authority signs is made here; A, P, C
+and L are the board profile's anchor_spans, peer_spans, collect_early and preload (1 or 0).
+Each command goes through the card's link as on a board (frames, a collection before each
+command unless the profile says otherwise), with the terminal's side of the link and of the
+APDUs (purse.client) in the same process: a small part of each count. The steps, in order
 (STEPS):
     start       the interpreter, this script compiled and its arguments read; nothing else
     boot        card A boots as wallet_app.main does: the wallet's imports, the generator's
@@ -51,7 +51,13 @@ class _Wire:
         self.frame = frame
         self.inbox = b""
         self.outbox = []
-        self.link = CardLink(self._read, self.outbox.append, applet)
+        try:
+            self.link = CardLink(
+                self._read, self.outbox.append, applet, None, None,
+                PROFILE.get("collect_early", True),
+            )  # fmt: skip
+        except TypeError:
+            self.link = CardLink(self._read, self.outbox.append, applet)  # The baseline's.
         self.deframer = frame.Deframer()
         self.seq = 0
 
@@ -89,6 +95,9 @@ def _boot(wallet_app, state, seed):
     config = {"state": state + "/card", "seed": seed}
     config.update(PROFILE)
     card = wallet_app.build_card(config)
+    preload = getattr(wallet_app, "_preload", None)
+    if preload is not None:
+        preload(config)
     collect = getattr(wallet_app, "_collect_early", None)
     if collect is not None:
         try:
@@ -131,9 +140,11 @@ def run(firmware, state_a, state_b, mode, upto):
 
 
 if __name__ == "__main__":
-    # Optional: ANCHOR_SPANS PEER_SPANS COLLECT_EARLY (1 or 0), the profile's settings.
+    # Optional: ANCHOR_SPANS PEER_SPANS COLLECT_EARLY PRELOAD (1 or 0), the profile's.
     if len(sys.argv) > 8:
         PROFILE["anchor_spans"] = int(sys.argv[6])
         PROFILE["peer_spans"] = int(sys.argv[7])
         PROFILE["collect_early"] = sys.argv[8] == "1"
+    if len(sys.argv) > 9:
+        PROFILE["preload"] = sys.argv[9] == "1"
     run(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
