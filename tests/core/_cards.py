@@ -22,6 +22,11 @@ from purse.records.transfer import Payment
 from purse.store import FaultPoint, MemoryBackend, Store
 from purse.wallet.card import Card
 
+# The speed-ups every card of a World gets unless a test gives its own: (anchor_spans,
+# peer_spans), as a board profile sets them. tests/core/test_wallet_fast.py runs the wallet's
+# tests again with a fast profile's, each card then with a backend of its own, as on a board.
+SPEEDUPS = (0, 0)
+
 START_LTIME = 1795000000
 WINDOW = 7 * 86400
 
@@ -48,6 +53,8 @@ class TestCard:
         """`anchor_spans` and `backend` as Card takes them; the cards of a World share its
         backend unless given their own, as a board's card has."""
         self.name = name
+        if not anchor_spans and backend is None and SPEEDUPS != (0, 0):
+            anchor_spans, backend = SPEEDUPS[0], PureBackend(peer_spans=SPEEDUPS[1])
         self.memory = MemoryBackend()
         self.fault = FaultPoint(self.memory)
         # The card's running clock (milliseconds) stands still unless a test moves it: only a
