@@ -1,10 +1,10 @@
 """Precomputed tables of affine points: the generator's two tables and per-key tables.
 
 A table holds, for each of `spans` offsets j, the odd multiples 1, 3, ..., 2^(width-1) - 1 of
-2^(j * span_bits) * P, as affine points packed into one bytes-like object, read only (32-byte
-big-endian x then y, 64 bytes a point): a bytearray when built here, a bytes object for the
-generator's tables loaded from purse.crypto.gtables. Packed bytes take half the memory of a list
-of integers and never grow, so they do not fragment a small heap.
+2^(j * span_bits) * P, as affine points packed into one bytearray (32-byte big-endian x then y,
+64 bytes a point; a bytes object mapped from flash for the generator's tables in a ROMFS image,
+see generator_comb). Packed bytes take half the memory of a list of integers and never grow, so
+they do not fragment a small heap.
 
 A scalar is split into `spans` parts of `span_bits` bits; each part needs only `span_bits`
 doublings, shared by all the parts and by every other table used in the same sum. So:
@@ -20,13 +20,13 @@ doublings, shared by all the parts and by every other table used in the same sum
 
 The generator's tables are made at build time, not at boot: tools/gen_tables.py (`make gen`)
 runs build() on CPython and writes their bytes into the module purse.crypto.gtables, which a
-card loads on first use, as it loads any module: from its .mpy file (one heap object a table,
-read straight into place), from its source (compiled at boot), frozen into the firmware or in
-a ROMFS image (then the bytes stay in flash, outside the heap). Building them took an estimated
-1.4-2.3 s of every boot on the boards. Their bytes are used only when they hash to
-_GENERATED_SHA256; a missing or damaged module makes the generator's tables be built here, as
-they were before (docs/HARDWARE.md, "The generator's tables"). Either way they are made on first
-use and kept for the life of the program.
+card imports on first use, as it imports any module, and copies into one bytearray a table, as
+build() would have made them; from a ROMFS image, whose bytes stay in flash outside the heap,
+it uses them where they are. Building them took an estimated 1.4-2.3 s of every boot on the
+boards. Their bytes are used only when they hash to _GENERATED_SHA256; a missing or damaged
+module makes the generator's tables be built here, as they were before (docs/HARDWARE.md, "The
+generator's tables"). Either way they are made on first use and kept for the life of the
+program.
 """
 
 import hashlib
@@ -127,38 +127,45 @@ _wnaf_g = None
 def generator_comb():
     """The generator's comb table (16 spans of 16 bits, odd multiples up to 15).
 
-    The first call sets both generator tables: the bytes objects of purse.crypto.gtables when
-    they hash to _GENERATED_SHA256, else bytearrays built here (which is how the tests tell a
-    fallback). Any exception of the import means a missing or damaged module (ImportError when
-    it is absent, SyntaxError for damaged source, ValueError for an .mpy file MicroPython cannot
-    load, AttributeError or TypeError for a module without the two bytes objects), and the
-    tables are built. The module is dropped again once read: the tables keep its two bytes
-    objects, and its module object and globals would only take heap. It is all one function
-    because each function of a module a card has loaded keeps its code in the card's heap."""
+    The first call sets both generator tables from purse.crypto.gtables when its bytes hash to
+    _GENERATED_SHA256, and builds them here otherwise. Any exception on the way means a missing
+    or damaged module (ImportError when it is absent, SyntaxError for damaged source, ValueError
+    for an .mpy file MicroPython cannot load, AttributeError or TypeError for a module without
+    the two bytes objects), and the tables are built. The module is dropped again once read.
+    It is all one function because each function of a module a card has loaded keeps its code
+    in the card's heap."""
     global _comb, _wnaf_g
     if _wnaf_g is None:
         try:
             gen = __import__("purse.crypto.gtables", None, None, ("COMB",))
+            comb, wnaf = gen.COMB, gen.WNAF
+            if not getattr(gen, "__file__", "").startswith("/rom/"):
+                # Copied into one bytearray a table, and the module's bytes objects dropped,
+                # so the heap holds what it held when the tables were built here: used as they
+                # are, the bytes objects (a byte longer each, amid the module's allocations) made
+                # the classic ESP32's heap test fail at its 164K (docs/HARDWARE.md). Imported
+                # from a ROMFS image they are mapped from flash, outside the heap: used there.
+                comb, wnaf = bytearray(comb), bytearray(wnaf)
             # The shapes, and the w-NAF table's number of points, which fixes where the comb's
             # bytes end: the hash is over the two tables one after the other.
-            h = hashlib.sha256(bytes((COMB_SPANS, COMB_WIDTH, WNAF_G_WIDTH, len(gen.WNAF) >> 6)))
-            h.update(gen.COMB)
-            h.update(gen.WNAF)
-            if h.digest() == _GENERATED_SHA256:
-                _comb = Table(gen.COMB, COMB_SPANS, COMB_WIDTH)
-                _wnaf_g = Table(gen.WNAF, 1, WNAF_G_WIDTH)
-        except Exception:  # noqa: BLE001, S110 - see the docstring: any failure means "build".
-            pass
-        gen = None  # Damaged bytes are garbage before the built tables take their place.
+            h = hashlib.sha256(bytes((COMB_SPANS, COMB_WIDTH, WNAF_G_WIDTH, len(wnaf) >> 6)))
+            h.update(comb)
+            h.update(wnaf)
+            if h.digest() != _GENERATED_SHA256:
+                comb = wnaf = None
+        except Exception:  # noqa: BLE001 - see the docstring: any failure means "build".
+            comb = wnaf = None
+        gen = None
         if sys.modules.pop("purse.crypto.gtables", None) is not None:
             try:
                 delattr(sys.modules["purse.crypto"], "gtables")
             except (AttributeError, KeyError):
                 pass
-        if _wnaf_g is None:
-            # _wnaf_g is set last, so a failure between the two Table() calls rebuilds both.
-            _comb = build(p256.GX, p256.GY, COMB_SPANS, COMB_WIDTH)
-            _wnaf_g = build(p256.GX, p256.GY, 1, WNAF_G_WIDTH)
+        if comb is None:
+            comb = build(p256.GX, p256.GY, COMB_SPANS, COMB_WIDTH).data
+            wnaf = build(p256.GX, p256.GY, 1, WNAF_G_WIDTH).data
+        _comb = Table(comb, COMB_SPANS, COMB_WIDTH)
+        _wnaf_g = Table(wnaf, 1, WNAF_G_WIDTH)
     return _comb
 
 
