@@ -104,6 +104,16 @@ def _slow(text):
     return ins, int(ms) / 1000.0
 
 
+def _profile(text):
+    from icpurse import firmware_files
+
+    if text not in firmware_files.boards():
+        raise argparse.ArgumentTypeError(
+            "no board profile %r (one of: %s)" % (text, ", ".join(firmware_files.boards()))
+        )
+    return text
+
+
 def _serial_device(path):
     """--nfc-device: the card opens it only at its first tap, so say now if it cannot be one."""
     try:
@@ -172,7 +182,13 @@ def emulate(args):
         except OSError as exc:
             raise UsageError(str(exc)) from None
     runtime.write_config(
-        args.state, args.seed, args.cut_at, nfc_device, args.memory_error_at, args.board
+        args.state,
+        args.seed,
+        args.cut_at,
+        nfc_device,
+        args.memory_error_at,
+        args.board,
+        args.profile,
     )
     faults = relay.Faults(
         args.drop,
@@ -266,6 +282,12 @@ def add_parser(subparsers):
     p.add_argument(
         "--memory-error-at", type=argtypes.count(1), metavar="OP",
         help="raise a MemoryError at this store operation (the card restarts itself)",
+    )  # fmt: skip
+    p.add_argument(
+        "--profile", type=_profile, metavar="BOARD",
+        help="boot with the speed and memory settings of a board profile (anchor_spans,"
+        " peer_spans, collect_early, preload of firmware/boards/BOARD.json), such as esp32"
+        " (the classic ESP32's) or esp32s3 (the fast profile's); default: the Unix port's",
     )  # fmt: skip
     p.add_argument(
         "--tcp", type=argtypes.port, metavar="PORT", help="also serve socket://127.0.0.1:PORT"

@@ -23,13 +23,16 @@ class EmulatorError(Exception):
 class EmulatedCard(Child):
     def __init__(self, state_dir, runtime="cpython", heap=None, seed=None, cut_at=None,
                  faults=None, timeout=30.0, link_timeout=None, nfc_device=None,
-                 nfc=None, memory_at=None, board=None):  # fmt: skip
+                 nfc=None, memory_at=None, board=None, profile=None):  # fmt: skip
         self.state_dir = Path(state_dir)
         self.runtime = runtime
         self.heap = heap
         self.seed = seed
         self.cut_at = cut_at
         self.memory_at = memory_at
+        # A board profile whose speed and memory settings the card boots with (runtime.
+        # PROFILE_SETTINGS); None: the emulator's own, those of the Unix port's profile.
+        self.profile = profile
         self.faults = faults or {}
         self.nfc_device = nfc_device
         self.nfc = nfc
@@ -53,6 +56,8 @@ class EmulatedCard(Child):
             cmd += ["--cut-at", str(self.cut_at)]
         if self.memory_at is not None:
             cmd += ["--memory-error-at", str(self.memory_at)]
+        if self.profile is not None:
+            cmd += ["--profile", self.profile]
         if self.nfc_device is not None:
             cmd += ["--nfc-device", str(self.nfc_device)]
         if self.nfc is not None:

@@ -45,12 +45,25 @@ def compiled_firmware():
     return out
 
 
+# The settings of a board profile that choose speed or memory (docs/HARDWARE.md, "Board
+# profiles"), which an emulated card takes with `icpurse emulate --profile BOARD`.
+PROFILE_SETTINGS = ("anchor_spans", "peer_spans", "collect_early", "preload")
+
+
+def profile_settings(board):
+    """{setting: value} of PROFILE_SETTINGS that firmware/boards/BOARD.json sets."""
+    path = firmware_files.boards_dir() / ("%s.json" % board)
+    profile = json.loads(path.read_text())
+    return {k: profile[k] for k in PROFILE_SETTINGS if k in profile}
+
+
 def write_config(state_dir, seed=None, cut_at=None, nfc_device=None, memory_at=None,
-                 board="unix"):  # fmt: skip
+                 board="unix", profile=None):  # fmt: skip
     """The emulated board's config.json: stdio link, store in state_dir/card, named after the
     board profile `board` (the Unix port's unless told; the host's timeouts follow the name);
     with `nfc_device`, a PN532 on that pty (HSU), such as a simulated chip's
-    (emulator.pn532pty)."""
+    (emulator.pn532pty); with `profile`, the speed and memory settings (PROFILE_SETTINGS) of
+    that board profile (firmware/boards/PROFILE.json), as its board boots with them."""
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     config = {"board": board, "link": "stdio", "state": "card", "button": None}
@@ -62,6 +75,8 @@ def write_config(state_dir, seed=None, cut_at=None, nfc_device=None, memory_at=N
         config["cut_at"] = int(cut_at)
     if memory_at is not None:
         config["memory_at"] = int(memory_at)
+    if profile is not None:
+        config.update(profile_settings(profile))
     (state_dir / "config.json").write_text(json.dumps(config))
 
 
