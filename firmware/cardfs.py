@@ -77,9 +77,14 @@ class FileBackend:
         return buf
 
     def write(self, name, data):
+        self.write_parts(name, (data,))
+
+    def write_parts(self, name, parts):
+        """write(name, the parts joined), one part after the other (purse.store)."""
         f = open(self._path(name), "wb")
         try:
-            f.write(data)
+            for part in parts:
+                f.write(part)
             f.flush()
             if _fsync is not None:
                 _fsync(f.fileno())

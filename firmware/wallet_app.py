@@ -23,7 +23,16 @@ config.json keys (firmware/boards/*.json are the per-board defaults):
               FRAME_BOARD commands (nfc_board)
 """
 
+import gc
 import sys
+
+# While the wallet's modules load, garbage is collected after every 4 KB allocated: each module
+# leaves garbage (its top-level code, outgrown dictionaries) between what it keeps, and a heap
+# collected only when full is left in holes too small for the next large block (a qstr pool,
+# the generator's 8 KB table). A classic ESP32's heap boots in about 25K less this way
+# (docs/DESIGN.md section 11); once they are loaded, main() sets the threshold the card keeps.
+if hasattr(gc, "threshold"):
+    gc.threshold(4096)
 
 try:
     import json
@@ -40,9 +49,12 @@ from purse.applet import Applet
 from purse.compat import MICROPYTHON
 from purse.crypto import tables
 from purse.crypto.pure import PureBackend
-from purse.store import FaultPoint, PowerCut, Store
+from purse.store import PowerCut, Store
 from purse.wallet.card import Card
 from purse.wallet.state import MAX_ENCODED
+
+if hasattr(gc, "threshold"):
+    gc.threshold(-1)  # Loaded: no collection but a full heap's until main() sets the card's.
 
 # A board: MicroPython on anything but the Unix port (the emulator, as is CPython).
 _ON_BOARD = MICROPYTHON and sys.platform not in ("linux", "darwin")
@@ -177,6 +189,8 @@ def build_card(config):
     cut_at = config.get("cut_at")
     memory_at = config.get("memory_at")
     if cut_at is not None or memory_at is not None:
+        from purse.faults import FaultPoint  # Emulated faults only: a board never loads it.
+
         backend = FaultPoint(
             backend,
             None if cut_at is None else int(cut_at),

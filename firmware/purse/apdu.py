@@ -18,9 +18,10 @@ reader's side is purse.reader.
 """
 
 from purse import proto
+from purse.compat import const, host_only
 from purse.errors import APDUError
 
-HEADER = 4
+HEADER = const(4)
 # Largest data field of one response part: 250 - the status word.
 MAX_RESPONSE_DATA = proto.MAX_RESPONSE_APDU - 2
 
@@ -80,6 +81,7 @@ class ChainAssembler:
         self._len = 0
         self._head = None
 
+    @host_only
     @property
     def in_progress(self):
         return self._head is not None
@@ -107,7 +109,12 @@ class ChainAssembler:
                 raise APDUError("Le in a part that is not the last of a chain")
             self._head = head
             return None
-        whole = Command(head[0], cmd.ins, cmd.p1, cmd.p2, bytes(self._buf[: self._len]), cmd.le)
+        # A view of the buffer, as parse_command gives a view of the APDU: no copy of the whole
+        # command (ACCEPT's is the largest thing a card receives), whose block a fragmented
+        # heap may not have. The next chain overwrites the buffer, so a handler copies what it
+        # keeps, as it does from any command.
+        data = memoryview(self._buf)[: self._len]
+        whole = Command(head[0], cmd.ins, cmd.p1, cmd.p2, data, cmd.le)
         self.reset()
         return whole
 
@@ -151,7 +158,8 @@ class ResponseQueue:
     def next_part(self, le):
         """The next response APDU, of at most min(le, 248) data bytes."""
         take = min(le, MAX_RESPONSE_DATA, len(self._data) - self._pos)
-        part = self._data[self._pos : self._pos + take]
+        # A view: build_response copies the part into the response, once.
+        part = memoryview(self._data)[self._pos : self._pos + take]
         self._pos += take
         left = len(self._data) - self._pos
         if left == 0:

@@ -1,4 +1,5 @@
-"""The card's APDU command set (docs/PROTOCOL.md section 8): one handler per command, one table.
+"""The card's APDU command set (docs/PROTOCOL.md section 8): a handler per command of a transfer
+and SELECT and GET INFO, one table, and purse.admin for every other command (loaded per command).
 
 `Applet.process(apdu) -> response` is the whole card as a transport sees it. It reassembles
 chained commands, hands out long responses through GET RESPONSE, requires SELECT first, and is
@@ -6,25 +7,31 @@ the only place where an exception becomes a status word (the table _STATUS); the
 refusal goes to the card's local log, never to the peer.
 """
 
+import gc
 import sys
 
 from purse import apdu, errors, proto, tlv
-from purse.compat import MICROPYTHON
+from purse.compat import MICROPYTHON, host_only
 
 
-def _wallet(name):
+def wallet(name):
     """The wallet module for a command, imported on first use: a card that only pays never
     loads the recipient's code (or the provisioning code after it is personalised), which
     keeps a board's heap free for the cryptography (docs/DESIGN.md section 11)."""
     return __import__("purse.wallet." + name, None, None, (name,))
 
 
-# Modules of provisioning and of rare commands (vouchers, tickets, receipts, revocation lists).
-# On MicroPython a card unloads them after each such command, so a board personalised in this
-# boot trades with as much free heap as one that restarted since. CPython keeps them: host code
-# in the same process shares their classes.
-_TRANSIENT = ("purse.wallet.credentials", "purse.wallet.tickets", "purse.records.logger")
+# Modules of provisioning and of rare commands (vouchers, tickets, receipts, revocation lists),
+# with purse.admin, which answers every command outside a transfer (ADMIN). On MicroPython a
+# card unloads them after each such command, so a board personalised in this boot trades with
+# as much free heap as one that restarted since. CPython keeps them: host code in the same
+# process shares their classes.
+_TRANSIENT = (
+    "purse.admin", "purse.wallet.credentials", "purse.wallet.tickets", "purse.records.logger"
+)  # fmt: skip
 _UNLOAD = MICROPYTHON
+# CPython has no small heap to keep in order, and its collector costs more per call.
+_COLLECT = hasattr(gc, "mem_free")
 
 
 def _unload_transient():
@@ -41,29 +48,30 @@ class BadP1P2(errors.PurseError):
     """P1 or P2 is not one this command takes."""
 
 
-# Exception class -> status word, most specific first (docs/DESIGN.md section 6).
+# Exception class, status word, ... most specific first (docs/DESIGN.md section 6): pairs laid
+# out flat, one tuple rather than a tuple of pairs (a third of the heap).
 _STATUS = (
-    (BadP1P2, proto.SW_WRONG_P1P2),
-    (errors.InsufficientFunds, proto.SW_FUNDS),
-    (errors.LimitExceeded, proto.SW_LIMIT),
-    (errors.UnknownChallenge, proto.SW_CHALLENGE_UNKNOWN),
-    (errors.MustSync, proto.SW_MUST_SYNC),
-    (errors.TicketRefused, proto.SW_TICKET),
-    (errors.Declined, proto.SW_DECLINED),
-    (errors.Revoked, proto.SW_REVOKED),
-    (errors.JournalFull, proto.SW_JOURNAL_FULL),
-    (errors.StalePayer, proto.SW_STALE_PAYER),
-    (errors.Locked, proto.SW_LOCKED),
-    (errors.NotFound, proto.SW_NO_MATCH),
-    (errors.StoreFull, proto.SW_STORE_FULL),
-    (errors.WrongState, proto.SW_WRONG_STATE),
-    (errors.APDUError, proto.SW_WRONG_LENGTH),
-    (errors.TLVError, proto.SW_WRONG_DATA),
+    BadP1P2, proto.SW_WRONG_P1P2,
+    errors.InsufficientFunds, proto.SW_FUNDS,
+    errors.LimitExceeded, proto.SW_LIMIT,
+    errors.UnknownChallenge, proto.SW_CHALLENGE_UNKNOWN,
+    errors.MustSync, proto.SW_MUST_SYNC,
+    errors.TicketRefused, proto.SW_TICKET,
+    errors.Declined, proto.SW_DECLINED,
+    errors.Revoked, proto.SW_REVOKED,
+    errors.JournalFull, proto.SW_JOURNAL_FULL,
+    errors.StalePayer, proto.SW_STALE_PAYER,
+    errors.Locked, proto.SW_LOCKED,
+    errors.NotFound, proto.SW_NO_MATCH,
+    errors.StoreFull, proto.SW_STORE_FULL,
+    errors.WrongState, proto.SW_WRONG_STATE,
+    errors.APDUError, proto.SW_WRONG_LENGTH,
+    errors.TLVError, proto.SW_WRONG_DATA,
     # A malformed record and a failed signature look alike to the peer: both are integrity.
-    (errors.RecordError, proto.SW_SECURITY),
-    (errors.CryptoError, proto.SW_SECURITY),
-    (errors.StoreError, proto.SW_INTERNAL),
-)
+    errors.RecordError, proto.SW_SECURITY,
+    errors.CryptoError, proto.SW_SECURITY,
+    errors.StoreError, proto.SW_INTERNAL,
+)  # fmt: skip
 
 
 # What the local log tells beyond the status word: the reason of entry n is LOG_REASONS[n - 1]
@@ -92,13 +100,14 @@ def log_reason(exc):
 
 
 def status_for(exc):
-    for cls, sw in _STATUS:
-        if isinstance(exc, cls):
-            return sw
+    for i in range(0, len(_STATUS), 2):
+        if isinstance(exc, _STATUS[i]):
+            return _STATUS[i + 1]
     return proto.SW_INTERNAL
 
 
-def _p1p2(cmd, p1=0, p2=0):
+def check_p1p2(cmd, p1=0, p2=0):
+    """BadP1P2 unless the command's P1 and P2 are `p1` and `p2`."""
     if cmd.p1 != p1 or cmd.p2 != p2:
         raise BadP1P2("P1 P2 must be %02X %02X" % (p1, p2))
 
@@ -121,7 +130,7 @@ def _records(data):
 
 
 def handle_select(applet, cmd):
-    _p1p2(cmd, 0x04, 0x00)
+    check_p1p2(cmd, 0x04, 0x00)
     if bytes(cmd.data) != proto.AID:
         applet.selected = False
         raise errors.NotFound("unknown AID")
@@ -150,68 +159,8 @@ def _info(applet, short=False):
 
 
 def handle_get_info(applet, cmd):
-    _p1p2(cmd)
+    check_p1p2(cmd)
     return _info(applet)
-
-
-def handle_generate_key(applet, cmd):
-    _p1p2(cmd)
-    if len(cmd.data) not in (0, 32):
-        raise errors.APDUError("host entropy is 32 bytes or none")
-    card_id, public_key = _wallet("credentials").generate_key(applet.card, bytes(cmd.data))
-    return tlv.encode(
-        proto.TAG_INFO,
-        tlv.encode_all(((proto.TAG_CARD_ID, card_id), (proto.TAG_PUBLIC_KEY, public_key))),
-    )
-
-
-def handle_install_trust(applet, cmd):
-    if cmd.p1 not in (proto.TRUST_CA, proto.TRUST_ISSUER, proto.TRUST_LOGGER) or cmd.p2:
-        raise BadP1P2("P1 names the trust anchor: 01, 02 or 03")
-    _wallet("credentials").install_trust(applet.card, cmd.p1, cmd.data)
-    return b""
-
-
-def handle_install_certificate(applet, cmd):
-    _p1p2(cmd)
-    _wallet("credentials").install_certificate(applet.card, cmd.data)
-    return b""
-
-
-def handle_install_risk(applet, cmd):
-    _p1p2(cmd)
-    _wallet("credentials").install_risk(applet.card, cmd.data)
-    return b""
-
-
-def handle_lock(applet, cmd):
-    _p1p2(cmd)
-    _wallet("credentials").lock(applet.card)
-    return b""
-
-
-def handle_get_nonce(applet, cmd):
-    _p1p2(cmd)
-    return tlv.encode(proto.TAG_NONCE, _wallet("tickets").get_nonce(applet.card))
-
-
-def handle_take_ticket(applet, cmd):
-    _p1p2(cmd)
-    _wallet("credentials").take_ticket(applet.card, cmd.data)
-    return b""
-
-
-def handle_install_revocation(applet, cmd):
-    _p1p2(cmd)
-    _wallet("credentials").install_revocation(applet.card, cmd.data)
-    return b""
-
-
-def handle_load_voucher(applet, cmd):
-    _p1p2(cmd)
-    return tlv.encode(
-        proto.TAG_BALANCE, tlv.u32(_wallet("credentials").load_voucher(applet.card, cmd.data))
-    )
 
 
 def handle_make_challenge(applet, cmd):
@@ -221,16 +170,16 @@ def handle_make_challenge(applet, cmd):
     if len(items) != 1 or items[0][0] != proto.TAG_AMOUNT or len(items[0][1]) != proto.U32_SIZE:
         raise errors.TLVError("MAKE CHALLENGE takes the amount, 85 04 x")
     x = tlv.uint(items[0][1])
-    return _wallet("recipient").make_challenge(applet.card, cmd.p1, x, cmd.p2 == 1)
+    return wallet("recipient").make_challenge(applet.card, cmd.p1, x, cmd.p2 == 1)
 
 
 def handle_pay(applet, cmd):
-    _p1p2(cmd)
-    return _wallet("payer").pay(applet.card, cmd.data)
+    check_p1p2(cmd)
+    return wallet("payer").pay(applet.card, cmd.data)
 
 
 def handle_accept(applet, cmd):
-    _p1p2(cmd)
+    check_p1p2(cmd)
     parts = _records(cmd.data)
     if (
         len(parts) < 2
@@ -251,7 +200,7 @@ def handle_accept(applet, cmd):
         else:
             raise errors.TLVError("ACCEPT: after the payment, a ticket, then an RTT of 4 bytes")
     expected = parts[0][1][2:]
-    x, balance = _wallet("recipient").accept(applet.card, parts[1][1], expected, ticket, rtt)
+    x, balance = wallet("recipient").accept(applet.card, parts[1][1], expected, ticket, rtt)
     # The amount credited comes back with the balance: the terminal reports what the card
     # took, never what it asked for.
     return tlv.encode(proto.TAG_AMOUNT, tlv.u32(x)) + tlv.encode(
@@ -259,59 +208,22 @@ def handle_accept(applet, cmd):
     )
 
 
-def handle_take_receipt(applet, cmd):
-    _p1p2(cmd)
-    _wallet("recipient").take_receipt(applet.card, cmd.data)
-    return b""
-
-
-def handle_read_outbox(applet, cmd):
-    if cmd.p2:
-        raise BadP1P2("P1 is the entry index, P2 00")
-    return _wallet("recipient").outbox_record(applet.card, cmd.p1)
-
-
-def handle_read_journal(applet, cmd):
-    return _wallet("payer").journal_payment(applet.card, (cmd.p1 << 8) | cmd.p2)
-
-
-def handle_get_log(applet, cmd):
-    # The log's detail is the holder's: a peer reading it over the RF field would learn which
-    # check refused its payment, which the one status word hides (docs/PROTOCOL.md section 8).
-    if applet.remote:
-        raise errors.WrongState("GET LOG is not answered over the RF field")
-    _p1p2(cmd)
-    return b"".join(applet.card.log)
-
-
-def handle_take_stamp(applet, cmd):
-    _p1p2(cmd)
-    _wallet("credentials").take_stamp(applet.card, cmd.data)
-    return b""
-
-
 # INS -> handler. SELECT and GET RESPONSE come with CLA 00, every other command with CLA 80.
 _HANDLERS = {
     proto.INS_SELECT: handle_select,
     proto.INS_GET_INFO: handle_get_info,
-    proto.INS_GENERATE_KEY: handle_generate_key,
-    proto.INS_INSTALL_TRUST: handle_install_trust,
-    proto.INS_INSTALL_CERTIFICATE: handle_install_certificate,
-    proto.INS_INSTALL_RISK: handle_install_risk,
-    proto.INS_LOCK: handle_lock,
-    proto.INS_GET_NONCE: handle_get_nonce,
-    proto.INS_TAKE_TICKET: handle_take_ticket,
-    proto.INS_INSTALL_REVOCATION: handle_install_revocation,
-    proto.INS_LOAD_VOUCHER: handle_load_voucher,
     proto.INS_MAKE_CHALLENGE: handle_make_challenge,
     proto.INS_PAY: handle_pay,
     proto.INS_ACCEPT: handle_accept,
-    proto.INS_TAKE_RECEIPT: handle_take_receipt,
-    proto.INS_READ_OUTBOX: handle_read_outbox,
-    proto.INS_READ_JOURNAL: handle_read_journal,
-    proto.INS_TAKE_STAMP: handle_take_stamp,
-    proto.INS_GET_LOG: handle_get_log,
 }
+# The commands outside a transfer, which purse.admin answers: loaded for the command only,
+# since a card trades far more often than it is provisioned or synced.
+ADMIN = bytes((
+    proto.INS_GENERATE_KEY, proto.INS_INSTALL_TRUST, proto.INS_INSTALL_CERTIFICATE,
+    proto.INS_INSTALL_RISK, proto.INS_LOCK, proto.INS_GET_NONCE, proto.INS_TAKE_TICKET,
+    proto.INS_INSTALL_REVOCATION, proto.INS_LOAD_VOUCHER, proto.INS_TAKE_RECEIPT,
+    proto.INS_READ_OUTBOX, proto.INS_READ_JOURNAL, proto.INS_TAKE_STAMP, proto.INS_GET_LOG,
+))  # fmt: skip
 _ISO_CLASS = (proto.INS_SELECT, proto.INS_GET_RESPONSE)
 
 
@@ -326,6 +238,7 @@ class Applet:
         self._chain = apdu.ChainAssembler()
         self._responses = apdu.ResponseQueue()
 
+    @host_only
     def reset(self):
         """What a power-up does: deselect, drop chains and pending responses, reread state."""
         self.selected = False
@@ -364,7 +277,7 @@ class Applet:
 
     def _dispatch(self, cmd):
         handler = _HANDLERS.get(cmd.ins)
-        if handler is None:
+        if handler is None and cmd.ins not in ADMIN:
             return b"", proto.SW_INS_UNSUPPORTED
         cla = proto.CLA_ISO if cmd.ins in _ISO_CLASS else proto.CLA_PROPRIETARY
         if cmd.cla != cla:
@@ -372,6 +285,14 @@ class Applet:
         if not self.selected and cmd.ins != proto.INS_SELECT:
             return b"", proto.SW_WRONG_STATE
         try:
+            if handler is None:
+                if _COLLECT:
+                    # A profile with a large heap collects only when it is full (its link
+                    # does not before each command): provisioning then makes each anchor's
+                    # 8 KB table in whatever the last command's garbage left, unless it goes
+                    # first. A command outside a transfer has the time.
+                    gc.collect()
+                handler = __import__("purse.admin", None, None, ("handle",)).handle
             return handler(self, cmd), proto.SW_OK
         except errors.PurseError as exc:
             sw = status_for(exc)

@@ -21,6 +21,14 @@ except AttributeError:  # Very old ports lack sys.implementation; they are Micro
     MICROPYTHON = True
 
 
+def host_only(definition):
+    """Marks a function, method or class that only the host, the logger or the tests use: the
+    card build leaves it out (host/icpurse/strip.py), so a board's heap does not hold it.
+    Anywhere else it is the definition itself."""
+    return definition
+
+
+@host_only
 def bit_length(value):
     """Return the number of bits needed to write a non-negative integer (0 for 0).
 

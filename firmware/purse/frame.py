@@ -13,11 +13,12 @@ checks one. Every failure raises FrameError.
 import binascii
 
 from purse import proto
+from purse.compat import const
 from purse.errors import FrameError
 
-DELIMITER = 0
+DELIMITER = const(0)
 # Packet bytes around the payload: type, sequence, CRC-32.
-OVERHEAD = 6
+OVERHEAD = const(6)
 MAX_PACKET = proto.MAX_FRAME_PAYLOAD + OVERHEAD
 # COBS adds one byte per 254 and one at the start.
 MAX_ENCODED = MAX_PACKET + MAX_PACKET // 254 + 1
@@ -27,8 +28,16 @@ def cobs_encode(data):
     """COBS-encode `data`: the result contains no zero byte and is at most len/254 + 1 longer."""
     n = len(data)
     out = bytearray(n + n // 254 + 1)
-    code_pos = 0
-    out_pos = 1
+    return bytes(memoryview(out)[: _encode_into(data, out, 0)])
+
+
+def _encode_into(data, out, start):
+    """COBS-encode `data` into the bytearray `out` from `start` (room for len/254 + 1 more
+    bytes than `data`); return the end. A frame is encoded where its delimiters already are:
+    a card's heap is small, and each copy of a frame asks it for a block of the frame's size."""
+    n = len(data)
+    code_pos = start
+    out_pos = start + 1
     code = 1
     for i in range(n):
         b = data[i]
@@ -47,11 +56,17 @@ def cobs_encode(data):
             out_pos += 1
     if code_pos < out_pos:
         out[code_pos] = code
-    return bytes(out[:out_pos])
+    return out_pos
 
 
 def cobs_decode(data):
     """Undo cobs_encode; refuses zero bytes and codes that run past the end."""
+    out, n = _decode(data)
+    return bytes(memoryview(out)[:n])
+
+
+def _decode(data):
+    """(bytearray, length) of cobs_decode(data): the buffer it decoded into, not a copy."""
     n = len(data)
     if n == 0:
         raise FrameError("empty COBS block")
@@ -76,7 +91,7 @@ def cobs_decode(data):
         if code < 0xFF and pos < n:
             out[out_pos] = 0
             out_pos += 1
-    return bytes(out[:out_pos])
+    return out, out_pos
 
 
 def encode_frame(kind, seq, payload=b""):
@@ -89,29 +104,33 @@ def encode_frame(kind, seq, payload=b""):
         raise FrameError(
             "payload of %d bytes exceeds %d" % (len(payload), proto.MAX_FRAME_PAYLOAD)
         )
-    packet = bytearray(len(payload) + OVERHEAD)
+    n = len(payload) + OVERHEAD
+    packet = bytearray(n)
     packet[0] = kind
     packet[1] = seq
-    packet[2 : 2 + len(payload)] = payload
-    crc = binascii.crc32(packet[: 2 + len(payload)]) & 0xFFFFFFFF
-    packet[-4:] = crc.to_bytes(4, "big")
-    return b"\x00" + cobs_encode(packet) + b"\x00"
+    packet[2 : n - 4] = payload
+    crc = binascii.crc32(memoryview(packet)[: n - 4]) & 0xFFFFFFFF
+    packet[n - 4 :] = crc.to_bytes(4, "big")
+    # The delimiters around the COBS block, in the one buffer it is encoded into.
+    out = bytearray(n + n // 254 + 3)
+    end = _encode_into(packet, out, 1)
+    return bytes(memoryview(out)[: end + 1])
 
 
 def decode_frame(encoded):
     """Check one encoded frame (without delimiters); return (type, sequence, payload)."""
     if len(encoded) > MAX_ENCODED:
         raise FrameError("frame of %d bytes exceeds %d" % (len(encoded), MAX_ENCODED))
-    packet = cobs_decode(encoded)
-    if len(packet) < OVERHEAD:
-        raise FrameError("frame of %d bytes is shorter than its header and CRC" % len(packet))
-    body = packet[:-4]
-    if binascii.crc32(body) & 0xFFFFFFFF != int.from_bytes(packet[-4:], "big"):
+    packet, n = _decode(encoded)
+    if n < OVERHEAD:
+        raise FrameError("frame of %d bytes is shorter than its header and CRC" % n)
+    view = memoryview(packet)
+    if binascii.crc32(view[: n - 4]) & 0xFFFFFFFF != int.from_bytes(packet[n - 4 : n], "big"):
         raise FrameError("CRC mismatch")
-    kind = body[0]
+    kind = packet[0]
     if kind not in proto.FRAME_TYPES:
         raise FrameError("unknown frame type 0x%02X" % kind)
-    return kind, body[1], body[2:]
+    return kind, packet[1], bytes(view[2 : n - 4])
 
 
 class Deframer:
@@ -137,7 +156,7 @@ class Deframer:
                     self._overflow = False
                     self.dropped += 1
                 elif self._len:
-                    frames.append(bytes(self._buf[: self._len]))
+                    frames.append(bytes(memoryview(self._buf)[: self._len]))
                 self._len = 0
             elif self._overflow:
                 continue

@@ -28,16 +28,19 @@ The backend protocol, which every backend implements:
     rename(old, new)   atomically replace the file new (if any) by the file old
     remove(name)       delete the file; no error if there is none
     names()            a list of the names of every file
-Power cuts are injected by wrapping a backend in a FaultPoint (docs/DESIGN.md section 7).
+and one that a backend may implement, for large files in a small heap:
+    write_parts(name, parts)  write(name, b"".join(parts)), without joining them
+Power cuts are injected by wrapping a backend in a purse.faults.FaultPoint (docs/DESIGN.md
+section 7).
 """
 
 import binascii
 
-from purse.compat import const
+from purse.compat import const, host_only
 from purse.errors import StoreError
 
 MAGIC = b"ICPS"
-FORMAT = 1
+FORMAT = const(1)
 STATE = "state"
 STATE_NEW = "state.new"
 
@@ -76,8 +79,9 @@ def _seal(buf, n):
     return end + 4
 
 
-def unframe(name, data):
-    """The payload (bytes) of the file `name` whose content is `data`; StoreError if damaged."""
+def unframe(name, data, view=False):
+    """The payload (bytes) of the file `name` whose content is `data`; StoreError if damaged.
+    With `view`, a memoryview of the payload in `data` rather than a copy of it."""
     size = len(data)
     if size < _OVERHEAD:
         raise StoreError(
@@ -98,14 +102,14 @@ def unframe(name, data):
             % (name, length, size - _OVERHEAD)
         )
     end = size - 4
-    view = memoryview(data)
+    mv = memoryview(data)
     stored = int.from_bytes(data[end:], "big")
-    computed = binascii.crc32(view[:end]) & 0xFFFFFFFF
+    computed = binascii.crc32(mv[:end]) & 0xFFFFFFFF
     if stored != computed:
         raise StoreError(
             "store file %r fails its CRC-32: stored %08x, computed %08x" % (name, stored, computed)
         )
-    return bytes(view[_HEADER:end])
+    return mv[_HEADER:end] if view else bytes(mv[_HEADER:end])
 
 
 def _check_name(name):
@@ -115,6 +119,7 @@ def _check_name(name):
         raise StoreError("%r is not a valid blob name" % (name,))
 
 
+@host_only
 class MemoryBackend:
     """A backend that keeps its files in a dict: for in-process cards and tests.
 
@@ -142,73 +147,6 @@ class MemoryBackend:
 
     def names(self):
         return list(self.files)
-
-
-class FaultPoint:
-    """A backend wrapper that counts the mutating operations and cuts the power at one of them.
-
-    Every write, rename and remove adds one to `ops`. With `cut_at=N` the operation that brings
-    `ops` to N or beyond is the power cut, and raises PowerCut:
-      - a cut write leaves a torn file: the first half (rounded down) of the data;
-      - a cut rename or remove does nothing (both are atomic on the file systems we support).
-    From then on every operation, reads included, raises PowerCut until restore() brings the
-    power back. Set `cut_at` at any time to arm a cut, e.g. `fp.cut_at = fp.ops + 3`.
-
-    With `memory_at=N` the operation that brings `ops` to N raises MemoryError instead, once and
-    before it does anything: the fault a fragmented heap gives in the middle of a commit.
-    """
-
-    def __init__(self, backend, cut_at=None, memory_at=None):
-        self.backend = backend
-        self.cut_at = cut_at
-        self.memory_at = memory_at
-        self.ops = 0
-        self.down = False
-
-    def restore(self):
-        """Power back on: operations pass through again; counting continues; no cut is armed."""
-        self.down = False
-        self.cut_at = None
-
-    def _powered(self):
-        if self.down:
-            raise PowerCut("the power is off")
-
-    def _cut_now(self):
-        # Counts one mutating operation and reports whether it is the one that loses power.
-        self._powered()
-        self.ops += 1
-        if self.memory_at is not None and self.ops >= self.memory_at:
-            self.memory_at = None
-            raise MemoryError("memory allocation failed (emulated at operation %d)" % self.ops)
-        if self.cut_at is not None and self.ops >= self.cut_at:
-            self.down = True
-            return True
-        return False
-
-    def read(self, name):
-        self._powered()
-        return self.backend.read(name)
-
-    def names(self):
-        self._powered()
-        return self.backend.names()
-
-    def write(self, name, data):
-        if self._cut_now():
-            self.backend.write(name, data[: len(data) // 2])
-            raise PowerCut("power cut at operation %d: write of %r torn" % (self.ops, name))
-        self.backend.write(name, data)
-
-    def rename(self, old, new):
-        if self._cut_now():
-            raise PowerCut("power cut at operation %d: rename of %r not done" % (self.ops, old))
-        self.backend.rename(old, new)
-
-    def remove(self, name):
-        if self._cut_now():
-            raise PowerCut("power cut at operation %d: remove of %r not done" % (self.ops, name))
-        self.backend.remove(name)
 
 
 class Store:
@@ -243,19 +181,33 @@ class Store:
     def read_cache(self, name):
         """The payload of a file that keeps what could be computed again (an anchor key's
         table), or None if it is missing or damaged: a cache is never trusted over
-        recomputing, and a damaged one is no reason to stop the card."""
+        recomputing, and a damaged one is no reason to stop the card. It is a view of the
+        file's bytes as read, not a copy: an anchor's table is 8 KB, and a second block of that
+        size is what a small heap lacks."""
         data = self.backend.read(name)
         if data is None:
             return None
         try:
-            return unframe(name, data)
+            return unframe(name, data, True)
         except StoreError:
             return None
 
     def write_cache(self, name, payload):
         """Write a cache file, framed like every other. It is outside the commit: a cut write
-        leaves a file that read_cache refuses, and the value is computed again."""
-        self.backend.write(name, frame(payload))
+        leaves a file that read_cache refuses, and the value is computed again. A backend with
+        write_parts writes the frame around the payload as it is: a table is 8 KB, and its
+        framed copy would be a second block of that size."""
+        write_parts = getattr(self.backend, "write_parts", None)
+        if write_parts is None:
+            self.backend.write(name, frame(payload))
+            return
+        n = len(payload)
+        head = bytearray(_HEADER)
+        head[0:4] = MAGIC
+        head[4] = FORMAT
+        head[5:_HEADER] = n.to_bytes(4, "big")
+        crc = binascii.crc32(payload, binascii.crc32(head)) & 0xFFFFFFFF
+        write_parts(name, (head, payload, crc.to_bytes(4, "big")))
 
     def commit(self, state_payload, new_blobs=None, drop=()):
         """Make `state_payload` the state, atomically, with its new blobs; then drop old ones.

@@ -13,17 +13,18 @@ Every failure raises TLVError and nothing else.
 """
 
 from purse import proto
+from purse.compat import const, host_only
 from purse.errors import RecordError, TLVError
 
-MAX_LENGTH = 0xFFFF  # 0x82 XX XX is the longest length form accepted.
+MAX_LENGTH = const(0xFFFF)  # 0x82 XX XX is the longest length form accepted.
 
 # Bits of a tag's first byte.
-CLASS_MASK = 0xC0
-CLASS_UNIVERSAL = 0x00
-CLASS_APPLICATION = 0x40
-CLASS_CONTEXT = 0x80
-CLASS_PRIVATE = 0xC0
-CONSTRUCTED = 0x20
+CLASS_MASK = const(0xC0)
+CLASS_UNIVERSAL = const(0x00)
+CLASS_APPLICATION = const(0x40)
+CLASS_CONTEXT = const(0x80)
+CLASS_PRIVATE = const(0xC0)
+CONSTRUCTED = const(0x20)
 
 
 def _tag_bytes(tag):
@@ -49,6 +50,7 @@ def _tag_bytes(tag):
     raise TLVError("0x%X is not a valid BER-TLV tag" % tag)
 
 
+@host_only
 def first_byte(tag):
     """The first byte of a tag's encoding, which holds its class and constructed bit."""
     while tag > 0xFF:
@@ -56,10 +58,12 @@ def first_byte(tag):
     return tag
 
 
+@host_only
 def is_constructed(tag):
     return bool(first_byte(tag) & CONSTRUCTED)
 
 
+@host_only
 def tag_class(tag):
     return first_byte(tag) & CLASS_MASK
 
@@ -242,8 +246,8 @@ def decode_one(data, expected_tag=None):
 
 
 # Field flags for decode_fields schemas.
-OPTIONAL = 1
-REPEATED = 2
+OPTIONAL = const(1)
+REPEATED = const(2)
 
 
 def decode_fields(data, schema):

@@ -13,13 +13,14 @@ from purse.applet import Applet
 from purse.client import CardClient, personalise
 from purse.crypto.backend import Signer
 from purse.crypto.pure import PureBackend
+from purse.faults import FaultPoint
 from purse.records.checkpoint import log_id
 from purse.records.credentials import Certificate, RevocationList, RiskParameters, Voucher
 from purse.records.log import LogRecord
 from purse.records.logger import Receipt, Ticket
 from purse.records.stamp import Stamp
 from purse.records.transfer import Payment
-from purse.store import FaultPoint, MemoryBackend, Store
+from purse.store import MemoryBackend, Store
 from purse.wallet.card import Card
 
 # The speed-ups every card of a World gets unless a test gives its own: (anchor_spans,

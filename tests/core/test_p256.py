@@ -76,7 +76,10 @@ def test_batch_affine():
     pts = [p256.double((p256.GX, p256.GY, 1))]
     pts.append(p256.double(pts[0]))
     pts.append(p256.add_affine(pts[1], p256.GX, p256.GY))
-    assert p256.batch_affine(pts) == [p256.to_affine(pt) for pt in pts]
+    want = [p256.to_affine(pt) for pt in pts]
+    assert p256.batch_affine(pts) == want
+    # The list is emptied as its points are converted: one form of each point at a time.
+    assert pts == [None] * len(want)
 
 
 def test_comb_matches_reference():

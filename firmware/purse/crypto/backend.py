@@ -19,26 +19,32 @@ Conventions every backend follows:
 
 import hashlib
 
+from purse.compat import host_only
+
 
 class Backend:
     """Base of the backends: SHA-256 is native everywhere, the rest is per backend."""
 
     name = "abstract"
 
+    @host_only
     def sha256(self, *parts):
         h = hashlib.sha256()
         for part in parts:
             h.update(part)
         return h.digest()
 
+    @host_only
     def public_key(self, private_key):
         """The 33-byte compressed SEC1 public key of a 32-byte private key."""
         raise NotImplementedError
 
+    @host_only
     def sign(self, private_key, message, extra_entropy=None):
         """64-byte raw low-s ECDSA P-256 / SHA-256 signature of `message`."""
         raise NotImplementedError
 
+    @host_only
     def verify(self, public_key, message, signature):
         """Return None if `signature` (64-byte raw r||s) is valid, else raise InvalidSignature."""
         raise NotImplementedError
@@ -46,21 +52,25 @@ class Backend:
     # Speed-ups for a slow backend. They change no answer of `verify`, only its cost; a fast
     # backend (pyca on the host) keeps these defaults, which do nothing.
 
+    @host_only
     def trust(self, public_key, table=None):
         """Declare a key the caller verifies again and again (a card's PkT, PkI, PkL), with
         its precomputed table (`table`, from `anchor_table`) or None. Returns whether the
         table was taken: one that does not belong to the key is ignored, never used."""
         return False
 
+    @host_only
     def anchor_table(self, public_key, spans):
         """The precomputed table of `public_key` with `spans` spans, as bytes to keep (8 KiB
         for 16 spans), or None if this backend has no use for one."""
         return None
 
+    @host_only
     def forget_verified(self):
         """Forget every verification the backend remembered (see PureBackend)."""
 
 
+@host_only
 class Signer:
     """A private key held together with the backend that signs with it.
 

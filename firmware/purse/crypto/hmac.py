@@ -6,8 +6,10 @@ padded key; the key pads are computed once per key by `HmacKey` when a caller re
 
 import hashlib
 
-BLOCK = 64
-DIGEST = 32
+from purse.compat import const, host_only
+
+BLOCK = const(64)
+DIGEST = const(32)
 
 _IPAD = bytes(0x36 for _ in range(BLOCK))
 _OPAD = bytes(0x5C for _ in range(BLOCK))
@@ -37,6 +39,7 @@ class HmacKey:
         return outer.digest()
 
 
+@host_only
 def hmac_sha256(key, *parts):
     """HMAC-SHA256(key, part0 || part1 || ...)."""
     return HmacKey(key).mac(*parts)

@@ -179,7 +179,10 @@ def to_affine(pt):
 def batch_affine(points):
     """Affine forms of a list of finite Jacobian points with one inversion (Montgomery's trick).
 
-    Costs 3(k-1) field multiplications for the shared inversion and 4 per point.
+    Costs 3(k-1) field multiplications for the shared inversion and 4 per point. The list is
+    emptied as its points are converted (each entry set to None), and so are the partial
+    products: a card's heap holds each point in one form at a time, not the Jacobian list and
+    the affine one at once (the largest thing a verification against an unknown key builds).
     """
     count = len(points)
     prefix = [0] * count
@@ -189,9 +192,11 @@ def batch_affine(points):
         acc = z if i == 0 else fmul(acc, z)
         prefix[i] = acc
     inv = inverse(acc, P)
+    acc = None
     out = [None] * count
     for i in range(count - 1, -1, -1):
         x, y, z = points[i]
+        points[i] = prefix[i] = None
         if i:
             zi = fmul(inv, prefix[i - 1])
             inv = fmul(inv, z)

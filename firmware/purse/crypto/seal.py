@@ -45,13 +45,14 @@ Why these choices:
   persisted challenge counter is what rules that out, power cuts included.
 """
 
+from purse.compat import const, host_only
 from purse.crypto.hmac import HmacKey, equal
 from purse.errors import SealError
 
-KEY_SIZE = 32
-TAG_SIZE = 16
-MIN_NONCE_SIZE = 8
-MAX_NONCE_SIZE = 255
+KEY_SIZE = const(32)
+TAG_SIZE = const(16)
+MIN_NONCE_SIZE = const(8)
+MAX_NONCE_SIZE = const(255)
 # The u32 length prefixes bound the plaintext and the associated data.
 _MAX_LENGTH = 0xFFFFFFFF
 
@@ -156,11 +157,13 @@ def _check_nonce(nonce):
         raise SealError("nonce must be %d to %d bytes" % (MIN_NONCE_SIZE, MAX_NONCE_SIZE))
 
 
+@host_only
 def seal(key, nonce, plaintext, associated_data=b""):
     """Seal `plaintext` under the 32-byte `key` and `nonce`; see the module's specification."""
     return SealKey(key).seal(nonce, plaintext, associated_data)
 
 
+@host_only
 def open_sealed(key, nonce, blob, associated_data=b"", plaintext_length=None):
     """Open a blob made by seal(), or raise SealError; see SealKey.open."""
     return SealKey(key).open(nonce, blob, associated_data, plaintext_length)

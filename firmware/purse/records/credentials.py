@@ -2,6 +2,7 @@
 issuer's risk parameters and the CA's revocation list."""
 
 from purse import proto, tlv
+from purse.compat import host_only
 from purse.errors import RecordError
 from purse.records import fields as f
 from purse.records.signed import Signed, check_public_key
@@ -35,6 +36,7 @@ class Certificate(Signed):
         if not_after < not_before:
             raise RecordError("certificate validity ends before it starts")
 
+    @host_only
     def items(self):
         return [
             (proto.TAG_SERIAL, f.u32(self.serial)),
@@ -82,6 +84,7 @@ class Voucher(Signed):
         self.sequence = sequence
         self.ltime = ltime
 
+    @host_only
     def items(self):
         return [
             (proto.TAG_PUBLIC_KEY, self.public_key),
@@ -132,6 +135,7 @@ class RiskParameters(Signed):
         self.not_before = not_before
         self.not_after = not_after
 
+    @host_only
     def items(self):
         return [
             (proto.TAG_SEQUENCE, f.u32(self.sequence)),
@@ -189,6 +193,7 @@ class RevocationList(Signed):
             if self.revoked[i - 1] >= self.revoked[i]:
                 raise RecordError("RevocationList: ids not in strictly ascending order")
 
+    @host_only
     def items(self):
         out = [
             (proto.TAG_SEQUENCE, f.u32(self.sequence)),

@@ -3,6 +3,7 @@ VoucherI(A), CertT(B), B's signature) and, from a tap, the round-trip time. Apar
 purse.records.transfer so that a card that only pays never loads it."""
 
 from purse import proto, tlv
+from purse.compat import host_only
 from purse.errors import CredentialError, RecordError, TLVError
 from purse.records import fields as f
 from purse.records.credentials import Certificate, Voucher
@@ -20,21 +21,6 @@ class LogRecord:
     (fields.record_hash) names the record in receipts."""
 
     TAG = proto.TAG_LOG_RECORD
-    SCHEMA = (
-        (proto.TAG_VERSION, 1, 1, 0),
-        (proto.TAG_CARD_ID, proto.CARD_ID_SIZE, proto.CARD_ID_SIZE, 0),
-        (proto.TAG_R1, proto.RANDOM_SIZE, proto.RANDOM_SIZE, 0),
-        (proto.TAG_G2, proto.HASH_SIZE, proto.HASH_SIZE, 0),
-        (proto.TAG_AMOUNT, proto.U32_SIZE, proto.U32_SIZE, 0),
-        (proto.TAG_CHALL_ID, proto.CHALL_ID_SIZE, proto.CHALL_ID_SIZE, 0),
-        (proto.TAG_COUNTER, proto.U32_SIZE, proto.U32_SIZE, 0),
-        (proto.TAG_SIGNATURE, proto.SIGNATURE_SIZE, proto.SIGNATURE_SIZE, 0),
-        (proto.TAG_CERTIFICATE, 1, MAX_NESTED, 0),
-        (proto.TAG_VOUCHER, 1, MAX_NESTED, 0),
-        (proto.TAG_RECIPIENT, 1, MAX_NESTED, 0),
-        (proto.TAG_RECIPIENT_SIGNATURE, proto.SIGNATURE_SIZE, proto.SIGNATURE_SIZE, 0),
-        (proto.TAG_RTT, proto.U32_SIZE, proto.U32_SIZE, _OPT),
-    )
 
     def __init__(self, recipient_id=None, r1=None, payment=None, rtt=None):
         self.recipient_id = recipient_id
@@ -44,12 +30,15 @@ class LogRecord:
         self.certificate = None  # CertT(B).
         self.signature = None  # SB, over DOMAIN_RECORD_SIGNATURE || H(record).
 
+    @host_only
     def g1(self):
         return f.g1(self.recipient_id, self.r1)
 
+    @host_only
     def identity(self):
         return self.payment.identity()
 
+    @host_only
     def encode(self):
         return tlv.encode_all(self._items(), self.TAG)
 
@@ -107,6 +96,7 @@ class LogRecord:
             self.recipient_id, self.r1, p.g2, p.x, p.chall_id, p.counter, p.payer_key
         )
 
+    @host_only
     @classmethod
     def decode(cls, data, parsed=None):
         """Parse a log record. `parsed`, a dict the caller keeps, reuses the CertT(A) and
@@ -114,7 +104,7 @@ class LogRecord:
         and again); records parsed from it are shared, so callers must not change them."""
         try:
             _, value = tlv.decode_one(data, cls.TAG)
-            fields = tlv.decode_fields(value, cls.SCHEMA)
+            fields = tlv.decode_fields(value, _schema())
         except TLVError as exc:
             raise RecordError("LogRecord: %s" % exc)
         if fields[proto.TAG_VERSION][0] != proto.VERSION:
@@ -139,6 +129,7 @@ class LogRecord:
         rec.signature = bytes(fields[proto.TAG_RECIPIENT_SIGNATURE])
         return rec
 
+    @host_only
     def verify_recipient(self, backend):
         """SB with the key of CertT(B), which must be IdUB's (CertT(B) itself is checked with
         PkT by the caller, once per certificate)."""
@@ -148,6 +139,7 @@ class LogRecord:
         message = proto.DOMAIN_RECORD_SIGNATURE + self.hash()
         backend.verify(self.certificate.public_key, message, self.signature)
 
+    @host_only
     def verify(self, backend, ca_key, issuer_key):
         """L's check: CertT(A), VoucherI(A) and S, with G1 recomputed from IdUB and R1, then
         CertT(B) and SB."""
@@ -156,6 +148,27 @@ class LogRecord:
         self.verify_recipient(backend)
 
 
+@host_only
+def _schema():
+    """The record's fields as the logger parses them (a card only builds records)."""
+    return (
+        (proto.TAG_VERSION, 1, 1, 0),
+        (proto.TAG_CARD_ID, proto.CARD_ID_SIZE, proto.CARD_ID_SIZE, 0),
+        (proto.TAG_R1, proto.RANDOM_SIZE, proto.RANDOM_SIZE, 0),
+        (proto.TAG_G2, proto.HASH_SIZE, proto.HASH_SIZE, 0),
+        (proto.TAG_AMOUNT, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_CHALL_ID, proto.CHALL_ID_SIZE, proto.CHALL_ID_SIZE, 0),
+        (proto.TAG_COUNTER, proto.U32_SIZE, proto.U32_SIZE, 0),
+        (proto.TAG_SIGNATURE, proto.SIGNATURE_SIZE, proto.SIGNATURE_SIZE, 0),
+        (proto.TAG_CERTIFICATE, 1, MAX_NESTED, 0),
+        (proto.TAG_VOUCHER, 1, MAX_NESTED, 0),
+        (proto.TAG_RECIPIENT, 1, MAX_NESTED, 0),
+        (proto.TAG_RECIPIENT_SIGNATURE, proto.SIGNATURE_SIZE, proto.SIGNATURE_SIZE, 0),
+        (proto.TAG_RTT, proto.U32_SIZE, proto.U32_SIZE, _OPT),
+    )
+
+
+@host_only
 def _nested(cls, value, parsed):
     if parsed is None:
         return cls.from_value(value)

@@ -30,7 +30,7 @@ _HEAD = (
     (proto.TAG_LOG_ID, proto.LOG_ID_SIZE, proto.LOG_ID_SIZE, tlv.OPTIONAL),
 )
 _MAX_BODY = const(1024)
-MAX_NESTED = 512  # Bytes of a record nested in another.
+MAX_NESTED = const(512)  # Bytes of a record nested in another.
 
 
 def check_low_s(signature):

@@ -7,6 +7,7 @@ Apart from purse.records.logger so that a paying card does not load receipts and
 """
 
 from purse import proto
+from purse.compat import host_only
 from purse.records import fields as f
 from purse.records.signed import Signed
 
@@ -28,6 +29,7 @@ class Stamp(Signed):
         self.counter = counter
         self.ltime = ltime
 
+    @host_only
     def items(self):
         return [
             (proto.TAG_CARD_ID, self.card_id),

@@ -7,6 +7,7 @@ the log record (IdUB, VoucherI, CertT, S, ctrA, x, R1, G2, ChallID) for the logg
 """
 
 from purse import proto, tlv
+from purse.compat import host_only
 from purse.errors import CredentialError, RecordError
 from purse.records import fields as f
 from purse.records.credentials import Certificate, Voucher
@@ -188,6 +189,7 @@ class Payment(Signed):
     def payer_key(self):
         return self.certificate.public_key
 
+    @host_only
     def identity(self):
         """(PkUA, ChallID, G1): what names this payment at the logger and in journals."""
         return (self.certificate.public_key, self.chall_id, self.g1)

@@ -10,6 +10,7 @@ lives: those are kept in RAM and die with a restart.
 """
 
 from purse import proto
+from purse.compat import const
 from purse.crypto.pure import PureBackend
 from purse.errors import MustSync, WrongState
 from purse.records import fields as f
@@ -19,7 +20,7 @@ from purse.wallet.state import CardState, blob_name
 # Refusal details kept in RAM for the holder's terminal (docs/DESIGN.md section 6): the peer only
 # ever sees the status word. Each entry is 4 bytes, INS || reason || SW (GET LOG), where the
 # reason is purse.applet.LOG_REASONS' number for the exception; icpurse.cardlog reads them.
-LOG_SIZE = 16
+LOG_SIZE = const(16)
 
 
 class _CardSigner:
@@ -61,6 +62,7 @@ class Card:
         self.state = CardState() if payload is None else CardState.decode(payload)
         self.store.collect_garbage(self.state.referenced() + self._table_names())
         self._parsed = {}
+        self._declared = []  # The anchor keys trust_anchors declared since this load.
         self.trust_anchors()
         self.nonce = None
         # Challenges waiting for their payment (wallet.state.Pending), newest last: RAM only,
@@ -75,13 +77,16 @@ class Card:
         """Declare the state's anchor keys to the backend, each with its table where the
         profile wants tables: read from the store, or made (and kept) if missing, damaged or
         of another key. Tables are made when an anchor is installed (provisioning), so a
-        boot only reads them; a card whose profile changed makes them at its next boot."""
+        boot only reads them; a card whose profile changed makes them at its next boot. A key
+        declared since the last load is not read again: the backend holds its table, and a
+        second 8 KB copy is more than a small heap has while the next anchor's is made."""
         backend = self.backend
         backend.forget_verified()
         for attr, name in ANCHOR_TABLES:
             key = getattr(self.state, attr)
-            if key is None:
+            if key is None or key in self._declared:
                 continue
+            self._declared.append(key)
             table = self.store.read_cache(name) if self.anchor_spans else None
             if backend.trust(key, table) or not self.anchor_spans:
                 continue

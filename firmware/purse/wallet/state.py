@@ -7,7 +7,7 @@ first and the state last (purse.store), so a power cut leaves the old state or t
 """
 
 from purse import proto, tlv
-from purse.compat import const
+from purse.compat import const, host_only
 from purse.errors import StoreError, TLVError
 
 # The state file's fields: primitive private-class tags, so that no record field can be mistaken
@@ -50,8 +50,8 @@ _LIST = tlv.OPTIONAL | tlv.REPEATED
 
 # Flags byte of a pending challenge: the seal mode in the low bits, and whether ACCEPT must
 # come with a ready-ticket (embodiment 2).
-PENDING_MODE_MASK = 0x07
-PENDING_NEEDS_TICKET = 0x80
+PENDING_MODE_MASK = const(0x07)
+PENDING_NEEDS_TICKET = const(0x80)
 
 _SCHEMA = (
     (_ST_VERSION, 1, 1, 0),
@@ -269,6 +269,7 @@ class CardState:
         for entry in self.journal:
             yield _ST_JOURNAL, entry.encode()
 
+    @host_only
     def encode(self):
         return tlv.encode_all(self._items())
 

@@ -3,7 +3,7 @@
 For each part of firmware/ it prints the bytes of .py source and of the .mpy files `icpurse
 flash --mpy` copies (mpy-cross -O3, short messages), the files a board holds, and the heap a
 freshly booted card uses on the MicroPython Unix port (asked over its link with the `mem?`
-ping), so a change that grows the firmware shows here before it breaks the 160K target.
+ping), so a change that grows the firmware shows here before it breaks a heap target.
 """
 
 import tempfile
@@ -70,5 +70,8 @@ def run(args):
         "heap of a card right after boot (gc.mem_alloc, %s heap): %s bytes used, %s free"
         % (DEFAULT_HEAP, used, free)
     )
-    print("the smallest heap for a transfer: icpurse bench transfer (target 160K)")
+    print(
+        "the smallest heap for a transfer: icpurse bench transfer (targets: classic profile"
+        " 128K, fast profile 192K)"
+    )
     return 0
