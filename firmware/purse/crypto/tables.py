@@ -13,8 +13,8 @@ doublings, shared by all the parts and by every other table used in the same sum
 - the generator's w-NAF table, one span with the multiples up to 63 (2 KiB), serves
   verification against an unknown key, where the 256 doublings of the key's part are paid
   anyway and only the number of additions counts (the multiples up to 127 would save 1.5%
-  of its field multiplications for 2 KiB more of a card's heap, which a card trading at the
-  160K bar of docs/DESIGN.md section 11 cannot spare);
+  of its field multiplications for 2 KiB more of a card's heap, which a classic ESP32,
+  trading near its heap bar of docs/DESIGN.md section 11, cannot spare);
 - a per-key table for a key a card verifies again and again (PkT, PkI, PkL) has the comb's
   shape (8 KiB by default; fewer spans take less memory and cost more doublings).
 
