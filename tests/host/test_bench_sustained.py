@@ -24,6 +24,8 @@ def test_a_held_load_prints_every_interval_on_both_databases():
     # The operator's reader ran beside the load on each database, and was answered.
     reads = [int(n) for n in re.findall(r"meanwhile 1 client\(s\) read GET /v1/ledger (\d+)", out)]
     assert len(reads) == 2 and min(reads) > 0, out
+    # The readers are processes of their own, whose CPU is shown beside the figure.
+    assert out.count("the readers are processes of their own: ") == 2, out
     rows = [ROW.match(line) for line in out.splitlines()]
     rows = [m for m in rows if m]
     assert len(rows) == 6, out

@@ -34,6 +34,8 @@ class LoadGenerator:
         backend = PycaBackend()
         self.ca = Signer(backend, _key(seed, b"T"))
         self.issuer = Signer(backend, _key(seed, b"I"))
+        # A throwaway key: the benchmark's reader processes sign as the issuer with it.
+        self.issuer_secret = _key(seed, b"I")
         self.cards = []
         for i in range(cards):
             signer = Signer(backend, _key(seed, b"card %d" % i))

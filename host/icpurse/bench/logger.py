@@ -24,6 +24,7 @@ import uuid
 import httpx2
 
 from icpurse.bench import proctree
+from icpurse.bench.ledger_readers import LedgerReaders
 from icpurse.bench.loaddriver import drive, record_requests
 from icpurse.bench.loadgen import LoadGenerator
 from icpurse.crypto_pyca import PycaBackend
@@ -343,15 +344,15 @@ def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
                 verify_before = verifications_per_second(items)
                 progress("%s: %d s of batch %d x %d clients" % (name, args.duration, args.batch,
                                                                  args.clients))  # fmt: skip
-                readers = _LedgerReaders(server.url, gen.issuer, args.ledger_readers,
-                                         args.interval)  # fmt: skip
+                readers = LedgerReaders(server.url, gen.issuer_secret, args.ledger_readers,
+                                        args.interval)  # fmt: skip
                 try:
                     slots = asyncio.run(
                         hold(server.port, producer, args.clients, args.duration, args.interval,
                              args.warmup, readers.begin)
                     )  # fmt: skip
                 finally:
-                    reads = readers.stop()
+                    reads, readers_cpu, _ = readers.stop()
                 verify = (verify_before + verifications_per_second(items)) / 2
             finally:
                 producer.close()
@@ -373,6 +374,8 @@ def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
                   args.ledger_readers, reads, reads / reading,
                   "per-client limit %g/s" % args.read_rate if args.read_rate
                   else "no per-client limit"))  # fmt: skip
+        print("the readers are processes of their own: %.0f%% of one core while reading, on the"
+              " cores the logger runs on" % (100 * readers_cpu / reading))  # fmt: skip
         quiet = [s[0] for s in slots[0::2]]
         busy = [s[0] for s in slots[1::2]]
         if quiet and busy:
@@ -387,60 +390,3 @@ def _hold_one(name, db, workers, seed, args, items, producer_class, hold):
         "mean %.0f records/s (ratio %.2f to %.0f verifications/s); last interval %.0f%% of "
         "the first" % (total, total / verify, verify, 100 * last / first if first else 0)
     )
-
-
-class _LedgerReaders:
-    """`count` threads reading GET /v1/ledger in a loop, as an operator's dashboards would,
-    in every other interval of the load (the odd ones): appends must not wait for them (the
-    ledger is read from a snapshot, outside the append lock), and the intervals without them,
-    taken on the same machine in the same minutes, are what they are compared with. On a
-    shared machine another load comes and goes; alternating sees it on both sides."""
-
-    def __init__(self, url, signer, count, interval):
-        import threading
-
-        self.done = threading.Event()
-        self.started = threading.Event()
-        self.lock = threading.Lock()
-        self.reads = 0
-        self.interval = interval
-        self.start = None
-        self.threads = [
-            threading.Thread(target=self._read, args=(url, signer), daemon=True)
-            for _ in range(count)
-        ]
-        for thread in self.threads:
-            thread.start()
-
-    def begin(self, start):
-        """The load's first interval started at perf_counter time `start`."""
-        self.start = start
-        self.started.set()
-
-    def _reading(self):
-        """Whether now is in an odd interval; if not, wait (at most a tenth of a second)."""
-        if not self.started.wait(0.1):
-            return False
-        if int((time.perf_counter() - self.start) / self.interval) % 2:
-            return True
-        self.done.wait(0.01)
-        return False
-
-    def _read(self, url, signer):
-        with httpx2.Client(base_url=url, auth=RequestSigning(signer), timeout=60) as http:
-            while not self.done.is_set():
-                if not self._reading():
-                    continue
-                answer = http.get("/v1/ledger")
-                if answer.status_code == 200:
-                    with self.lock:
-                        self.reads += 1
-                elif answer.status_code == 429:
-                    # Past the service's limit a dashboard waits as told, as the CLI's clients do.
-                    self.done.wait(min(5.0, float(answer.headers.get("Retry-After", "1"))))
-
-    def stop(self):
-        self.done.set()
-        for thread in self.threads:
-            thread.join(60)
-        return self.reads
