@@ -12,6 +12,17 @@ if "wallet_app.py" in os.listdir():
     # (measured).
     from purse.crypto import tables
 
+    try:
+        import json
+    except ImportError:
+        import ujson as json
+    try:
+        # In the shape the board profile asks for (wallet_app.main), or they would be loaded
+        # again when the wallet starts, in a heap its compiling has fragmented.
+        with open("config.json") as f:
+            tables.lean(json.load(f).get("lean_tables", False))
+    except (OSError, ValueError):
+        pass  # wallet_app reports a missing or unreadable configuration.
     tables.generator_comb()
     tables.generator_wnaf()
 

@@ -220,10 +220,13 @@ def main():
     # verification needs: loaded first (purse.crypto.tables: their bytes are generated at build
     # time), while the heap is still in one piece, they always find room; loaded in the middle
     # of a transfer, a fragmented heap may not have it. (A wallet held as source has them
-    # loaded by main.py, before it is compiled.)
+    # loaded by main.py, before it is compiled.) The profile says first whether they take the
+    # lean shape (`"lean_tables": true`, the classic ESP32's: docs/HARDWARE.md).
+    config = load_config()
+    gc.collect()
+    tables.lean(config.get("lean_tables", False))
     tables.generator_comb()
     tables.generator_wnaf()
-    config = load_config()
     card = build_card(config)
     _preload(config)
     _collect_early(config)

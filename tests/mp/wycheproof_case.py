@@ -22,9 +22,11 @@ def check(backend, kind, public_key, message, signature):
 
 
 def backends():
-    """The pure backend's paths, by name: as it verifies an unknown key; with tables of the
-    recent peers' keys (the signed mode's recipients, a card's payers); and with every key
-    trusted as an anchor with its table, where signatures are remembered once verified."""
+    """The pure backend's paths, by name: as it verifies an unknown key; the same with the lean
+    tables; with tables of the recent peers' keys (the signed mode's recipients, a card's
+    payers); and with every key trusted as an anchor with its table, where signatures are
+    remembered once verified."""
+    from purse.crypto import tables
     from purse.crypto.pure import PureBackend
 
     class Anchors(PureBackend):
@@ -44,8 +46,18 @@ def backends():
                     raise AssertionError("the table of a valid key was not taken")
             PureBackend.verify(self, public_key, message, signature)
 
+    class Lean(PureBackend):
+        """The classic ESP32's lean tables (purse.crypto.tables.lean): the lean w-NAF table of
+        the generator and width-4 tables of unknown keys. Lean mode, once on, stays on for the
+        process, as on a board; test_wycheproof turns it off after this backend's run."""
+
+        def verify(self, public_key, message, signature):
+            tables.lean(True)
+            PureBackend.verify(self, public_key, message, signature)
+
     return {
         "pure": PureBackend(),
+        "pure-lean": Lean(),
         "pure-peers": PureBackend(peer_spans=2),
         "pure-anchors": Anchors(),
     }

@@ -126,7 +126,7 @@ def verify_digest(key, digest, r, s):
     if key.table is not None:
         acc = scalarmul.straus(tables.generator_comb(), u1, key.table, u2)
     else:
-        own = tables.build(key.x, key.y, 1, tables.KEY_WIDTH)
+        own = tables.build(key.x, key.y, 1, tables.unknown_key_width())
         acc = scalarmul.straus(tables.generator_wnaf(), u1, own, u2)
     x, _, z = acc
     if z == 0:

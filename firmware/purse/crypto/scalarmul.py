@@ -2,7 +2,8 @@
 
 `comb_mul` (signing, key generation) recodes an odd scalar m < 2^256 into 64 signed odd
 base-16 digits (Joye and Tunstall's regular recoding): no digit is zero, so every call runs
-the same 63 mixed additions and 12 doublings, in the same order, whatever the scalar. An even
+the same 63 mixed additions and 12 doublings (28 with the lean comb), in the same order,
+whatever the scalar. An even
 scalar k is replaced by n - k, which is odd and gives -k*G: same x, and the y is negated back.
 
 Residual leakage, which docs/DESIGN.md section 4 asks us to state: this is Python on big integers.
@@ -55,10 +56,14 @@ def _wnaf(k, width, buf, start, length):
 def comb_mul(table, k):
     """k * P as an affine (x, y) for 0 < k < n, with the fixed operation sequence above.
 
-    `table` must have the comb's shape (16 spans of 16 bits, multiples up to 15).
+    `table` must have the comb's shape: 16 spans of 16 bits (12 doublings), or the lean
+    comb's 8 spans of 32 bits (28 doublings; purse.crypto.tables.lean), odd multiples up to 15.
+    The digits of span j are digits[rows * j : rows * (j + 1)], lowest first.
     """
-    if table.spans != 16 or table.width != 5:
-        raise ValueError("comb_mul needs a 16-span, width-5 table")
+    if table.spans not in (8, 16) or table.width != 5:
+        raise ValueError("comb_mul needs an 8- or 16-span, width-5 table")
+    spans = table.spans
+    rows = 64 // spans
     odd = k & 1
     m = k if odd else p256.N - k
     digits = _COMB_DIGITS
@@ -71,12 +76,12 @@ def comb_mul(table, k):
     digits[63] = m
     data = memoryview(table.data)
     acc = None
-    for r in range(3, -1, -1):
+    for r in range(rows - 1, -1, -1):
         if acc is not None:
             for _ in range(4):
                 acc = p256.double(acc)
-        for j in range(16):
-            e = digits[4 * j + r]
+        for j in range(spans):
+            e = digits[rows * j + r]
             o = (j * 8 + ((e & 0x7F) >> 1)) << 6
             x = int.from_bytes(data[o : o + 32], "big")
             y = int.from_bytes(data[o + 32 : o + 64], "big")

@@ -38,6 +38,16 @@ COMB_SPANS = 16
 COMB_WIDTH = 5
 WNAF_G_WIDTH = 7
 KEY_WIDTH = 5
+# The lean shapes (lean()), for a board whose heap is the tightest constraint, held for the
+# life of the program: the generator's comb with every other span (8 spans of 32 bits, which
+# are spans 0, 2, ..., 14 of the full comb: 4 KiB, not 8), which costs each signature 16 more
+# doublings; the generator's w-NAF table cut to its first 8 points (odd multiples up to 15: 512
+# bytes, not 2 KiB); and an unknown key's own table of 4 points (1, 3, 5, 7), whose Jacobian
+# multiples, while it is built, are the peak of ACCEPT's heap. The last two cost verification
+# against an unknown key a few more additions (docs/HARDWARE.md, "Board profiles").
+LEAN_COMB_SPANS = 8
+LEAN_WNAF_G_WIDTH = 5
+LEAN_KEY_WIDTH = 4
 
 
 class Table:
@@ -122,6 +132,24 @@ _GENERATED_SHA256 = (
 )
 _comb = None
 _wnaf_g = None
+_lean = False
+
+
+def lean(on=True):
+    """Use the lean shapes (see LEAN_WNAF_G_WIDTH) from now on, or stop using them. A board
+    whose profile says `"lean_tables": true` calls it at boot, before the generator's tables
+    are loaded, so they are loaded in that shape; switching later drops them, to be loaded
+    again in the new shape on first use."""
+    global _lean, _comb, _wnaf_g
+    on = bool(on)
+    if on != _lean:
+        _lean = on
+        _comb = _wnaf_g = None
+
+
+def unknown_key_width():
+    """The width of the table a verification builds for a key it has no table of."""
+    return LEAN_KEY_WIDTH if _lean else KEY_WIDTH
 
 
 def generator_comb():
@@ -153,6 +181,10 @@ def generator_comb():
             h.update(wnaf)
             if h.digest() != _GENERATED_SHA256:
                 comb = wnaf = None
+            elif _lean and isinstance(wnaf, bytearray):
+                # Only what the lean shapes read stays in the heap. From a ROMFS image the
+                # whole tables stay in flash, where they cost no heap, and are used whole.
+                comb, wnaf = _lean_comb(comb), wnaf[: 64 << (LEAN_WNAF_G_WIDTH - 2)]
         except Exception:  # noqa: BLE001 - see the docstring: any failure means "build".
             comb = wnaf = None
         gen = None
@@ -162,15 +194,30 @@ def generator_comb():
             except (AttributeError, KeyError):
                 pass
         if comb is None:
-            comb = build(p256.GX, p256.GY, COMB_SPANS, COMB_WIDTH).data
-            wnaf = build(p256.GX, p256.GY, 1, WNAF_G_WIDTH).data
-        _comb = Table(comb, COMB_SPANS, COMB_WIDTH)
-        _wnaf_g = Table(wnaf, 1, WNAF_G_WIDTH)
+            comb = build(p256.GX, p256.GY, LEAN_COMB_SPANS if _lean else COMB_SPANS, COMB_WIDTH)
+            comb = comb.data
+            wnaf = build(p256.GX, p256.GY, 1, LEAN_WNAF_G_WIDTH if _lean else WNAF_G_WIDTH).data
+        # The shapes follow the bytes: a ROMFS image's whole tables serve a lean board too.
+        _comb = Table(comb, COMB_SPANS if len(comb) == 1 << 13 else LEAN_COMB_SPANS, COMB_WIDTH)
+        _wnaf_g = Table(wnaf, 1, WNAF_G_WIDTH if len(wnaf) == 1 << 11 else LEAN_WNAF_G_WIDTH)
     return _comb
 
 
+def _lean_comb(comb):
+    """The lean comb's bytes: spans 0, 2, ..., 14 of the full comb's (see LEAN_COMB_SPANS)."""
+    per_span = 64 << (COMB_WIDTH - 2)
+    out = bytearray(LEAN_COMB_SPANS * per_span)
+    step = COMB_SPANS // LEAN_COMB_SPANS
+    mv = memoryview(comb)
+    for j in range(LEAN_COMB_SPANS):
+        o = j * step * per_span
+        out[j * per_span : (j + 1) * per_span] = mv[o : o + per_span]
+    return out
+
+
 def generator_wnaf():
-    """The generator's w-NAF table (one span, odd multiples up to 63); see generator_comb."""
+    """The generator's w-NAF table (one span, odd multiples up to 63, or up to 15 in the lean
+    shape); see generator_comb."""
     if _wnaf_g is None:
         generator_comb()
     return _wnaf_g

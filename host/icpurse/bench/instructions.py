@@ -104,8 +104,8 @@ def find_micropython():
 
 
 def profile_settings(name):
-    """(anchor_spans, peer_spans, collect_early and preload as 1 or 0) of the board profile `name`
-    (firmware/boards/NAME.json)."""
+    """(anchor_spans, peer_spans, and collect_early, preload and lean_tables as 1 or 0) of the
+    board profile `name` (firmware/boards/NAME.json)."""
     path = firmware_files.boards_dir() / ("%s.json" % name)
     if not path.is_file():
         raise BenchError(
@@ -115,6 +115,7 @@ def profile_settings(name):
     return (
         int(config.get("anchor_spans", 0)), int(config.get("peer_spans", 0)),
         int(bool(config.get("collect_early", True))), int(bool(config.get("preload", False))),
+        int(bool(config.get("lean_tables", False))),
     )  # fmt: skip
 
 
@@ -173,8 +174,9 @@ class Runner:
     """Runs mp_transfer.py up to a step under callgrind, each run on fresh copies of the
     provisioned cards; `keep` keeps the callgrind files (for callgrind_annotate)."""
 
-    def __init__(self, states, work, keep=None, profile=(0, 0, 1, 0)):
-        """`profile`: (anchor_spans, peer_spans, collect_early, preload) the cards boot with."""
+    def __init__(self, states, work, keep=None, profile=(0, 0, 1, 0, 0)):
+        """`profile`: (anchor_spans, peer_spans, collect_early, preload, lean_tables) the cards
+        boot with."""
         self.profile = profile
         self.valgrind = find_valgrind()
         self.micropython = find_micropython()
@@ -382,7 +384,8 @@ def run(args):
         with tempfile.TemporaryDirectory(prefix="icpurse-callgrind-") as work:
             profile = profile_settings(args.profile)
             progress("provisioning two cards on CPython (fixed keys and L-time), profile %s"
-                     " (anchor_spans %d, peer_spans %d, collect_early %d, preload %d)"
+                     " (anchor_spans %d, peer_spans %d, collect_early %d, preload %d, lean_tables"
+                     " %d)"
                      % (args.profile, *profile))  # fmt: skip
             states = provision(Path(work) / "provisioned", profile[0])
             runner = Runner(states, work, keep=args.keep, profile=profile)
@@ -395,8 +398,8 @@ def run(args):
     print_table(table_rows, baseline)
     print_boards(table_rows)
     print(
-        "\n(board profile %s: anchor_spans %d, peer_spans %d, collect_early %d, preload %d;"
-        " interpreter"
+        "\n(board profile %s: anchor_spans %d, peer_spans %d, collect_early %d, preload %d,"
+        " lean_tables %d; interpreter"
         " start, subtracted from boot: %.2f M; fmuls: purse.crypto.p256 field multiplications)"
         % (args.profile, *profile, figures[(None, "start")][0] / 1e6)
     )

@@ -2,11 +2,12 @@
 
 `icpurse bench transfer --instructions` runs this file under valgrind once per prefix of the
 exchange and subtracts the totals (icpurse.bench.instructions):
-    micropython -X heapsize=H mp_transfer.py FIRMWARE STATE_A STATE_B MODE UPTO [A P C L]
+    micropython -X heapsize=H mp_transfer.py FIRMWARE STATE_A STATE_B MODE UPTO [A P C L [T]]
 FIRMWARE is the firmware as a board holds it (compiled by mpy-cross); STATE_A and STATE_B are
 the directories of two cards the host has provisioned already (their stores, in card/, with
 the anchors' tables the profile asks for), so nothing an authority signs is made here; A, P, C
-and L are the board profile's anchor_spans, peer_spans, collect_early and preload (1 or 0).
+and L are the board profile's anchor_spans, peer_spans, collect_early and preload (1 or 0),
+and T its lean_tables (1 or 0).
 Each command goes through the card's link as on a board (frames, a collection before each
 command unless the profile says otherwise), with the terminal's side of the link and of the
 APDUs (purse.client) in the same process: a small part of each count. The steps, in order
@@ -89,6 +90,9 @@ def _boot(wallet_app, state, seed):
     from purse.client import CardClient
     from purse.crypto import tables
 
+    lean = getattr(tables, "lean", None)
+    if lean is not None:  # The baseline's tables had one shape.
+        lean(PROFILE.get("lean_tables", False))
     tables.generator_comb()
     tables.generator_wnaf()
     wallet_app.RunningClock = lambda: _clock
@@ -140,11 +144,14 @@ def run(firmware, state_a, state_b, mode, upto):
 
 
 if __name__ == "__main__":
-    # Optional: ANCHOR_SPANS PEER_SPANS COLLECT_EARLY PRELOAD (1 or 0), the profile's.
+    # Optional: ANCHOR_SPANS PEER_SPANS COLLECT_EARLY PRELOAD LEAN_TABLES (1 or 0), the
+    # profile's.
     if len(sys.argv) > 8:
         PROFILE["anchor_spans"] = int(sys.argv[6])
         PROFILE["peer_spans"] = int(sys.argv[7])
         PROFILE["collect_early"] = sys.argv[8] == "1"
     if len(sys.argv) > 9:
         PROFILE["preload"] = sys.argv[9] == "1"
+    if len(sys.argv) > 10:
+        PROFILE["lean_tables"] = sys.argv[10] == "1"
     run(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])

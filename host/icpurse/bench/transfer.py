@@ -29,9 +29,9 @@ from purse.records.stamp import Stamp
 
 # The board profiles whose heap is bisected: (label, board profile, target on the 64-bit Unix
 # port). The emulated cards boot with the profile's speed and memory settings (icpurse emulate
-# --profile): the classic ESP32's keeps no tables of the anchors' or the peers' keys, the fast
-# profile's (ESP32-S3) three of 8 KiB and two of 1 KiB, and loads the transfer's code at boot
-# (docs/HARDWARE.md, "Board profiles").
+# --profile): the classic ESP32's keeps no tables of the anchors' or the peers' keys and has
+# the lean generator tables, the fast profile's (ESP32-S3) three of 8 KiB and two of 1 KiB, and
+# loads the transfer's code at boot (docs/HARDWARE.md, "Board profiles").
 PROFILES = (("classic", "esp32", 128), ("fast", "esp32s3", 192))
 # Heap on a 32-bit board per heap on the 64-bit Unix port: issue 23 measured 109K on a 32-bit
 # MicroPython Unix build where the 64-bit port needed 151K, for provisioning and a transfer.

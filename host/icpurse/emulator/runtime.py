@@ -47,7 +47,7 @@ def compiled_firmware():
 
 # The settings of a board profile that choose speed or memory (docs/HARDWARE.md, "Board
 # profiles"), which an emulated card takes with `icpurse emulate --profile BOARD`.
-PROFILE_SETTINGS = ("anchor_spans", "peer_spans", "collect_early", "preload")
+PROFILE_SETTINGS = ("anchor_spans", "peer_spans", "collect_early", "preload", "lean_tables")
 
 
 def profile_settings(board):
