@@ -11,7 +11,7 @@ import gc
 import sys
 
 from purse import apdu, errors, proto, tlv
-from purse.compat import MICROPYTHON, host_only
+from purse.compat import MICROPYTHON, const, host_only
 
 
 def wallet(name):
@@ -129,12 +129,24 @@ def _records(data):
 # --- handlers: each takes (applet, command) and returns the response data ----------------------
 
 
+# SELECT's P2 (ISO 7816-4, 11.1.1): the first or only occurrence, with the FCI template or with
+# no response data. The purse is the only application with its AID, so "next" or "last" have
+# nothing else to find, and it has no FCP or FMD to give.
+_SELECT_FCI = const(0x00)
+_SELECT_NO_DATA = const(0x0C)
+
+
 def handle_select(applet, cmd):
-    check_p1p2(cmd, 0x04, 0x00)
+    if cmd.p1 != 0x04 or cmd.p2 not in (_SELECT_FCI, _SELECT_NO_DATA):
+        raise BadP1P2("P1 P2 must be 04 00 or 04 0C")
     if bytes(cmd.data) != proto.AID:
-        applet.selected = False
+        # Another application's AID (a terminal trying the applications it knows): 6A82, and
+        # the purse stays selected if it was (ISO 7816-4: a failed selection leaves the
+        # current one as it was), so the terminal may go on with it.
         raise errors.NotFound("unknown AID")
     applet.selected = True
+    if cmd.p2 == _SELECT_NO_DATA:
+        return b""
     return _info(applet, short=True)
 
 
@@ -296,6 +308,10 @@ class Applet:
             return handler(self, cmd), proto.SW_OK
         except errors.PurseError as exc:
             sw = status_for(exc)
+            if sw == proto.SW_NO_MATCH and cmd.ins == proto.INS_SELECT:
+                # SELECT's NotFound is ISO 7816-4's "file or application not found" (no class of
+                # its own: a class costs a small board's heap more than this line).
+                sw = proto.SW_NOT_FOUND
             self.card.note(cmd.ins, log_reason(exc), sw)
             return b"", sw
         finally:

@@ -38,7 +38,7 @@ MAX_CHAINED_COMMAND = const(1024)
 # has the full table). States: FRESH (no key), KEYED (key generated, personalising), READY
 # (personalisation locked). SELECT must come first after every reset.
 
-INS_SELECT = const(0xA4)  # CLA 00, P1 04, P2 00: any state; first command after reset.
+INS_SELECT = const(0xA4)  # CLA 00, P1 04, P2 00 (or 0C: no FCI): any state; first after reset.
 INS_GET_RESPONSE = const(0xC0)  # CLA 00: right after a response ending in 61XX.
 
 # Provisioning, refused with SW_LOCKED once READY.
@@ -86,7 +86,7 @@ SW_SECURITY = const(0x6982)  # Signature, seal, certificate, voucher, MAC: all l
 SW_WRONG_STATE = const(0x6985)  # Conditions of use not satisfied: command out of order.
 SW_LOCKED = const(0x6986)  # Command not allowed: personalisation is locked.
 SW_WRONG_DATA = const(0x6A80)  # Malformed TLV body.
-SW_NOT_FOUND = const(0x6A82)  # SELECT of an unknown AID.
+SW_NOT_FOUND = const(0x6A82)  # SELECT of an unknown AID; the selection stays as it was.
 SW_STORE_FULL = const(0x6A84)  # No room left: pending challenges, outbox or journal.
 SW_WRONG_P1P2 = const(0x6A86)  # P1 or P2 not allowed for this command.
 SW_NO_MATCH = const(0x6A88)  # Referenced data not found: no such outbox or journal entry.
