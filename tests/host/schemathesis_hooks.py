@@ -12,6 +12,7 @@ import schemathesis
 
 from icpurse.authority import keys
 from icpurse.logger.access.signature import authorization
+from purse.records.checkpoint import Checkpoint
 
 _ROLE_OF = {
     ("POST", "/v1/revocation"): "ca",
@@ -24,6 +25,7 @@ class _Signed(requests.auth.AuthBase):
     def __init__(self):
         paths = json.loads(os.environ["ICPURSE_TEST_ROLE_KEYS"])
         self.signers = {role: keys.load_signer(path) for role, path in paths.items()}
+        self.log_id = None
 
     def __call__(self, request):
         path = request.path_url.split("?", 1)[0]
@@ -31,8 +33,15 @@ class _Signed(requests.auth.AuthBase):
         body = request.body or b""
         if isinstance(body, str):
             body = body.encode("utf-8")
+        if self.log_id is None:
+            # The log id every signature names, from the logger's public checkpoint.
+            base = request.url[: len(request.url) - len(request.path_url)]
+            answer = requests.get(base + "/v1/checkpoint", timeout=30)
+            answer.raise_for_status()
+            checkpoint = Checkpoint.decode(bytes.fromhex(answer.json()["checkpoint"]))
+            self.log_id = checkpoint.log_id
         request.headers["Authorization"] = authorization(
-            self.signers[role], request.method, request.path_url, body, time.time()
+            self.signers[role], request.method, request.path_url, body, time.time(), self.log_id
         )
         return request
 

@@ -207,6 +207,8 @@ def _forger(deployment, clock):
         ca_key=deployment.ca.signer.public_key,
         issuer_key=deployment.issuer.signer.public_key,
         signer=keys.load_signer(deployment.server.key),
+        # Only its session tokens are used here, and they do not name the log.
+        log_id=bytes(8),
     )
     operator = keys.read_public(str(deployment.operator_key) + ".pub")
     return Access.for_service(service, [operator], clock=clock), operator

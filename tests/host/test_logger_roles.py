@@ -20,7 +20,7 @@ from icpurse.logger.access.seal import SealError, open_sealed
 from icpurse.logger.access.signature import authorization, message, parse
 from icpurse.logger.api import build_app
 from icpurse.logger.client import LoggerError
-from icpurse.logger.client.signing import RequestSigning
+from icpurse.logger.client.signing import LogIdUnknown, RequestSigning
 from purse.crypto.backend import Signer
 
 
@@ -98,33 +98,56 @@ def test_forged_stale_replayed_and_tampered_requests_are_refused(world):
     stale = RequestSigning(operator, clock=lambda: time.time() - 301)
     answer = http.get("/v1/ledger", auth=stale)
     assert answer.status_code == 401 and "from the logger's clock" in answer.json()["error"]
-    header = authorization(operator, "GET", b"/v1/ledger", b"", time.time())
+    log = world.service.log_id
+    header = authorization(operator, "GET", b"/v1/ledger", b"", time.time(), log)
     assert http.get("/v1/ledger", headers={"Authorization": header}).status_code == 200
     answer = http.get("/v1/ledger", headers={"Authorization": header})
     assert answer.status_code == 401 and "replay" in answer.json()["error"]
     # Signed for another path, or over another body: the signature does not verify.
-    header = authorization(operator, "GET", b"/v1/alerts", b"", time.time())
+    header = authorization(operator, "GET", b"/v1/alerts", b"", time.time(), log)
     assert http.get("/v1/ledger", headers={"Authorization": header}).status_code == 401
     issuer = world.signers["issuer"]
-    header = authorization(issuer, "POST", b"/v1/vouchers", b'{"voucher": "00"}', time.time())
+    header = authorization(issuer, "POST", b"/v1/vouchers", b'{"voucher": "00"}', time.time(), log)
     answer = http.post(
         "/v1/vouchers", content=b'{"voucher": "01"}',
         headers={"Authorization": header, "content-type": "application/json"},
     )  # fmt: skip
+    assert answer.status_code == 401 and "not validly signed" in answer.json()["error"]
+    # Signed for another logger (another log id), valid in every other way: refused, so an
+    # issuer's or an operator's request cannot be replayed to a second logger.
+    header = authorization(operator, "GET", b"/v1/ledger", b"", time.time(), b"\x00" * 8)
+    answer = http.get("/v1/ledger", headers={"Authorization": header})
     assert answer.status_code == 401 and "not validly signed" in answer.json()["error"]
     for bad in ("Bearer x", "ICPurse-Signature key=zz", "ICPurse-Signature " + "a" * 500):
         answer = http.get("/v1/ledger", headers={"Authorization": bad})
         assert answer.status_code == 401 and answer.json()["error"]
 
 
+def test_a_client_signs_for_the_log_its_logger_key_vouches_for(world):
+    """The log id a client signs for comes from the logger's checkpoint; with the logger's key
+    given, a checkpoint signed by another key is refused before anything is signed, so a
+    logger cannot collect requests signed for another one (to replay them there)."""
+    operator = world.signers["operator"]
+    logger_key = world.service.signer.public_key
+    answer = world.http.get("/v1/ledger", auth=RequestSigning(operator, logger_key=logger_key))
+    assert answer.status_code == 200
+    stranger = Signer(PycaBackend(), b"\x42" * 32).public_key
+    with pytest.raises(LogIdUnknown, match="not signed by the logger's key"):
+        world.http.get("/v1/ledger", auth=RequestSigning(operator, logger_key=stranger))
+
+
 def test_the_signed_bytes_are_what_the_header_names():
     signer = Signer(PycaBackend(), b"\x07" * 32)
-    header = authorization(signer, "post", "/v1/x?a=1", b"{}", 1234, b"\x01" * 16)
+    log = bytes.fromhex("0102030405060708")
+    header = authorization(signer, "post", "/v1/x?a=1", b"{}", 1234, log, b"\x01" * 16)
     cred = parse(header)
     assert (cred.key, cred.time, cred.nonce) == (signer.public_key, 1234, b"\x01" * 16)
-    signed = message("POST", b"/v1/x?a=1", 1234, b"\x01" * 16, b"{}")
-    # A request signature never starts like a record's signed bytes (a TLV tag).
-    assert signed.startswith(b"icpurse/request-signature/v1\nPOST\n/v1/x?a=1\n1234\n")
+    signed = message("POST", b"/v1/x?a=1", 1234, b"\x01" * 16, b"{}", log)
+    # A request signature never starts like a record's signed bytes (a TLV tag), and names
+    # the log it is for first.
+    assert signed.startswith(
+        b"icpurse/request-signature/v2\n0102030405060708\nPOST\n/v1/x?a=1\n1234\n"
+    )
     assert PycaBackend().verify(signer.public_key, signed, cred.signature) is None
 
 
@@ -152,7 +175,10 @@ def test_an_operator_session_reads_and_changes_nothing(world):
 def test_a_replayed_session_request_gives_the_replayer_nothing_to_use(world):
     """Another worker does not know the nonce (each remembers its own): a captured session
     request replayed there is answered, with a token sealed to the operator's key."""
-    header = authorization(world.signers["operator"], "POST", b"/v1/session", b"", time.time())
+    header = authorization(
+        world.signers["operator"], "POST", b"/v1/session", b"", time.time(),
+        world.service.log_id,
+    )  # fmt: skip
     other = TestClient(build_app(world.service, operators=[world.signers["operator"].public_key]),
                        base_url="http://logger")  # fmt: skip
     answer = other.post("/v1/session", headers={"Authorization": header})
@@ -168,17 +194,18 @@ def test_a_replayed_session_request_gives_the_replayer_nothing_to_use(world):
 def test_a_session_expires_and_dies_with_its_operator_key():
     key = Signer(PycaBackend(), b"\x09" * 32).public_key
     now = [1000.0]
-    access = Access({key: {"operator"}}, b"s" * 32, clock=lambda: now[0])
+    access = Access({key: {"operator"}}, b"s" * 32, b"\x07" * 8, clock=lambda: now[0])
     token, expires = access.new_session(key)
     assert access.check_session(token) == fingerprint_of(key)
     # Another worker of the same logger derives the same secret and accepts it.
-    assert Access({key: {"operator"}}, b"s" * 32, clock=lambda: now[0]).check_session(token)
+    other = Access({key: {"operator"}}, b"s" * 32, b"\x07" * 8, clock=lambda: now[0])
+    assert other.check_session(token)
     now[0] = expires
     with pytest.raises(Exception, match="expired"):
         access.check_session(token)
     now[0] = 1000.0
     with pytest.raises(Exception, match="no longer an operator"):
-        Access({}, b"s" * 32, clock=lambda: now[0]).check_session(token)
+        Access({}, b"s" * 32, b"\x07" * 8, clock=lambda: now[0]).check_session(token)
 
 
 def test_every_route_has_its_roles_written_down(world):
@@ -231,11 +258,12 @@ def test_nonces_are_kept_per_key_until_their_request_expires():
     kept for as long as its request could be accepted, not a second less."""
     ca, issuer = (Signer(PycaBackend(), bytes([k]) * 32) for k in (3, 4))
     now = [10_000.0]
-    access = Access({ca.public_key: {"ca"}, issuer.public_key: {"issuer"}}, b"s" * 32,
+    log = b"\x07" * 8
+    access = Access({ca.public_key: {"ca"}, issuer.public_key: {"issuer"}}, b"s" * 32, log,
                     clock=lambda: now[0], nonces_per_key=3)  # fmt: skip
 
     def send(signer, role, at, nonce):
-        header = authorization(signer, "POST", b"/v1/x", b"", at, nonce)
+        header = authorization(signer, "POST", b"/v1/x", b"", at, log, nonce)
         return access.check_signed(header, "POST", b"/v1/x", b"", frozenset({role}))
 
     for k in range(3):
@@ -257,6 +285,8 @@ def test_nonces_are_kept_per_key_until_their_request_expires():
 def test_unknown_keys_and_bad_signatures_get_one_answer(world):
     stranger = Signer(PycaBackend(), b"\x42" * 32)
     unknown = world.http.get("/v1/ledger", auth=RequestSigning(stranger)).json()["error"]
-    header = authorization(world.signers["ca"], "GET", b"/v1/alerts", b"", time.time())
+    header = authorization(
+        world.signers["ca"], "GET", b"/v1/alerts", b"", time.time(), world.service.log_id
+    )
     forged = world.http.get("/v1/ledger", headers={"Authorization": header}).json()["error"]
     assert unknown == forged

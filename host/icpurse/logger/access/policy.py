@@ -50,11 +50,13 @@ class Denied(Exception):
 
 class Access:
     """`keys`: public key (33 bytes) -> the roles it holds. `session_secret`: the key of the
-    session cookies' MACs, the same in every worker of one logger."""
+    session cookies' MACs, the same in every worker of one logger. `log_id`: the logger's log
+    id, which every request signature must name."""
 
-    def __init__(self, keys, session_secret, clock=time.time, max_skew=MAX_SKEW,
+    def __init__(self, keys, session_secret, log_id, clock=time.time, max_skew=MAX_SKEW,
                  nonces_per_key=NONCES_PER_KEY):  # fmt: skip
         self.keys = {bytes(k): frozenset(r) for k, r in keys.items()}
+        self.log_id = bytes(log_id)
         self._secret = bytes(session_secret)
         self.clock = clock
         self.max_skew = max_skew
@@ -78,7 +80,7 @@ class Access:
         secret = hashlib.sha256(
             b"icpurse/session-secret/v1" + service.signer.sign(b"icpurse/session-secret/v1")
         ).digest()
-        return cls(keys, secret, **options)
+        return cls(keys, secret, service.log_id, **options)
 
     # --- signed requests ----------------------------------------------------------------------
 
@@ -108,7 +110,8 @@ class Access:
         the key, or Denied."""
         try:
             self.backend.verify(
-                cred.key, signed_message(method, target, cred.time, cred.nonce, body),
+                cred.key,
+                signed_message(method, target, cred.time, cred.nonce, body, self.log_id),
                 cred.signature,
             )  # fmt: skip
         except (InvalidSignature, InvalidKey):

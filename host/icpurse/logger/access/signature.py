@@ -1,10 +1,13 @@
 """Signed requests, which the client signs and the logger checks.
 
 An issuer, a CA or an operator signs each request with its own P-256 key. The signature covers
-the method, the request target (path and query as sent), the time, a fresh nonce and the
-SHA-256 of the body, after a domain prefix that no record's signed bytes begin with, so a
-request signature can never be passed off as a voucher, a certificate or a revocation list
-signed by the same key. The header:
+the log id of the logger it is meant for, the method, the request target (path and query as
+sent), the time, a fresh nonce and the SHA-256 of the body, after a domain prefix that no
+record's signed bytes begin with, so a request signature can never be passed off as a voucher,
+a certificate or a revocation list signed by the same key. The log id (public: every checkpoint
+names it) binds a request to one logger: an issuer's recovery or voucher sent to one logger
+cannot be replayed to another that trusts the same issuer key, whose nonces it never saw. The
+header:
 
     Authorization: ICPurse-Signature key=<PkX hex>, time=<unix seconds>, nonce=<32 hex>,
                    signature=<128 hex>
@@ -20,7 +23,7 @@ import re
 from typing import NamedTuple
 
 SCHEME = "ICPurse-Signature"
-DOMAIN = b"icpurse/request-signature/v1\n"
+DOMAIN = b"icpurse/request-signature/v2\n"
 NONCE_SIZE = 16
 # Seconds a signed request's time may lie from the logger's clock, either way: the clocks of
 # an operator's laptop and a server may differ by a minute or two, never by more than this.
@@ -45,14 +48,16 @@ class Credentials(NamedTuple):
     signature: bytes
 
 
-def message(method, target, time, nonce, body):
+def message(method, target, time, nonce, body, log_id):
     """The bytes a request signature covers. `target` is the path with its query string,
-    exactly as it goes on the request line (bytes or text)."""
+    exactly as it goes on the request line (bytes or text); `log_id` the 8-byte log id of the
+    logger the request is for."""
     if isinstance(target, str):
         target = target.encode("latin-1")
     return b"\n".join(
         (
-            DOMAIN + method.upper().encode("ascii"),
+            DOMAIN + bytes(log_id).hex().encode("ascii"),
+            method.upper().encode("ascii"),
             target,
             str(int(time)).encode("ascii"),
             bytes(nonce).hex().encode("ascii"),
@@ -61,10 +66,11 @@ def message(method, target, time, nonce, body):
     )
 
 
-def authorization(signer, method, target, body, time, nonce=None):
-    """The Authorization header value of a request `signer` (a purse Signer) sends."""
+def authorization(signer, method, target, body, time, log_id, nonce=None):
+    """The Authorization header value of a request `signer` (a purse Signer) sends to the
+    logger of `log_id`."""
     nonce = os.urandom(NONCE_SIZE) if nonce is None else bytes(nonce)
-    signature = signer.sign(message(method, target, time, nonce, body))
+    signature = signer.sign(message(method, target, time, nonce, body, log_id))
     return "%s key=%s, time=%d, nonce=%s, signature=%s" % (
         SCHEME,
         bytes(signer.public_key).hex(),

@@ -74,6 +74,9 @@ class LoggerClient:
             http = httpx2.Client(base_url=base_url, timeout=timeout, verify=_verify(verify))
         self.http = http
         self.signers = dict(signers or {})
+        # One RequestSigning a signer, so that the logger's log id, which each signature covers,
+        # is read from its checkpoint once per client, not before every request.
+        self._signing = {}
         self.logger_key = logger_key
         self.backend = PycaBackend()
         self.retries = retries
@@ -100,7 +103,11 @@ class LoggerClient:
     def _call_once(self, method, path, roles=(), **kwargs):
         signer = next((self.signers[r] for r in roles if r in self.signers), None)
         if signer is not None:
-            kwargs["auth"] = RequestSigning(signer)
+            auth = self._signing.get(id(signer))
+            if auth is None:
+                auth = RequestSigning(signer, logger_key=self.logger_key)
+                self._signing[id(signer)] = auth
+            kwargs["auth"] = auth
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx2.HTTPError as exc:
