@@ -259,6 +259,14 @@ PROFILES = {
 }
 
 
+def pins_for(chip_name, kind, bus_id, signal):
+    """The GPIOs `signal` of bus `kind` number `bus_id` may use on chip `chip_name`, as a sorted
+    list: on rp2 the port's fixed set (on the Pico headers), on an ESP32 every pin it allows."""
+    chip = CHIPS[chip_name]
+    claim = Claim("", kind, bus_id, {})
+    return sorted(pin for pin in chip.pins if not _pin_problems(chip, claim, signal, pin))
+
+
 def chip_of(board):
     """The Chip a board profile targets, or None (the Unix port has no buses)."""
     entry = PROFILES.get(board)

@@ -155,6 +155,18 @@ def test_the_rules_refuse_what_the_ports_refuse():
     assert any("used twice" in p for p in twice) and any("both use UART(0)" in p for p in twice)
 
 
+def test_the_rp2_pin_sets_per_bus_id():
+    pins = board_rules.pins_for
+    assert pins("RP2040", "uart", 0, "tx") == [0, 12, 16, 28]
+    assert pins("RP2040", "uart", 1, "tx") == [4, 8, 20]
+    assert pins("RP2350", "uart", 0, "tx") == [0, 2, 12, 14, 16, 18, 28]
+    assert pins("RP2040", "spi", 0, "sck") == [2, 6, 18, 22]
+    assert pins("RP2040", "spi", 1, "mosi") == [11, 15, 27]
+    assert pins("RP2040", "i2c", 0, "sda") == [0, 4, 8, 12, 16, 20, 28]
+    assert pins("RP2040", "i2c", 1, "scl") == [3, 7, 11, 15, 19, 27]
+    assert 16 not in pins("ESP32", "uart", 1, "tx") and 34 in pins("ESP32", "uart", 1, "rx")
+
+
 # The profiles and open_bus's defaults.
 
 
