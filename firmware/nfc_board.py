@@ -30,10 +30,11 @@ ARM_SECONDS = 20
 
 
 class NfcBoard:
-    def __init__(self, card, applet, options, button=None):
+    def __init__(self, card, applet, options, button=None, board=None):
         self.applet = applet
         self.options = options
         self.button = button
+        self.board = board  # The profile's name: open_bus picks default bus ids by it.
         # The running clock is the board's own (pn532_bus: MicroPython's ticks, or CPython's
         # monotonic clock on the emulator), so an armed amount lapses in real time.
         self.armed = tap.Armed(
@@ -45,7 +46,7 @@ class NfcBoard:
 
     def _chip(self):
         if self.chip is None:
-            chip = pn532.PN532(open_bus(self.options))
+            chip = pn532.PN532(open_bus(self.options, self.board))
             chip.begin()
             self.chip = chip
         return self.chip

@@ -10,10 +10,12 @@ On CircuitPython and on Linux hosts with Blinka, I2C and SPI come as adafruit-ci
 busdevice's I2CDevice and SPIDevice; on MicroPython, `I2CDevice` and `SPIDevice` below offer
 the same interface over machine.I2C and machine.SPI (MicroPython has no try_lock, configure or
 writeto_then_readfrom, and RP2's hardware SPI cannot send LSB first, so bits are reversed in
-software when the bus was made MSB-first). `open_bus(config)` builds what a board's
-config.json asks for, including the emulator's HSU on a pseudo-terminal.
+software when the bus was made MSB-first). `open_bus(config, board)` builds what a board's
+config.json asks for, including the emulator's HSU on a pseudo-terminal, with bus ids the
+board's MicroPython port accepts when the config names none (`default_id`).
 """
 
+import sys
 import time
 
 from purse.compat import const
@@ -253,32 +255,73 @@ class FileStream:
         self.file.write(data)
 
 
-def open_bus(options):
+# The bus ids open_bus takes when a "pn532" entry names none, by board profile (config.json's
+# "board"). The esp32 port has no SPI(0) ("SPI(0) doesn't exist": its ids are 1 and 2) and keeps
+# UART0 for its REPL; the profiles' UART link is UART1, so the PN532's HSU takes UART2 where the
+# chip has one. The ESP32-C3 has only UART0 and UART1: its HSU shares UART1 with the UART link
+# and works only while the link is USB ("stdio"). SPI(2) on the ESP32 is the bus whose own pins
+# (18, 23, 19) the wiring uses. host/icpurse/board_rules.py holds the ports' rules these follow.
+_DEFAULT_IDS = {
+    "esp32": {"i2c": 0, "spi": 2, "hsu": 2},
+    "esp32s3": {"i2c": 0, "spi": 1, "hsu": 2},
+    "esp32c3": {"i2c": 0, "spi": 1, "hsu": 1},
+}
+# Ids that exist on every ESP32 chip, for a board profile not listed above.
+_ESP32_IDS = {"i2c": 0, "spi": 1, "hsu": 1}
+_RP2_BOARDS = ("pico", "picow", "pico2")
+
+
+def _rp2_id(bus, options):
+    # On the rp2 port a pin reaches one bus id only (ports/rp2/machine_*.c): UART0 on GP0-3,
+    # 12-19, 28-29 and UART1 on GP4-11, 20-27; SPI1 on GP8-15 and 24-29; I2C1 on pins 2-3 of
+    # every four. The id follows from the pins, so a default never meets "bad TX pin".
+    if bus == "hsu" and options.get("tx") is not None:
+        return ((options["tx"] + 4) & 8) >> 3
+    if bus == "spi" and options.get("sck") is not None:
+        return (options["sck"] & 8) >> 3
+    if bus == "i2c" and options.get("scl") is not None:
+        return (options["scl"] & 2) >> 1
+    return 0
+
+
+def default_id(bus, options, board=None):
+    """The bus id open_bus uses for `options` ("pn532" entry without "id") on board profile
+    `board` (None: the board this runs on, told by sys.platform)."""
+    if board in _DEFAULT_IDS:
+        return _DEFAULT_IDS[board][bus]
+    if board in _RP2_BOARDS or (board is None and sys.platform == "rp2"):
+        return _rp2_id(bus, options)
+    return _ESP32_IDS[bus]
+
+
+def open_bus(options, board=None):
     """The transport a board's config.json "pn532" entry names: {"bus": "i2c" | "spi" |
-    "hsu", pins ...}, or {"bus": "hsu", "device": PATH} on the emulator."""
+    "hsu", "id": bus id, pins ...}, or {"bus": "hsu", "device": PATH} on the emulator. Without
+    an "id" the bus id is default_id's for board profile `board` (config.json's "board")."""
     bus = options.get("bus")
     if bus == "hsu" and options.get("device"):
         return HSUTransport(FileStream(options["device"]))
+    if bus not in ("i2c", "spi", "hsu"):
+        raise ValueError("unknown PN532 bus %r" % bus)
     import machine
 
+    bus_id = options.get("id")
+    if bus_id is None:
+        bus_id = default_id(bus, options, board)
     if bus == "i2c":
         i2c = machine.I2C(
-            options.get("id", 0), scl=machine.Pin(options["scl"]),
-            sda=machine.Pin(options["sda"]), freq=options.get("freq", 400000),
+            bus_id, scl=machine.Pin(options["scl"]), sda=machine.Pin(options["sda"]),
+            freq=options.get("freq", 400000),
         )  # fmt: skip
         return I2CTransport(I2CDevice(i2c, _I2C_ADDRESS))
     if bus == "spi":
         spi = machine.SPI(
-            options.get("id", 0), baudrate=options.get("baudrate", 1000000), polarity=0,
-            phase=0, sck=machine.Pin(options["sck"]), mosi=machine.Pin(options["mosi"]),
+            bus_id, baudrate=options.get("baudrate", 1000000), polarity=0, phase=0,
+            sck=machine.Pin(options["sck"]), mosi=machine.Pin(options["mosi"]),
             miso=machine.Pin(options["miso"]),
         )  # fmt: skip
         cs = machine.Pin(options["cs"], machine.Pin.OUT)
         # machine.SPI sends MSB first on every port; the PN532 wants LSB first.
         return SPITransport(SPIDevice(spi, cs, reverse=True))
-    if bus == "hsu":
-        uart = machine.UART(
-            options.get("id", 1), baudrate=115200, tx=options.get("tx"), rx=options.get("rx")
-        )
-        return HSUTransport(uart)
-    raise ValueError("unknown PN532 bus %r" % bus)
+    uart = machine.UART(bus_id, baudrate=115200, tx=options.get("tx"), rx=options.get("rx"))
+    return HSUTransport(uart)

@@ -11,7 +11,7 @@ config.json keys (firmware/boards/*.json are the per-board defaults):
     board     name of the board profile, which the link tells the host (it picks its timeouts
               from it: docs/HARDWARE.md, "Host timeouts")
     link      "stdio" (USB CDC, or a pipe on the emulator) or "uart"
-    uart      {"id": 1, "baudrate": 115200, "tx": 17, "rx": 16} for link "uart"; "rxbuf" sizes
+    uart      {"id": 1, "baudrate": 115200, "tx": 25, "rx": 26} for link "uart"; "rxbuf" sizes
               its input buffer (default UART_RXBUF)
     state     directory of the card store (LittleFS on boards; FAT is not supported)
     button    pin number of the confirmation button (pressed = low); null: confirm all
@@ -169,7 +169,7 @@ def _collect_early(config=None):
         pass  # CPython: no heap to manage.
 
 
-def _nfc(card, applet, options, button):
+def _nfc(card, applet, options, button, board=None):
     """The FRAME_BOARD handler of a board with a PN532, made on the first board command: the
     driver and the tap code stay out of the heap until a tap is asked for."""
     made = []
@@ -178,7 +178,7 @@ def _nfc(card, applet, options, button):
         if not made:
             from nfc_board import NfcBoard
 
-            made.append(NfcBoard(card, applet, options, button))
+            made.append(NfcBoard(card, applet, options, button, board))
         return made[0](payload)
 
     return handle
@@ -237,7 +237,7 @@ def main():
     applet = Applet(card)
     board = None
     if config.get("pn532"):
-        board = _nfc(card, applet, config["pn532"], config.get("button"))
+        board = _nfc(card, applet, config["pn532"], config.get("button"), config.get("board"))
     link = CardLink(
         read, write, applet, board, config.get("board"), config.get("collect_early", True)
     )

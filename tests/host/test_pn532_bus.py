@@ -5,9 +5,12 @@ preamble — each carries the driver's whole set-up and an exchange."""
 
 import sys
 import time
+import types
 
+import pytest
 from mp_support import FIRMWARE
 
+from icpurse import board_rules
 from icpurse.emulator.pn532sim import Field, SimulatedPN532
 from purse import pn532
 
@@ -168,3 +171,88 @@ def test_a_tap_over_two_buses():
     card.transport.read(6)  # The ACK; the target now waits in the field.
     target, uid, _ = reader.list_target()
     assert target == 1 and len(uid) == 4
+
+
+class RecordingMachine(types.ModuleType):
+    """A stand-in machine module that records the id of each bus open_bus makes."""
+
+    def __init__(self):
+        super().__init__("machine")
+        self.made = []
+
+        class Pin:
+            OUT = 1
+
+            def __init__(self, number, mode=None):
+                self.number = number
+
+            def value(self, v):
+                pass
+
+        def bus(kind):
+            return lambda bus_id, **kw: self.made.append((kind, bus_id)) or object()
+
+        self.Pin, self.I2C, self.SPI, self.UART = Pin, bus("i2c"), bus("spi"), bus("uart")
+
+
+def _bus_id(monkeypatch, options, board=None):
+    machine = RecordingMachine()
+    monkeypatch.setitem(sys.modules, "machine", machine)
+    pn532_bus.open_bus(options, board)
+    return machine.made[0]
+
+
+SPI_PINS = {"bus": "spi", "sck": 18, "mosi": 23, "miso": 19, "cs": 4}
+
+
+def test_open_bus_never_asks_an_esp32_for_spi_0(monkeypatch):
+    """The esp32 port's SPI ids are 1 and 2 ("SPI(0) doesn't exist"); the old default was 0."""
+    assert _bus_id(monkeypatch, SPI_PINS, "esp32") == ("spi", 2)
+    assert _bus_id(monkeypatch, SPI_PINS, "esp32s3") == ("spi", 1)
+    assert _bus_id(monkeypatch, SPI_PINS, "esp32c3") == ("spi", 1)
+    assert _bus_id(monkeypatch, SPI_PINS, "some-esp32-board") == ("spi", 1)
+
+
+def test_open_bus_keeps_hsu_off_the_repl_and_link_uarts(monkeypatch):
+    hsu = {"bus": "hsu", "tx": 32, "rx": 33}
+    assert _bus_id(monkeypatch, hsu, "esp32") == ("uart", 2)
+    assert _bus_id(monkeypatch, hsu, "esp32s3") == ("uart", 2)
+    assert _bus_id(monkeypatch, hsu, "esp32c3") == ("uart", 1)  # Two UARTs only.
+
+
+def test_open_bus_on_rp2_takes_the_bus_id_the_pins_reach(monkeypatch):
+    """GP0/GP1 are UART0's and GP8/GP9 UART1's: the old default, UART1, met "bad TX pin" with
+    the README's GP0/GP1."""
+    for board in ("pico", "picow", "pico2"):
+        for tx in (0, 4, 8, 12, 16, 20):
+            options = {"bus": "hsu", "tx": tx, "rx": tx + 1}
+            want = board_rules.rp2_bus_id("uart", options)
+            assert _bus_id(monkeypatch, options, board) == ("uart", want)
+        for sck in (2, 10, 18, 26):
+            options = dict(SPI_PINS, sck=sck)
+            assert _bus_id(monkeypatch, options, board) == (
+                "spi", board_rules.rp2_bus_id("spi", options))  # fmt: skip
+        for scl in (1, 3, 5, 7):
+            options = {"bus": "i2c", "scl": scl, "sda": scl - 1}
+            assert _bus_id(monkeypatch, options, board) == (
+                "i2c", board_rules.rp2_bus_id("i2c", options))  # fmt: skip
+    assert _bus_id(monkeypatch, {"bus": "hsu", "tx": 0, "rx": 1}, "pico") == ("uart", 0)
+    assert _bus_id(monkeypatch, {"bus": "hsu", "tx": 8, "rx": 9}, "pico") == ("uart", 1)
+
+
+def test_open_bus_without_a_board_asks_the_interpreter(monkeypatch):
+    monkeypatch.setattr(pn532_bus.sys, "platform", "rp2")
+    assert _bus_id(monkeypatch, {"bus": "hsu", "tx": 0, "rx": 1}) == ("uart", 0)
+    monkeypatch.setattr(pn532_bus.sys, "platform", "esp32")
+    assert _bus_id(monkeypatch, SPI_PINS) == ("spi", 1)
+
+
+def test_open_bus_uses_the_id_a_config_names(monkeypatch):
+    assert _bus_id(monkeypatch, dict(SPI_PINS, id=1), "esp32") == ("spi", 1)
+    assert _bus_id(monkeypatch, {"bus": "hsu", "id": 0, "tx": 8, "rx": 9}, "pico") == ("uart", 0)
+
+
+def test_open_bus_refuses_an_unknown_bus_before_touching_machine(monkeypatch):
+    monkeypatch.delitem(sys.modules, "machine", raising=False)
+    with pytest.raises(ValueError, match="unknown PN532 bus"):
+        pn532_bus.open_bus({"bus": "usb"})
