@@ -194,6 +194,7 @@ class SimulatedPN532:
             except _Rejected:
                 self.outbox.append(ERROR_FRAME)
                 self.last = ERROR_FRAME
+            self._step()
             self.field.notify()
 
     def wait_ready(self, timeout_ms):
@@ -247,25 +248,29 @@ class SimulatedPN532:
         return False
 
     def _ready(self):
-        if self.outbox:
-            return True
-        if self.pending is not None:
-            try:
-                data = next(self.pending)
-            except StopIteration:
-                data = None
-                self.pending = None
-            if data is not None:
-                self.pending = None
-                if self._fault("silence"):
-                    return False
-                frame = pn532.encode_frame(data, tfi=0xD5)
-                self.last = frame
-                if self._fault("checksum"):
-                    frame = frame[:-2] + bytes(((frame[-2] + 1) & 0xFF,)) + frame[-1:]
-                self.outbox.append(frame)
-                return True
-        return False
+        self._step()
+        return bool(self.outbox)
+
+    def _step(self):
+        # The command runs on: a reader's frame goes out on the RF link as soon as the command
+        # is taken, and an answer that is ready joins the frames for the host.
+        if self.pending is None:
+            return
+        try:
+            data = next(self.pending)
+        except StopIteration:
+            data = None
+            self.pending = None
+        if data is None:
+            return
+        self.pending = None
+        if self._fault("silence"):
+            return
+        frame = pn532.encode_frame(data, tfi=0xD5)
+        self.last = frame
+        if self._fault("checksum"):
+            frame = frame[:-2] + bytes(((frame[-2] + 1) & 0xFF,)) + frame[-1:]
+        self.outbox.append(frame)
 
     # --- commands -----------------------------------------------------------------------------
 
