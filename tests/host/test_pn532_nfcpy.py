@@ -186,3 +186,62 @@ def test_nfcpy_reads_a_card_and_completes_a_payment(nfcpy_port):
         thru = _frames_sent(reader.chip, 0x42)
         assert thru[0] == b"\xe0\x80" and len(thru) >= 4
         assert not _frames_sent(reader.chip, pn532.IN_DATA_EXCHANGE)
+
+
+def test_nfcpy_as_the_card_answers_the_projects_reader(nfcpy_port):
+    """nfcpy as the target (its own listen_tta over TgInitAsTarget, TgResponseToInitiator and
+    TgGetInitiatorCommand), with a minimal ISO-DEP card written here around the firmware's
+    applet: the project's reader (purse.tap.receive over the simulated chip) has it answer
+    RATS, SELECT and PAY, and the payment completes."""
+    world = World()
+    armed = tap.Armed()
+    payer = world.new_card(b"P", 1000, confirm=armed)
+    recipient = world.new_card(b"R")
+    field = Field()
+    outcome = {}
+    with PtyChip(field) as card_chip:
+        clf = nfc.ContactlessFrontend(nfcpy_port(card_chip.path))
+
+        def card():
+            try:
+                target = nfc.clf.LocalTarget("106A")
+                target.sens_res = bytearray(b"\x04\x00")
+                target.sdd_res = bytearray(b"\x08\x0a\x0b\x0c")
+                target.sel_res = bytearray(b"\x20")
+                # nfcpy's default ATS announces FWI 7 (38.7 ms); a payment takes longer.
+                target.rats_res = bytearray(b"\x05\x78\x80\xe0\x02")
+                activated = clf.listen(target, 5.0)
+                command, served = activated.tt4_cmd, []
+                while command and command[0] & 0xE2 == 0x02:  # I-blocks, until S(DESELECT).
+                    response = payer.applet.process(bytes(command[1:]))
+                    served.append(bytes(command[1 : 2 + 1]))
+                    block = bytearray((0x02 | command[0] & 1,)) + response
+                    command = clf.exchange(block, 5.0)
+                outcome["served"] = served
+                outcome["last"] = command
+            except Exception as exc:  # noqa: BLE001 - reported by the test.
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=card, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 5
+            while not card_chip.chip.waiting and time.monotonic() < deadline:
+                time.sleep(0.002)
+            armed.arm(200)
+            reader_chip = SimulatedPN532(field)
+            credited, balance, _ = tap.receive(
+                pn532.PN532(reader_chip), recipient.client, 200,
+                lambda: time.perf_counter_ns() // 1000, lambda a, b: a - b,
+            )  # fmt: skip
+            thread.join(10)
+        finally:
+            clf.close()
+    assert outcome.get("error") is None, outcome
+    assert (credited, balance) == (200, 200)
+    assert payer.client.info().balance == 800
+    # RATS answered with nfcpy's ATS, then SELECT (A4) and PAY among the APDUs nfcpy served.
+    assert reader_chip.target_ats is None  # Released at the end.
+    instructions = [apdu[1] for apdu in outcome["served"]]
+    assert instructions[0] == 0xA4 and proto.INS_PAY in instructions
+    assert bytes(outcome["last"] or b"")[:1] in (b"\xc2", b"")
