@@ -5,9 +5,14 @@ A normal information frame is
 with LEN the byte count of TFI and PD, LEN + LCS = 0 and TFI + PD + DCS = 0 (mod 256). TFI is
 D4 from the host and D5 from the chip, whose answer's PD0 is the command code plus one. The
 chip acknowledges each command with the ACK frame 00 00 FF 00 FF 00 before it answers; the
-NACK frame 00 00 FF FF 00 00 asks the other side to send its last frame again; a frame with
-TFI 7F is the chip's application-level error (a command it could not parse). Extended frames
-(LEN FF FF, for more than 254 data bytes) are refused: a wallet's APDUs are at most 250 bytes.
+NACK frame 00 00 FF FF 00 00 is the host's request for the chip's last frame again (only the
+host sends it, section 6.2.1.4); the frame 00 00 FF 01 FF 7F 81 00 (TFI 7F) is the chip's
+syntax error: a command it does not know or whose parameters it rejects. More than 254 bytes of
+TFI and PD travel in an extended frame,
+    00 | 00 FF | FF FF | LENM LENL | LCS | TFI | PD0 .. PDn | DCS | 00
+with LENM + LENL + LCS = 0; the chip takes up to 265 bytes of TFI and PD from its host.
+A chip that receives a damaged frame ignores it, so the host sees no ACK: the driver then sends
+the command again (section 6.2.1.3), as it does after a damaged answer (with NACK).
 
 The driver does no I/O of its own: a transport (board glue in firmware/pn532_bus.py, or a
 simulated chip) moves the bytes of I2C, SPI or HSU:
@@ -31,6 +36,8 @@ _TFI_ERROR = const(0x7F)
 ACK = b"\x00\x00\xff\x00\xff\x00"
 NACK = b"\x00\x00\xff\xff\x00\x00"
 MAX_DATA = const(254)  # TFI and PD of a normal frame.
+MAX_EXTENDED = const(265)  # TFI and PD of the longest frame the chip takes from its host.
+ACK_TIMEOUT_MS = const(100)  # The chip acknowledges within 15 ms; nfcpy allows 100 ms too.
 
 GET_FIRMWARE_VERSION = const(0x02)
 SET_PARAMETERS = const(0x12)
@@ -43,7 +50,14 @@ TG_INIT_AS_TARGET = const(0x8C)
 TG_SET_DATA = const(0x8E)
 
 PN532_IC = const(0x32)  # GetFirmwareVersion's IC byte for a PN532.
-PARAM_PICC = const(0x20)  # SetParameters: fISO14443-4_PICC, the chip answers as a -4 card.
+# SetParameters flags (there is no GetParameters: the driver keeps what it set). The chip's
+# reset value is fAutomaticRATS | fAutomaticATR_RES (0x14).
+PARAM_AUTO_ATR_RES = const(0x04)  # As a DEP target, answer ATR_REQ itself.
+PARAM_AUTO_RATS = const(0x10)  # As a reader, send RATS itself and return the ATS.
+PARAM_PICC = const(0x20)  # fISO14443-4_PICC, the chip answers as a -4 card (ISO-DEP itself).
+FLAGS_READER = const(0x14)  # PARAM_AUTO_RATS | PARAM_AUTO_ATR_RES, the reset default.
+FLAGS_TARGET = const(0x34)  # ... and PARAM_PICC.
+MODE_PICC = const(0x08)  # TgInitAsTarget's answer: activated as an ISO 14443-4 PICC.
 SEL_RES_ISO14443_4 = const(0x20)  # SAK bit: the emulated card speaks ISO 14443-4.
 TARGET_PICC_ONLY = const(0x04)  # TgInitAsTarget mode: PICC only.
 BAUD_106_TYPE_A = const(0x00)
@@ -76,6 +90,11 @@ class FrameError(PN532Error):
     """A frame was malformed or failed its checksums."""
 
 
+class ErrorFrame(PN532Error):
+    """The chip answered with its error frame (TFI 7F): it does not know the command or it
+    rejects its parameters (UM0701-02, 6.2.1.5)."""
+
+
 class Timeout(PN532Error):
     """The chip did not answer within the time allowed."""
 
@@ -91,20 +110,24 @@ class StatusError(PN532Error):
 
 
 def encode_frame(data, tfi=_TFI_HOST):
-    """A normal information frame carrying TFI and `data` (command code and parameters)."""
+    """The frame carrying TFI and `data` (command code and parameters): a normal frame, or an
+    extended one for more than 254 bytes of TFI and data (up to 265, what the chip takes)."""
     n = len(data) + 1
+    if n > MAX_EXTENDED:
+        raise FrameError("frame data of %d bytes is over the chip's %d" % (n, MAX_EXTENDED))
     if n > MAX_DATA:
-        raise FrameError("frame data of %d bytes needs an extended frame" % n)
-    out = bytearray(n + 7)
-    out[2] = 0xFF
-    out[3] = n
-    out[4] = (-n) & 0xFF
-    out[5] = tfi
-    out[6 : 6 + len(data)] = data
+        head = bytes((0, 0, 0xFF, 0xFF, 0xFF, n >> 8, n & 0xFF, (-(n >> 8) - n) & 0xFF))
+    else:
+        head = bytes((0, 0, 0xFF, n, (-n) & 0xFF))
+    h = len(head)
+    out = bytearray(h + n + 2)
+    out[:h] = head
+    out[h] = tfi
+    out[h + 1 : h + n] = data
     total = tfi
     for b in data:
         total += b
-    out[6 + len(data)] = (-total) & 0xFF
+    out[h + n] = (-total) & 0xFF
     return bytes(out)
 
 
@@ -122,20 +145,26 @@ def decode_frame(raw, tfi=_TFI_CHIP):
         return "ack", b""
     if length == 0xFF and lcs == 0:
         return "nack", b""
+    start = i + 3
     if length == 0xFF and lcs == 0xFF:
-        raise FrameError("extended frames are not supported")
-    if (length + lcs) & 0xFF:
+        if i + 5 >= n:
+            raise FrameError("extended frame is truncated")
+        length = (raw[i + 3] << 8) | raw[i + 4]
+        if (raw[i + 3] + raw[i + 4] + raw[i + 5]) & 0xFF:
+            raise FrameError("length checksum fails (extended frame)")
+        start = i + 6
+    elif (length + lcs) & 0xFF:
         raise FrameError("length checksum fails")
-    body = raw[i + 3 : i + 3 + length]
-    if length == 0 or len(body) != length or i + 3 + length >= n:
+    body = raw[start : start + length]
+    if length == 0 or len(body) != length or start + length >= n:
         raise FrameError("frame of %d bytes is truncated" % length)
-    total = raw[i + 3 + length]
+    total = raw[start + length]
     for b in body:
         total += b
     if total & 0xFF:
         raise FrameError("data checksum fails")
     if body[0] == _TFI_ERROR:
-        raise PN532Error("the chip reports an application-level error (it could not parse)")
+        raise ErrorFrame("the chip answered with its syntax-error frame (it rejects the command)")
     if body[0] != tfi:
         raise FrameError("unexpected frame direction %02X" % body[0])
     return "data", bytes(body[1:])
@@ -150,42 +179,63 @@ def frame_end(stream):
     length, lcs = stream[i + 2], stream[i + 3]
     if (length == 0 and lcs == 0xFF) or (length == 0xFF and lcs == 0):
         end = i + 5  # ACK or NACK: 00 FF LEN LCS 00.
+    elif length == 0xFF and lcs == 0xFF:
+        if len(stream) < i + 6:
+            return None
+        end = i + 7 + ((stream[i + 4] << 8) | stream[i + 5]) + 2  # LENM LENL LCS, then as below.
     else:
         end = i + 4 + length + 2  # TFI and data, DCS, postamble.
     return end if len(stream) >= end else None
 
 
 class PN532:
-    """Commands over a transport; `retries` resends of a frame that arrived damaged."""
+    """Commands over a transport; `retries` resends of a command the chip did not acknowledge
+    and requests (NACK) of an answer that arrived damaged."""
 
     def __init__(self, transport, retries=2):
         self.transport = transport
         self.retries = retries
+        # SetParameters' flags as this driver last set them; None until it sets them, since
+        # the chip cannot be asked and a program before this one may have changed them.
+        self.flags = None
 
     def _read(self, timeout_ms, size):
         if not self.transport.wait_ready(timeout_ms):
             raise Timeout("the PN532 did not answer within %d ms" % timeout_ms)
         return self.transport.read(size)
 
-    def call(self, command, params=b"", timeout_ms=1000, response_max=MAX_DATA):
-        """Send a command, take the ACK and return the answer's parameters (after the
-        response code). A damaged ACK or answer is asked for again with NACK."""
-        frame = encode_frame(bytes((command,)) + bytes(params))
+    def _send(self, command, frame):
+        """Send the command until the chip acknowledges it. A chip ignores a frame that reached
+        it damaged, so no ACK within ACK_TIMEOUT_MS means: send it again (UM0701-02, 6.2.1.3).
+        A NACK or a damaged ACK is taken the same way."""
         for attempt in range(self.retries + 1):
             self.transport.write(frame)
+            last = attempt == self.retries
             try:
-                kind, _ = decode_frame(self._read(100, len(ACK)))
+                kind, _ = decode_frame(self._read(ACK_TIMEOUT_MS, len(ACK)))
+            except Timeout:
+                if last:
+                    raise Timeout(
+                        "the PN532 did not acknowledge command %02X in %d tries"
+                        % (command, self.retries + 1)
+                    )
+                continue
             except FrameError:
-                if attempt == self.retries:
+                if last:
                     raise
                 continue
             if kind == "ack":
-                break
-            if attempt == self.retries:
+                return
+            if last:
                 raise FrameError("the PN532 did not acknowledge command %02X" % command)
+
+    def call(self, command, params=b"", timeout_ms=1000, response_max=MAX_EXTENDED):
+        """Send a command, take the ACK and return the answer's parameters (after the
+        response code). A damaged answer is asked for again with NACK."""
+        self._send(command, encode_frame(bytes((command,)) + bytes(params)))
         for attempt in range(self.retries + 1):
             try:
-                kind, body = decode_frame(self._read(timeout_ms, response_max + 9))
+                kind, body = decode_frame(self._read(timeout_ms, response_max + 12))
             except Timeout:
                 # The chip is still at the command (a target waiting for a reader, a reader for
                 # a card). An ACK from the host aborts it (UM0701-02, 6.2.1.3), so the chip is
@@ -221,16 +271,29 @@ class PN532:
 
     def set_parameters(self, flags):
         self.call(SET_PARAMETERS, bytes((flags,)))
+        self.flags = flags
+
+    def _use_flags(self, flags):
+        # Only a change is sent: each role needs its own flags (a card PICC, a reader the
+        # automatic RATS that brings the ATS), and a board plays both roles in turn.
+        if self.flags != flags:
+            self.set_parameters(flags)
 
     # --- target: the paying card ------------------------------------------------------------
 
     def init_as_target(self, uid3, timeout_ms=30000):
         """Wait as an ISO 14443-4 card (type A, NFCID1 = 08 || uid3, a random UID) until a
-        reader activates it. Returns the first command the reader sent, if any."""
-        self.set_parameters(PARAM_PICC)
+        reader activates it. Returns the reader's RATS (the chip has answered it with its
+        ATS; the APDUs follow through get_data)."""
+        self._use_flags(FLAGS_TARGET)
         mifare = b"\x04\x00" + bytes(uid3[:3]) + bytes((SEL_RES_ISO14443_4,))
         params = bytes((TARGET_PICC_ONLY,)) + mifare + bytes(18) + bytes(10) + b"\x00\x00"
         answer = self.call(TG_INIT_AS_TARGET, params, timeout_ms)
+        if not answer or not answer[0] & MODE_PICC:
+            raise PN532Error(
+                "the reader did not activate the card as ISO 14443-4 (mode %s)"
+                % bytes(answer[:1]).hex()
+            )
         return bytes(answer[1:])
 
     def _status(self, command, answer):
@@ -252,7 +315,10 @@ class PN532:
     # --- initiator: the reading card ----------------------------------------------------------
 
     def list_target(self, timeout_ms=1000):
-        """Activate one ISO 14443-A target: (target number, NFCID1, ATS), or None."""
+        """Activate one ISO 14443-A target: (target number, NFCID1, ATS), or None. The chip
+        sends RATS itself (fAutomaticRATS) and exchanges ISO-DEP blocks for InDataExchange only
+        with a card that answered it: a target without an ATS is refused."""
+        self._use_flags(FLAGS_READER)
         answer = self.call(IN_LIST_PASSIVE_TARGET, bytes((1, BAUD_106_TYPE_A)), timeout_ms)
         if not answer or answer[0] == 0:
             return None
@@ -263,6 +329,10 @@ class PN532:
         ats = bytes(answer[6 + uid_len :])
         if len(uid) != uid_len or answer[4] & SEL_RES_ISO14443_4 == 0:
             raise PN532Error("the target is not an ISO 14443-4 card")
+        if not ats or ats[0] != len(ats):
+            raise PN532Error(
+                "the target sent no valid ATS (%s): ISO-DEP is not active" % ats.hex()
+            )
         return answer[1], uid, ats
 
     def exchange(self, target, data, timeout_ms=1000):

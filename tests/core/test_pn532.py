@@ -16,18 +16,28 @@ SAM_NORMAL = unhex("00 00 FF 05 FB D4 14 01 14 01 02 00")
 SAM_ANSWER = unhex("00 00 FF 02 FE D5 15 16 00")
 
 
-def chip(data):
-    """A chip-to-host frame around `data` (response code and parameters), checksums computed
-    here independently of the driver."""
-    body = bytes((0xD5,)) + bytes(data)
+def _frame(tfi, data):
+    """A frame around TFI and `data`, checksums computed here independently of the driver: a
+    normal frame, or an extended one (LEN FF FF LENM LENL LCS) beyond 254 bytes."""
+    body = bytes((tfi,)) + bytes(data)
     dcs = (0x100 - sum(body) % 0x100) % 0x100
-    return bytes((0, 0, 0xFF, len(body), (0x100 - len(body)) % 0x100)) + body + bytes((dcs, 0))
+    n = len(body)
+    if n > 254:
+        head = bytes(
+            (0, 0, 0xFF, 0xFF, 0xFF, n // 256, n % 256, (0x200 - n // 256 - n % 256) % 256)
+        )
+    else:
+        head = bytes((0, 0, 0xFF, n, (0x100 - n) % 0x100))
+    return head + body + bytes((dcs, 0))
+
+
+def chip(data):
+    """A chip-to-host frame around `data` (response code and parameters)."""
+    return _frame(0xD5, data)
 
 
 def host(data):
-    body = bytes((0xD4,)) + bytes(data)
-    dcs = (0x100 - sum(body) % 0x100) % 0x100
-    return bytes((0, 0, 0xFF, len(body), (0x100 - len(body)) % 0x100)) + body + bytes((dcs, 0))
+    return _frame(0xD4, data)
 
 
 class Script:
@@ -71,6 +81,31 @@ def test_frames_of_the_manual():
     assert pn532.encode_frame(bytes(250)) == host(bytes(250))
 
 
+def test_extended_frames_both_ways():
+    # nfcpy's Diagnose line test: 263 bytes of parameters, 265 of TFI and PD, the most the chip
+    # takes from its host; the chip echoes them in an extended frame of its own.
+    params = b"\x00" + bytes(i & 0xFF for i in range(262))
+    frame = pn532.encode_frame(b"\x00" + params)
+    assert frame[:8] == unhex("00 00 FF FF FF 01 09 F6") and frame == host(b"\x00" + params)
+    assert len(frame) == 265 + 10
+    answer = chip(b"\x01" + params)
+    assert pn532.decode_frame(answer) == ("data", b"\x01" + params)
+    assert pn532.frame_end(b"\x55" + answer + ACK) == 1 + len(answer)
+    assert pn532.frame_end(answer[:7]) is None and pn532.frame_end(answer[:-1]) is None
+    # The boundary: 254 bytes still fit a normal frame, 255 need an extended one.
+    assert pn532.encode_frame(bytes(253))[3] == 254
+    assert pn532.encode_frame(bytes(254))[3:5] == unhex("FF FF")
+    with raises(pn532.FrameError, "over the chip's 265"):
+        pn532.encode_frame(bytes(265))
+    bad = bytearray(answer)
+    bad[7] ^= 1
+    with raises(pn532.FrameError, "length checksum fails (extended"):
+        pn532.decode_frame(bytes(bad))
+    chip_, script = _driver(ACK, answer)
+    assert chip_.call(0x00, params, response_max=264) == params
+    assert script.written == [frame]
+
+
 def test_damaged_frames_are_refused():
     bad_lcs = bytearray(FIRMWARE_1_6)
     bad_lcs[4] ^= 1
@@ -80,16 +115,19 @@ def test_damaged_frames_are_refused():
         (bytes(bad_lcs), "length checksum"),
         (bytes(bad_dcs), "data checksum"),
         (FIRMWARE_1_6[:8], "truncated"),
-        (unhex("00 00 FF FF FF 01 00 00 D5 03 00"), "extended"),
+        (unhex("00 00 FF FF FF 01"), "extended frame is truncated"),
         (unhex("FF 00 FF"), "no frame start"),
         (host(b"\x02"), "direction"),
     ):
         with raises(pn532.FrameError, text):
             pn532.decode_frame(raw)
-    with raises(pn532.PN532Error, "application-level error"):
+    with raises(pn532.ErrorFrame, "syntax-error frame"):
         pn532.decode_frame(ERROR_FRAME)
-    with raises(pn532.FrameError, "extended frame"):
-        pn532.encode_frame(bytes(254))
+    # A command the chip rejects ends in a clear error, not a retry.
+    chip_, script = _driver(ACK, ERROR_FRAME)
+    with raises(pn532.ErrorFrame, "rejects the command"):
+        chip_.call(0x16, unhex("20"))
+    assert script.written == [host(unhex("16 20"))]
 
 
 def test_begin_wakes_checks_and_configures():
@@ -109,7 +147,7 @@ def test_target_role_frames():
     uid = unhex("A1 B2 C3")
     chip_, script = _driver(
         ACK, chip(b"\x13"),  # SetParameters
-        ACK, chip(unhex("8D 04 E0 80")),  # TgInitAsTarget: mode, the reader's RATS
+        ACK, chip(unhex("8D 08 E0 80")),  # TgInitAsTarget: mode (PICC), the reader's RATS
         ACK, chip(unhex("87 00 00 A4 04 00")),  # TgGetData: status 00, an APDU
         ACK, chip(unhex("8F 00")),  # TgSetData
     )  # fmt: skip
@@ -118,7 +156,7 @@ def test_target_role_frames():
     chip_.set_data(unhex("90 00"))
     params = unhex("04") + unhex("04 00 A1 B2 C3 20") + bytes(18) + bytes(10) + unhex("00 00")
     assert script.written == [
-        host(unhex("12 20")),
+        host(unhex("12 34")),  # PICC, and the automatic RATS and ATR_RES of the reset default
         host(unhex("8C") + params),
         host(unhex("86")),
         host(unhex("8E 90 00")),
@@ -127,6 +165,7 @@ def test_target_role_frames():
 
 def test_initiator_role_frames():
     chip_, script = _driver(
+        ACK, chip(b"\x13"),
         ACK, chip(unhex("4B 01 01 04 00 20 04 08 A1 B2 C3 05 78 80 70 02")),
         ACK, chip(unhex("41 00 6A 82")),
         ACK, chip(unhex("53 00")),
@@ -136,6 +175,7 @@ def test_initiator_role_frames():
     assert chip_.exchange(1, unhex("00 A4 04 00")) == unhex("6A 82")
     chip_.release(1)
     assert script.written == [
+        host(unhex("12 14")),  # The reader's flags: automatic RATS (and ATR_RES) on.
         host(unhex("4A 01 00")),
         host(unhex("40 01 00 A4 04 00")),
         host(unhex("52 01")),
@@ -143,11 +183,48 @@ def test_initiator_role_frames():
 
 
 def test_no_target_in_the_field_and_a_non_iso_target():
-    chip_, _ = _driver(ACK, chip(unhex("4B 00")))
+    set_params = (ACK, chip(b"\x13"))
+    chip_, _ = _driver(*set_params, ACK, chip(unhex("4B 00")))
     assert chip_.list_target() is None
-    chip_, _ = _driver(ACK, chip(unhex("4B 01 01 00 04 08 04 A1 B2 C3 D4")))
+    chip_, _ = _driver(*set_params, ACK, chip(unhex("4B 01 01 00 04 08 04 A1 B2 C3 D4")))
     with raises(pn532.PN532Error, "not an ISO 14443-4"):
         chip_.list_target()
+
+
+def test_a_board_that_was_a_card_reads_with_automatic_rats_again():
+    """Card first (PICC flags), reader next: the reader's SetParameters turns the automatic RATS
+    back on, so the chip brings the ATS and ISO-DEP; a second read sends no SetParameters."""
+    found = chip(unhex("4B 01 01 00 04 20 04 08 A1 B2 C3 05 78 80 70 02"))
+    chip_, script = _driver(
+        ACK, chip(b"\x13"), ACK, chip(unhex("8D 08 E0 80")),
+        ACK, chip(b"\x13"), ACK, found, ACK, found,
+    )  # fmt: skip
+    chip_.init_as_target(unhex("A1 B2 C3"))
+    chip_.list_target()
+    chip_.list_target()
+    sent = [frame[5:7] for frame in script.written]
+    assert sent == [unhex("D4 12"), unhex("D4 8C"), unhex("D4 12"), unhex("D4 4A"), unhex("D4 4A")]
+    assert script.written[0] == host(unhex("12 34")) and script.written[2] == host(unhex("12 14"))
+    assert chip_.flags == 0x14
+
+
+def test_a_target_without_ats_is_refused():
+    # An ISO 14443-4 card (SAK bit 5) listed without ATS: the chip did not send RATS, so it
+    # would not run ISO-DEP for InDataExchange.
+    chip_, _ = _driver(ACK, chip(b"\x13"), ACK, chip(unhex("4B 01 01 00 04 20 04 08 A1 B2 C3")))
+    with raises(pn532.PN532Error, "no valid ATS"):
+        chip_.list_target()
+    chip_, _ = _driver(
+        ACK, chip(b"\x13"), ACK, chip(unhex("4B 01 01 00 04 20 04 08 A1 B2 C3 07 78"))
+    )
+    with raises(pn532.PN532Error, "no valid ATS (0778)"):
+        chip_.list_target()
+
+
+def test_a_target_not_activated_as_picc_is_refused():
+    chip_, _ = _driver(ACK, chip(b"\x13"), ACK, chip(unhex("8D 00 E0 80")))
+    with raises(pn532.PN532Error, "not activate the card as ISO 14443-4 (mode 00)"):
+        chip_.init_as_target(unhex("A1 B2 C3"))
 
 
 def test_status_errors_are_named():
@@ -182,15 +259,23 @@ def test_damage_beyond_the_retries_is_an_error():
     with raises(pn532.FrameError, "data checksum"):
         chip_.call(0x14, unhex("01 14 01"))
     chip_, _ = _driver(NACK, NACK, NACK)
-    with raises(pn532.FrameError, "did not acknowledge"):
+    with raises(pn532.FrameError, "did not acknowledge command 14"):
         chip_.call(0x14, unhex("01 14 01"))
 
 
+def test_a_missing_ack_resends_the_command():
+    # The chip ignores a frame that reached it damaged: no ACK. The driver sends the command
+    # again (UM0701-02, 6.2.1.3), and the second one is taken.
+    chip_, script = _driver(None, ACK, FIRMWARE_1_6)
+    assert chip_.firmware_version() == (0x32, 1, 6, 7)
+    assert script.written == [GET_FIRMWARE, GET_FIRMWARE]
+
+
 def test_silence_is_a_timeout():
-    chip_, script = _driver(None)
-    with raises(pn532.Timeout, "did not answer within 100 ms"):
+    chip_, script = _driver(None, None, None)
+    with raises(pn532.Timeout, "did not acknowledge command 02 in 3 tries"):
         chip_.firmware_version()
-    assert script.written == [GET_FIRMWARE]  # Nothing taken, nothing to abort.
+    assert script.written == [GET_FIRMWARE] * 3  # Nothing taken, nothing to abort.
     chip_, script = _driver(ACK, None)
     with raises(pn532.Timeout, "within 5000 ms"):
         chip_.get_data(5000)

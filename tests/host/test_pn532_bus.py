@@ -166,11 +166,15 @@ def test_a_tap_over_two_buses():
     reader_sim, card_sim = SimulatedPN532(field), SimulatedPN532(field)
     reader = pn532.PN532(pn532_bus.I2CTransport(pn532_bus.I2CDevice(FakeI2C(reader_sim), 0x24)))
     card = pn532.PN532(pn532_bus.HSUTransport(FakeUART(card_sim)))
-    card.transport.write(pn532.encode_frame(bytes((pn532.TG_INIT_AS_TARGET,)) + bytes(37)))
+    card.set_parameters(pn532.FLAGS_TARGET)
+    # TgInitAsTarget as purse.pn532 sends it (PICC only, SENS_RES 04 00, NFCID1 08 0A 0B 0C,
+    # SEL_RES 20), written by hand so the card does not wait for the reader here.
+    params = b"\x04\x04\x00\x0a\x0b\x0c\x20" + bytes(30)
+    card.transport.write(pn532.encode_frame(bytes((pn532.TG_INIT_AS_TARGET,)) + params))
     assert card.transport.wait_ready(100)
     card.transport.read(6)  # The ACK; the target now waits in the field.
-    target, uid, _ = reader.list_target()
-    assert target == 1 and len(uid) == 4
+    target, uid, ats = reader.list_target()
+    assert target == 1 and uid == b"\x08\x0a\x0b\x0c" and ats[0] == len(ats)
 
 
 class RecordingMachine(types.ModuleType):

@@ -97,16 +97,16 @@ def test_an_unarmed_card_declines_and_nothing_moves(logger_world):
 
 @pytest.mark.parametrize(
     "payer_faults,reader_faults",
-    [({"nack": 2}, {"nack": 2}), ({"checksum": 2}, {"checksum": 2})],
-    ids=["nack", "checksum"],
+    [({"lost": 2}, {"lost": 2}), ({"checksum": 2}, {"checksum": 2})],
+    ids=["lost", "checksum"],
 )
 def test_link_faults_are_retried_and_the_tap_completes(logger_world, payer_faults, reader_faults):
     t = Tap(logger_world, payer_faults, reader_faults)
     t.armed.arm(250)
     t.run(250)
     assert t.balances() == (4750, 250)
-    # Every fault was injected, and the hosts asked again: a resent command after the chip's
-    # NACK, a NACK of their own after a damaged answer.
+    # Every fault was injected, and the hosts asked again: a resent command when the chip sent
+    # no ACK (it ignores a damaged frame), a NACK of their own after a damaged answer.
     assert not any(t.card_chip.faults.values()) and not any(t.reader_chip.faults.values())
     for chip in (t.card_chip, t.reader_chip):
         if "checksum" in payer_faults:
