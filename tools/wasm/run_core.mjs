@@ -82,6 +82,19 @@ function pyString(value) {
   return JSON.stringify(value);
 }
 
+// Counts of the whole run, from mp_runner.py's lines as they are printed.
+const totals = { passed: 0, failed: 0 };
+
+// Print a line of the run at once (a module that hangs then shows how far it got) and count it.
+function report(line) {
+  console.log(line);
+  if (line.startsWith("PASS ")) {
+    totals.passed++;
+  } else if (line.startsWith("FAIL ") || line.startsWith("ERROR ")) {
+    totals.failed++;
+  }
+}
+
 async function runModule(opts, spec) {
   const [name, how] = spec.split("=");
   if (how !== undefined && how !== "mpy") {
@@ -90,11 +103,7 @@ async function runModule(opts, spec) {
   if (how === "mpy" && opts.mpy === null) {
     throw new Error(`${spec} needs --mpy DIR`);
   }
-  const lines = [];
-  const mp = await loadMicroPython({
-    stdout: (line) => lines.push(line),
-    stderr: (line) => lines.push(line),
-  });
+  const mp = await loadMicroPython({ stdout: report, stderr: report });
   const src = how === "mpy" ? "/icpurse/mpy" : "/icpurse/firmware";
   copyTree(mp.FS, how === "mpy" ? opts.mpy : opts.src, src);
   copyTree(mp.FS, opts.tests, "/icpurse/tests/core");
@@ -110,13 +119,13 @@ async function runModule(opts, spec) {
   } catch (error) {
     // A Python exception that escapes mp_runner.py (it catches every test's own) or a crash
     // of the interpreter fails the whole module, as a non-zero exit does on the Unix port.
-    lines.push(`ERROR ${name} the interpreter stopped: ${String(error.message).split("\n")[0]}`);
+    report(`ERROR ${name} the interpreter stopped: ${String(error.message).split("\n")[0]}`);
     for (const line of String(error.stack || error.message).split("\n")) {
-      lines.push(`| ${line}`);
+      report(`| ${line}`);
     }
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { name, lines, seconds };
+  report(`MODULE ${name} ${seconds.toFixed(3)}`);
 }
 
 async function main() {
@@ -125,24 +134,13 @@ async function main() {
     fs.readFileSync(path.join(HERE, "node_modules", PACKAGE, "package.json"), "utf8"),
   );
   console.log(`WASM ${PACKAGE} ${pkg.version} node ${process.version}`);
-  let passed = 0;
-  let failed = 0;
   const started = process.hrtime.bigint();
   for (const spec of opts.modules) {
-    const result = await runModule(opts, spec);
-    for (const line of result.lines) {
-      console.log(line);
-      if (line.startsWith("PASS ")) {
-        passed++;
-      } else if (line.startsWith("FAIL ") || line.startsWith("ERROR ")) {
-        failed++;
-      }
-    }
-    console.log(`MODULE ${result.name} ${result.seconds.toFixed(3)}`);
+    await runModule(opts, spec);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  console.log(`wasm: ${passed} passed, ${failed} failed in ${seconds.toFixed(1)} s`);
-  process.exitCode = failed === 0 ? 0 : 1;
+  console.log(`wasm: ${totals.passed} passed, ${totals.failed} failed in ${seconds.toFixed(1)} s`);
+  process.exitCode = totals.failed === 0 ? 0 : 1;
 }
 
 await main();
