@@ -27,6 +27,11 @@ if FIRMWARE != ROOT / "firmware":
 SHARED = ROOT.parent / "shared"
 VECTORS = SHARED / "vectors"
 
+# What tests/host/test_wasm_core.py learnt of the WebAssembly MicroPython run (its version,
+# Node.js's, its time, the modules run without their heap limit), for the summary line that
+# tests/conftest.py prints.
+WASM_RUN = pytest.StashKey[dict]()
+
 # Ordinary core tests get a generous heap; budget tests pass their own (docs/DESIGN.md section 11).
 DEFAULT_HEAP = "4M"
 

@@ -6,10 +6,12 @@
 # Chromium, for tests/host/test_logger_browser.py: Playwright drives Debian's own build
 # (/usr/bin/chromium) rather than a browser it downloads, since nothing but the package
 # registries can be reached from CI. Valgrind, whose callgrind counts the instructions of the
-# MicroPython Unix port for `icpurse bench transfer --instructions` and its smoke test. When everything is installed this only asks dpkg, so it
-# costs a few milliseconds. As root (CI) a missing package is installed with apt-get; anyone
-# else is told what to install and the script carries on, so that `make test` still runs: the
-# tests that need the package then skip with that reason, except under CI, where they fail.
+# MicroPython Unix port for `icpurse bench transfer --instructions` and its smoke test. Node.js
+# and npm, which run the core tests on the WebAssembly MicroPython (tools/wasm, `make wasm`).
+# When everything is installed this only asks dpkg, so it costs a few milliseconds. As root
+# (CI) a missing package is installed with apt-get; anyone else is told what to install and the
+# script carries on, so that `make test` still runs: the tests that need the package then skip
+# with that reason, except under CI, where they fail.
 set -euo pipefail
 
 # Each package with the command it provides.
@@ -23,6 +25,13 @@ for i in "${!packages[@]}"; do
         missing+=("${packages[$i]}")
     fi
 done
+# Node.js and npm, which run the core tests on the WebAssembly MicroPython (tools/wasm). Any
+# node and npm on PATH will do: a machine may have Node.js from elsewhere than Debian (whose
+# own nodejs package then conflicts with Debian's npm), so only a missing command asks for
+# Debian's packages.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+fi
 if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0
 fi
