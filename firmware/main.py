@@ -21,8 +21,8 @@ if "wallet_app.py" in os.listdir():
         # again when the wallet starts, in a heap its compiling has fragmented.
         with open("config.json") as f:
             tables.lean(json.load(f).get("lean_tables", False))
-    except (OSError, ValueError):
-        pass  # wallet_app reports a missing or unreadable configuration.
+    except (OSError, ValueError, AttributeError):
+        pass  # wallet_app reports a missing, unreadable or malformed configuration.
     tables.generator_comb()
     tables.generator_wnaf()
 

@@ -19,7 +19,7 @@ import sys
 import time
 
 from purse.compat import const
-from purse.pn532 import frame_end
+from purse.pn532 import frame_bounds
 
 try:
     ticks_ms = time.ticks_ms
@@ -188,6 +188,12 @@ class SPITransport:
         return bytes(buf)
 
 
+# The longest frame the chip sends (an extended one: 00 00 FF FF FF LENM LENL LCS, 265 bytes of
+# TFI and data, DCS, 00), and how much unframed input HSU keeps before it drops the oldest.
+_MAX_FRAME = const(275)
+_MAX_PENDING = const(2 * _MAX_FRAME)
+
+
 class HSUTransport:
     """The PN532's UART: a byte stream, read frame by frame (`stream` has read(n) returning
     what is there or None, write(data) and any())."""
@@ -211,16 +217,22 @@ class HSUTransport:
             if not data:
                 break
             self.buffer += data
-        return frame_end(self.buffer) is not None
+        if frame_bounds(self.buffer) is not None:
+            return True
+        if len(self.buffer) > _MAX_PENDING:
+            # Noise and no frame: keep only what could still begin one, so that a line that
+            # babbles cannot fill the heap.
+            self.buffer = self.buffer[-_MAX_FRAME:]
+        return False
 
     def wait_ready(self, timeout_ms):
         return _poll(self._fill, timeout_ms, 1)
 
     def read(self, n):
-        end = frame_end(self.buffer)
-        if end is None:
+        bounds = frame_bounds(self.buffer)
+        if bounds is None:
             return bytes(n)
-        start = self.buffer.find(b"\x00\xff")
+        start, end = bounds
         frame, self.buffer = b"\x00" + self.buffer[start:end], self.buffer[end:]
         return frame[:n]
 

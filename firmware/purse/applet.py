@@ -310,8 +310,10 @@ class Applet:
             sw = status_for(exc)
             if sw == proto.SW_NO_MATCH and cmd.ins == proto.INS_SELECT:
                 # SELECT's NotFound is ISO 7816-4's "file or application not found" (no class of
-                # its own: a class costs a small board's heap more than this line).
-                sw = proto.SW_NOT_FOUND
+                # its own: a class costs a small board's heap more than this line). Not logged:
+                # a terminal trying the AIDs it knows is routine, and would push the card's
+                # last refusals out of its short log.
+                return b"", proto.SW_NOT_FOUND
             self.card.note(cmd.ins, log_reason(exc), sw)
             return b"", sw
         finally:

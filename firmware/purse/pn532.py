@@ -49,6 +49,9 @@ TG_GET_DATA = const(0x86)
 TG_INIT_AS_TARGET = const(0x8C)
 TG_SET_DATA = const(0x8E)
 
+# The commands that carry data over the air, each to be run once (PN532._send).
+_EXCHANGES = (IN_DATA_EXCHANGE, TG_GET_DATA, TG_SET_DATA)
+
 PN532_IC = const(0x32)  # GetFirmwareVersion's IC byte for a PN532.
 # SetParameters flags (there is no GetParameters: the driver keeps what it set). The chip's
 # reset value is fAutomaticRATS | fAutomaticATR_RES (0x14).
@@ -170,22 +173,40 @@ def decode_frame(raw, tfi=_TFI_CHIP):
     return "data", bytes(body[1:])
 
 
-def frame_end(stream):
-    """The end of the first whole frame in a byte stream (from its 00 FF start code), or None
-    while it is incomplete: how a UART's bytes are cut into frames, on either side."""
+def frame_bounds(stream):
+    """(start, end) of the first whole frame in a byte stream, from its 00 FF start code, or
+    None while none is complete: how a UART's bytes are cut into frames, on either side. A
+    header whose length checksum fails, or an extended one longer than the chip's frames, is
+    noise on the line: the search goes on after its start code, so that noise never holds
+    back the frames behind it (a noise length of up to 65,535 bytes would, for as long)."""
     i = stream.find(b"\x00\xff")
-    if i < 0 or len(stream) < i + 4:
-        return None
-    length, lcs = stream[i + 2], stream[i + 3]
-    if (length == 0 and lcs == 0xFF) or (length == 0xFF and lcs == 0):
-        end = i + 5  # ACK or NACK: 00 FF LEN LCS 00.
-    elif length == 0xFF and lcs == 0xFF:
-        if len(stream) < i + 6:
+    while i >= 0:
+        if len(stream) < i + 4:
             return None
-        end = i + 7 + ((stream[i + 4] << 8) | stream[i + 5]) + 2  # LENM LENL LCS, then as below.
-    else:
-        end = i + 4 + length + 2  # TFI and data, DCS, postamble.
-    return end if len(stream) >= end else None
+        length, lcs = stream[i + 2], stream[i + 3]
+        end = None
+        if (length == 0 and lcs == 0xFF) or (length == 0xFF and lcs == 0):
+            end = i + 5  # ACK or NACK: 00 FF LEN LCS 00.
+        elif length == 0xFF and lcs == 0xFF:
+            if len(stream) < i + 7:
+                return None
+            n = (stream[i + 4] << 8) | stream[i + 5]
+            if not (stream[i + 4] + stream[i + 5] + stream[i + 6]) & 0xFF and 0 < n <= (
+                MAX_EXTENDED
+            ):
+                end = i + 7 + n + 2  # LENM LENL LCS, TFI and data, DCS, postamble.
+        elif length and not (length + lcs) & 0xFF:
+            end = i + 4 + length + 2  # TFI and data, DCS, postamble.
+        if end is not None:
+            return (i, end) if len(stream) >= end else None
+        i = stream.find(b"\x00\xff", i + 1)
+    return None
+
+
+def frame_end(stream):
+    """The end of the first whole frame in a byte stream (see frame_bounds), or None."""
+    bounds = frame_bounds(stream)
+    return None if bounds is None else bounds[1]
 
 
 class PN532:
@@ -207,24 +228,41 @@ class PN532:
     def _send(self, command, frame):
         """Send the command until the chip acknowledges it. A chip ignores a frame that reached
         it damaged, so no ACK within ACK_TIMEOUT_MS means: send it again (UM0701-02, 6.2.1.3).
-        A NACK or a damaged ACK is taken the same way."""
+        A NACK or a damaged ACK is taken the same way.
+
+        Except for the commands that carry data over the air (_EXCHANGES): the ACK may be what
+        was lost, the chip then having taken the command and sent its data already, and a
+        second one would run the exchange twice (a chained APDU's part stored twice, a GET
+        RESPONSE answered with the part after the one the first got, a card's answer sent
+        where no command waits). Without an ACK such a command is aborted (the host's ACK)
+        and the caller told; after a damaged ACK, which only a chip that took the command
+        sends, its answer is read as usual."""
+        once = command in _EXCHANGES
         for attempt in range(self.retries + 1):
             self.transport.write(frame)
             last = attempt == self.retries
             try:
                 kind, _ = decode_frame(self._read(ACK_TIMEOUT_MS, len(ACK)))
             except Timeout:
+                if once:
+                    self.transport.write(ACK)
+                    raise Timeout(
+                        "the PN532 did not acknowledge command %02X; not sent again, since it"
+                        " may have reached the other side" % command
+                    ) from None
                 if last:
                     raise Timeout(
                         "the PN532 did not acknowledge command %02X in %d tries"
                         % (command, self.retries + 1)
-                    )
+                    ) from None
                 continue
             except FrameError:
+                if once:
+                    return
                 if last:
                     raise
                 continue
-            if kind == "ack":
+            if kind == "ack" or once:
                 return
             if last:
                 raise FrameError("the PN532 did not acknowledge command %02X" % command)

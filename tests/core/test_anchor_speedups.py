@@ -157,6 +157,25 @@ def test_recent_peers_keys_get_tables_and_only_the_last_few():
     assert backend._seen == [publics[0]]
 
 
+def test_signatures_that_do_not_verify_make_no_table_and_evict_none():
+    """Attacker review: a hostile reader sending a real certificate with bad challenge
+    signatures, twice per key, made a card build tables and evict a regular's."""
+    signers = [PureBackend() for _ in range(3)]
+    keys = [bytes([k + 1]) * 32 for k in range(3)]
+    publics = [b.public_key(k) for b, k in zip(signers, keys)]
+    signatures = [b.sign(k, b"payment") for b, k in zip(signers, keys)]
+    backend = PureBackend(peer_spans=SPANS, peers=1)
+    for _ in range(2):
+        backend.verify(publics[0], b"payment", signatures[0])
+    assert [entry[0] for entry in backend._peers] == [publics[0]]
+    for public, signature in zip(publics[1:], signatures[1:]):
+        for _ in range(3):
+            with raises(InvalidSignature):
+                backend.verify(public, b"another payment", signature)
+    assert [entry[0] for entry in backend._peers] == [publics[0]]
+    assert backend._seen == []
+
+
 def test_keys_met_once_never_evict_a_regulars_table():
     """A shop's card sees many one-off payers between its regulars: remembering SEEN_MAX of
     them, it builds a table only for a key that comes back."""

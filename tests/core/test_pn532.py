@@ -283,6 +283,41 @@ def test_silence_is_a_timeout():
     assert script.written == [host(unhex("86")), ACK]
 
 
+def test_a_command_that_crosses_the_air_is_never_sent_twice():
+    """Attacker review: a lost ACK may be the only thing lost, the chip having carried the
+    APDU over the air already; a resent InDataExchange would run it twice (a GET RESPONSE
+    answered with the next part). It is aborted instead, and the caller told."""
+    exchange = host(unhex("40 01 80 C0 00 00 00"))
+    chip_, script = _driver(None, ACK)
+    with raises(pn532.Timeout, "not sent again"):
+        chip_.exchange(1, unhex("80 C0 00 00 00"))
+    assert script.written == [exchange, ACK]
+    # TgSetData and TgGetData likewise.
+    for call in (lambda c: c.set_data(unhex("90 00")), lambda c: c.get_data(100)):
+        chip_, script = _driver(None, ACK)
+        with raises(pn532.Timeout, "not sent again"):
+            call(chip_)
+        assert len(script.written) == 2 and script.written[1] == ACK
+    # A damaged ACK comes only from a chip that took the command: its answer is read.
+    damaged_ack = unhex("00 00 FF 00 FE 00")
+    chip_, script = _driver(damaged_ack, chip(unhex("41 00 90 00")))
+    assert chip_.exchange(1, unhex("80 C0 00 00 00")) == unhex("90 00")
+    assert script.written == [exchange]
+
+
+def test_noise_on_the_line_does_not_hold_back_the_frames_behind_it():
+    """Attacker review: an extended-frame header of noise named up to 65,535 bytes, and every
+    frame after it waited for them. A header whose length checksum fails, or longer than the
+    chip's frames, is skipped."""
+    noise = unhex("00 FF FF FF 12 34 56")
+    assert pn532.frame_bounds(noise + ACK + SAM_ANSWER) == (len(noise) + 1, len(noise) + 6)
+    too_long = unhex("00 FF FF FF 01 10 EF")  # A valid checksum, 272 bytes: no chip frame.
+    assert pn532.frame_end(too_long + ACK) == len(too_long) + 6
+    bad_lcs = unhex("00 FF 05 05")
+    assert pn532.frame_end(bad_lcs + SAM_ANSWER) == len(bad_lcs) + len(SAM_ANSWER)
+    assert pn532.frame_end(noise) is None
+
+
 def test_an_answer_to_another_command_is_refused():
     chip_, _ = _driver(ACK, SAM_ANSWER)
     with raises(pn532.FrameError, "something else"):

@@ -134,6 +134,10 @@ def test_a_client_signs_for_the_log_its_logger_key_vouches_for(world):
     stranger = Signer(PycaBackend(), b"\x42" * 32).public_key
     with pytest.raises(LogIdUnknown, match="not signed by the logger's key"):
         world.http.get("/v1/ledger", auth=RequestSigning(operator, logger_key=stranger))
+    # A checkpoint that is not there (a proxy's 404, a logger at another path) is an error of
+    # its own, not an answer passed off as the signed request's.
+    with pytest.raises(LogIdUnknown, match="answered 404"):
+        world.http.get("/elsewhere/v1/ledger", auth=RequestSigning(operator))
 
 
 def test_the_signed_bytes_are_what_the_header_names():

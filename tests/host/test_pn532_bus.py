@@ -260,3 +260,31 @@ def test_open_bus_refuses_an_unknown_bus_before_touching_machine(monkeypatch):
     monkeypatch.delitem(sys.modules, "machine", raising=False)
     with pytest.raises(ValueError, match="unknown PN532 bus"):
         pn532_bus.open_bus({"bus": "usb"})
+
+
+class _Babble:
+    """A UART whose line carries only noise: start codes with broken headers, and no frame."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def any(self):
+        return min(len(self.data), 64)
+
+    def read(self, n):
+        out, self.data = self.data[:n], self.data[n:]
+        return out
+
+    def write(self, data):
+        pass
+
+
+def test_a_babbling_line_cannot_fill_the_heap_nor_hide_a_frame():
+    """Attacker review: HSU kept every unframed byte; noise could grow it without bound."""
+    noise = bytes.fromhex("00FFFFFF1234") * 1000
+    transport = pn532_bus.HSUTransport(_Babble(noise))
+    assert not transport.wait_ready(20)
+    assert len(transport.buffer) <= 2 * 275
+    ack = bytes.fromhex("0000FF00FF00")
+    transport.stream.data = ack
+    assert transport.wait_ready(20) and transport.read(6) == ack

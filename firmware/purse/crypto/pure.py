@@ -23,7 +23,7 @@ from purse.errors import InvalidKey
 # take three, so eight cover two recent payers and the card's own records; 32 bytes each.
 VERIFIED_MAX = 8
 # Keys met once without a table, remembered so that a second meeting gets them one (_peer):
-# twice the peers' tables a fast profile keeps, 33 bytes each.
+# twice the peers' tables a fast profile keeps, 33 bytes each (65 for an uncompressed key).
 SEEN_MAX = 4
 
 
@@ -81,7 +81,10 @@ class PureBackend(Backend):
         public_key = bytes(public_key)
         if public_key not in self._keys:
             r, s = encoding.decode_raw(signature)
-            ecdsa.verify(self._peer(public_key), message, r, s)
+            key = self._peer(public_key)
+            ecdsa.verify(key, message, r, s)
+            if self.peer_spans:
+                self._admit(public_key, key)
             return
         # A key the card trusts: a signature verified under it before is known good. The
         # digest covers the key, the signature and the whole message, so only that same
@@ -104,7 +107,8 @@ class PureBackend(Backend):
     def _peer(self, public_key):
         """The PublicKey of a key that is not trusted: from the recent peers' tables, or
         decoded. If the backend keeps peers, a key met for the second time among the last
-        SEEN_MAX it met without a table gets one, kept in place of the least recently used.
+        SEEN_MAX it met without a table gets one, which `_admit` keeps once a signature
+        verified with it.
 
         A table costs its first verification about a sixth more than a plain one and pays back
         only if the key comes again, so a key met once (a passing customer, the first payment
@@ -118,19 +122,29 @@ class PureBackend(Backend):
                 peers.append(entry)
                 return entry[1]
         key = ecdsa.PublicKey(*encoding.decode_point(public_key))
-        if self.peer_spans:
-            seen = self._seen
+        if self.peer_spans and public_key in self._seen:
+            key.precompute(self.peer_spans)
+        return key
+
+    def _admit(self, public_key, key):
+        """After a signature under `public_key` verified with `key` (from _peer): a new table
+        joins the peers' in place of the least recently used, a key without one is remembered
+        as met. Only keys that signed validly count, so signatures that do not verify can
+        neither make a card keep a table nor push a regular's out."""
+        peers = self._peers
+        if peers and peers[-1][1] is key:
+            return  # A table it had: moved up already.
+        seen = self._seen
+        if key.table is not None:
             if public_key in seen:
                 seen.remove(public_key)
-                key.precompute(self.peer_spans)
-                peers.append((public_key, key))
-                if len(peers) > self.peers:
-                    peers.pop(0)
-            else:
-                seen.append(public_key)
-                if len(seen) > SEEN_MAX:
-                    seen.pop(0)
-        return key
+            peers.append((public_key, key))
+            if len(peers) > self.peers:
+                peers.pop(0)
+        elif public_key not in seen:
+            seen.append(public_key)
+            if len(seen) > SEEN_MAX:
+                seen.pop(0)
 
     def trust(self, public_key, table=None):
         """See Backend.trust. `table` is the bytes `anchor_table` made (or read back from a

@@ -167,13 +167,6 @@ def generator_comb():
         try:
             gen = __import__("purse.crypto.gtables", None, None, ("COMB",))
             comb, wnaf = gen.COMB, gen.WNAF
-            if not getattr(gen, "__file__", "").startswith("/rom/"):
-                # Copied into one bytearray a table, and the module's bytes objects dropped,
-                # so the heap holds what it held when the tables were built here: used as they
-                # are, the bytes objects (a byte longer each, amid the module's allocations) made
-                # the classic ESP32's heap test fail at its 164K (docs/HARDWARE.md). Imported
-                # from a ROMFS image they are mapped from flash, outside the heap: used there.
-                comb, wnaf = bytearray(comb), bytearray(wnaf)
             # The shapes, and the w-NAF table's number of points, which fixes where the comb's
             # bytes end: the hash is over the two tables one after the other.
             h = hashlib.sha256(bytes((COMB_SPANS, COMB_WIDTH, WNAF_G_WIDTH, len(wnaf) >> 6)))
@@ -181,10 +174,18 @@ def generator_comb():
             h.update(wnaf)
             if h.digest() != _GENERATED_SHA256:
                 comb = wnaf = None
-            elif _lean and isinstance(wnaf, bytearray):
-                # Only what the lean shapes read stays in the heap. From a ROMFS image the
-                # whole tables stay in flash, where they cost no heap, and are used whole.
-                comb, wnaf = _lean_comb(comb), wnaf[: 64 << (LEAN_WNAF_G_WIDTH - 2)]
+            elif not getattr(gen, "__file__", "").startswith("/rom/"):
+                # Copied into one bytearray a table, and the module's bytes objects dropped,
+                # so the heap holds what it held when the tables were built here: used as they
+                # are, the bytes objects (a byte longer each, amid the module's allocations) made
+                # the classic ESP32's heap test fail at its 164K (docs/HARDWARE.md). Only what
+                # the lean shapes read is copied, never the whole tables first. Imported from a
+                # ROMFS image they are mapped from flash, outside the heap: used there, whole.
+                if _lean:
+                    wnaf = bytearray(memoryview(wnaf)[: 64 << (LEAN_WNAF_G_WIDTH - 2)])
+                    comb = _lean_comb(comb)
+                else:
+                    comb, wnaf = bytearray(comb), bytearray(wnaf)
         except Exception:  # noqa: BLE001 - see the docstring: any failure means "build".
             comb = wnaf = None
         gen = None

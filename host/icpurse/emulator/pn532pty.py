@@ -16,10 +16,11 @@ def split_frames(buffer):
     """(frames, rest) of an HSU byte stream: each frame from its 00 FF start to its end."""
     frames = []
     while True:
-        end = pn532.frame_end(buffer)
-        if end is None:
+        bounds = pn532.frame_bounds(buffer)
+        if bounds is None:
             return frames, buffer
-        frames.append(b"\x00" + buffer[buffer.find(b"\x00\xff") : end])
+        start, end = bounds
+        frames.append(b"\x00" + buffer[start:end])
         buffer = buffer[end:]
 
 

@@ -22,9 +22,12 @@ class RequestSigning(httpx2.Auth):
 
     Without `log_id` the first request reads it from the logger's public checkpoint
     (GET .../v1/checkpoint beside the request's own path) and keeps it. With `logger_key`
-    (PkL) that checkpoint must be signed by it: another logger cannot then pass off a log id
-    that is not its own, to collect requests signed for a logger it would replay them to. A
-    logger that cannot answer its checkpoint gets the request answered with that refusal."""
+    (PkL) that checkpoint must be signed by it: a server without that key cannot then pass off
+    another log's id, to collect requests signed for a logger it would replay them to. Without
+    it the client signs for the log the server names, which binds a request to that server's
+    log only if the server is honest: give the logger's key (the commands' --logger-key), or
+    `log_id` itself. A logger that cannot answer its checkpoint now (429, 503) gets the
+    request answered with that refusal; any other answer to it is an error."""
 
     requires_request_body = True
 
@@ -41,10 +44,10 @@ class RequestSigning(httpx2.Auth):
             answer = yield httpx2.Request(
                 "GET", request.url.copy_with(raw_path=prefix + b"/v1/checkpoint")
             )
-            if answer.status_code != 200:
-                # The logger cannot say which log it keeps (503 while its database has failed,
-                # with Retry-After): that answer is the request's, for the caller to wait and
-                # ask again as it would for the request itself.
+            if answer.status_code in (429, 503):
+                # The logger cannot say which log it keeps now (503 while its database has
+                # failed, 429 past a limit, with Retry-After): that answer is the request's,
+                # for the caller to wait and ask again as it would for the request itself.
                 return
             self.log_id = _log_id_of(answer, request, self.logger_key)
         request.headers["Authorization"] = authorization(
@@ -57,6 +60,8 @@ class RequestSigning(httpx2.Auth):
 def _log_id_of(answer, request, logger_key):
     answer.read()
     try:
+        if answer.status_code != 200:
+            raise ValueError("GET /v1/checkpoint answered %d" % answer.status_code)
         checkpoint = Checkpoint.decode(bytes.fromhex(answer.json()["checkpoint"]))
         if logger_key is not None:
             checkpoint.verify(PycaBackend(), logger_key)
