@@ -9,9 +9,9 @@ and pins it is given."""
 import json
 import re
 import sys
-import types
 
 import pytest
+from fake_machine import FakeMachine
 from mp_support import FIRMWARE, ROOT
 
 from icpurse import board_rules
@@ -62,40 +62,6 @@ def _boards(cell):
 
 def _numbers(cell):
     return [int(n) for n in re.findall(r"\d+", cell)]
-
-
-class FakeMachine(types.ModuleType):
-    """machine's I2C, SPI, UART and Pin, recording each bus made as (kind, id, {signal: pin})."""
-
-    def __init__(self):
-        super().__init__("machine")
-        self.made = []
-        made = self.made
-
-        class Pin:
-            OUT = 1
-
-            def __init__(self, number, mode=None):
-                self.number = number
-
-            def value(self, v):
-                pass
-
-        def pin(p):
-            return p.number if isinstance(p, Pin) else p
-
-        def bus(kind):
-            def make(bus_id, **kw):
-                signals = {k: pin(v) for k, v in kw.items() if k in SIGNAL_NAMES.values()}
-                made.append((kind, bus_id, signals))
-                return types.SimpleNamespace(writeto=None, readfrom_into=None)
-
-            return make
-
-        self.Pin = Pin
-        self.I2C = bus("i2c")
-        self.SPI = bus("spi")
-        self.UART = bus("uart")
 
 
 def _opened(monkeypatch, options, board):

@@ -5,9 +5,9 @@ preamble — each carries the driver's whole set-up and an exchange."""
 
 import sys
 import time
-import types
 
 import pytest
+from fake_machine import FakeMachine
 from mp_support import FIRMWARE
 
 from icpurse import board_rules
@@ -177,33 +177,11 @@ def test_a_tap_over_two_buses():
     assert target == 1 and uid == b"\x08\x0a\x0b\x0c" and ats[0] == len(ats)
 
 
-class RecordingMachine(types.ModuleType):
-    """A stand-in machine module that records the id of each bus open_bus makes."""
-
-    def __init__(self):
-        super().__init__("machine")
-        self.made = []
-
-        class Pin:
-            OUT = 1
-
-            def __init__(self, number, mode=None):
-                self.number = number
-
-            def value(self, v):
-                pass
-
-        def bus(kind):
-            return lambda bus_id, **kw: self.made.append((kind, bus_id)) or object()
-
-        self.Pin, self.I2C, self.SPI, self.UART = Pin, bus("i2c"), bus("spi"), bus("uart")
-
-
 def _bus_id(monkeypatch, options, board=None):
-    machine = RecordingMachine()
+    machine = FakeMachine()
     monkeypatch.setitem(sys.modules, "machine", machine)
     pn532_bus.open_bus(options, board)
-    return machine.made[0]
+    return machine.made[0][:2]
 
 
 SPI_PINS = {"bus": "spi", "sck": 18, "mosi": 23, "miso": 19, "cs": 4}

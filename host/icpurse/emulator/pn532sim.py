@@ -490,6 +490,15 @@ class SimulatedPN532:
             return False
         return None
 
+    def _await(self, target, deadline):
+        """Wait for the target's answer (a generator: `answer = yield from ...`), yielding None
+        at each step meanwhile; the answer, or False once the deadline has passed."""
+        while True:
+            answer = self._rf_answer(target, deadline)
+            if answer is not None:
+                return answer
+            yield None
+
     def _deadline(self, seconds):
         return None if seconds is None else self.field.clock() + seconds
 
@@ -517,15 +526,11 @@ class SimulatedPN532:
             if self.flags & pn532.PARAM_AUTO_RATS and target.sel_res & 0x20:
                 self._rf_send(target, RATS)
                 deadline = self._deadline(timeout_index_s(self.rf_timeouts[2]))
-                while True:
-                    answer = self._rf_answer(target, deadline)
-                    if answer is False:
-                        self.current = None
-                        yield bytes((reply, 0))
-                        return
-                    if answer is not None:
-                        break
-                    yield None
+                answer = yield from self._await(target, deadline)
+                if answer is False:
+                    self.current = None
+                    yield bytes((reply, 0))
+                    return
                 ats = answer
                 self.target_ats = ats
                 self.pcd_block = 0
@@ -604,15 +609,10 @@ class SimulatedPN532:
             response = answer[1:]
             while answer[0] & 0x10:  # The card chains its answer: R(ACK) for the next part.
                 self._rf_send(target, bytes((0xA2 | self.pcd_block,)))
-                deadline = self._deadline(fwt)
-                while True:
-                    answer = self._rf_answer(target, deadline)
-                    if answer is False:
-                        yield bytes((reply, STATUS_TIMEOUT))
-                        return
-                    if answer is not None:
-                        break
-                    yield None
+                answer = yield from self._await(target, self._deadline(fwt))
+                if answer is False:
+                    yield bytes((reply, STATUS_TIMEOUT))
+                    return
                 self.pcd_block ^= 1
                 response += answer[1:]
             yield bytes((reply, STATUS_OK)) + response
@@ -623,16 +623,11 @@ class SimulatedPN532:
         def exchange():
             if target is not None:
                 self._rf_send(target, data)
-            deadline = self._deadline(timeout_s)
-            while True:
-                answer = self._rf_answer(target, deadline)
-                if answer is False:
-                    yield bytes((reply, STATUS_TIMEOUT))
-                    return
-                if answer is not None:
-                    yield bytes((reply, STATUS_OK)) + answer
-                    return
-                yield None
+            answer = yield from self._await(target, self._deadline(timeout_s))
+            if answer is False:
+                yield bytes((reply, STATUS_TIMEOUT))
+            else:
+                yield bytes((reply, STATUS_OK)) + answer
 
         return exchange()
 
