@@ -116,9 +116,9 @@ def test_a_payment_in_doubt_is_left_visible(cards):
 # the profile's settings (icpurse emulate --profile). The classic ESP32's (esp32: no tables of
 # the anchors' or the peers' keys, the lean generator tables) holds issue 23's 128K, about 92K
 # on its 32-bit MicroPython (an estimate by issue 23's measured ratio of 0.72) against the
-# 111,936 bytes it has; its cards here pass at 126K and not at 124K (123K in `icpurse bench
+# 111,936 bytes it has; its cards here pass at 126K and not at 124K (125K in `icpurse bench
 # transfer`; 132K and 130K before the lean tables). The fast profile (esp32s3: the anchors' and
-# peers' tables, the transfer's code loaded at boot) needs 168K here and 181K in the bench, for
+# peers' tables, the transfer's code loaded at boot) needs 168K here and 176K in the bench, for
 # its 192K.
 HEAP_BARS = {"esp32": "128K", "esp32s3": "192K"}
 
