@@ -140,6 +140,23 @@ def test_a_client_signs_for_the_log_its_logger_key_vouches_for(world):
         world.http.get("/elsewhere/v1/ledger", auth=RequestSigning(operator))
 
 
+def test_a_hostile_checkpoint_answer_is_a_clear_error():
+    """A server that answers the checkpoint with JSON nested past the parser's depth, or with
+    something that is not a checkpoint, gets LogIdUnknown, never a traceback."""
+    import httpx2
+
+    operator = Signer(PycaBackend(), b"\x07" * 32)
+    for body in (b"[" * 100000 + b"]" * 100000, b'{"checkpoint": 5}', b'{"checkpoint": "zz"}'):
+
+        def answer(request, body=body):
+            return httpx2.Response(200, content=body)
+
+        transport = httpx2.MockTransport(answer)
+        with httpx2.Client(transport=transport, base_url="http://logger") as http:
+            with pytest.raises(LogIdUnknown, match="could not be read"):
+                http.get("/v1/ledger", auth=RequestSigning(operator))
+
+
 def test_the_signed_bytes_are_what_the_header_names():
     signer = Signer(PycaBackend(), b"\x07" * 32)
     log = bytes.fromhex("0102030405060708")

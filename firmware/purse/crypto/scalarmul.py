@@ -3,8 +3,8 @@
 `comb_mul` (signing, key generation) recodes an odd scalar m < 2^256 into 64 signed odd
 base-16 digits (Joye and Tunstall's regular recoding): no digit is zero, so every call runs
 the same 63 mixed additions and 12 doublings (28 with the lean comb), in the same order,
-whatever the scalar. An even
-scalar k is replaced by n - k, which is odd and gives -k*G: same x, and the y is negated back.
+whatever the scalar. An even scalar k is replaced by n - k, which is odd and gives -k*G: same
+x, and the y is negated back.
 
 Residual leakage, which docs/DESIGN.md section 4 asks us to state: this is Python on big integers.
 The duration of each multiplication depends on the operands' values (leading zero digits are

@@ -66,7 +66,7 @@ def _log_id_of(answer, request, logger_key):
         if logger_key is not None:
             checkpoint.verify(PycaBackend(), logger_key)
         return checkpoint.log_id
-    except (ValueError, KeyError, TypeError, PurseError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError, PurseError) as exc:
         raise LogIdUnknown(
             "cannot sign a request for this logger: its checkpoint, which names its log id,"
             " could not be read or is not signed by the logger's key (%s)" % exc,
