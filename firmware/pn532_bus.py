@@ -19,7 +19,7 @@ import sys
 import time
 
 from purse.compat import const
-from purse.pn532 import frame_bounds
+from purse.pn532 import MAX_FRAME, frame_bounds
 
 try:
     ticks_ms = time.ticks_ms
@@ -188,10 +188,8 @@ class SPITransport:
         return bytes(buf)
 
 
-# The longest frame the chip sends (an extended one: 00 00 FF FF FF LENM LENL LCS, 265 bytes of
-# TFI and data, DCS, 00), and how much unframed input HSU keeps before it drops the oldest.
-_MAX_FRAME = const(275)
-_MAX_PENDING = const(2 * _MAX_FRAME)
+# How much unframed input HSU keeps before it drops the oldest: two of the longest frames.
+_MAX_PENDING = 2 * MAX_FRAME
 
 
 class HSUTransport:
@@ -222,7 +220,7 @@ class HSUTransport:
         if len(self.buffer) > _MAX_PENDING:
             # Noise and no frame: keep only what could still begin one, so that a line that
             # babbles cannot fill the heap.
-            self.buffer = self.buffer[-_MAX_FRAME:]
+            self.buffer = self.buffer[-MAX_FRAME:]
         return False
 
     def wait_ready(self, timeout_ms):

@@ -37,6 +37,9 @@ ACK = b"\x00\x00\xff\x00\xff\x00"
 NACK = b"\x00\x00\xff\xff\x00\x00"
 MAX_DATA = const(254)  # TFI and PD of a normal frame.
 MAX_EXTENDED = const(265)  # TFI and PD of the longest frame the chip takes from its host.
+# The longest frame on the wire, an extended one: 00 00 FF FF FF LENM LENL LCS, MAX_EXTENDED
+# bytes of TFI and data, DCS, 00.
+MAX_FRAME = const(275)
 ACK_TIMEOUT_MS = const(100)  # The chip acknowledges within 15 ms; nfcpy allows 100 ms too.
 
 GET_FIRMWARE_VERSION = const(0x02)

@@ -262,7 +262,7 @@ def test_a_babbling_line_cannot_fill_the_heap_nor_hide_a_frame():
     noise = bytes.fromhex("00FFFFFF1234") * 1000
     transport = pn532_bus.HSUTransport(_Babble(noise))
     assert not transport.wait_ready(20)
-    assert len(transport.buffer) <= 2 * 275
+    assert len(transport.buffer) <= 2 * pn532.MAX_FRAME
     ack = bytes.fromhex("0000FF00FF00")
     transport.stream.data = ack
     assert transport.wait_ready(20) and transport.read(6) == ack
