@@ -11,7 +11,7 @@ import gc
 import sys
 
 from purse import apdu, errors, proto, tlv
-from purse.compat import MICROPYTHON, const, host_only
+from purse.compat import MICROPYTHON, host_only
 
 
 def wallet(name):
@@ -129,15 +129,8 @@ def _records(data):
 # --- handlers: each takes (applet, command) and returns the response data ----------------------
 
 
-# SELECT's P2 (ISO 7816-4, 11.1.1): the first or only occurrence, with the FCI template or with
-# no response data. The purse is the only application with its AID, so "next" or "last" have
-# nothing else to find, and it has no FCP or FMD to give.
-_SELECT_FCI = const(0x00)
-_SELECT_NO_DATA = const(0x0C)
-
-
 def handle_select(applet, cmd):
-    if cmd.p1 != 0x04 or cmd.p2 not in (_SELECT_FCI, _SELECT_NO_DATA):
+    if cmd.p1 != proto.SELECT_BY_NAME or cmd.p2 not in (proto.SELECT_FCI, proto.SELECT_NO_DATA):
         raise BadP1P2("P1 P2 must be 04 00 or 04 0C")
     if bytes(cmd.data) != proto.AID:
         # Another application's AID (a terminal trying the applications it knows): 6A82, and
@@ -145,7 +138,7 @@ def handle_select(applet, cmd):
         # current one as it was), so the terminal may go on with it.
         raise errors.NotFound("unknown AID")
     applet.selected = True
-    if cmd.p2 == _SELECT_NO_DATA:
+    if cmd.p2 == proto.SELECT_NO_DATA:
         return b""
     return _info(applet, short=True)
 

@@ -71,7 +71,12 @@ class CardClient:
         return body
 
     def select(self):
-        return Info(self.command("SELECT", proto.INS_SELECT, 4, 0, proto.AID, proto.CLA_ISO))
+        return Info(
+            self.command(
+                "SELECT", proto.INS_SELECT, proto.SELECT_BY_NAME, proto.SELECT_FCI, proto.AID,
+                proto.CLA_ISO,
+            )
+        )  # fmt: skip
 
     def info(self):
         return Info(self.command("GET INFO", proto.INS_GET_INFO))

@@ -40,6 +40,12 @@ MAX_CHAINED_COMMAND = const(1024)
 
 INS_SELECT = const(0xA4)  # CLA 00, P1 04, P2 00 (or 0C: no FCI): any state; first after reset.
 INS_GET_RESPONSE = const(0xC0)  # CLA 00: right after a response ending in 61XX.
+# SELECT's P1 and P2 (ISO 7816-4, 11.1.1): by DF name (the AID), the first or only occurrence,
+# with the FCI or with no response data. The purse is the only application with its AID, so
+# "next" or "last" have nothing else to find, and it has no FCP or FMD to give.
+SELECT_BY_NAME = const(0x04)
+SELECT_FCI = const(0x00)
+SELECT_NO_DATA = const(0x0C)
 
 # Provisioning, refused with SW_LOCKED once READY.
 INS_GENERATE_KEY = const(0x40)  # FRESH -> KEYED. Before every other provisioning command.

@@ -260,7 +260,9 @@ class SerialLink:
         return "; it printed instead:\n%s" % text
 
     def _reselect(self):
-        select = reader.build_command(proto.CLA_ISO, proto.INS_SELECT, 4, 0, proto.AID)
+        select = reader.build_command(
+            proto.CLA_ISO, proto.INS_SELECT, proto.SELECT_BY_NAME, proto.SELECT_FCI, proto.AID
+        )
         self._transact(proto.FRAME_COMMAND, select, proto.FRAME_RESPONSE, timeouts.FAST)
 
     def ping(self, payload=b""):
