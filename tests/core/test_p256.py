@@ -72,6 +72,66 @@ def test_double_and_add_match_affine():
     assert p256.double(p256.INFINITY)[2] == 0
 
 
+def test_a_run_of_doublings_is_that_many_doublings():
+    pt = p256.add_affine(p256.double((p256.GX, p256.GY, 1)), p256.GX, p256.GY)
+    for k in (1, 2, 4, 17):
+        p256.reset_counters()
+        run = p256.double_n(pt, k)
+        assert p256.counters()[0] == 8 * k
+        want = pt
+        for _ in range(k):
+            want = p256.double(want)
+        assert run == want
+        assert p256.to_affine(run) == affine_mul(3 << k, G)
+    assert p256.double_n(p256.INFINITY, 3)[2] == 0
+
+
+def naf(k, width, length):
+    """The width-w NAF of k by its definition, on one big integer: the reference for _wnaf."""
+    digits = []
+    while len(digits) < length:
+        d = 0
+        if k & 1:
+            d = k % (1 << width)
+            if d >= 1 << (width - 1):
+                d -= 1 << width
+            k -= d
+        digits.append(0x80 | -d if d < 0 else d)
+        k >>= 1
+    return None if k else bytes(digits)
+
+
+def test_wnaf_digits_are_the_definitions():
+    buf = bytearray(300)
+    scalars = [0, 1, 2, 0x7F, 0x80, 0xFF, 0x155, N - 1, N, P, (1 << 256) - 1, (1 << 255) + 1]
+    x = 0x9E3779B97F4A7C15
+    for _ in range(12):  # Scalars of every length, from a fixed sequence (no RNG on the core).
+        x = x * x % P
+        scalars += [x, x >> 100, x >> 200, x >> 240]
+    for width in range(2, 9):
+        for length in (17, 33, 129, 257):
+            for k in scalars + [(1 << (length - 1)) - 1, (1 << length) - 1, 1 << length]:
+                want = naf(k, width, length)
+                buf[:] = b"\x55" * 300
+                if want is None:
+                    with raises(ValueError):
+                        scalarmul._wnaf(k, width, buf, 3, length)
+                else:
+                    scalarmul._wnaf(k, width, buf, 3, length)
+                    assert bytes(buf[3 : 3 + length]) == want, (k, width, length)
+                # Nothing written outside the digits' place, whatever the outcome.
+                assert buf[:3] == b"\x55" * 3 and buf[3 + length :] == b"\x55" * (297 - length)
+
+
+def test_odd_multiples_of_a_table_are_the_references():
+    q = affine_mul(0xC0FFEE, G)
+    for width in (2, 5, 8):
+        table = tables.build(q[0], q[1], 2, width)
+        for span in range(2):
+            for i in range(table.count):
+                assert table.point(span, i) == affine_mul((2 * i + 1) << (128 * span), q)
+
+
 def test_batch_affine():
     pts = [p256.double((p256.GX, p256.GY, 1))]
     pts.append(p256.double(pts[0]))

@@ -26,30 +26,52 @@ from purse.crypto import p256
 # two scalars of at most 16 spans of 17 w-NAF digits (or one span of 257).
 _COMB_DIGITS = bytearray(64)
 _DIGITS = (bytearray(272), bytearray(272))
+_ZEROS = bytes(272)
 
 
 def _wnaf(k, width, buf, start, length):
-    """Write the width-`width` NAF of k >= 0 into buf[start:start + length], lowest first."""
+    """Write the width-`width` NAF of k >= 0 into buf[start:start + length], lowest first.
+
+    The scalar is read a byte at a time into `acc`, a small integer: the part of what remains
+    of k below the bits not read yet (which start at bit `have` of acc), with the carry that
+    subtracting a negative digit leaves in it. Shifting a 256-bit k right at each of its 257
+    positions made a new big integer each time. A digit d leaves acc - d a multiple of
+    2^width, so the width - 1 digits after it are zeros, written with the rest beforehand.
+    """
     mask = (1 << width) - 1
     half = 1 << (width - 1)
     full = 1 << width
-    i = start
+    nbytes = (length + 7) >> 3
+    if k >> (nbytes << 3):
+        raise ValueError("scalar too large for the table")
+    data = k.to_bytes(nbytes, "little")
     end = start + length
+    buf[start:end] = _ZEROS[:length]
+    acc = 0
+    have = 0
+    nxt = 0
+    i = start
     while i < end:
-        if k & 1:
-            d = k & mask
+        # At least width + 1 bits known, so that acc's low bits are k's and the digit is.
+        if have <= width and nxt < nbytes:
+            acc += data[nxt] << have
+            nxt += 1
+            have += 8
+        if acc & 1:
+            d = acc & mask
             if d >= half:
                 d -= full
-                k -= d
                 buf[i] = 0x80 | -d
             else:
-                k -= d
                 buf[i] = d
+            acc = (acc - d) >> width
+            have -= width
+            i += width
         else:
-            buf[i] = 0
-        k >>= 1
-        i += 1
-    if k:
+            acc >>= 1
+            have -= 1
+            i += 1
+    if acc or any(data[nxt:]):
         raise ValueError("scalar too large for the table")
 
 
@@ -78,8 +100,7 @@ def comb_mul(table, k):
     acc = None
     for r in range(rows - 1, -1, -1):
         if acc is not None:
-            for _ in range(4):
-                acc = p256.double(acc)
+            acc = p256.double_n(acc, 4)
         for j in range(spans):
             e = digits[rows * j + r]
             o = (j * 8 + ((e & 0x7F) >> 1)) << 6
@@ -116,9 +137,12 @@ def straus(table_a, k_a, table_b, k_b):
     acc = p256.INFINITY
     p = p256.P
     add = p256.add_affine
+    # Doublings owed to acc, made in one run before the next addition (or at the end): most
+    # positions have no digit, and a run costs one call rather than one each.
+    owed = 0
     for pos in range(top - 1, -1, -1):
         if acc[2]:
-            acc = p256.double(acc)
+            owed += 1
         for buf, length, data, count, spans in parts:
             if pos >= length:
                 continue
@@ -130,5 +154,10 @@ def straus(table_a, k_a, table_b, k_b):
                     y = int.from_bytes(data[o + 32 : o + 64], "big")
                     if e & 0x80:
                         y = p - y
+                    if owed:
+                        acc = p256.double_n(acc, owed)
+                        owed = 0
                     acc = add(acc, x, y)
+    if owed:
+        acc = p256.double_n(acc, owed)
     return acc

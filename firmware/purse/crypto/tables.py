@@ -75,20 +75,29 @@ def _write_odd_multiples(data, o, x, y, count):
 
     The multiples are made in Jacobian coordinates and converted in batches of 8 with one
     inversion each, so building a large table never holds more than 8 Jacobian points.
+
+    2P is not made affine, which would take an inversion of its own (as much as about 36 field
+    multiplications). With 2P = (X2, Y2, Z2), the map (x, y) -> (x * Z2^2, y * Z2^3) takes the
+    curve to an isomorphic one (a changes, b too, and neither appears in an addition) on which
+    2P is the affine (X2, Y2). The odd multiples are summed there, and a Jacobian (X, Y, Z)
+    found there is (X, Y, Z * Z2) on P-256: 4 + count - 1 multiplications in all. None of the
+    sums meets an exceptional case of add_affine (whose doubling would be P-256's): (2i + 1)P
+    is neither 2P nor -2P for a point of order n.
     """
     data[o : o + 32] = x.to_bytes(32, "big")
     data[o + 32 : o + 64] = y.to_bytes(32, "big")
     if count == 1:
         return
-    x2, y2 = p256.to_affine(p256.double((x, y, 1)))
-    cur = (x, y, 1)
+    x2, y2, z2 = p256.double((x, y, 1))
+    zz = p256.fmul(z2, z2)
+    cur = (p256.fmul(x, zz), p256.fmul(y, p256.fmul(zz, z2)), 1)
     done = 1
     while done < count:
         batch = min(8, count - done)
         jac = [None] * batch
         for i in range(batch):
             cur = p256.add_affine(cur, x2, y2)
-            jac[i] = cur
+            jac[i] = (cur[0], cur[1], p256.fmul(cur[2], z2))
         for px, py in p256.batch_affine(jac):
             o += 64
             data[o : o + 32] = px.to_bytes(32, "big")
