@@ -152,10 +152,28 @@ def test_straus_matches_reference():
     q = affine_mul(0xDEADBEEF, G)
     own = tables.build(q[0], q[1], 1, 5)
     keyed = tables.build(q[0], q[1], 16, 5)
-    for a, b in ((0, 1), (1, 0), (5, 7), (N - 1, 1), (0xABCDEF << 150, N - 3)):
+    eight = tables.build(q[0], q[1], 8, 4)
+    pairs = (
+        (tables.generator_wnaf(), own),
+        (tables.generator_comb(), keyed),
+        (tables.generator_comb(), own),
+        (tables.generator_wnaf(), eight),
+    )
+    # N - 1 and (1 << 255) + ... have a w-NAF digit at 256, which no span's bits hold: it is
+    # the last span's, one doubling above its others.
+    scalars = (
+        (0, 1),
+        (1, 0),
+        (5, 7),
+        (N - 1, 1),
+        (0xABCDEF << 150, N - 3),
+        ((1 << 255) + 1, N - 1),
+    )
+    for a, b in scalars:
         want = affine_add(affine_mul(a, G), affine_mul(b, q))
-        for gt, qt in ((tables.generator_wnaf(), own), (tables.generator_comb(), keyed)):
+        for gt, qt in pairs:
             assert p256.to_affine(scalarmul.straus(gt, a, qt, b)) == want
+    assert scalarmul._DIGITS[0][256] or scalarmul._DIGITS[1][256]  # The top digit was used.
 
 
 def test_straus_cancels_to_infinity():

@@ -15,18 +15,24 @@ of a board can learn about the nonce; the signer mixes RFC 6979 extra entropy on
 such traces are not repeatable for one message.
 
 `straus` computes a sum of scalar multiples for verification, where nothing is secret: each
-scalar is split into its table's spans, recoded in width-w NAF, and all the parts share one
-chain of doublings (Straus-Shamir). Digits are kept in preallocated bytearrays, one byte each
-(|d| in bits 0-6, the sign in bit 7), so a call allocates no growing list.
+scalar is recoded in width-w NAF as a whole, and its digit i is taken with its table's span
+i // span_bits at position i % span_bits (digit 256 with the last span, at position span_bits),
+so all the parts share one chain of doublings (Straus-Shamir). Recoding each span apart, as
+this did before, ends every span with a digit of its own: 49.5 additions a scalar with 16
+spans of width 5, against 43.1 for the whole scalar. Digits are kept in preallocated
+bytearrays, one byte each (|d| in bits 0-6, the sign in bit 7), so a call allocates no
+growing list.
 """
 
 from purse.crypto import p256
 
 # Digit buffers reused by every call (the core is single-threaded): the comb's 64 digits, and
-# two scalars of at most 16 spans of 17 w-NAF digits (or one span of 257).
+# two scalars of 257 w-NAF digits each.
 _COMB_DIGITS = bytearray(64)
-_DIGITS = (bytearray(272), bytearray(272))
-_ZEROS = bytes(272)
+_DIGITS = (bytearray(257), bytearray(257))
+_ZEROS = bytes(257)
+# The highest position of a scalar's w-NAF: below n < 2^256, 257 digits hold any.
+_TOP = 256
 
 
 def _wnaf(k, width, buf, start, length):
@@ -122,18 +128,15 @@ def straus(table_a, k_a, table_b, k_b):
     """
     terms = ((table_a, k_a, _DIGITS[0]), (table_b, k_b, _DIGITS[1]))
     top = 0
-    for table, k, buf in terms:
-        length = table.span_bits + 1
-        mask = (1 << table.span_bits) - 1
-        for j in range(table.spans):
-            _wnaf((k >> (j * table.span_bits)) & mask, table.width, buf, j * length, length)
-        if length > top:
-            top = length
     # What the loop reads of each term, looked up once rather than at each of its 257 steps
     # (a memoryview made per step was one more allocation for the collector each time).
     parts = []
-    for table, _, buf in terms:
-        parts.append((buf, table.span_bits + 1, memoryview(table.data), table.count, table.spans))
+    for table, k, buf in terms:
+        _wnaf(k, table.width, buf, 0, _TOP + 1)
+        span_bits = table.span_bits
+        parts.append((buf, span_bits, memoryview(table.data), table.count, table.spans))
+        if span_bits + 1 > top:
+            top = span_bits + 1
     acc = p256.INFINITY
     p = p256.P
     add = p256.add_affine
@@ -143,11 +146,12 @@ def straus(table_a, k_a, table_b, k_b):
     for pos in range(top - 1, -1, -1):
         if acc[2]:
             owed += 1
-        for buf, length, data, count, spans in parts:
-            if pos >= length:
+        for buf, span_bits, data, count, spans in parts:
+            if pos > span_bits:
                 continue
-            for j in range(spans):
-                e = buf[j * length + pos]
+            # Digit 256, above every span, is the last span's at position span_bits.
+            for j in range(spans - 1 if pos == span_bits else 0, spans):
+                e = buf[j * span_bits + pos]
                 if e:
                     o = (j * count + ((e & 0x7F) >> 1)) << 6
                     x = int.from_bytes(data[o : o + 32], "big")

@@ -109,8 +109,8 @@ def _write_odd_multiples(data, o, x, y, count):
 def build(x, y, spans=COMB_SPANS, width=KEY_WIDTH):
     """A Table for the affine point (x, y), which the caller has validated.
 
-    `spans` must divide 256 and be at most 16 (the digit buffers of purse.crypto.scalarmul
-    hold 16 spans of 17 digits), and `width` lie in [2, 8], so that a digit fits in 7 bits.
+    `spans` must divide 256 and be at most 16 (16 spans of width 5 take 8 KiB already), and
+    `width` lie in [2, 8], so that a digit fits in 7 bits.
     """
     if 256 % spans or spans > 16 or not 2 <= width <= 8:
         raise ValueError("unsupported table shape")
