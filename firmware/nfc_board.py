@@ -62,7 +62,7 @@ class NfcBoard:
                 self.armed.arm(int(words[1]))
                 return ("ok armed %d" % int(words[1])).encode()
             if words[0] == "listen":
-                served = tap.serve(self._chip(), self.applet.process_remote, os.urandom(3))
+                served = tap.serve(self._chip(), self.applet, os.urandom(3))
                 return ("ok served %d" % served).encode()
             if words[0] == "receive" and len(words) in (2, 3):
                 mode = int(words[2]) if len(words) == 3 else 1

@@ -251,6 +251,25 @@ class Applet:
         self._responses.clear()
         self.card.load()
 
+    def swap_session(self, session=None):
+        """Set the link's session aside (the selection, a chained command being assembled, a
+        long response being read) and start `session`, one set aside before, or a fresh one;
+        returns the one set aside.
+
+        A board that serves a reader in the RF field (purse.tap.serve) starts the reader's
+        session fresh, as an ISO 14443-4 activation does, and gives its wired link its own
+        back afterwards. One session for both let a reader skip SELECT because the host had
+        selected, and let the next reader read with GET RESPONSE what a reader pulled away
+        before reading (a payment, say), or find a half-assembled chain in its way."""
+        old = (self.selected, self._chain, self._responses)
+        if session is None:
+            self.selected = False
+            self._chain = apdu.ChainAssembler()
+            self._responses = apdu.ResponseQueue()
+        else:
+            self.selected, self._chain, self._responses = session
+        return old
+
     def process_remote(self, raw):
         """process() for a command from the RF field, a peer's: GET LOG is refused."""
         self.remote = True

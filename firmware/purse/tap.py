@@ -84,11 +84,12 @@ class Armed:
 
 
 # The slowest APDU round trip a tap allows, in microseconds, by seal mode (docs/PROTOCOL.md
-# section 7.5). In every mode PAY signs once: 0.2-0.4 s estimated on an ESP32-S3, 0.4-0.8 s on
-# an RP2040 (`icpurse bench transfer --instructions`). In the signed mode it also verifies the
-# recipient's certificate and its signature on the challenge: 1.1-1.9 s on an ESP32-S3 for a
-# recipient met for the first time. The limit is a timeout that ends a tap gone wrong, not a
-# defence against relays, so a mode whose PAY is slower gets a longer one.
+# section 7.5). In every mode PAY signs once: 0.16-0.28 s estimated on an ESP32-S3, 0.4-0.8 s
+# on an RP2040 (`icpurse bench transfer --instructions`). In the signed mode it also verifies the
+# recipient's certificate and its signature on the challenge: 0.7-1.2 s on an ESP32-S3 for a
+# recipient met for the first time, up to 3.3 s on a classic ESP32 at 160 MHz. The limit is a
+# timeout that ends a tap gone wrong, not a defence against relays, so a mode whose PAY is
+# slower gets a longer one.
 RTT_LIMIT_US = 1000000
 RTT_LIMIT_SIGNED_US = 4000000
 
@@ -142,17 +143,24 @@ def receive(reader, own, amount, ticks_us, ticks_diff, mode=proto.SEAL_ENCRYPTED
     return credited, balance, slowest[0]
 
 
-def serve(chip, process, uid3, timeout_ms=30000, data_timeout_ms=5000):
-    """The card's side: wait for a reader, then answer each APDU with `process(apdu) ->
-    response` (the applet's) until the reader releases the card. Returns the APDUs served."""
-    chip.init_as_target(uid3, timeout_ms)
-    served = 0
-    while True:
-        try:
-            apdu = chip.get_data(data_timeout_ms)
-        except StatusError as exc:
-            if exc.code == STATUS_RELEASED:
-                return served
-            raise
-        chip.set_data(process(apdu))
-        served += 1
+def serve(chip, applet, uid3, timeout_ms=30000, data_timeout_ms=5000):
+    """The card's side: wait for a reader, then answer each APDU with the applet's
+    process_remote until the reader releases the card. Returns the APDUs served.
+
+    The reader gets a session of its own (Applet.swap_session): nothing selected, no chain or
+    response of an earlier reader's, or of the wired link's, which gets its own back after."""
+    wired = applet.swap_session()
+    try:
+        chip.init_as_target(uid3, timeout_ms)
+        served = 0
+        while True:
+            try:
+                apdu = chip.get_data(data_timeout_ms)
+            except StatusError as exc:
+                if exc.code == STATUS_RELEASED:
+                    return served
+                raise
+            chip.set_data(applet.process_remote(apdu))
+            served += 1
+    finally:
+        applet.swap_session(wired)

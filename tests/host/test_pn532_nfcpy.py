@@ -129,7 +129,7 @@ class _Card:
     def _serve(self):
         try:
             self.served = tap.serve(
-                pn532.PN532(self.chip), self.card.applet.process, b"\xa1\xb2\xc3",
+                pn532.PN532(self.chip), self.card.applet, b"\xa1\xb2\xc3",
                 timeout_ms=10000, data_timeout_ms=5000,
             )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - reported by the test.

@@ -201,11 +201,14 @@ def test_a_slow_pay_beyond_the_cards_frame_waiting_time_stops_the_tap():
             time.sleep(1.0)
         return process(apdu)
 
+    payer.applet.process = slow
     served = {}
 
     def serve():
         try:
-            served["n"] = tap.serve(pn532.PN532(card_chip), slow, b"\x01\x02\x03", 5000, 3000)
+            served["n"] = tap.serve(
+                pn532.PN532(card_chip), payer.applet, b"\x01\x02\x03", 5000, 3000
+            )
         except pn532.PN532Error as exc:
             served["error"] = exc
 

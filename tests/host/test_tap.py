@@ -15,6 +15,7 @@ from icpurse.emulator.pn532pty import PtyChip
 from icpurse.emulator.pn532sim import Field, SimulatedPN532
 from purse import pn532, proto, tap
 from purse.client import CardError
+from purse.reader import build_command, chain_command
 from purse.records.log import LogRecord
 
 # The board glue (pn532_bus), imported as the boards import it.
@@ -46,7 +47,7 @@ class Tap:
     def _serve(self):
         try:
             self.served = tap.serve(
-                pn532.PN532(self.card_chip), self.payer.applet.process, b"\xa1\xb2\xc3",
+                pn532.PN532(self.card_chip), self.payer.applet, b"\xa1\xb2\xc3",
                 timeout_ms=5000, data_timeout_ms=3000,
             )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - reported by the test that expects it.
@@ -234,3 +235,62 @@ def test_the_signed_modes_slower_pay_has_a_longer_limit(logger_world):
     t.armed.arm(100)
     credited, _, rtt = t.run(100, mode=proto.SEAL_SIGNED)
     assert credited == 100 and 1200000 <= rtt < tap.RTT_LIMIT_SIGNED_US
+
+
+def _as_reader(t, steps):
+    """Serve the payer's board to a reader that runs `steps(exchange)`, a function of raw
+    APDUs, then releases the card: a reader that need not follow the protocol."""
+    card = threading.Thread(target=t._serve, daemon=True)
+    card.start()
+    _wait_until(lambda: t.card_chip.waiting)
+    reader = pn532.PN532(t.reader_chip)
+    target = reader.list_target(3000)[0]
+    try:
+        return steps(lambda raw: bytes(reader.exchange(target, raw, 3000)))
+    finally:
+        reader.release(target)
+        card.join(10)
+        assert t.error is None, t.error
+
+
+def _sw(response):
+    return (response[-2] << 8) | response[-1]
+
+
+def test_each_reader_in_the_field_starts_a_session_of_its_own(logger_world):
+    """The payer's host selected its applet over the wired link, and a reader in the field
+    left a payment half read. Before, the board's one session served both links: the next
+    reader's commands worked without SELECT, and its GET RESPONSE read the rest of the other
+    reader's payment. Now each reader starts unselected with nothing pending, and the wired
+    link's session is as it was."""
+    t = Tap(logger_world)
+    t.payer.client.select()
+    challenge = t.recipient.client.make_challenge(400, proto.SEAL_ENCRYPTED)
+    get_response = build_command(proto.CLA_ISO, proto.INS_GET_RESPONSE, 0, 0, le=256)
+    info = build_command(proto.CLA_PROPRIETARY, proto.INS_GET_INFO, 0, 0, le=256)
+    select = build_command(
+        proto.CLA_ISO, proto.INS_SELECT, proto.SELECT_BY_NAME, proto.SELECT_FCI, proto.AID, 256
+    )
+
+    def unselected(exchange):
+        return _sw(exchange(info))
+
+    assert _as_reader(t, unselected) == proto.SW_WRONG_STATE
+
+    def pay_and_leave(exchange):
+        assert _sw(exchange(select)) == proto.SW_OK
+        parts = chain_command(proto.CLA_PROPRIETARY, proto.INS_PAY, 0, 0, challenge, 256)
+        for part in parts:
+            answer = exchange(part)
+        return _sw(answer)
+
+    t.armed.arm(400)
+    assert _as_reader(t, pay_and_leave) >> 8 == proto.SW_MORE_DATA >> 8  # Left unread.
+
+    def read_the_rest(exchange):
+        return exchange(get_response)
+
+    assert _sw(_as_reader(t, read_the_rest)) == proto.SW_WRONG_STATE
+    # The wired link's session went on: selected, answered without a new SELECT.
+    assert t.payer.client.info().balance == 4600
+    assert t.payer.client.info().journal == 1
