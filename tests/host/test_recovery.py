@@ -7,10 +7,12 @@ import sqlite3
 
 import pytest
 
+from icpurse.authority import keys
 from icpurse.logger.process import LoggerProcess
 from icpurse.terminal import TransferInDoubt, transfer
 from purse import proto
 from purse.client import CardError
+from purse.records.credentials import RevocationList
 from purse.records.statement import BalanceStatement
 
 
@@ -196,3 +198,32 @@ def test_a_card_redeems_value_to_the_issuer_and_the_audit_counts_it(bank):
     assert (ledger["loads"], ledger["redeemed"], ledger["balances"]) == (1000, 600, 400)
     audit = bank.cli("audit", "--issuer", bank.tmp / "issuer", *bank.logger_args())
     assert audit.returncode == 0 and "redeemed 600" in audit.stdout, audit.stdout
+
+
+def test_ca_revoke_signs_only_for_the_log_its_logger_key_names(bank):
+    """`icpurse ca revoke --logger URL` signs its request for the log id the server's checkpoint
+    names. With --logger-key that checkpoint must verify under PkL first, so a server that is
+    not the CA's logger (a mistyped URL, an impostor) gets no request signed for another log,
+    which it could replay there; without the key the command says whose word it took."""
+    a = bank.card("a", 100)
+    other = keys.create(bank.tmp / "other.pem", bank.tmp / "other.pem.pub")
+    base = ("ca", "revoke", "--dir", bank.tmp / "ca", "--card", a.card_id.hex(), "--logger",
+            bank.server.url)  # fmt: skip
+    wrong = bank.cli(*base, "--logger-key", other.hex())
+    assert wrong.returncode != 0 and "the list is signed, but the logger" in wrong.stderr, (
+        wrong.stdout + wrong.stderr
+    )
+    assert "not signed by the logger's key" in wrong.stderr
+    assert bank.logger.revocation() is None
+    right = bank.cli(*base, "--logger-key", bank.logger_key.hex())
+    assert right.returncode == 0, right.stderr
+    assert "note: without --logger-key" not in right.stderr
+    assert a.card_id in RevocationList.decode(bank.logger.revocation()).revoked
+    unkeyed = bank.cli(*base)
+    assert unkeyed.returncode == 0, unkeyed.stderr
+    assert "note: without --logger-key the CA signs its request for whichever log" in (
+        unkeyed.stderr
+    )
+    lonely = bank.cli("ca", "revoke", "--dir", bank.tmp / "ca", "--card", a.card_id.hex(),
+                      "--logger-key", bank.logger_key.hex())  # fmt: skip
+    assert lonely.returncode == 2 and "--logger-key goes with --logger" in lonely.stderr

@@ -5,6 +5,7 @@ passphrase read from --passphrase-file or the environment variable ICPURSE_PASSP
 is given. Signed records are printed as hex and, with --out, written to a file as raw bytes.
 """
 
+import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -118,8 +119,17 @@ def ca_certify(args):
 
 
 def ca_revoke(args):
+    from icpurse.authority import keys
     from icpurse.authority.ca import CertificationAuthority
 
+    logger_key = None
+    if args.logger_key is not None:
+        if not args.logger:
+            raise UsageError("--logger-key goes with --logger")
+        try:
+            logger_key = keys.read_public(args.logger_key)
+        except AuthorityError as exc:
+            raise UsageError("--logger-key: %s" % exc) from None
     ca = _open(CertificationAuthority, args)
     rl = ca.revoke(args.card, _now(args), args.reason)
     print(
@@ -131,9 +141,15 @@ def ca_revoke(args):
         from icpurse.logger.client import CLI_RETRIES, LoggerClient, LoggerError
         from icpurse.progress import progress
 
+        if logger_key is None:
+            print(
+                "note: without --logger-key the CA signs its request for whichever log the"
+                " server at %s names" % args.logger,
+                file=sys.stderr,
+            )
         client = LoggerClient(
-            args.logger, retries=CLI_RETRIES, progress=progress, signers={"ca": ca.signer},
-            verify=args.logger_ca or True,
+            args.logger, logger_key, retries=CLI_RETRIES, progress=progress,
+            signers={"ca": ca.signer}, verify=args.logger_ca or True,
         )  # fmt: skip
         try:
             client.publish_revocation(rl.encode())
@@ -302,6 +318,11 @@ def add_parser(subparsers):
         "--logger", metavar="URL",
         help="also hand the list to the logger, which serves it to terminals and starts the "
         "revoked cards' settlement window",
+    )  # fmt: skip
+    p.add_argument(
+        "--logger-key", metavar="HEX|FILE",
+        help="PkL: the logger's checkpoint must be signed by it before the CA signs a request "
+        "for the log it names (without it, the server's word is taken)",
     )  # fmt: skip
     p.add_argument(
         "--logger-ca", metavar="FILE",
