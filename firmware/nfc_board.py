@@ -66,12 +66,19 @@ class NfcBoard:
                 return ("ok served %d" % served).encode()
             if words[0] == "receive" and len(words) in (2, 3):
                 mode = int(words[2]) if len(words) == 3 else 1
-                own = CardClient(self.applet.process)
-                own.select()
-                credited, balance, rtt = tap.receive(
-                    self._chip(), own, int(words[1]), ticks_us, ticks_diff, mode,
-                    self.options.get("rtt_limit_us"),
-                )  # fmt: skip
+                # The board drives its own applet in a session of its own, as tap.serve gives
+                # a reader one: the wired link's selection and any response it left unread
+                # are there again afterwards.
+                wired = self.applet.swap_session()
+                try:
+                    own = CardClient(self.applet.process)
+                    own.select()
+                    credited, balance, rtt = tap.receive(
+                        self._chip(), own, int(words[1]), ticks_us, ticks_diff, mode,
+                        self.options.get("rtt_limit_us"),
+                    )  # fmt: skip
+                finally:
+                    self.applet.swap_session(wired)
                 return ("ok credited %d balance %d rtt %d" % (credited, balance, rtt)).encode()
             return b"error unknown board command"
         except Exception as exc:  # noqa: BLE001 - every failure is reported to the host.
