@@ -18,7 +18,7 @@ reader's side is purse.reader.
 """
 
 from purse import proto
-from purse.compat import const, host_only
+from purse.compat import const
 from purse.errors import APDUError
 
 HEADER = const(4)
@@ -81,7 +81,6 @@ class ChainAssembler:
         self._len = 0
         self._head = None
 
-    @host_only
     @property
     def in_progress(self):
         return self._head is not None

@@ -260,14 +260,21 @@ class Applet:
         session fresh, as an ISO 14443-4 activation does, and gives its wired link its own
         back afterwards. One session for both let a reader skip SELECT because the host had
         selected, and let the next reader read with GET RESPONSE what a reader pulled away
-        before reading (a payment, say), or find a half-assembled chain in its way."""
-        old = (self.selected, self._chain, self._responses)
+        before reading (a payment, say), or find a half-assembled chain in its way.
+
+        The chain's buffer (1 KiB) is shared with the new session unless the link set aside is
+        in the middle of a chain, whose parts then stay in their own: a small heap could not
+        spare a second buffer at a transfer's peak. What a shared buffer holds is dropped at
+        each swap, so no session continues another's chain. Everything new is made before
+        anything is set aside, so a MemoryError changes nothing."""
+        chain = self._chain
         if session is None:
-            self.selected = False
-            self._chain = apdu.ChainAssembler()
-            self._responses = apdu.ResponseQueue()
-        else:
-            self.selected, self._chain, self._responses = session
+            fresh = apdu.ChainAssembler() if chain.in_progress else chain
+            session = (False, fresh, apdu.ResponseQueue())
+        old = (self.selected, chain, self._responses)
+        self.selected, self._chain, self._responses = session
+        if self._chain is chain:
+            chain.reset()
         return old
 
     def process_remote(self, raw):

@@ -202,21 +202,21 @@ def test_a_card_redeems_value_to_the_issuer_and_the_audit_counts_it(bank):
 
 def test_ca_revoke_signs_only_for_the_log_its_logger_key_names(bank):
     """`icpurse ca revoke --logger URL` signs its request for the log id the server's checkpoint
-    names. With --logger-key that checkpoint must verify under PkL first, so a server that is
-    not the CA's logger (a mistyped URL, an impostor) gets no request signed for another log,
-    which it could replay there; without the key the command says whose word it took."""
+    names. With --logger-key that checkpoint must verify under PkL before the CA signs
+    anything, so no server gets a request signed for a log other than PkL's; without the key
+    the command says whose word it took."""
     a = bank.card("a", 100)
     other = keys.create(bank.tmp / "other.pem", bank.tmp / "other.pem.pub")
     base = ("ca", "revoke", "--dir", bank.tmp / "ca", "--card", a.card_id.hex(), "--logger",
             bank.server.url)  # fmt: skip
     wrong = bank.cli(*base, "--logger-key", other.hex())
-    assert wrong.returncode != 0 and "the list is signed, but the logger" in wrong.stderr, (
-        wrong.stdout + wrong.stderr
-    )
-    assert "not signed by the logger's key" in wrong.stderr
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    assert "signs with another key than --logger-key; nothing was signed" in wrong.stderr
+    assert "revoked" not in wrong.stdout  # No list signed, none to publish later.
     assert bank.logger.revocation() is None
     right = bank.cli(*base, "--logger-key", bank.logger_key.hex())
     assert right.returncode == 0, right.stderr
+    assert "revocation list 1 lists 1 card(s)" in right.stdout
     assert "note: without --logger-key" not in right.stderr
     assert a.card_id in RevocationList.decode(bank.logger.revocation()).revoked
     unkeyed = bank.cli(*base)
@@ -224,6 +224,10 @@ def test_ca_revoke_signs_only_for_the_log_its_logger_key_names(bank):
     assert "note: without --logger-key the CA signs its request for whichever log" in (
         unkeyed.stderr
     )
+    nowhere = bank.cli("ca", "revoke", "--dir", bank.tmp / "ca", "--card", a.card_id.hex(),
+                       "--logger", "http://127.0.0.1:9", "--logger-key",
+                       bank.logger_key.hex())  # fmt: skip
+    assert nowhere.returncode == 2 and "nothing was signed" in nowhere.stderr, nowhere.stderr
     lonely = bank.cli("ca", "revoke", "--dir", bank.tmp / "ca", "--card", a.card_id.hex(),
                       "--logger-key", bank.logger_key.hex())  # fmt: skip
     assert lonely.returncode == 2 and "--logger-key goes with --logger" in lonely.stderr

@@ -119,10 +119,7 @@ def build(x, y, spans=COMB_SPANS, width=KEY_WIDTH):
     o = 0
     for j in range(spans):
         if j:
-            pt = (x, y, 1)
-            for _ in range(table.span_bits):
-                pt = p256.double(pt)
-            x, y = p256.to_affine(pt)
+            x, y = p256.to_affine(p256.double_n((x, y, 1), table.span_bits))
         _write_odd_multiples(data, o, x, y, table.count)
         o += table.count << 6
     return table

@@ -131,26 +131,18 @@ def ca_revoke(args):
         except AuthorityError as exc:
             raise UsageError("--logger-key: %s" % exc) from None
     ca = _open(CertificationAuthority, args)
-    rl = ca.revoke(args.card, _now(args), args.reason)
-    print(
-        "revoked %s; revocation list %d lists %d card(s)"
-        % (", ".join(c.hex() for c in args.card), rl.sequence, len(rl.revoked))
-    )
-    _emit(args, "revocation list", rl.encode())
-    if args.logger:
-        from icpurse.logger.client import CLI_RETRIES, LoggerClient, LoggerError
-        from icpurse.progress import progress
+    with ExitStack() as stack:
+        client = _revocation_logger(stack, args, logger_key, ca) if args.logger else None
+        rl = ca.revoke(args.card, _now(args), args.reason)
+        print(
+            "revoked %s; revocation list %d lists %d card(s)"
+            % (", ".join(c.hex() for c in args.card), rl.sequence, len(rl.revoked))
+        )
+        _emit(args, "revocation list", rl.encode())
+        if client is None:
+            return
+        from icpurse.logger.client import LoggerError
 
-        if logger_key is None:
-            print(
-                "note: without --logger-key the CA signs its request for whichever log the"
-                " server at %s names" % args.logger,
-                file=sys.stderr,
-            )
-        client = LoggerClient(
-            args.logger, logger_key, retries=CLI_RETRIES, progress=progress,
-            signers={"ca": ca.signer}, verify=args.logger_ca or True,
-        )  # fmt: skip
         try:
             client.publish_revocation(rl.encode())
         except LoggerError as exc:
@@ -158,9 +150,39 @@ def ca_revoke(args):
                 "the list is signed, but the logger at %s refused it: %s (publish it again with"
                 " `icpurse ca revoke`)" % (args.logger, exc.reason)
             ) from None
-        finally:
-            client.close()
         print("the logger at %s serves list %d to terminals" % (args.logger, rl.sequence))
+
+
+def _revocation_logger(stack, args, logger_key, ca):
+    """The client `ca revoke --logger` publishes with, once the logger's checkpoint (which
+    names the log id the CA's request signature covers) has been read, and verified under
+    --logger-key when given: a logger that cannot be read, or is not the one the key names,
+    is reported before the CA signs anything."""
+    from icpurse.logger.client import CLI_RETRIES, LoggerClient, LoggerError
+    from icpurse.progress import progress
+    from purse.errors import PurseError
+
+    client = LoggerClient(
+        args.logger, logger_key, retries=CLI_RETRIES, progress=progress,
+        signers={"ca": ca.signer}, verify=args.logger_ca or True,
+    )  # fmt: skip
+    stack.callback(client.close)
+    try:
+        client.log_id()
+    except LoggerError as exc:
+        raise UsageError("%s; nothing was signed" % logger_error_text(exc, args.logger)) from None
+    except PurseError:
+        raise UsageError(
+            "the logger at %s signs with another key than --logger-key; nothing was signed"
+            % args.logger
+        ) from None
+    if logger_key is None:
+        print(
+            "note: without --logger-key the CA signs its request for whichever log the server"
+            " at %s names" % args.logger,
+            file=sys.stderr,
+        )
+    return client
 
 
 # --- the issuer ---------------------------------------------------------------------------------
