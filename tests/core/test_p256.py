@@ -121,6 +121,9 @@ def test_wnaf_digits_are_the_definitions():
                     assert bytes(buf[3 : 3 + length]) == want, (k, width, length)
                 # Nothing written outside the digits' place, whatever the outcome.
                 assert buf[:3] == b"\x55" * 3 and buf[3 + length :] == b"\x55" * (297 - length)
+    with raises(ValueError):  # More digits than the zeros it writes first: refused.
+        scalarmul._wnaf(1, 5, buf, 0, 258)
+    assert len(buf) == 300
 
 
 def test_odd_multiples_of_a_table_are_the_references():

@@ -47,6 +47,8 @@ def _wnaf(k, width, buf, start, length):
     mask = (1 << width) - 1
     half = 1 << (width - 1)
     full = 1 << width
+    if length > len(_ZEROS):
+        raise ValueError("no room for %d digits" % length)
     nbytes = (length + 7) >> 3
     if k >> (nbytes << 3):
         raise ValueError("scalar too large for the table")
