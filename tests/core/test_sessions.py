@@ -7,6 +7,7 @@ Runs on CPython and on MicroPython, each raw APDU through the applet as a reader
 from _cards import World
 
 from purse import proto, reader
+from purse.client import CardClient, CardError
 
 
 def _run(card, command):
@@ -91,3 +92,38 @@ def test_sessions_share_the_chain_buffer_and_never_continue_each_others_chains()
     # The wired link is not in the reader's chain: another command is no interruption of it.
     assert _run(payer, _info())[1] == proto.SW_OK
     assert payer.client.info().balance == 500
+
+
+def test_over_the_rf_field_the_card_answers_only_what_a_tap_needs():
+    """A reader in the field is the other party's. Before, the card answered it everything but
+    GET LOG: any reader in a pocket's range read the holder's balance and card id (GET INFO)
+    and recent payments (READ JOURNAL, READ OUTBOX), and could replace the nonce or the
+    pending challenges of the holder's own exchanges. Now only SELECT, PAY and GET RESPONSE
+    are answered there, the rest refused 6985 and logged; the wired link answers as before."""
+    world = World()
+    payer, recipient = world.new_card(b"P", 500), world.new_card(b"R")
+    world.transfer(payer, recipient, 100)  # Something in the payer's journal to read.
+    peer = CardClient(payer.applet.process_remote)
+    peer.select()
+    refused = (
+        ("GET INFO", proto.INS_GET_INFO, 0, 0, b""),
+        ("READ JOURNAL", proto.INS_READ_JOURNAL, 0, 0, b""),
+        ("READ OUTBOX", proto.INS_READ_OUTBOX, 0, 0, b""),
+        ("GET NONCE", proto.INS_GET_NONCE, 0, 0, b""),
+        ("MAKE CHALLENGE", proto.INS_MAKE_CHALLENGE, 1, 0, b"\x85\x04\x00\x00\x00\x0a"),
+        ("GET LOG", proto.INS_GET_LOG, 0, 0, b""),
+    )
+    for name, ins, p1, p2, data in refused:
+        try:
+            peer.command(name, ins, p1, p2, data)
+        except CardError as exc:
+            assert exc.sw == proto.SW_WRONG_STATE, (name, hex(exc.sw))
+        else:
+            raise AssertionError("%s was answered over the RF field" % name)
+    # What a tap needs is answered: the payer pays the recipient's challenge over the field.
+    challenge = recipient.client.make_challenge(50, proto.SEAL_ENCRYPTED)
+    payment = peer.pay(challenge)
+    assert recipient.client.accept(challenge, payment)[0] == 50
+    # Over the wired link all is as it was, the refusals in the log.
+    assert payer.client.info().balance == 350
+    assert [entry[0] for entry in payer.client.log()] == [ins for _, ins, _, _, _ in refused]

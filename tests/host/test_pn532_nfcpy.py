@@ -27,7 +27,7 @@ from mp_support import in_ci, need
 from icpurse.emulator.pn532pty import PtyChip
 from icpurse.emulator.pn532sim import Field, SimulatedPN532
 from purse import pn532, proto, tap
-from purse.client import CardClient
+from purse.client import CardClient, CardError
 
 try:
     import nfc
@@ -168,8 +168,10 @@ def test_nfcpy_reads_a_card_and_completes_a_payment(nfcpy_port):
 
             payer_client = CardClient(lambda apdu: bytes(tag.transceive(bytes(apdu))))
             assert payer_client.select().version
-            info = payer_client.info()
-            assert (info.card_id, info.balance) == (payer.card.client.info().card_id, 5000)
+            # A reader in the field reads no balance or card id (docs/PROTOCOL.md section 8).
+            with pytest.raises(CardError) as refused:
+                payer_client.info()
+            assert refused.value.sw == proto.SW_WRONG_STATE
             payer.armed.arm(300)
             challenge = recipient.client.make_challenge(300, proto.SEAL_ENCRYPTED)
             payment = payer_client.pay(challenge)
