@@ -42,9 +42,19 @@ class Armed:
     board, which wrap around), so a press long forgotten does not pay the next reader. The core
     reads no clock itself: the board passes its own, and a test a fake one. Without a clock an
     armed amount cannot lapse; only tests of the exchange itself leave it out.
+
+    A reader in the field may make up challenges, so two more rules: a payment of another
+    amount than the armed one drops it (one press, one try: a bystander trying amounts until
+    one is paid gets one guess), and automatic confirmation takes at most AUTO_COUNT payments
+    between presses (a bystander's payments of 1 would otherwise fill the journal, 16
+    payments, and stop the holder's own until a sync). `admits(x)` answers before the card
+    checks anything else (purse.wallet.payer), so that a payment the holder did not approve
+    is refused alike whatever the balance, limits or sync state: made-up amounts do not find
+    the balance.
     """
 
     EXPIRY_MS = 60000
+    AUTO_COUNT = 4
 
     def __init__(
         self, auto_limit=0, auto_cap=None, expiry_ms=None, ticks_ms=None, ticks_diff=None
@@ -58,27 +68,42 @@ class Armed:
         self.amount = None
         self.armed_at = None
         self.auto_confirmed = 0
+        self.auto_times = 0
 
     def arm(self, amount):
         self.amount = amount
         self.armed_at = None if self.ticks_ms is None else self.ticks_ms()
         # The press is the holder's presence: automatic confirmation gets a fresh budget.
         self.auto_confirmed = 0
+        self.auto_times = 0
 
     def _lapsed(self):
         if self.armed_at is None or self.ticks_ms is None:
             return False
         return self.ticks_diff(self.ticks_ms(), self.armed_at) > self.expiry_ms
 
+    def admits(self, x):
+        """Whether a payment of x would be confirmed, without confirming it. An armed amount
+        that lapsed, or that x is not, is dropped here: one press, one try."""
+        if self.amount is not None and (x != self.amount or self._lapsed()):
+            self.amount = None
+        return self.amount is not None or self._automatic(x)
+
+    def _automatic(self, x):
+        cap = 2 * self.auto_limit if self.auto_cap is None else self.auto_cap
+        return (
+            x <= self.auto_limit
+            and self.auto_confirmed + x <= cap
+            and self.auto_times < self.AUTO_COUNT
+        )
+
     def __call__(self, x, recipient):
-        if self.amount is not None and self._lapsed():
-            self.amount = None  # Too late: the holder must press again.
-        if self.amount is not None and x == self.amount:
+        if self.admits(x) and self.amount is not None:
             self.amount = None  # One press, one payment.
             return True
-        cap = 2 * self.auto_limit if self.auto_cap is None else self.auto_cap
-        if x <= self.auto_limit and self.auto_confirmed + x <= cap:
+        if self._automatic(x):
             self.auto_confirmed += x
+            self.auto_times += 1
             return True
         return False
 

@@ -47,6 +47,13 @@ def pay(card, data):
     again = _journalled(card, challenge)
     if again is not None:
         return again
+    # The holder's approval first (where the confirmation can say so without being spent,
+    # purse.tap.Armed.admits): a payment no one approved is refused alike whatever the
+    # balance, limits or sync state, so that a reader in the field cannot find the balance
+    # with made-up amounts, and before a verification, so that it cannot time the refusal.
+    admits = getattr(card.confirm, "admits", None)
+    if admits is not None and not admits(challenge.x):
+        raise Declined("the holder declined")
     risk = card.require_trade()
     x = challenge.x
     if x > risk.payment_cap:
