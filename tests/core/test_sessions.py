@@ -127,3 +127,57 @@ def test_over_the_rf_field_the_card_answers_only_what_a_tap_needs():
     # Over the wired link all is as it was, the refusals in the log.
     assert payer.client.info().balance == 350
     assert [entry[0] for entry in payer.client.log()] == [ins for _, ins, _, _, _ in refused]
+
+
+def test_over_the_rf_field_a_payment_is_answered_again_only_while_it_can_be_accepted():
+    """A PAY for a journalled challenge gets the journalled payment again, so a torn tap can be
+    retried. Before, over the RF field too until the next sync: a reader that recorded a
+    challenge (it travels in the clear) replayed it days later to recognise the card by the
+    payment, and a changed copy answered 6982 rather than a new challenge's status word."""
+    world = World()
+    payer, recipient = world.new_card(b"P", 500), world.new_card(b"R")
+    peer = CardClient(payer.applet.process_remote)
+    peer.select()
+    challenge = recipient.client.make_challenge(100, proto.SEAL_ENCRYPTED)
+    payment = peer.pay(challenge)
+    payer.ms += proto.CHALLENGE_TTL_MS  # Its recipient could still accept it: the retry.
+    assert peer.pay(challenge) == payment
+    payer.ms += 1  # Too late for its recipient: over the field, declined like any other.
+    try:
+        peer.pay(challenge)
+    except CardError as exc:
+        assert exc.sw == proto.SW_DECLINED, hex(exc.sw)
+    else:
+        raise AssertionError("a stale journalled payment was answered over the field")
+    # The holder's own link still gets it, for as long as it is in the journal.
+    assert payer.client.pay(challenge) == payment
+    assert payer.client.info().balance == 400
+
+
+def test_over_the_rf_field_a_conflicting_challenge_is_declined_like_a_new_one():
+    world = World()
+    payer, recipient = world.new_card(b"P", 500), world.new_card(b"R")
+    peer = CardClient(payer.applet.process_remote)
+    peer.select()
+    challenge = recipient.client.make_challenge(100, proto.SEAL_ENCRYPTED)
+    peer.pay(challenge)
+    # The same ChallID and G1 with another amount: a conflicting challenge.
+    conflicting = recipient_challenge_with_amount(challenge, 99)
+    for client, sw in ((peer, proto.SW_DECLINED), (payer.client, proto.SW_SECURITY)):
+        try:
+            client.pay(conflicting)
+        except CardError as exc:
+            assert exc.sw == sw, hex(exc.sw)
+        else:
+            raise AssertionError("a conflicting challenge was paid")
+    assert payer.client.info().balance == 400
+
+
+def recipient_challenge_with_amount(challenge, x):
+    """The challenge record with its amount field changed (ChallID and G1 kept)."""
+    from purse.records.transfer import Challenge
+
+    record = Challenge.decode(challenge)
+    record.x = x
+    record.body = None  # The decoded body's bytes are kept: made again with the new amount.
+    return record.encode()
