@@ -180,7 +180,7 @@ def handle_make_challenge(applet, cmd):
 
 def handle_pay(applet, cmd):
     check_p1p2(cmd)
-    return wallet("payer").pay(applet.card, cmd.data, applet.remote)
+    return wallet("payer").pay(applet.card, cmd.data)
 
 
 def handle_accept(applet, cmd):

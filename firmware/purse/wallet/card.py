@@ -68,10 +68,6 @@ class Card:
         # Challenges waiting for their payment (wallet.state.Pending), newest last: RAM only,
         # so that none can be accepted after a restart (docs/PROTOCOL.md sections 6 and 7.0).
         self.pending = []
-        # (journal blob name, running-clock ms) of the payments made since this load, newest
-        # last: a retry over the RF field is answered only while its recipient could still
-        # accept it (wallet.payer).
-        self.paid = []
 
     def _table_names(self):
         """The store files of the tables of the anchors the state holds."""

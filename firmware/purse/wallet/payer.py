@@ -24,47 +24,27 @@ from purse.records.transfer import Challenge, Payment
 from purse.wallet.state import G1_PREFIX_SIZE, JournalEntry
 
 
-def _journalled(card, challenge, remote=False):
+def _journalled(card, challenge):
     """The stored payment bytes answering exactly this challenge, or None.
 
     The same (ChallID, G1) with different contents is a conflicting challenge: it is refused
     rather than paid, since a payment's identity is (PkUA, ChallID, G1).
-
-    Over the RF field (`remote`) a journalled payment is answered again only within
-    proto.CHALLENGE_TTL_MS of its making in this boot, while its recipient could still accept
-    it; later, and for a conflicting challenge, the answer is the one a payment no one approved
-    gets (Declined). A reader that recorded a challenge in the clear could otherwise replay it
-    until the next sync to recognise the card, and learn from 6982 that a changed copy matched
-    a payment of this card's.
     """
     prefix = challenge.g1[:G1_PREFIX_SIZE]
     for entry in card.state.journal:
         if entry.chall_id == challenge.chall_id and entry.g1_prefix == prefix:
-            if remote and not _fresh(card, entry.name):
-                raise Declined("the holder declined")
             data = card.store.read_blob(entry.name)
             if Payment.decode(data).answers(challenge):
                 return data
-            if remote:
-                raise Declined("the holder declined")
             raise CryptoError("challenge conflicts with a journalled payment")
     return None
 
 
-def _fresh(card, name):
-    now = card.clock()
-    for paid, made in card.paid:
-        if paid == name:
-            return now - made <= proto.CHALLENGE_TTL_MS
-    return False
-
-
-def pay(card, data, remote=False):
-    """PAY: the payment record answering the challenge `data`; `remote` for a command from the
-    RF field (see _journalled)."""
+def pay(card, data):
+    """PAY: the payment record answering the challenge `data`."""
     card.require(proto.STATE_READY)
     challenge = Challenge.decode(data)
-    again = _journalled(card, challenge, remote)
+    again = _journalled(card, challenge)
     if again is not None:
         return again
     # The holder's approval first (where the confirmation can say so without being spent,
@@ -113,9 +93,6 @@ def pay(card, data, remote=False):
     )
     state.journal.append(entry)
     card.commit(state, {entry.name: encoded})
-    card.paid.append((entry.name, card.clock()))
-    if len(card.paid) > proto.JOURNAL_MAX:
-        card.paid.pop(0)
     return encoded
 
 
