@@ -282,7 +282,8 @@ class Applet:
         return old
 
     def process_remote(self, raw):
-        """process() for a command from the RF field, a peer's: GET LOG is refused."""
+        """process() for a command from the RF field, a peer's: only what a tap's reader
+        needs of a payer is answered (_REMOTE)."""
         self.remote = True
         try:
             return self.process(raw)
