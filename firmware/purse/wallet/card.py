@@ -45,6 +45,8 @@ class Card:
         self.clock = clock
         self.backend = backend or PureBackend()
         # confirm(x, recipient card id or None) -> bool: the holder's approval of a payment.
+        # One that can also answer without being spent, admits(x) -> bool (purse.tap.Armed),
+        # is asked that before PAY checks anything else (wallet.payer).
         self.confirm = confirm
         # Spans of the precomputed table of each anchor key (16: 8 KiB each, 8: 4 KiB; 0: no
         # tables), from the board's profile: a board with the memory verifies CertT, VoucherI

@@ -122,17 +122,16 @@ def ca_revoke(args):
     from icpurse.authority import keys
     from icpurse.authority.ca import CertificationAuthority
 
-    logger_key = None
     if args.logger_key is not None:
         if not args.logger:
             raise UsageError("--logger-key goes with --logger")
         try:
-            logger_key = keys.read_public(args.logger_key)
+            keys.read_public(args.logger_key)
         except AuthorityError as exc:
             raise UsageError("--logger-key: %s" % exc) from None
     ca = _open(CertificationAuthority, args)
     with ExitStack() as stack:
-        client = _revocation_logger(stack, args, logger_key, ca) if args.logger else None
+        client = _revocation_logger(stack, args, ca) if args.logger else None
         rl = ca.revoke(args.card, _now(args), args.reason)
         print(
             "revoked %s; revocation list %d lists %d card(s)"
@@ -153,30 +152,16 @@ def ca_revoke(args):
         print("the logger at %s serves list %d to terminals" % (args.logger, rl.sequence))
 
 
-def _revocation_logger(stack, args, logger_key, ca):
-    """The client `ca revoke --logger` publishes with, once the logger's checkpoint (which
-    names the log id the CA's request signature covers) has been read, and verified under
-    --logger-key when given: a logger that cannot be read, or is not the one the key names,
-    is reported before the CA signs anything."""
-    from icpurse.logger.client import CLI_RETRIES, LoggerClient, LoggerError
-    from icpurse.progress import progress
-    from purse.errors import PurseError
-
-    client = LoggerClient(
-        args.logger, logger_key, retries=CLI_RETRIES, progress=progress,
-        signers={"ca": ca.signer}, verify=args.logger_ca or True,
-    )  # fmt: skip
-    stack.callback(client.close)
+def _revocation_logger(stack, args, ca):
+    """The client `ca revoke --logger` publishes with (common.open_logger), once the logger's
+    checkpoint, which names the log id the CA's request signature covers, has been read and,
+    with --logger-key, verified: a logger that cannot be read, or is not the one the key
+    names, is reported before the CA signs anything."""
     try:
-        client.log_id()
-    except LoggerError as exc:
-        raise UsageError("%s; nothing was signed" % logger_error_text(exc, args.logger)) from None
-    except PurseError:
-        raise UsageError(
-            "the logger at %s signs with another key than --logger-key; nothing was signed"
-            % args.logger
-        ) from None
-    if logger_key is None:
+        client = open_logger(stack, args, signers={"ca": ca.signer})
+    except UsageError as exc:
+        raise UsageError("%s; nothing was signed" % exc) from None
+    if args.logger_key is None:
         print(
             "note: without --logger-key the CA signs its request for whichever log the server"
             " at %s names" % args.logger,
